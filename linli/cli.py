@@ -1,0 +1,178 @@
+"""The `linli` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from shared.config import SERVICES
+
+SERVICE_CHOICES = (*SERVICES, "all")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linli", description="linli (邻里): community governance services")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="all four services in one process, SQLite + in-memory bus (embedded mode)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--data-dir", default=os.environ.get("LINLI_DATA_DIR", ".linli"))
+    run.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+
+    serve = sub.add_parser("serve", help="a service's HTTP API under gunicorn")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--bind", default="0.0.0.0:8000")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("LINLI_WEB_WORKERS", "2")))
+
+    worker = sub.add_parser("worker", help="a service's outbox relay and event consumers")
+    worker.add_argument("service", choices=SERVICES)
+
+    clock = sub.add_parser("clock", help="a service's time-driven events")
+    clock.add_argument("service", choices=SERVICES)
+
+    migrate = sub.add_parser("migrate", help="bring a service's database to the latest schema")
+    migrate.add_argument("service", choices=SERVICE_CHOICES)
+
+    revision = sub.add_parser("makemigration", help="(developers) autogenerate a migration from the models")
+    revision.add_argument("service", choices=SERVICES)
+    revision.add_argument("-m", "--message", required=True)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="print a signed bearer token")
+    create.add_argument("--district", required=True, help="a district id, or * for an operator")
+    create.add_argument("--scope", required=True, help='space-separated, e.g. "tickets:read tickets:write"')
+    create.add_argument("--sub", default="cli", help="client id")
+    create.add_argument("--ttl", type=int, default=24 * 3600, help="seconds")
+
+    dlq = sub.add_parser("dlq", help="dead-lettered events")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="show what failed for good, leaving it in place")
+    dlq_list.add_argument("service", choices=SERVICES)
+    dlq_replay = dlq_sub.add_parser("replay", help="send dead events back to their queue")
+    dlq_replay.add_argument("service", choices=SERVICES)
+    dlq_replay.add_argument("--event-id", help="only this event")
+
+    asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI document generated from the event catalogue")
+    asyncapi.add_argument("--out", help="write to this file instead")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from shared.logs import configure_logging
+
+    configure_logging()
+    handler = globals()[f"_cmd_{args.command}"]
+    return handler(args) or 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from linli.embedded import serve
+
+    serve(host=args.host, port=args.port, data_dir=args.data_dir, demo=not args.no_demo)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from linli.wsgi import app
+
+    class Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", args.bind)
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("graceful_timeout", 20)
+
+        def load(self) -> object:
+            return app(args.service)
+
+    Gunicorn().run()
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from linli.processes import run_worker
+    from linli.services import runtime
+
+    run_worker(runtime(args.service))
+    return 0
+
+
+def _cmd_clock(args: argparse.Namespace) -> int:
+    from linli.processes import run_clock
+    from linli.services import runtime
+
+    run_clock(runtime(args.service))
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from linli.services import names, runtime
+    from shared.migrations import upgrade
+
+    for name in names(args.service):
+        rt = runtime(name)
+        upgrade(rt)
+        print(f"{name}: migrated")
+        rt.dispose()
+    return 0
+
+
+def _cmd_makemigration(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from linli.services import runtime
+    from shared.migrations import alembic_config
+
+    rt = runtime(args.service)
+    command.revision(alembic_config(rt), message=args.message, autogenerate=True)
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from shared.config import jwt_secret
+    from shared.http.auth import issue_token
+
+    print(issue_token(jwt_secret(), sub=args.sub, district=args.district, scopes=args.scope, ttl_seconds=args.ttl))
+    return 0
+
+
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    from linli.services import runtime
+    from shared import dlq
+
+    rt = runtime(args.service)
+    if rt.settings.bus.is_memory:
+        print("the in-memory bus keeps no dead-letter queue across processes; set LINLI_BROKER_URL", file=sys.stderr)
+        return 2
+    if args.dlq_command == "list":
+        for entry in dlq.list_dead(rt.settings.bus, rt.queue_names()):
+            print(json.dumps(entry, ensure_ascii=False))
+        return 0
+    count = dlq.replay(rt.settings.bus, rt.queue_names(), event_id=args.event_id)
+    print(f"replayed {count} event(s)")
+    return 0
+
+
+def _cmd_asyncapi(args: argparse.Namespace) -> int:
+    from linli.asyncapi import document_yaml
+
+    text = document_yaml()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The four services of linli; each imports `shared`, none imports another."""

@@ -1,0 +1,1 @@
+"""registry: areas, organizations, committees, members, check-ins, pledges, roles, service records."""

@@ -1,0 +1,29 @@
+"""Rules of the administrative tree: which level sits under which, and what a compound may be."""
+
+from __future__ import annotations
+
+from shared.errors import ValidationFailed
+
+LEVELS = ("district", "street", "community", "compound", "building", "grid")
+PARENT_LEVEL = {
+    "district": None,
+    "street": "district",
+    "community": "street",
+    "compound": "community",
+    "building": "compound",
+    "grid": "community",
+}
+COMPOUND_KINDS = ("managed", "three_no", "resettlement", "old")
+
+
+def check_placement(level: str, parent_level: str | None, kind: str | None) -> None:
+    """Raise unless an area of `level` may sit under a parent of `parent_level`."""
+    expected = PARENT_LEVEL[level]
+    if expected is None and parent_level is not None:
+        raise ValidationFailed.field("parent_id", "a district has no parent")
+    if expected is not None and parent_level != expected:
+        raise ValidationFailed.field("parent_id", f"a {level} must sit under a {expected}")
+    if level == "compound" and kind not in COMPOUND_KINDS:
+        raise ValidationFailed.field("kind", f"a compound's kind is one of {', '.join(COMPOUND_KINDS)}")
+    if level != "compound" and kind is not None:
+        raise ValidationFailed.field("kind", "only compounds have a kind")

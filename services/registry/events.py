@@ -1,0 +1,59 @@
+"""Events registry publishes (its handlers of other services' events would sit here too)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from services.registry.models import Area, Committee
+from shared.events import declare
+
+
+class AreaData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    parent_id = ma.fields.UUID(allow_none=True)
+    level = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    kind = ma.fields.String(allow_none=True)
+    time_zone = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+class CommitteeData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    community_id = ma.fields.UUID(required=True)
+    name = ma.fields.String(required=True)
+    time_zone = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+AREA_CREATED = declare("registry.area.created", "An area (district to grid) was added to the tree.", AreaData)
+AREA_UPDATED = declare("registry.area.updated", "An area's name, kind or time zone changed.", AreaData)
+COMMITTEE_CREATED = declare(
+    "registry.committee.created", "A community's big party committee was set up.", CommitteeData
+)
+
+
+def area_data(area: Area) -> dict[str, object]:
+    return {
+        "id": str(area.id),
+        "district_id": area.district_id,
+        "parent_id": str(area.parent_id) if area.parent_id else None,
+        "level": area.level,
+        "name": area.name,
+        "kind": area.kind,
+        "time_zone": area.time_zone,
+        "version": area.version,
+    }
+
+
+def committee_data(committee: Committee) -> dict[str, object]:
+    return {
+        "id": str(committee.id),
+        "district_id": committee.district_id,
+        "community_id": str(committee.community_id),
+        "name": committee.name,
+        "time_zone": committee.time_zone,
+        "version": committee.version,
+    }

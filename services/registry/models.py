@@ -1,0 +1,39 @@
+"""registry's tables."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import new_metadata
+from shared.orm import Entity
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Area(Entity, Base):
+    __tablename__ = "areas"
+
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("areas.id"), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(20))
+    time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+
+    __table_args__ = (Index("ix_areas_district_created", "district_id", "created_at", "id"),)
+
+
+class Committee(Entity, Base):
+    """A community's big party committee (大党委)."""
+
+    __tablename__ = "committees"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+
+    __table_args__ = (Index("ix_committees_district_created", "district_id", "created_at", "id"),)

@@ -1,0 +1,70 @@
+"""registry's API shapes."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import marshmallow as ma
+
+from services.registry.domain import COMPOUND_KINDS, LEVELS
+from shared.http.pagination import PageArgs, page_schema
+
+
+def _time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ma.ValidationError("not an IANA time zone") from exc
+
+
+_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+
+
+class EntitySchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    district_id = ma.fields.String(dump_only=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+    updated_at = ma.fields.AwareDateTime(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
+
+
+class AreaSchema(EntitySchema):
+    parent_id = ma.fields.UUID(allow_none=True)
+    level = ma.fields.String(validate=ma.validate.OneOf(LEVELS))
+    name = ma.fields.String()
+    kind = ma.fields.String(allow_none=True)
+    time_zone = ma.fields.String()
+
+
+class AreaCreate(ma.Schema):
+    level = ma.fields.String(required=True, validate=ma.validate.OneOf(LEVELS))
+    name = _name
+    parent_id = ma.fields.UUID(load_default=None, allow_none=True)
+    kind = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.OneOf(COMPOUND_KINDS))
+    time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_time_zone)
+
+
+class AreaUpdate(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    kind = ma.fields.String(validate=ma.validate.OneOf(COMPOUND_KINDS))
+    time_zone = ma.fields.String(validate=_time_zone)
+
+
+class AreaQuery(PageArgs):
+    level = ma.fields.String(validate=ma.validate.OneOf(LEVELS))
+    parent_id = ma.fields.UUID()
+
+
+class CommitteeSchema(EntitySchema):
+    community_id = ma.fields.UUID()
+    name = ma.fields.String()
+    time_zone = ma.fields.String()
+
+
+class CommitteeCreate(ma.Schema):
+    community_id = ma.fields.UUID(required=True)
+    name = _name
+
+
+AreaPage = page_schema(AreaSchema)
+CommitteePage = page_schema(CommitteeSchema)

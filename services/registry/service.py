@@ -1,0 +1,18 @@
+"""registry, as the launcher sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.registry.api import areas, committees
+from services.registry.models import Base
+from shared.service import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="registry",
+    title="linli registry",
+    description="Areas, organizations, committees, party members, check-ins and service records.",
+    metadata=Base.metadata,
+    blueprints=[areas, committees],
+    migrations=Path(__file__).parent / "migrations",
+)

@@ -1,0 +1,182 @@
+"""The Flask app factory every service uses: OpenAPI, problems, auth, unit of work, health, metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import kombu
+import structlog
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import HTTPException
+
+from shared.db import ping
+from shared.errors import DomainError
+from shared.http import uow
+from shared.http.auth import check_scope
+from shared.http.problems import ProblemError, ProblemSchema, flatten_messages, from_domain, problem
+from shared.logs import get_logger
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.service import Runtime
+from shared.tracing import child_of, current_traceparent
+
+log = get_logger(__name__)
+
+PUBLIC_ENDPOINTS = {"healthz", "readyz", "metrics", "static"}
+PUBLIC_PREFIXES = ("api-docs.",)
+
+
+class ProblemApi(Api):
+    """flask-smorest answers errors in its own shape; the suite answers RFC 9457 problems."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        data = getattr(error, "data", None) or {}
+        code = error.code or 500
+        errors = None
+        messages = data.get("errors") or data.get("messages")
+        if messages:
+            errors = flatten_messages(messages)
+        detail = data.get("message") or error.description
+        if errors:
+            fields = ", ".join(sorted(errors))
+            detail = f"invalid input: {fields}"
+        headers = dict(data.get("headers") or {})
+        if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return problem(code, detail, errors=errors, headers=headers)
+
+
+def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
+    spec = runtime.spec
+    app = Flask(f"linli.{spec.name}")
+    app.config.update(
+        TESTING=testing,
+        LINLI_JWT_SECRET=runtime.settings.jwt_secret,
+        API_TITLE=spec.title,
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        API_SPEC_OPTIONS={
+            "info": {"description": spec.description},
+            "security": [{"bearerAuth": []}],
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+        },
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["linli"] = runtime
+    api = ProblemApi(app)
+    api.spec.components.response("Problem", {
+        "description": "RFC 9457 problem details",
+        "content": {"application/problem+json": {"schema": "ProblemSchema"}},
+    })
+    for blueprint in spec.blueprints:
+        api.register_blueprint(blueprint)
+    _register_health(app, runtime)
+    _register_hooks(app, runtime)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_hooks(app: Flask, runtime: Runtime) -> None:
+    service = runtime.name
+
+    @app.before_request
+    def start() -> Response | None:
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-Id") or str(uuid.uuid4())
+        g.traceparent = child_of(request.headers.get("traceparent"))
+        current_traceparent.set(g.traceparent)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            service=service, request_id=g.request_id, traceparent=g.traceparent
+        )
+        endpoint = request.endpoint or ""
+        if endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES) or request.url_rule is None:
+            return None
+        if request.method == "OPTIONS":
+            return None
+        check_scope(app.view_functions.get(endpoint))
+        return uow.replay_if_seen()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response = uow.finish(response)
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if g.get("traceparent"):
+            response.headers["traceparent"] = g.traceparent
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        HTTP_REQUESTS.labels(service, request.method, endpoint, response.status_code).inc()
+        if "started" in g:
+            elapsed = time.perf_counter() - g.started
+            HTTP_LATENCY.labels(service, request.method, endpoint).observe(elapsed)
+            if endpoint not in ("/healthz", "/metrics"):
+                log.info("request", method=request.method, path=request.path, status=response.status_code,
+                         ms=round(elapsed * 1000, 1))
+        return response
+
+    @app.teardown_request
+    def teardown(_exc: BaseException | None) -> None:
+        uow.close()
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ProblemError)
+    def on_problem(error: ProblemError) -> Response:
+        return error.response()
+
+    @app.errorhandler(DomainError)
+    def on_domain(error: DomainError) -> Response:
+        return from_domain(error)
+
+    @app.errorhandler(Exception)
+    def on_unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):  # normally taken by the more specific handler above
+            return problem(error.code or 500, error.description)
+        log.exception("unhandled_error")
+        return problem(500, "an unexpected error occurred; it has been logged")
+
+
+def _register_health(app: Flask, runtime: Runtime) -> None:
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz")
+    def readyz() -> Any:
+        checks: dict[str, str] = {}
+        try:
+            ping(runtime.engine)
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["broker"] = _broker_check(runtime)
+        ready = all(v == "ok" for v in checks.values())
+        return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _broker_check(runtime: Runtime) -> str:
+    bus = runtime.settings.bus
+    if bus.is_memory:
+        return "ok"
+    try:
+        with kombu.Connection(bus.url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        return f"unavailable: {type(exc).__name__}"

@@ -1,0 +1,128 @@
+"""Bearer JWT auth: who calls (`sub`), for which district (`district`, `*` for operators), with what `scope`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import jwt
+from flask import current_app, g, request
+from sqlalchemy import Select
+
+from shared.http.problems import ProblemError
+
+ALGORITHM = "HS256"
+ISSUER = "linli"
+OPERATOR = "*"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    district: str
+    scopes: frozenset[str]
+
+    @property
+    def is_operator(self) -> bool:
+        return self.district == OPERATOR
+
+    def has(self, scope: str) -> bool:
+        service = scope.split(":", 1)[0]
+        # An admin scope of a service implies its read and write scopes.
+        return scope in self.scopes or f"{service}:admin" in self.scopes
+
+    def sees(self, district_id: Any) -> bool:
+        return self.is_operator or str(district_id) == self.district
+
+
+def issue_token(secret: str, *, sub: str, district: str, scopes: list[str] | str, ttl_seconds: int = 3600) -> str:
+    now = int(time.time())
+    scope = scopes if isinstance(scopes, str) else " ".join(scopes)
+    claims = {"sub": sub, "district": district, "scope": scope, "iss": ISSUER, "iat": now,
+              "exp": now + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                            options={"require": ["sub", "district", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise _unauthorized("token expired", "invalid_token") from exc
+    except jwt.InvalidTokenError as exc:
+        raise _unauthorized(f"invalid token: {exc}", "invalid_token") from exc
+    district = claims.get("district")
+    if not isinstance(district, str) or not district:
+        raise _unauthorized("token has no district", "invalid_token")
+    return Principal(sub=str(claims["sub"]), district=district,
+                     scopes=frozenset(str(claims.get("scope", "")).split()))
+
+
+def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
+    challenge = 'Bearer realm="linli"' + (f', error="{error}"' if error else "")
+    return ProblemError(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("a bearer token is required")
+    return decode_token(current_app.config["LINLI_JWT_SECRET"], token.strip())
+
+
+def principal() -> Principal:
+    found: Principal | None = g.get("principal")
+    if found is None:
+        found = g.principal = authenticate()
+    return found
+
+
+def requires(scope: str) -> Callable[[F], F]:
+    """Mark a view as needing `scope`; checked before the view runs and shown in the OpenAPI."""
+
+    def mark(fn: F) -> F:
+        fn._linli_scope = scope  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def check_scope(view: Callable[..., Any] | None) -> None:
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:  # a MethodView: the scope sits on the method
+        view = getattr(view_class, request.method.lower(), None)
+    scope = getattr(view, "_linli_scope", None)
+    who = principal()
+    if scope and not who.has(scope):
+        raise ProblemError(403, f"this call needs the scope {scope}", slug="insufficient-scope")
+
+
+def in_district(stmt: Select[Any], column: Any) -> Select[Any]:
+    """Restrict a query to the caller's district; operators see all."""
+    who = principal()
+    return stmt if who.is_operator else stmt.where(column == who.district)
+
+
+def visible_or_404(row: Any, what: str = "resource") -> Any:
+    """Another district's row is answered exactly like a missing one."""
+    if row is None or not principal().sees(row.district_id):
+        raise ProblemError(404, f"{what} not found")
+    return row
+
+
+def writable_district(requested: Any) -> str:
+    """The district a new row belongs to: the caller's own, or any for an operator who names one."""
+    who = principal()
+    if who.is_operator:
+        if not requested:
+            raise ProblemError(422, "operators must name the district", errors={"district_id": ["required"]})
+        return str(requested)
+    if requested and str(requested) != who.district:
+        raise ProblemError(422, "district_id must be your own district",
+                           errors={"district_id": ["not your district"]})
+    return who.district

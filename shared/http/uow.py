@@ -1,0 +1,133 @@
+"""One unit of work per request: views change the session, the framework commits once.
+
+Committing after the response is built lets an `Idempotency-Key` record be stored in
+the same transaction as the effect it stands for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, current_app, g, request
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from shared.db import utcnow
+from shared.http.auth import principal
+from shared.http.problems import ProblemError, problem
+from shared.logs import get_logger
+from shared.tables import idempotency_keys
+
+log = get_logger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEPT_HEADERS = ("Content-Type", "Location", "ETag")
+
+
+def db() -> Session:
+    session: Session | None = g.get("db_session")
+    if session is None:
+        session = g.db_session = current_app.extensions["linli"].factory()
+    return session
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(request.full_path.encode())
+    digest.update(request.get_data())
+    return digest.hexdigest()
+
+
+def idempotency_key() -> str | None:
+    if request.method != "POST":
+        return None
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200:
+        raise ProblemError(422, "Idempotency-Key must be 1 to 200 characters",
+                           errors={IDEMPOTENCY_HEADER: ["1 to 200 characters"]})
+    return key
+
+
+def _stored(session: Session, key: str) -> Any:
+    return session.execute(
+        select(idempotency_keys).where(idempotency_keys.c.client == principal().sub,
+                                       idempotency_keys.c.key == key)
+    ).first()
+
+
+def _replay(row: Any) -> Response:
+    if row.fingerprint != _fingerprint():
+        return problem(422, "this Idempotency-Key was used for a different request",
+                       slug="idempotency-key-reused", errors={IDEMPOTENCY_HEADER: ["reused"]})
+    response = Response(row.body, status=row.status)
+    for name, value in json.loads(row.headers).items():
+        response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def replay_if_seen() -> Response | None:
+    """Before the view: a retried POST gets the first answer and does nothing new."""
+    key = idempotency_key()
+    if key is None:
+        return None
+    row = _stored(db(), key)
+    return _replay(row) if row is not None else None
+
+
+def finish(response: Response) -> Response:
+    """After the view: commit on success (with the idempotency record), roll back otherwise."""
+    session: Session | None = g.get("db_session")
+    if session is None:
+        return response
+    if response.status_code >= 400:
+        session.rollback()
+        return response
+    try:
+        key = idempotency_key() if g.get("principal") else None
+        if key is not None and response.status_code < 300:
+            session.execute(idempotency_keys.insert().values(
+                client=principal().sub,
+                key=key,
+                fingerprint=_fingerprint(),
+                status=response.status_code,
+                headers=json.dumps({h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}),
+                body=response.get_data(),
+                created_at=utcnow(),
+            ))
+        session.commit()
+        return response
+    except IntegrityError:
+        session.rollback()
+        key = idempotency_key()
+        row = _stored(session, key) if key else None
+        if row is not None:
+            # A concurrent retry with the same key won; answer as it did.
+            return _replay(row)
+        log.exception("commit_conflict")
+        return problem(409, "the change conflicted with a concurrent one; retry")
+    except OperationalError:
+        session.rollback()
+        log.exception("commit_failed")
+        return problem(503, "the database is unavailable; nothing was changed")
+
+
+def close() -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def purge_idempotency_keys(session: Session, older_than_hours: int = 24) -> int:
+    result = session.execute(
+        delete(idempotency_keys).where(idempotency_keys.c.created_at < utcnow() - timedelta(hours=older_than_hours))
+    )
+    return result.rowcount or 0

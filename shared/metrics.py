@@ -1,0 +1,18 @@
+"""Prometheus metrics shared by all services (each process exposes its own at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter(
+    "linli_http_requests_total", "HTTP requests served", ["service", "method", "endpoint", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "linli_http_request_seconds", "HTTP request latency", ["service", "method", "endpoint"]
+)
+OUTBOX_PUBLISHED = Counter("linli_outbox_published_total", "Events published from the outbox", ["service"])
+OUTBOX_RELAY_ERRORS = Counter("linli_outbox_relay_errors_total", "Failed relay rounds", ["service"])
+EVENTS_CONSUMED = Counter(
+    "linli_events_consumed_total", "Events handled by consumers", ["queue", "event_type", "outcome"]
+)
+TIMERS_FIRED = Counter("linli_timers_fired_total", "Time-driven items fired by the clock", ["service", "kind"])

@@ -1,0 +1,234 @@
+"""Transactional outbox: events are rows written with the change, a relay publishes them.
+
+`emit()` adds the event to the caller's transaction; nothing reaches the broker unless
+that transaction commits, and nothing committed is lost if the broker is down. The relay
+publishes unsent rows in commit order (one active relay per database, held by an
+advisory lock) and marks them sent only after the broker confirmed them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import zlib
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.bus import ConfirmingPublisher, OutgoingMessage, PublishError
+from shared.db import is_postgres, transaction, utcnow
+from shared.events import EventType, encode, envelope
+from shared.logs import get_logger
+from shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+from shared.tables import outbox
+from shared.tracing import child_of, current_traceparent
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL = "linli_outbox"
+
+
+class Wakeups:
+    """In-process wake-up signals for relays, one per database URL."""
+
+    _events: dict[str, threading.Event] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls, url: str) -> threading.Event:
+        with cls._lock:
+            return cls._events.setdefault(url, threading.Event())
+
+
+def emit(
+    session: Session,
+    event_type: EventType,
+    *,
+    subject: str | uuid.UUID,
+    data: dict[str, Any],
+    district: str | uuid.UUID | None,
+) -> dict[str, Any]:
+    """Record an event in the session's transaction; it is published after commit."""
+    event_type.validate(data)
+    traceparent = child_of(current_traceparent.get())
+    event_id = uuid.uuid4()
+    now = utcnow()
+    cloud_event = envelope(
+        event_type,
+        subject=str(subject),
+        data=data,
+        district=str(district) if district else None,
+        traceparent=traceparent,
+        time=now,
+        event_id=event_id,
+    )
+    session.execute(
+        outbox.insert().values(
+            event_id=event_id,
+            routing_key=event_type.key,
+            aggregate_id=str(subject),
+            body=encode(cloud_event),
+            traceparent=traceparent,
+            created_at=now,
+        )
+    )
+    if not session.info.get("outbox_dirty"):
+        session.info["outbox_dirty"] = True
+        if is_postgres(session):
+            # Delivered on commit only, so a relay in another process wakes for committed rows.
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    return cloud_event
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relay(session: Session) -> None:
+    if session.info.pop("outbox_dirty", False):
+        Wakeups.get(str(session.get_bind().url)).set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop("outbox_dirty", None)
+
+
+def _lock_key(service: str) -> int:
+    return zlib.crc32(f"linli.outbox.{service}".encode())
+
+
+class Relay:
+    def __init__(
+        self,
+        service: str,
+        factory: sessionmaker[Session],
+        publisher: ConfirmingPublisher,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+        retention: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.service = service
+        self.factory = factory
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retention = retention
+        engine = factory.kw["bind"]
+        self._url = engine.url.render_as_string(hide_password=False)
+        self._wakeup = Wakeups.get(str(engine.url))
+        self._last_cleanup = 0.0
+
+    def publish_pending(self) -> int:
+        """Publish one batch of unsent events; returns how many went out."""
+        with transaction(self.factory) as session:
+            query = select(outbox.c.seq, outbox.c.event_id, outbox.c.routing_key, outbox.c.body,
+                           outbox.c.traceparent).where(outbox.c.sent_at.is_(None))
+            if is_postgres(session):
+                # One relay at a time per database keeps commit order; other replicas wait their turn.
+                locked = session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _lock_key(self.service)}
+                ).scalar()
+                if not locked:
+                    return 0
+            rows = session.execute(query.order_by(outbox.c.seq).limit(self.batch_size)).all()
+            if not rows:
+                return 0
+            self.publisher.publish([
+                OutgoingMessage(
+                    routing_key=row.routing_key,
+                    body=row.body,
+                    message_id=str(row.event_id),
+                    traceparent=row.traceparent,
+                )
+                for row in rows
+            ])
+            session.execute(
+                update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(sent_at=utcnow())
+            )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    def cleanup(self) -> int:
+        with transaction(self.factory) as session:
+            result = session.execute(
+                delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < utcnow() - self.retention)
+            )
+            return result.rowcount or 0
+
+    def pending(self) -> int:
+        with self.factory() as session:
+            return session.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            ).scalar_one()
+
+    def run(self, stop: threading.Event) -> None:
+        listener = _PgListener(self._url, self._wakeup) if self._url.startswith("postgresql") else None
+        if listener:
+            listener.start()
+        backoff = 0.2
+        log.info("relay_started", service=self.service)
+        while not stop.is_set():
+            try:
+                sent = self.publish_pending()
+                backoff = 0.2
+            except (PublishError, OSError) as exc:
+                OUTBOX_RELAY_ERRORS.labels(self.service).inc()
+                log.warning("relay_publish_failed", service=self.service, error=str(exc), retry_in=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception:
+                OUTBOX_RELAY_ERRORS.labels(self.service).inc()
+                log.exception("relay_failed", service=self.service)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent >= self.batch_size:
+                continue
+            now = time.monotonic()
+            if now - self._last_cleanup > 60:
+                self._last_cleanup = now
+                self._safe_cleanup()
+            # The wake-up is a hint; the poll is what guarantees progress.
+            self._wakeup.wait(self.poll_seconds)
+            self._wakeup.clear()
+        if listener:
+            listener.stop()
+        self.publisher.close()
+
+    def _safe_cleanup(self) -> None:
+        try:
+            removed = self.cleanup()
+            if removed:
+                log.info("outbox_cleaned", service=self.service, removed=removed)
+        except Exception:
+            log.exception("outbox_cleanup_failed", service=self.service)
+
+
+class _PgListener(threading.Thread):
+    """LISTENs for commits of outbox rows made by other processes (the web workers)."""
+
+    def __init__(self, url: str, wakeup: threading.Event) -> None:
+        super().__init__(name="outbox-listener", daemon=True)
+        self.dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        self.wakeup = wakeup
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.wakeup.set()
+            except Exception as exc:  # noqa: BLE001 - polling covers for a lost listener
+                log.warning("outbox_listener_lost", error=str(exc))
+                self._stop.wait(2.0)

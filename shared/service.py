@@ -1,0 +1,69 @@
+"""What a service is made of, and its running parts wired to one database and one broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from flask_smorest import Blueprint
+from sqlalchemy import Engine, MetaData
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.bus import ConfirmingPublisher
+from shared.clock import Clock, TimerHandler
+from shared.config import Settings
+from shared.consumer import Subscription, Worker
+from shared.db import make_engine, make_sessionmaker, utcnow
+from shared.outbox import Relay
+from shared.tables import infra_metadata
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    metadata: MetaData
+    blueprints: Sequence[Blueprint]
+    migrations: Path
+    subscriptions: Sequence[Subscription] = ()
+    timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+
+    @property
+    def all_metadata(self) -> list[MetaData]:
+        return [infra_metadata, self.metadata]
+
+
+@dataclass
+class Runtime:
+    spec: ServiceSpec
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+
+    @classmethod
+    def build(cls, spec: ServiceSpec, settings: Settings) -> Runtime:
+        engine = make_engine(settings.database_url)
+        return cls(spec, settings, engine, make_sessionmaker(engine))
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def relay(self) -> Relay:
+        return Relay(self.name, self.factory, ConfirmingPublisher(self.settings.bus),
+                     poll_seconds=self.settings.outbox_poll_seconds)
+
+    def worker(self) -> Worker:
+        return Worker(self.settings.bus, self.factory, self.spec.subscriptions)
+
+    def clock(self, now: Callable[[], datetime] = utcnow) -> Clock:
+        return Clock(self.name, self.factory, self.spec.timers, now=now)
+
+    def queue_names(self) -> list[str]:
+        return [self.settings.bus.queue(s.name) for s in self.spec.subscriptions if s.handlers]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
