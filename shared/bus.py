@@ -148,9 +148,9 @@ class ConfirmingPublisher:
         declare_exchanges(self.settings, channel)
         if not self.settings.is_memory:
             channel.confirm_select()
-            channel.events["basic_ack"].append(self._on_ack)
-            channel.events["basic_nack"].append(self._on_nack)
-            channel.events["basic_return"].append(self._on_return)
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
         self._conn, self._channel, self._tag, self._acked = conn, channel, 0, 0
         return channel
 

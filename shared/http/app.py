@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.db import ping
 from shared.errors import DomainError
@@ -76,6 +77,8 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["linli"] = runtime
+    # Behind the gateway the service sits under /<service>; trust its forwarded prefix, host and scheme.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
     api = ProblemApi(app)
     api.spec.components.response("Problem", {
         "description": "RFC 9457 problem details",

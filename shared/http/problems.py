@@ -28,7 +28,8 @@ SLUGS = {
     428: ("precondition-required", "Precondition required"),
     429: ("too-many-requests", "Too many requests"),
     500: ("internal", "Internal server error"),
-    503: ("unavailable", "Service unavailable"),
+    503: ("service-unavailable", "Service unavailable"),
+    504: ("gateway-timeout", "Gateway timeout"),
 }
 
 

@@ -1,0 +1,78 @@
+"""Integration fixtures: a fresh PostgreSQL database per service and an isolated RabbitMQ namespace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from shared.config import BusSettings
+from shared.service import Runtime
+from tests.support.apps import ServiceUnderTest, service_under_test
+from tests.support.servers import Databases, delete_bus, isolated_bus, postgres_server, rabbitmq_server
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    with postgres_server() as url:
+        dbs = Databases(url)
+        yield dbs
+        dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    with rabbitmq_server() as url:
+        yield url
+
+
+@pytest.fixture
+def bus(amqp_url: str) -> Iterator[BusSettings]:
+    settings = isolated_bus(amqp_url)
+    queues: list[str] = []
+    yield settings
+    delete_bus(settings, queues + [f"{settings.queue_prefix}{q}" for q in _KNOWN_QUEUES])
+
+
+_KNOWN_QUEUES = ("tickets.read-models", "rotation.read-models", "notify.deliveries", "test.collector",
+                 "test.flaky", "test.dupes")
+
+
+@pytest.fixture
+def live(databases: Databases) -> Iterator[Callable[..., ServiceUnderTest]]:
+    """`live("tickets", bus)`: a service on a fresh PostgreSQL database, wired to `bus`."""
+    made: list[ServiceUnderTest] = []
+
+    def make(name: str, bus: BusSettings) -> ServiceUnderTest:
+        sut = service_under_test(name, databases.fresh(name), bus)
+        made.append(sut)
+        return sut
+
+    yield make
+    for sut in made:
+        sut.rt.dispose()
+
+
+@pytest.fixture
+def run_threads() -> Iterator[Callable[..., None]]:
+    """Run relays/workers/clocks in threads stopped at the end of the test."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def start(*targets: Callable[[threading.Event], None]) -> None:
+        for target in targets:
+            thread = threading.Thread(target=target, args=(stop,), daemon=True)
+            thread.start()
+            threads.append(thread)
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=15)
+
+
+def relay_and_worker(rt: Runtime) -> list[Callable[[threading.Event], None]]:
+    return [rt.relay().run, rt.worker().run]
