@@ -12,13 +12,22 @@ from shared.service import Runtime
 log = get_logger(__name__)
 
 
-def background_threads(rt: Runtime, stop: threading.Event, *, clock: bool = True) -> list[threading.Thread]:
-    """Start the relay, the consumers and (optionally) the clock of a service as daemon threads."""
-    targets: list[tuple[str, Callable[[threading.Event], None]]] = [
-        ("relay", rt.relay().run),
-    ]
-    if any(s.handlers for s in rt.spec.subscriptions):
-        targets.append(("worker", rt.worker().run))
+def start_consumers(rt: Runtime, stop: threading.Event) -> list[threading.Thread]:
+    """Start a service's consumers; returns once their queues are declared (or after a grace period)."""
+    if not any(s.handlers for s in rt.spec.subscriptions):
+        return []
+    worker = rt.worker()
+    thread = threading.Thread(target=worker.run, args=(stop,), name=f"{rt.name}-worker", daemon=True)
+    thread.start()
+    # Queues must be bound before the first publish, or kombu's memory transport drops those events.
+    if not worker.ready.wait(10):
+        log.warning("consumers_not_ready", service=rt.name)
+    return [thread]
+
+
+def start_producers(rt: Runtime, stop: threading.Event, *, clock: bool = True) -> list[threading.Thread]:
+    """Start a service's outbox relay and (optionally) its clock as daemon threads."""
+    targets: list[tuple[str, Callable[[threading.Event], None]]] = [("relay", rt.relay().run)]
     if clock and rt.spec.timers:
         clock_runner = rt.clock()
         targets.append(("clock", lambda s: clock_runner.run(s, rt.settings.clock_tick_seconds)))
@@ -42,7 +51,7 @@ def stop_on_signals(stop: threading.Event) -> None:
 def run_worker(rt: Runtime) -> None:
     stop = threading.Event()
     stop_on_signals(stop)
-    threads = background_threads(rt, stop, clock=False)
+    threads = start_consumers(rt, stop) + start_producers(rt, stop, clock=False)
     while not stop.wait(1.0):
         pass
     for thread in threads:

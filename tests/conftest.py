@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.config import BusSettings
 from tests.support.apps import ServiceUnderTest, service_under_test
+from tests.support.servers import Databases, delete_bus, isolated_bus, postgres_server, rabbitmq_server
 
 
 @pytest.fixture
@@ -23,3 +25,29 @@ def make_service(tmp_path: Path) -> Iterator[Callable[[str], ServiceUnderTest]]:
     yield make
     for sut in made:
         sut.rt.dispose()
+
+
+# Real servers, requested only by integration and end-to-end tests.
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    with postgres_server() as url:
+        dbs = Databases(url)
+        yield dbs
+        dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    with rabbitmq_server() as url:
+        yield url
+
+
+@pytest.fixture
+def bus(amqp_url: str) -> Iterator[BusSettings]:
+    settings = isolated_bus(amqp_url)
+    yield settings
+    delete_bus(settings, [settings.queue(q) for q in _KNOWN_QUEUES])
+
+
+_KNOWN_QUEUES = ("tickets.read-models", "rotation.read-models", "notify.deliveries", "test.collector",
+                 "test.flaky", "test.dupes")

@@ -11,6 +11,7 @@ import structlog
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -142,6 +143,12 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def on_domain(error: DomainError) -> Response:
         return from_domain(error)
+
+    @app.errorhandler(IntegrityError)
+    def on_integrity(error: IntegrityError) -> Response:
+        # Two writers raced for the same unique thing; the loser is told, not given a 500.
+        log.info("integrity_conflict", error=str(error.orig)[:200])
+        return problem(409, "the change conflicts with existing data; read it again and retry")
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception) -> Response:

@@ -10,35 +10,9 @@ import pytest
 from shared.config import BusSettings
 from shared.service import Runtime
 from tests.support.apps import ServiceUnderTest, service_under_test
-from tests.support.servers import Databases, delete_bus, isolated_bus, postgres_server, rabbitmq_server
+from tests.support.servers import Databases
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def databases() -> Iterator[Databases]:
-    with postgres_server() as url:
-        dbs = Databases(url)
-        yield dbs
-        dbs.drop_all()
-
-
-@pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
-    with rabbitmq_server() as url:
-        yield url
-
-
-@pytest.fixture
-def bus(amqp_url: str) -> Iterator[BusSettings]:
-    settings = isolated_bus(amqp_url)
-    queues: list[str] = []
-    yield settings
-    delete_bus(settings, queues + [f"{settings.queue_prefix}{q}" for q in _KNOWN_QUEUES])
-
-
-_KNOWN_QUEUES = ("tickets.read-models", "rotation.read-models", "notify.deliveries", "test.collector",
-                 "test.flaky", "test.dupes")
 
 
 @pytest.fixture

@@ -1,0 +1,75 @@
+"""Demo data for the embedded mode, entered through the public APIs like any client would."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from shared.logs import get_logger
+
+if TYPE_CHECKING:
+    from linli.embedded import Suite
+
+log = get_logger(__name__)
+
+
+class _Client:
+    def __init__(self, suite: Suite, service: str, token: str) -> None:
+        self.client = suite.apps[service].test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.post(path, json=body, headers=self.headers)
+        if response.status_code != 201:
+            raise RuntimeError(f"demo: POST {path} answered {response.status_code}: {response.get_json()}")
+        return response.get_json()
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self.client.get(path, headers=self.headers).get_json()
+
+    def wait_until_known(self, path: str, ident: str, timeout: float = 10.0) -> bool:
+        """Events cross asynchronously; wait until this service's read model has the entity."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(item["id"] == ident for item in self.get(path).get("items", [])):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def load_demo(suite: Suite) -> None:
+    token = suite.operator_token(ttl_seconds=600)
+    registry = _Client(suite, "registry", token)
+    if registry.get("/v1/areas?limit=1")["items"]:
+        return  # the data folder already holds data
+    district = registry.post("/v1/areas", {"level": "district", "name": "永川区"})
+    street = registry.post("/v1/areas", {"level": "street", "name": "中山路街道", "parent_id": district["id"]})
+    community = registry.post("/v1/areas", {"level": "community", "name": "星光社区", "parent_id": street["id"]})
+    xingguang = registry.post("/v1/areas", {"level": "compound", "name": "星光小区", "kind": "three_no",
+                                            "parent_id": community["id"]})
+    registry.post("/v1/areas", {"level": "compound", "name": "兴龙湖小区", "kind": "managed",
+                                "parent_id": community["id"]})
+    committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委"})
+
+    tickets = _Client(suite, "tickets", token)
+    if tickets.wait_until_known("/v1/compounds", xingguang["id"]):
+        tickets.post("/v1/tickets", {
+            "compound_id": xingguang["id"],
+            "title": "3栋楼道灯坏了",
+            "description": "3栋2单元楼道灯已坏一周，晚上老人上下楼不便。",
+            "category": "general",
+            "reporter_name": "王阿姨",
+            "reporter_phone": "13812345678",
+        })
+    else:
+        log.warning("demo_ticket_skipped", reason="tickets did not learn the compound in time")
+
+    rotation = _Client(suite, "rotation", token)
+    if rotation.wait_until_known("/v1/committees", committee["id"]):
+        today = date.today()
+        rotation.post("/v1/rotations", {"committee_id": committee["id"], "term_months": 3,
+                                        "starts_on": today.replace(day=1).isoformat()})
+    else:
+        log.warning("demo_rotation_skipped", reason="rotation did not learn the committee in time")
+    log.info("demo_loaded", district=district["id"])

@@ -1,0 +1,1 @@
+"""notify: notifications, their templates and inboxes (webhooks, SMS and email come later)."""

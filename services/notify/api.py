@@ -1,0 +1,94 @@
+"""notify's HTTP API: thin views over the domain rules, the templates and the outbox."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from services.notify import domain, templates
+from services.notify.events import NOTIFICATION_READ, notification_data
+from services.notify.models import Notification
+from services.notify.schemas import NotificationPage, NotificationQuery, NotificationSchema
+from shared.db import utcnow
+from shared.http.auth import in_district, requires, visible_or_404
+from shared.http.conditional import etag
+from shared.http.pagination import paginate
+from shared.http.uow import db
+from shared.outbox import emit
+
+notifications = Blueprint("notifications", __name__, url_prefix="/v1/notifications",
+                          description="Inbox notifications, worded in the caller's language.")
+
+
+def _locale() -> str:
+    return templates.negotiate(request.headers.get("Accept-Language"))
+
+
+def _language_headers(locale: str) -> dict[str, str]:
+    # The same URL answers in another language for another caller: caches must key on the header.
+    return {"Content-Language": locale, "Vary": "Accept-Language"}
+
+
+def _present(notification: Notification, locale: str) -> dict[str, Any]:
+    """The row as the API shows it: its template rendered in the caller's locale."""
+    params = json.loads(notification.params)
+    title, body = templates.render(notification.template, locale, params)
+    return {column.key: getattr(notification, column.key) for column in Notification.__table__.columns} | {
+        "params": params, "locale": locale, "title": title, "body": body,
+    }
+
+
+@notifications.route("")
+class Notifications(MethodView):
+    @requires("notify:read")
+    @notifications.arguments(NotificationQuery, location="query")
+    @notifications.response(200, NotificationPage)
+    def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """List notifications, newest first (filter by recipient, e.g. compound:<id>, and state)"""
+        stmt = in_district(select(Notification), Notification.district_id)
+        if "recipient" in args:
+            stmt = stmt.where(Notification.recipient == args["recipient"])
+        if "state" in args:
+            stmt = stmt.where(Notification.state == args["state"])
+        page = paginate(db(), stmt, Notification, args["limit"], args["cursor"])
+        locale = _locale()
+        page["items"] = [_present(n, locale) for n in page["items"]]
+        return page, 200, _language_headers(locale)
+
+
+@notifications.route("/<uuid:notification_id>")
+class NotificationItem(MethodView):
+    @requires("notify:read")
+    @notifications.response(200, NotificationSchema)
+    def get(self, notification_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """One notification"""
+        notification = visible_or_404(db().get(Notification, notification_id), "notification")
+        locale = _locale()
+        return _present(notification, locale), 200, {"ETag": etag(notification.version), **_language_headers(locale)}
+
+
+@notifications.route("/<uuid:notification_id>/read")
+class NotificationRead(MethodView):
+    @requires("notify:write")
+    @notifications.response(200, NotificationSchema)
+    def post(self, notification_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Mark a notification read (reading it again changes nothing and emits nothing)"""
+        session = db()
+        notification = visible_or_404(session.get(Notification, notification_id, with_for_update=True),
+                                      "notification")
+        state, changed = domain.read(notification.state)
+        if changed:
+            notification.state = state
+            notification.read_at = utcnow()
+            notification.version += 1
+            session.flush()
+            emit(session, NOTIFICATION_READ, subject=notification.id, data=notification_data(notification),
+                 district=notification.district_id)
+        locale = _locale()
+        return _present(notification, locale), 200, {"ETag": etag(notification.version), **_language_headers(locale)}

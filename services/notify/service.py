@@ -1,0 +1,20 @@
+"""notify, as the launcher sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.notify.api import notifications
+from services.notify.handlers import deliveries
+from services.notify.models import Base
+from shared.service import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="notify",
+    title="linli notify",
+    description="Notifications of what happened to the people concerned: inboxes now; SMS, email and webhooks later.",
+    metadata=Base.metadata,
+    blueprints=[notifications],
+    migrations=Path(__file__).parent / "migrations",
+    subscriptions=[deliveries],
+)

@@ -1,0 +1,1 @@
+"""rotation: rotating chairs of the big party committees, their terms, reports and joint meetings."""

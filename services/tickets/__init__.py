@@ -1,0 +1,1 @@
+"""tickets: residents' problems and needs, their deadlines, dispatches and reviews."""

@@ -1,0 +1,146 @@
+"""tickets' HTTP API: thin views over the domain rules and the outbox."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import Select, and_, or_, select
+
+from services.tickets import domain
+from services.tickets.clock import TICKET_DUE
+from services.tickets.events import TICKET_SUBMITTED, ticket_data
+from services.tickets.models import Compound, Ticket
+from services.tickets.schemas import (
+    CompoundPage,
+    CompoundQuery,
+    TicketCreate,
+    TicketPage,
+    TicketQuery,
+    TicketSchema,
+)
+from shared.clock import schedule
+from shared.db import utcnow
+from shared.errors import ValidationFailed
+from shared.http.auth import in_district, principal, requires, visible_or_404
+from shared.http.conditional import etag
+from shared.http.pagination import paginate
+from shared.http.problems import ProblemError
+from shared.http.uow import db
+from shared.outbox import emit
+
+PII_SCOPE = "tickets:pii"
+
+tickets = Blueprint("tickets", __name__, url_prefix="/v1/tickets",
+                    description="Residents' problems and needs (诉求 / 工单).")
+compounds = Blueprint("compounds", __name__, url_prefix="/v1/compounds",
+                      description="The compounds tickets knows, copied from registry's events.")
+
+
+class _MaskedTicket:
+    """A ticket as a caller without tickets:pii sees it.
+
+    A stand-in rather than an edit of the row: the row is in the request's session,
+    so a masked number set on it would be committed over the real one.
+    """
+
+    def __init__(self, ticket: Ticket) -> None:
+        self._ticket = ticket
+        self.reporter_phone = domain.mask_phone(ticket.reporter_phone)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ticket, name)
+
+
+def _shown(ticket: Ticket) -> Ticket | _MaskedTicket:
+    return ticket if principal().has(PII_SCOPE) else _MaskedTicket(ticket)
+
+
+@tickets.route("")
+class Tickets(MethodView):
+    @requires("tickets:read")
+    @tickets.arguments(TicketQuery, location="query")
+    @tickets.response(200, TicketPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List tickets, newest first (reporters' phone numbers masked unless you hold tickets:pii)"""
+        stmt = in_district(select(Ticket), Ticket.district_id)
+        if "state" in args:
+            stmt = stmt.where(Ticket.state == args["state"])
+        if "compound_id" in args:
+            stmt = stmt.where(Ticket.compound_id == args["compound_id"])
+        if "overdue" in args:
+            stmt = stmt.where(Ticket.overdue.is_(args["overdue"]))
+        page = paginate(db(), stmt, Ticket, args["limit"], args["cursor"])
+        return {**page, "items": [_shown(ticket) for ticket in page["items"]]}
+
+    @requires("tickets:write")
+    @tickets.arguments(TicketCreate)
+    @tickets.response(201, TicketSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
+        """Raise a resident's ticket against a compound; its deadline follows from the category"""
+        session = db()
+        compound = session.get(Compound, body["compound_id"])
+        if compound is None or not principal().sees(compound.district_id):
+            raise ValidationFailed.field("compound_id", "no such compound")
+        now = utcnow()
+        ticket = Ticket(district_id=compound.district_id, compound_id=compound.id, title=body["title"],
+                        description=body["description"], category=body["category"],
+                        reporter_name=body["reporter_name"], reporter_phone=body["reporter_phone"],
+                        state=domain.INITIAL_STATE, due_at=domain.due_at_for(body["category"], now),
+                        overdue=False, created_at=now, updated_at=now, version=1)
+        session.add(ticket)
+        session.flush()
+        schedule(session, TICKET_DUE, ticket.id, ticket.due_at, district_id=ticket.district_id)
+        emit(session, TICKET_SUBMITTED, subject=ticket.id, data=ticket_data(ticket), district=ticket.district_id)
+        return _shown(ticket), 201, {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
+
+
+@tickets.route("/<uuid:ticket_id>")
+class TicketItem(MethodView):
+    @requires("tickets:read")
+    @tickets.response(200, TicketSchema)
+    def get(self, ticket_id: uuid.UUID) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
+        """One ticket (the reporter's phone number masked unless you hold tickets:pii)"""
+        ticket = visible_or_404(db().get(Ticket, ticket_id), "ticket")
+        return _shown(ticket), 200, {"ETag": etag(ticket.version)}
+
+
+@compounds.route("")
+class Compounds(MethodView):
+    @requires("tickets:read")
+    @compounds.arguments(CompoundQuery, location="query")
+    @compounds.response(200, CompoundPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the compounds tickets can be raised against, by name"""
+        stmt = in_district(select(Compound), Compound.district_id)
+        if "community_id" in args:
+            stmt = stmt.where(Compound.community_id == args["community_id"])
+        return _by_name(stmt, args)
+
+
+def _by_name(stmt: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Keyset pages by (name, id): a read model has no created_at for `paginate` to order by."""
+    limit, cursor = args["limit"], args["cursor"]
+    if cursor:
+        name, row_id = _decode_name_cursor(cursor)
+        stmt = stmt.where(or_(Compound.name > name, and_(Compound.name == name, Compound.id > row_id)))
+    rows = list(db().scalars(stmt.order_by(Compound.name, Compound.id).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        raw = json.dumps([rows[limit - 1].name, str(rows[limit - 1].id)], ensure_ascii=False).encode()
+        next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return {"items": rows[:limit], "next_cursor": next_cursor}
+
+
+def _decode_name_cursor(cursor: str) -> tuple[str, uuid.UUID]:
+    try:
+        name, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return str(name), uuid.UUID(row_id)
+    except (ValueError, TypeError) as exc:
+        raise ProblemError(422, "cursor is not one this API returned", errors={"cursor": ["invalid cursor"]}) \
+            from exc
+

@@ -1,0 +1,22 @@
+"""tickets, as the launcher sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.tickets.api import compounds, tickets
+from services.tickets.clock import TIMERS
+from services.tickets.handlers import read_models
+from services.tickets.models import Base
+from shared.service import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="tickets",
+    title="linli tickets",
+    description="Residents' tickets (诉求): submission, deadlines and what becomes of them.",
+    metadata=Base.metadata,
+    blueprints=[tickets, compounds],
+    migrations=Path(__file__).parent / "migrations",
+    subscriptions=[read_models],
+    timers=TIMERS,
+)

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from shared.tables import inbox, outbox, timers
+
+YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
+PHONE = "13812345678"
+
+
+def _area(district=YONGCHUAN, *, level="compound", name="星光小区", version=1, area_id=None, parent_id=None):
+    return {"id": area_id or str(uuid.uuid4()), "district_id": district, "parent_id": parent_id or str(uuid.uuid4()),
+            "level": level, "name": name, "kind": "three_no" if level == "compound" else None,
+            "time_zone": "Asia/Shanghai", "version": version}
+
+
+def _compound(sut, district=YONGCHUAN, **kwargs):
+    data = _area(district, **kwargs)
+    assert sut.deliver("registry.area.created", data) == "applied"
+    return data
+
+
+def _submit(sut, compound_id, district=YONGCHUAN, scopes="tickets:write", **fields):
+    body = {"compound_id": compound_id, "title": "楼道灯坏了", "description": "3栋2单元楼道灯一周没亮",
+            "reporter_name": "王阿姨", "reporter_phone": PHONE, **fields}
+    return sut.client.post("/v1/tickets", json=body, headers=sut.as_(district, scopes))
+
+
+def _events(sut, key):
+    with sut.rt.factory() as s:
+        rows = s.execute(select(outbox.c.body).where(outbox.c.routing_key == key).order_by(outbox.c.seq))
+        return [json.loads(row.body) for row in rows]
+
+
+def _compounds(sut, district=YONGCHUAN, query=""):
+    r = sut.client.get(f"/v1/compounds{query}", headers=sut.as_(district, "tickets:read"))
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def test_submitting_a_ticket_emits_it_with_the_phone_masked(make_service):
+    sut = make_service("tickets")
+    compound = _compound(sut)
+    r = _submit(sut, compound["id"])
+    assert r.status_code == 201, r.json
+    ticket = r.json
+    assert r.headers["Location"] == f"/v1/tickets/{ticket['id']}"
+    assert r.headers["ETag"] == '"1"'
+    assert ticket["district_id"] == YONGCHUAN
+    assert ticket["state"] == "submitted" and ticket["category"] == "general" and ticket["overdue"] is False
+    due, created = datetime.fromisoformat(ticket["due_at"]), datetime.fromisoformat(ticket["created_at"])
+    assert due - created == timedelta(hours=72)
+    [event] = _events(sut, "tickets.ticket.submitted")
+    assert event["subject"] == ticket["id"] and event["district"] == YONGCHUAN
+    assert event["data"]["reporter_phone"] == "138****5678"
+    assert event["data"]["version"] == 1
+    assert PHONE not in json.dumps(event)
+    with sut.rt.factory() as s:
+        timer = s.execute(select(timers).where(timers.c.subject_id == ticket["id"])).one()
+    assert timer.kind == "ticket.due"
+    assert timer.due_at == due
+
+
+def test_fast_track_tickets_are_due_in_a_day(make_service):
+    sut = make_service("tickets")
+    compound = _compound(sut)
+    ticket = _submit(sut, compound["id"], category="fast_track").json
+    due, created = datetime.fromisoformat(ticket["due_at"]), datetime.fromisoformat(ticket["created_at"])
+    assert due - created == timedelta(hours=24)
+
+
+def test_an_unknown_or_foreign_compound_is_422_naming_compound_id(make_service):
+    sut = make_service("tickets")
+    elsewhere = _compound(sut, BISHAN)
+    for compound_id in (str(uuid.uuid4()), elsewhere["id"]):
+        r = _submit(sut, compound_id)
+        assert r.status_code == 422
+        assert r.content_type == "application/problem+json"
+        assert list(r.json["errors"]) == ["compound_id"]
+    assert _events(sut, "tickets.ticket.submitted") == []
+
+
+def test_bad_input_names_the_field(make_service):
+    sut = make_service("tickets")
+    compound = _compound(sut)
+    for field, value in (("reporter_phone", "138-1234-5678"), ("reporter_phone", "12345"),
+                         ("reporter_phone", "1" * 21), ("category", "gossip"), ("title", "")):
+        r = _submit(sut, compound["id"], **{field: value})
+        assert r.status_code == 422, (field, value)
+        assert field in r.json["errors"], (field, value)
+    assert _submit(sut, compound["id"], reporter_phone="+8613812345678").status_code == 201
+
+
+def test_a_write_needs_the_write_scope(make_service):
+    sut = make_service("tickets")
+    compound = _compound(sut)
+    r = _submit(sut, compound["id"], scopes="tickets:read")
+    assert r.status_code == 403 and r.json["type"] == "/problems/insufficient-scope"
+
+
+def test_another_districts_ticket_is_404_and_lists_are_scoped(make_service):
+    sut = make_service("tickets")
+    ours = _submit(sut, _compound(sut)["id"]).json
+    theirs = _submit(sut, _compound(sut, BISHAN)["id"], district=BISHAN).json
+    r = sut.client.get(f"/v1/tickets/{theirs['id']}", headers=sut.as_(YONGCHUAN, "tickets:read"))
+    assert r.status_code == 404
+    listed = sut.client.get("/v1/tickets", headers=sut.as_(YONGCHUAN, "tickets:read")).json["items"]
+    assert [t["id"] for t in listed] == [ours["id"]]
+    everything = sut.client.get("/v1/tickets", headers=sut.as_("*", "tickets:read")).json["items"]
+    assert {t["id"] for t in everything} == {ours["id"], theirs["id"]}
+
+
+def test_the_phone_is_shown_only_to_the_pii_scope(make_service):
+    sut = make_service("tickets")
+    submitted = _submit(sut, _compound(sut)["id"])
+    assert submitted.json["reporter_phone"] == "138****5678"
+    url = f"/v1/tickets/{submitted.json['id']}"
+    plain = sut.client.get(url, headers=sut.as_(YONGCHUAN, "tickets:read"))
+    assert plain.json["reporter_phone"] == "138****5678"
+    assert plain.headers["ETag"] == '"1"'
+    listed = sut.client.get("/v1/tickets", headers=sut.as_(YONGCHUAN, "tickets:read")).json["items"]
+    assert [t["reporter_phone"] for t in listed] == ["138****5678"]
+    # Asked after the masked reads: showing a mask must never have written it over the number.
+    pii = sut.client.get(url, headers=sut.as_(YONGCHUAN, "tickets:read tickets:pii"))
+    assert pii.json["reporter_phone"] == PHONE
+    listed = sut.client.get("/v1/tickets", headers=sut.as_(YONGCHUAN, "tickets:read tickets:pii")).json["items"]
+    assert [t["reporter_phone"] for t in listed] == [PHONE]
+
+
+def test_lists_filter_by_compound_and_state(make_service):
+    sut = make_service("tickets")
+    first, second = _compound(sut, name="甲小区"), _compound(sut, name="乙小区")
+    ticket = _submit(sut, first["id"]).json
+    _submit(sut, second["id"])
+    h = sut.as_(YONGCHUAN, "tickets:read")
+    by_compound = sut.client.get(f"/v1/tickets?compound_id={first['id']}", headers=h).json["items"]
+    assert [t["id"] for t in by_compound] == [ticket["id"]]
+    assert len(sut.client.get("/v1/tickets?state=submitted", headers=h).json["items"]) == 2
+    assert sut.client.get("/v1/tickets?state=nonsense", headers=h).status_code == 422
+
+
+def test_a_stale_area_event_does_not_overwrite_the_compound(make_service):
+    sut = make_service("tickets")
+    compound_id = str(uuid.uuid4())
+    assert sut.deliver("registry.area.updated", _area(name="新名", version=2, area_id=compound_id)) == "applied"
+    assert sut.deliver("registry.area.created", _area(name="旧名", version=1, area_id=compound_id)) == "applied"
+    [compound] = _compounds(sut)["items"]
+    assert (compound["id"], compound["name"], compound["version"]) == (compound_id, "新名", 2)
+
+
+def test_an_area_update_renames_the_compound(make_service):
+    sut = make_service("tickets")
+    created = _compound(sut, name="旧名")
+    assert sut.deliver("registry.area.updated", {**created, "name": "新名", "version": 2}) == "applied"
+    assert [c["name"] for c in _compounds(sut)["items"]] == ["新名"]
+
+
+def test_the_same_event_twice_is_applied_once(make_service):
+    sut = make_service("tickets")
+    data, event_id = _area(), uuid.uuid4()
+    assert sut.deliver("registry.area.created", data, event_id=event_id) == "applied"
+    assert sut.deliver("registry.area.created", data, event_id=event_id) == "duplicate"
+    with sut.rt.factory() as s:
+        assert s.scalar(select(func.count()).select_from(inbox).where(inbox.c.event_id == event_id)) == 1
+    assert len(_compounds(sut)["items"]) == 1
+
+
+def test_areas_other_than_compounds_are_not_kept(make_service):
+    sut = make_service("tickets")
+    community = _area(level="community", name="星光社区")
+    assert sut.deliver("registry.area.created", community) == "applied"
+    assert _compounds(sut)["items"] == []
+    r = _submit(sut, community["id"])
+    assert r.status_code == 422 and "compound_id" in r.json["errors"]
+
+
+def test_compounds_are_listed_by_name_per_district_and_community(make_service):
+    sut = make_service("tickets")
+    community = str(uuid.uuid4())
+    for name in ("丙", "甲", "乙"):
+        _compound(sut, name=name, parent_id=community)
+    _compound(sut, name="别的社区的小区")
+    _compound(sut, BISHAN, name="璧山的小区")
+    listed = _compounds(sut, query=f"?community_id={community}")
+    assert sorted(c["name"] for c in listed["items"]) == ["丙", "乙", "甲"]
+    assert [c["name"] for c in listed["items"]] == sorted(c["name"] for c in listed["items"])
+    assert all(c["community_id"] == community and c["kind"] == "three_no" for c in listed["items"])
+    assert len(_compounds(sut)["items"]) == 4
+
+
+def test_compound_pages_walk_every_row_once(make_service):
+    sut = make_service("tickets")
+    for i in range(7):
+        _compound(sut, name="同名小区" if i % 2 else f"小区{i}")
+    seen, cursor = [], None
+    while True:
+        page = _compounds(sut, query="?limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 7
+    bad = sut.client.get("/v1/compounds?cursor=nonsense", headers=sut.as_(YONGCHUAN, "tickets:read"))
+    assert bad.status_code == 422 and "cursor" in bad.json["errors"]
+
+
+def test_the_clock_marks_a_ticket_overdue_exactly_once(make_service):
+    sut = make_service("tickets")
+    ticket = _submit(sut, _compound(sut)["id"], category="fast_track").json
+    due = datetime.fromisoformat(ticket["due_at"])
+    assert sut.rt.clock(now=lambda: due - timedelta(seconds=1)).tick() == 0
+    clock = sut.rt.clock(now=lambda: due + timedelta(seconds=1))
+    assert clock.tick() == 1
+    h = sut.as_(YONGCHUAN, "tickets:read")
+    now = sut.client.get(f"/v1/tickets/{ticket['id']}", headers=h)
+    assert now.json["overdue"] is True and now.json["version"] == 2 and now.headers["ETag"] == '"2"'
+    [event] = _events(sut, "tickets.ticket.overdue")
+    assert event["subject"] == ticket["id"]
+    assert event["data"]["overdue"] is True and event["data"]["version"] == 2
+    assert event["data"]["reporter_phone"] == "138****5678"
+    assert clock.tick() == 0
+    assert len(_events(sut, "tickets.ticket.overdue")) == 1
+    overdue = sut.client.get("/v1/tickets?overdue=true", headers=h).json["items"]
+    assert [t["id"] for t in overdue] == [ticket["id"]]
+    assert sut.client.get("/v1/tickets?overdue=false", headers=h).json["items"] == []
