@@ -21,7 +21,7 @@ def on_ticket_due(session: Session, timer: Timer, now: datetime) -> None:
     ticket = session.get(Ticket, uuid.UUID(timer.subject_id), with_for_update=True)
     if ticket is None or not domain.becomes_overdue(ticket.state, ticket.overdue):
         return
-    pass
+    ticket.overdue = True
     ticket.version += 1
     session.flush()
     emit(session, TICKET_OVERDUE, subject=ticket.id, data=ticket_data(ticket), district=ticket.district_id)
