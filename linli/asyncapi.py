@@ -39,7 +39,7 @@ def suite_events() -> list[EventType]:
 
 def _payload_schemas(events: list[EventType]) -> dict[str, Any]:
     spec = APISpec("linli", "1.0.0", "3.0.3", plugins=[MarshmallowPlugin()])
-    for schema in {e.payload for e in events}:
+    for schema in sorted({e.payload for e in events}, key=lambda s: s.__name__):
         spec.components.schema(schema.__name__, schema=schema)
     return spec.to_dict()["components"]["schemas"]
 
@@ -69,7 +69,7 @@ def document() -> dict[str, Any]:
         channels[event.key] = {
             "address": event.key,
             "messages": {event.key: {"$ref": f"#/components/messages/{event.key}"}},
-            "bindings": {"amqp": {"is": "routingKey", "exchange": exchange}},
+            "bindings": {"amqp": {"is": "routingKey", "exchange": dict(exchange)}},
         }
         operations[f"{event.key}.send"] = {
             "action": "send",

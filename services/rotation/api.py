@@ -25,7 +25,7 @@ from shared.db import utcnow
 from shared.errors import ValidationFailed
 from shared.http.auth import in_district, principal, requires, visible_or_404
 from shared.http.conditional import etag
-from shared.http.pagination import paginate
+from shared.http.pagination import PageArgs, paginate
 from shared.http.problems import ProblemError
 from shared.http.uow import db
 from shared.outbox import emit
@@ -35,7 +35,6 @@ rotations = Blueprint("rotations", __name__, url_prefix="/v1/rotations",
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
                        description="The committees rotation knows of, as registry announced them.")
 
-COMMITTEE_LIST_LIMIT = 200
 
 
 def _with_current_term(rotation: Rotation) -> dict[str, Any]:
@@ -92,9 +91,10 @@ class RotationItem(MethodView):
 @committees.route("")
 class Committees(MethodView):
     @requires("rotation:read")
+    @committees.arguments(PageArgs, location="query")
     @committees.response(200, CommitteePage)
-    def get(self) -> dict[str, Any]:
-        """List the committees rotation has heard of, by name (at most 200)"""
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the committees rotation has heard of, by name"""
         stmt = in_district(select(Committee), Committee.district_id)
-        rows = db().scalars(stmt.order_by(Committee.name, Committee.id).limit(COMMITTEE_LIST_LIMIT))
-        return {"items": list(rows), "next_cursor": None}
+        return paginate(db(), stmt, Committee, args["limit"], args["cursor"], keys=[Committee.name, Committee.id],
+                        descending=False)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import select
 
 from services.tickets import domain
 from services.tickets.clock import TICKET_DUE
@@ -29,7 +27,6 @@ from shared.errors import ValidationFailed
 from shared.http.auth import in_district, principal, requires, visible_or_404
 from shared.http.conditional import etag
 from shared.http.pagination import paginate
-from shared.http.problems import ProblemError
 from shared.http.uow import db
 from shared.outbox import emit
 
@@ -119,28 +116,6 @@ class Compounds(MethodView):
         stmt = in_district(select(Compound), Compound.district_id)
         if "community_id" in args:
             stmt = stmt.where(Compound.community_id == args["community_id"])
-        return _by_name(stmt, args)
-
-
-def _by_name(stmt: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
-    """Keyset pages by (name, id): a read model has no created_at for `paginate` to order by."""
-    limit, cursor = args["limit"], args["cursor"]
-    if cursor:
-        name, row_id = _decode_name_cursor(cursor)
-        stmt = stmt.where(or_(Compound.name > name, and_(Compound.name == name, Compound.id > row_id)))
-    rows = list(db().scalars(stmt.order_by(Compound.name, Compound.id).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        raw = json.dumps([rows[limit - 1].name, str(rows[limit - 1].id)], ensure_ascii=False).encode()
-        next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    return {"items": rows[:limit], "next_cursor": next_cursor}
-
-
-def _decode_name_cursor(cursor: str) -> tuple[str, uuid.UUID]:
-    try:
-        name, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return str(name), uuid.UUID(row_id)
-    except (ValueError, TypeError) as exc:
-        raise ProblemError(422, "cursor is not one this API returned", errors={"cursor": ["invalid cursor"]}) \
-            from exc
+        return paginate(db(), stmt, Compound, args["limit"], args["cursor"], keys=[Compound.name, Compound.id],
+                        descending=False)
 

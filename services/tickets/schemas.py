@@ -58,8 +58,6 @@ class CompoundSchema(ma.Schema):
 
 
 class CompoundQuery(PageArgs):
-    # Compounds page by name, and a cursor carrying a 200-character Chinese name is far longer than a time.
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=1200))
     community_id = ma.fields.UUID()
 
 
