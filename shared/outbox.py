@@ -12,15 +12,15 @@ import threading
 import time
 import uuid
 import zlib
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.bus import ConfirmingPublisher, OutgoingMessage, PublishError
 from shared.db import is_postgres, transaction, utcnow
 from shared.events import EventType, encode, envelope
+from shared.housekeeping import Retention, prune
 from shared.logs import get_logger
 from shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 from shared.tables import outbox
@@ -107,7 +107,7 @@ class Relay:
         *,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
-        retention: timedelta = timedelta(hours=1),
+        retention: Retention = Retention(),
     ) -> None:
         self.service = service
         self.factory = factory
@@ -150,12 +150,9 @@ class Relay:
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
-    def cleanup(self) -> int:
+    def cleanup(self) -> dict[str, int]:
         with transaction(self.factory) as session:
-            result = session.execute(
-                delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < utcnow() - self.retention)
-            )
-            return result.rowcount or 0
+            return prune(session, self.retention)
 
     def pending(self) -> int:
         with self.factory() as session:
@@ -201,8 +198,8 @@ class Relay:
     def _safe_cleanup(self) -> None:
         try:
             removed = self.cleanup()
-            if removed:
-                log.info("outbox_cleaned", service=self.service, removed=removed)
+            if any(removed.values()):
+                log.info("delivery_tables_pruned", service=self.service, **removed)
         except Exception:
             log.exception("outbox_cleanup_failed", service=self.service)
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, g, request
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -125,9 +124,3 @@ def close() -> None:
     if session is not None:
         session.close()
 
-
-def purge_idempotency_keys(session: Session, older_than_hours: int = 24) -> int:
-    result = session.execute(
-        delete(idempotency_keys).where(idempotency_keys.c.created_at < utcnow() - timedelta(hours=older_than_hours))
-    )
-    return result.rowcount or 0

@@ -1,0 +1,34 @@
+"""Pruning of the delivery tables, so they stay small however long a service runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from shared.db import utcnow
+from shared.tables import idempotency_keys, inbox, outbox
+
+
+@dataclass(frozen=True)
+class Retention:
+    sent_events: timedelta = timedelta(hours=1)
+    # Longer than any redelivery (retries, a DLQ replay days later) may plausibly arrive.
+    applied_events: timedelta = timedelta(days=14)
+    # Clients retry a POST within minutes; a day is generous.
+    idempotency_keys: timedelta = timedelta(hours=24)
+
+
+def prune(session: Session, retention: Retention = Retention()) -> dict[str, int]:
+    now = utcnow()
+    removed = {
+        "outbox": session.execute(delete(outbox).where(
+            outbox.c.sent_at.is_not(None), outbox.c.sent_at < now - retention.sent_events)).rowcount,
+        "inbox": session.execute(delete(inbox).where(
+            inbox.c.applied_at < now - retention.applied_events)).rowcount,
+        "idempotency_keys": session.execute(delete(idempotency_keys).where(
+            idempotency_keys.c.created_at < now - retention.idempotency_keys)).rowcount,
+    }
+    return {table: count or 0 for table, count in removed.items()}
