@@ -42,11 +42,16 @@ def _drain(settings: BusSettings, queues: Sequence[str], visit: Any) -> None:
             for queue in queues:
                 dead = kombu.Queue(f"{queue}.dead", channel=channel)
                 try:
-                    dead.queue_declare(passive=True)
+                    present = dead.queue_declare(passive=True).message_count
                 except Exception:  # noqa: BLE001 - a queue never declared has nothing dead in it
                     channel = conn.channel()
                     continue
-                while (message := dead.get(no_ack=False)) is not None:
+                # Only what was there when we looked: a replayed event that fails again comes back
+                # to this queue while we drain it, and must wait for the next replay.
+                for _ in range(present):
+                    message = dead.get(no_ack=False)
+                    if message is None:
+                        break
                     if visit(queue, message):
                         message.ack()
         finally:

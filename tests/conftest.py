@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from shared.config import BusSettings
+from shared.logs import configure_logging
 from tests.support.apps import ServiceUnderTest, service_under_test
 from tests.support.servers import Databases, delete_bus, isolated_bus, postgres_server, rabbitmq_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs_to_stderr() -> None:
+    # As the processes do; structlog's default would print to stdout, where commands put their output.
+    configure_logging(fmt="console")
 
 
 @pytest.fixture
