@@ -8,6 +8,7 @@ import marshmallow as ma
 
 from services.registry.domain import COMPOUND_KINDS, LEVELS
 from shared.http.pagination import PageArgs, page_schema
+from shared.http.schemas import EntitySchema
 
 
 def _time_zone(value: str) -> None:
@@ -18,14 +19,6 @@ def _time_zone(value: str) -> None:
 
 
 _name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-
-
-class EntitySchema(ma.Schema):
-    id = ma.fields.UUID(dump_only=True)
-    district_id = ma.fields.String(dump_only=True)
-    created_at = ma.fields.AwareDateTime(dump_only=True)
-    updated_at = ma.fields.AwareDateTime(dump_only=True)
-    version = ma.fields.Integer(dump_only=True)
 
 
 class AreaSchema(EntitySchema):

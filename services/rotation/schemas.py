@@ -6,14 +6,7 @@ import marshmallow as ma
 
 from services.rotation.domain import TERM_MONTHS
 from shared.http.pagination import PageArgs, page_schema
-
-
-class EntitySchema(ma.Schema):
-    id = ma.fields.UUID(dump_only=True)
-    district_id = ma.fields.String(dump_only=True)
-    created_at = ma.fields.AwareDateTime(dump_only=True)
-    updated_at = ma.fields.AwareDateTime(dump_only=True)
-    version = ma.fields.Integer(dump_only=True)
+from shared.http.schemas import EntitySchema
 
 
 class TermSchema(ma.Schema):

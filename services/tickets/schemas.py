@@ -6,16 +6,9 @@ import marshmallow as ma
 
 from services.tickets.domain import CATEGORIES, DEFAULT_CATEGORY, STATES
 from shared.http.pagination import PageArgs, page_schema
+from shared.http.schemas import EntitySchema
 
 _PHONE_MASKED = "masked (138****5678) unless the caller holds tickets:pii"
-
-
-class EntitySchema(ma.Schema):
-    id = ma.fields.UUID(dump_only=True)
-    district_id = ma.fields.String(dump_only=True)
-    created_at = ma.fields.AwareDateTime(dump_only=True)
-    updated_at = ma.fields.AwareDateTime(dump_only=True)
-    version = ma.fields.Integer(dump_only=True)
 
 
 class TicketSchema(EntitySchema):
