@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kombu
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -143,8 +144,11 @@ def apply_event(factory: sessionmaker[Session], subscription: Subscription, even
     if not handlers:
         return Outcome.IGNORED
     token = current_traceparent.set(event.traceparent)
+    context = structlog.contextvars.bound_contextvars(
+        consumer=subscription.name, event_id=str(event.id), event_type=event.key, traceparent=event.traceparent
+    )
     try:
-        with transaction(factory) as session:
+        with context, transaction(factory) as session:
             seen = session.execute(
                 select(inbox.c.event_id).where(
                     inbox.c.consumer == subscription.name, inbox.c.event_id == event.id
