@@ -79,9 +79,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
+    # Must be set before prometheus_client is imported, so every worker writes its counts to files.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="linli-metrics-"))
     from gunicorn.app.base import BaseApplication
+    from prometheus_client import multiprocess
 
     from linli.wsgi import app
+
+    def child_exit(_server: object, worker: object) -> None:
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -90,6 +98,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", None)
             self.cfg.set("graceful_timeout", 20)
+            self.cfg.set("child_exit", child_exit)
 
         def load(self) -> object:
             return app(args.service)

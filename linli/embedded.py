@@ -6,6 +6,7 @@ prefixes on one WSGI server, and each one's relay, consumers and clock run as th
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -75,6 +76,8 @@ def start(data_dir: str | Path, *, demo: bool = True) -> Suite:
 def serve(*, host: str, port: int, data_dir: str, demo: bool) -> None:
     suite = start(data_dir, demo=demo)
     server = make_server(host, port, suite.wsgi, threaded=True)
+    # The apps log every request themselves, with request id and trace; werkzeug's line would repeat it.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     def on_signal(signum: int, _frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

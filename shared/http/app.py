@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -10,7 +11,7 @@ import kombu
 import structlog
 from flask import Flask, Response, g, request
 from flask_smorest import Api
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -177,6 +178,11 @@ def _register_health(app: Flask, runtime: Runtime) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Under gunicorn each worker counts alone; sum them so a scrape sees the whole service.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
 

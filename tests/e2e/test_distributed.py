@@ -103,3 +103,9 @@ def test_events_cross_every_service_in_the_distributed_mode(suite):
     stranger = issue_token(SECRET, sub="bishan", district="00000000-0000-0000-0000-000000000000",
                            scopes="tickets:read")
     assert call("GET", f"{tickets}/v1/tickets/{ticket['id']}", stranger)[0] == 404
+
+    # gunicorn's workers share their counts through the multiprocess directory.
+    status, metrics = call("GET", f"{tickets}/metrics")
+    assert status == 200
+    assert b'linli_http_requests_total{endpoint="/v1/tickets",method="POST",service="tickets",status="201"}' \
+        in metrics
