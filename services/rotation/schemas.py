@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 
 from services.rotation.domain import TERM_MONTHS
@@ -31,7 +33,8 @@ class RotationItemSchema(RotationSchema):
 class RotationCreate(ma.Schema):
     committee_id = ma.fields.UUID(required=True)
     term_months = ma.fields.Integer(required=True, strict=True, validate=ma.validate.OneOf(TERM_MONTHS))
-    starts_on = ma.fields.Date(required=True)
+    # A rotation is planned for real committees: far-off years only overflow the calendar arithmetic.
+    starts_on = ma.fields.Date(required=True, validate=ma.validate.Range(min=date(2000, 1, 1), max=date(2199, 12, 31)))
 
 
 class RotationQuery(PageArgs):

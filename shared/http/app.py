@@ -20,6 +20,8 @@ from shared.db import ping
 from shared.errors import DomainError
 from shared.http import uow
 from shared.http.auth import check_scope
+from shared.http.guards import reject_nul_characters
+from shared.http.openapi import SuiteConventionsPlugin, register_problem_responses
 from shared.http.problems import ProblemError, ProblemSchema, flatten_messages, from_domain, problem
 from shared.logs import get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -36,6 +38,10 @@ class ProblemApi(Api):
     """flask-smorest answers errors in its own shape; the suite answers RFC 9457 problems."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents its errors as application/json; ours are problems.
+        register_problem_responses(self.spec, self.ERROR_SCHEMA)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         data = getattr(error, "data", None) or {}
@@ -81,11 +87,7 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
     app.extensions["linli"] = runtime
     # Behind the gateway the service sits under /<service>; trust its forwarded prefix, host and scheme.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
-    api = ProblemApi(app)
-    api.spec.components.response("Problem", {
-        "description": "RFC 9457 problem details",
-        "content": {"application/problem+json": {"schema": "ProblemSchema"}},
-    })
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": [SuiteConventionsPlugin()]})
     for blueprint in spec.blueprints:
         api.register_blueprint(blueprint)
     _register_health(app, runtime)
@@ -113,6 +115,7 @@ def _register_hooks(app: Flask, runtime: Runtime) -> None:
         if request.method == "OPTIONS":
             return None
         check_scope(app.view_functions.get(endpoint))
+        reject_nul_characters()
         return uow.replay_if_seen()
 
     @app.after_request

@@ -58,6 +58,8 @@ def _parse(key: InstrumentedAttribute[Any], value: str) -> Any:
         return parsed
     if python_type is uuid.UUID:
         return uuid.UUID(value)
+    if "\x00" in str(value):
+        raise ValueError("NUL in cursor")
     return python_type(value)
 
 

@@ -90,3 +90,14 @@ def test_unknown_path_and_oversized_body_are_problems(make_service):
     r = sut.client.post("/v1/areas", data=b"{" + b" " * (2 * 1024 * 1024) + b"}", headers={
         **h, "Content-Type": "application/json"})
     assert r.status_code == 413 and r.content_type == "application/problem+json"
+
+
+def test_nul_characters_are_refused_naming_the_field(make_service):
+    sut = make_service("registry")
+    h = sut.as_("*", "registry:admin")
+    r = sut.client.post("/v1/areas", json={"level": "district", "name": "a\u0000b"}, headers=h)
+    assert r.status_code == 422 and r.json["errors"] == {"name": ["must not contain NUL characters"]}
+    r = sut.client.get("/v1/areas?level=dis%00trict", headers=h)
+    assert r.status_code == 422 and "level" in r.json["errors"]
+    r = sut.client.post("/v1/areas", json={"level": "district", "name": "a\\u0000b"}, headers=h)
+    assert r.status_code == 201  # an escaped backslash followed by "u0000" is ordinary text

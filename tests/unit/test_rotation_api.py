@@ -144,7 +144,7 @@ def test_read_scope_cannot_create(make_service):
 def test_item_shows_the_term_running_now(make_service):
     sut = make_service("rotation")
     running = _rotation(sut, _committee(sut), starts_on="2020-01-31")
-    future = _rotation(sut, _committee(sut, name="later"), starts_on="2999-01-01")
+    future = _rotation(sut, _committee(sut, name="later"), starts_on="2150-01-01")
     h = sut.as_(YONGCHUAN, "rotation:read")
     r = sut.client.get(f"/v1/rotations/{running['id']}", headers=h)
     assert r.status_code == 200 and r.headers["ETag"] == '"1"'
@@ -181,3 +181,13 @@ def test_clock_starts_each_term_once_and_catches_up_in_order(make_service):
         "2024-01-31T16:00:00Z", "2024-02-29T16:00:00Z"]
     assert _pending_timers(sut) == [("term.start", rotation["id"], utc(2024, 3, 31, 16), {"index": 3})]
     assert sut.rt.clock(now=lambda: utc(2024, 3, 5)).tick() == 0
+
+
+def test_starts_on_outside_the_planning_range_is_a_422_naming_it(make_service):
+    sut = make_service("rotation")
+    committee = _committee(sut)
+    for starts_on in ("0001-01-01", "9999-12-31"):
+        r = sut.client.post("/v1/rotations", json={"committee_id": committee["id"], "term_months": 1,
+                                                   "starts_on": starts_on},
+                            headers=sut.as_(committee["district_id"], "rotation:write"))
+        assert r.status_code == 422 and "starts_on" in r.json["errors"], starts_on

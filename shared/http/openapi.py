@@ -1,0 +1,62 @@
+"""What every operation of the suite answers beyond its own documented responses.
+
+flask-smorest documents each view's success and input-validation responses; the
+suite's shared machinery adds more to every operation (auth, scoping, idempotency,
+optimistic locking), so they are added here once rather than decorated on every view.
+"""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+from apispec import BasePlugin
+from flask_smorest.utils import prepare_response
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def register_problem_responses(spec: Any, error_schema: Any) -> None:
+    """One response component per error status, all RFC 9457 problems."""
+    for status in http.HTTPStatus:
+        if status < 400:
+            continue
+        response = {"description": status.phrase, "schema": error_schema}
+        prepare_response(response, spec, PROBLEM_CONTENT_TYPE)
+        spec.components.response(status.name, response, lazy=True)
+    response = {"description": "Any other error, as a problem", "schema": error_schema}
+    prepare_response(response, spec, PROBLEM_CONTENT_TYPE)
+    spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+class SuiteConventionsPlugin(BasePlugin):
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            extra = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+            if path and "{" in path:
+                extra[404] = "NOT_FOUND"
+            if method in ("post", "patch", "put"):
+                extra[400] = "BAD_REQUEST"
+                extra[409] = "CONFLICT"
+                extra[413] = "REQUEST_ENTITY_TOO_LARGE"
+            if method == "patch":
+                extra[412] = "PRECONDITION_FAILED"
+            extra[422] = "UNPROCESSABLE_ENTITY"
+            for status, name in extra.items():
+                if str(status) not in responses and status not in responses:
+                    responses[str(status)] = name
+            parameters = operation.setdefault("parameters", [])
+            if method == "post":
+                parameters.append({
+                    "in": "header", "name": "Idempotency-Key", "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "description": "a retried POST with the same key returns the first result and creates "
+                                   "nothing new (kept 24 hours)",
+                })
+            if method == "patch":
+                parameters.append({
+                    "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+                    "description": "the ETag you read; a newer version answers 412",
+                })

@@ -1,0 +1,457 @@
+"""Fuzz a service's OpenAPI with schemathesis against its WSGI app, and say plainly what went wrong.
+
+Each service is seeded with a few rows first (two districts, so a district caller meets foreign ids),
+then every documented operation gets generated requests from several callers. Generated path, query
+and body values that name an entity are sometimes swapped for ids that exist, so the 2xx paths and
+their response schemas are reached too, not only the 404/422 ones. Failures are collected, not
+raised one by one: a run reports every distinct failure with the request that caused it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import SkipTest
+
+import structlog
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
+from schemathesis.openapi import from_wsgi
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from structlog.testing import capture_logs
+
+from tests.support.apps import ServiceUnderTest, token
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+# --- Checks -------------------------------------------------------------------------------------------
+
+def problem_details(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """Every error is an RFC 9457 problem: application/problem+json with type, title and its own status."""
+    if response.status_code < 400:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    assert content_type.split(";")[0].strip().lower() == PROBLEM_CONTENT_TYPE, (
+        f"a {response.status_code} must be {PROBLEM_CONTENT_TYPE}, got {content_type or 'no Content-Type'}")
+    try:
+        body = json.loads(response.content)
+    except ValueError as exc:
+        raise AssertionError(f"a {response.status_code} body is not JSON: {response.content[:200]!r}") from exc
+    assert isinstance(body, dict), f"a problem is a JSON object, got {type(body).__name__}"
+    missing = [name for name in ("type", "title", "status") if name not in body]
+    assert not missing, f"the problem lacks {', '.join(missing)}: {body}"
+    assert isinstance(body["type"], str) and isinstance(body["title"], str), f"type and title are strings: {body}"
+    assert body["status"] == response.status_code, (
+        f"the problem's status {body['status']!r} is not the response's {response.status_code}")
+    return None
+
+
+# Not used, and why:
+# - positive_data_acceptance: a schema-valid request may still be refused by a rule no schema states
+#   (an opaque cursor the API never issued, a compound that does not exist, an unknown IANA zone).
+# - use_after_free, ensure_resource_availability, ignored_auth: they need stateful links or resend each
+#   request without credentials; the anonymous caller below checks the 401s directly.
+# Note: every operation documents a `default` response, so status_code_conformance accepts any code;
+# the statuses each operation really answered are listed by FuzzReport.status_table().
+CHECKS = [
+    not_a_server_error,
+    problem_details,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
+
+
+# --- Seeds --------------------------------------------------------------------------------------------
+
+FREE_ROWS = 24  # rows per service that a generated create may still claim (one committee per community, ...)
+
+
+@dataclass
+class Seed:
+    """What exists before fuzzing: the district client's own district, and ids worth sending.
+
+    `values` maps a parameter or top-level body field name to values that hit real rows (the caller's
+    own and another district's), swapped into generated positive cases now and then.
+    """
+
+    district: str
+    values: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def _operator(sut: ServiceUnderTest, service: str) -> dict[str, str]:
+    return sut.as_("*", f"{service}:admin")
+
+
+def _created(response: Any) -> dict[str, Any]:
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.json
+
+
+def _cursors(sut: ServiceUnderTest, headers: dict[str, str], *paths: str) -> list[str]:
+    """Real next-page cursors, so the keyset branch of each list runs with fuzzed filters."""
+    found = []
+    for path in paths:
+        r = sut.client.get(f"{path}?limit=1", headers=headers)
+        assert r.status_code == 200, r.get_data(as_text=True)
+        if r.json["next_cursor"]:
+            found.append(r.json["next_cursor"])
+    return found
+
+
+def seed_registry(sut: ServiceUnderTest) -> Seed:
+    op = _operator(sut, "registry")
+
+    def area(level: str, name: str, parent: str | None = None, kind: str | None = None) -> str:
+        body = {"level": level, "name": name, "parent_id": parent, "kind": kind}
+        return _created(sut.client.post("/v1/areas", json=body, headers=op))["id"]
+
+    district = area("district", "永川区")
+    street = area("street", "中山路街道", district)
+    community = area("community", "星光社区", street)
+    compound = area("compound", "星光小区", community, "managed")
+    grid = area("grid", "第一网格", community)
+    other = area("district", "璧山区")
+    other_street = area("street", "璧城街道", other)
+    other_community = area("community", "东林社区", other_street)
+    # Communities without a committee yet, so fuzzing keeps reaching the 201 path of POST /v1/committees.
+    free = [area("community", f"第{i}社区", street if i % 4 else other_street) for i in range(FREE_ROWS // 2)]
+    committee = _created(sut.client.post("/v1/committees", json={"community_id": community, "name": "星光社区大党委"},
+                                         headers=op))["id"]
+    other_committee = _created(sut.client.post(
+        "/v1/committees", json={"community_id": other_community, "name": "东林社区大党委"}, headers=op))["id"]
+    areas = [district, street, community, compound, grid, other, other_street, other_community]
+    return Seed(district, {
+        "area_id": areas,
+        "parent_id": areas,
+        "community_id": [community, other_community, *free],
+        "committee_id": [committee, other_committee],
+        "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees"),
+    })
+
+
+def _compound_event(district: str, name: str) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "district_id": district, "parent_id": str(uuid.uuid4()), "level": "compound",
+            "name": name, "kind": "managed", "time_zone": "Asia/Shanghai", "version": 1}
+
+
+def seed_tickets(sut: ServiceUnderTest) -> Seed:
+    op = _operator(sut, "tickets")
+    district, other = str(uuid.uuid4()), str(uuid.uuid4())
+    compounds = [_compound_event(district, "星光小区"), _compound_event(district, "阳光小区"),
+                 _compound_event(other, "东林小区")]
+    for data in compounds:
+        assert sut.deliver("registry.area.created", data) == "applied"
+    tickets = []
+    for compound in compounds:
+        body = {"compound_id": compound["id"], "title": "楼道灯坏了", "description": "3栋2单元楼道灯一周没亮",
+                "reporter_name": "王阿姨", "reporter_phone": "13812345678"}
+        tickets.append(_created(sut.client.post("/v1/tickets", json=body, headers=op))["id"])
+    return Seed(district, {
+        "ticket_id": tickets,
+        "compound_id": [c["id"] for c in compounds],
+        "community_id": [c["parent_id"] for c in compounds],
+        "cursor": _cursors(sut, op, "/v1/tickets", "/v1/compounds"),
+    })
+
+
+def seed_rotation(sut: ServiceUnderTest) -> Seed:
+    op = _operator(sut, "rotation")
+    district, other = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def committee(owner: str, name: str) -> str:
+        data = {"id": str(uuid.uuid4()), "district_id": owner, "community_id": str(uuid.uuid4()), "name": name,
+                "time_zone": "Asia/Shanghai", "version": 1}
+        assert sut.deliver("registry.committee.created", data) == "applied"
+        return data["id"]
+
+    taken = [committee(district, "星光社区大党委"), committee(other, "东林社区大党委")]
+    rotations = [_created(sut.client.post("/v1/rotations", json={
+        "committee_id": c, "term_months": 1, "starts_on": "2024-01-01"}, headers=op))["id"] for c in taken]
+    # Committees without a rotation yet, so fuzzing keeps reaching the 201 path with its generated dates.
+    free = [committee(district if i % 4 else other, f"第{i}社区大党委") for i in range(FREE_ROWS)]
+    return Seed(district, {
+        "rotation_id": rotations,
+        "committee_id": taken + free,
+        # The ends of the calendar, and month ends that adding months must clamp.
+        "starts_on": ["0001-01-01", "9999-12-31", "9999-10-31", "2024-02-29", "2024-01-31"],
+        "cursor": _cursors(sut, op, "/v1/rotations", "/v1/committees"),
+    })
+
+
+def seed_notify(sut: ServiceUnderTest) -> Seed:
+    op = _operator(sut, "notify")
+    district, other = str(uuid.uuid4()), str(uuid.uuid4())
+    compounds = {district: str(uuid.uuid4()), other: str(uuid.uuid4())}
+    for owner, compound in compounds.items():
+        for key, extra in (("tickets.ticket.submitted", {}), ("tickets.ticket.overdue", {"overdue": True})):
+            ticket = {"id": str(uuid.uuid4()), "district_id": owner, "compound_id": compound, "title": "楼道灯不亮",
+                      "state": "submitted", "due_at": "2025-03-01T02:00:00Z", "overdue": False, "version": 1,
+                      "reporter_phone": "13800001111", **extra}
+            assert sut.deliver(key, ticket) == "applied"
+    r = sut.client.get("/v1/notifications?limit=200", headers=op)
+    assert r.status_code == 200 and r.json["items"], r.get_data(as_text=True)
+    return Seed(district, {
+        "notification_id": [item["id"] for item in r.json["items"]],
+        "recipient": [f"compound:{compound}" for compound in compounds.values()],
+        "cursor": _cursors(sut, op, "/v1/notifications"),
+    })
+
+
+SEEDS: dict[str, Callable[[ServiceUnderTest], Seed]] = {
+    "registry": seed_registry,
+    "tickets": seed_tickets,
+    "rotation": seed_rotation,
+    "notify": seed_notify,
+}
+
+
+# --- Callers ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    headers: dict[str, str]
+    modes: tuple[tuple[GenerationMode, int], ...]  # generation mode and examples per operation
+    only_status: int | None = None  # the one answer this caller may get from any documented operation
+
+
+def callers(service: str, seed: Seed, examples: int) -> list[Caller]:
+    bearer = {"Authorization": f"Bearer {token('*', f'{service}:admin tickets:pii')}"}
+    own = {"Authorization": f"Bearer {token(seed.district, f'{service}:read {service}:write')}"}
+    # A scope of another service only: every operation must answer 403.
+    stranger = {"Authorization": f"Bearer {token(seed.district, 'elsewhere:admin')}"}
+    few = max(2, examples // 10)
+    return [
+        Caller("operator", bearer, ((GenerationMode.POSITIVE, examples), (GenerationMode.NEGATIVE, examples))),
+        Caller(f"district {seed.district[:8]}", own, ((GenerationMode.POSITIVE, examples // 2),
+                                                      (GenerationMode.NEGATIVE, examples // 4))),
+        Caller("anonymous", {}, ((GenerationMode.POSITIVE, few),), only_status=401),
+        Caller("without scope", stranger, ((GenerationMode.POSITIVE, few),), only_status=403),
+    ]
+
+
+# --- Undocumented request headers the suite's conventions define ----------------------------------------
+
+# Printable ASCII, trimmed: header values cannot start or end with whitespace on the wire.
+_header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=220).map(str.strip)
+
+
+def _maybe(values: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
+    return st.one_of(st.none(), values)
+
+
+def convention_headers(service: str, method: str) -> st.SearchStrategy[dict[str, str | None]]:
+    """Idempotency-Key on POST, If-Match on PATCH, Accept-Language on notify: not in the OpenAPI, still input."""
+    drawn: dict[str, st.SearchStrategy[str | None]] = {}
+    if method == "POST":
+        drawn["Idempotency-Key"] = _maybe(st.one_of(st.sampled_from(["retry-1", "retry-2", ""]), _header_text))
+    if method == "PATCH":
+        drawn["If-Match"] = _maybe(st.one_of(st.sampled_from(['"1"', '"2"', 'W/"1"', "*", '"1", "2"', ""]),
+                                             _header_text))
+    if service == "notify":
+        drawn["Accept-Language"] = _maybe(st.one_of(
+            st.sampled_from(["en", "zh-CN", "en-US;q=0.8, zh;q=0.9", "*", "fr;q=nan", "en;q=inf", ",;q=,"]),
+            _header_text))
+    return st.fixed_dictionaries(drawn)
+
+
+# --- Running and reporting ------------------------------------------------------------------------------
+
+@dataclass
+class Finding:
+    operation: str
+    caller: str
+    mode: str
+    check: str
+    message: str
+    request: str
+    response: str
+    traceback: str | None = None
+
+    def render(self, service: str) -> str:
+        lines = [f"[{service}] {self.operation} as {self.caller} ({self.mode}): {self.check}",
+                 "  " + self.message.strip().replace("\n", "\n  "),
+                 f"  request:  {self.request}",
+                 f"  response: {self.response}"]
+        if self.traceback:
+            lines.append("  server: " + self.traceback.strip().replace("\n", "\n    "))
+        return "\n".join(lines)
+
+
+@dataclass
+class FuzzReport:
+    service: str
+    findings: dict[tuple[str, ...], Finding] = field(default_factory=dict)
+    statuses: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    documented: dict[str, set[str]] = field(default_factory=dict)
+    requests: int = 0
+
+    def add(self, key: tuple[str, ...], finding: Finding) -> None:
+        self.findings.setdefault(key, finding)
+
+    def status_table(self) -> str:
+        """Per operation: the statuses it answered, and those its OpenAPI lists only under `default`."""
+        rows = []
+        for label, seen in sorted(self.statuses.items()):
+            listed = self.documented.get(label, set())
+            implicit = sorted(code for code in seen if str(code) not in listed)
+            rows.append(f"  {label}: answered {sorted(seen)}; documented {sorted(listed)}"
+                        + (f"; only under default: {implicit}" if implicit else ""))
+        return "\n".join(rows)
+
+    def failure_text(self) -> str:
+        """Distinct failures, worst first; one failure seen on several operations is shown once, with the list."""
+        groups: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+        for finding in self.findings.values():
+            groups[(finding.check, finding.message.strip(), _last_line(finding.traceback))].append(finding)
+        ordered = sorted(groups.values(), key=lambda group: _SEVERITY.get(group[0].check, len(_SEVERITY)))
+        parts = []
+        for group in ordered:
+            text = group[0].render(self.service)
+            if len(group) > 1:
+                also = sorted({f"{f.operation} ({f.response.split()[0]})" for f in group[1:]})
+                text += "\n  the same on: " + ", ".join(also)
+            parts.append(text)
+        return (f"[{self.service}] {len(self.findings)} distinct failure(s) in {self.requests} requests:\n\n"
+                + "\n\n".join(parts))
+
+
+_SEVERITY = {name: rank for rank, name in enumerate([
+    "the app raised instead of answering", "Server error", "Custom check failed: `problem_details`",
+    "expected 401 for this caller", "expected 403 for this caller", "Response violates schema",
+    "Undocumented HTTP status code", "Schema-violating request accepted", "Undocumented Content-Type",
+])}
+
+
+def _last_line(traceback: str | None) -> str:
+    """The exception a traceback ends in, e.g. `ValueError: year 10000 is out of range`."""
+    return (traceback or "").strip().rsplit("\n", 1)[-1].strip()
+
+
+def _describe_request(response: Response) -> str:
+    request = response.request
+    shown = {name: value for name, value in request.headers.items()
+             if name.lower() not in ("authorization", "user-agent", "x-schemathesis-testcaseid", "accept",
+                                     "accept-encoding", "connection", "content-length")}
+    body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else request.body
+    text = f"{request.method} {request.url.removeprefix('http://localhost')}"
+    if shown:
+        text += f" headers={shown}"
+    if body:
+        text += f" body={body[:600]}"
+    return text
+
+
+def _describe_response(response: Response) -> str:
+    content_type = (response.headers.get("content-type") or ["-"])[0]
+    return f"{response.status_code} {content_type} {response.content[:600].decode('utf-8', 'replace')}"
+
+
+def _swap_in(case: Case, picks: dict[str, Any]) -> None:
+    """Put real ids where the generated case has a parameter or body field of the same name."""
+    for name, value in picks.items():
+        if value is None:
+            continue
+        for container in (case.path_parameters, case.query):
+            if container is not None and name in container:
+                container[name] = value
+        if isinstance(case.body, dict) and name in case.body:
+            case.body[name] = value
+
+
+@contextmanager
+def _server_logs() -> Iterator[list[dict[str, Any]]]:
+    """Keep the services' log lines off the output, with each logged exception's traceback at hand."""
+    with capture_logs(
+            processors=[structlog.contextvars.merge_contextvars, structlog.processors.format_exc_info]) as logs:
+        yield logs
+
+
+def _traceback_of(logs: list[dict[str, Any]], response: Response) -> str | None:
+    request_id = (response.headers.get("x-request-id") or [None])[0]
+    for entry in reversed(logs):
+        if entry.get("exception") and entry.get("request_id") == request_id:
+            return f"{entry.get('event')}: {entry['exception'][-3000:]}"
+    return None
+
+
+def fuzz_service(sut: ServiceUnderTest, service: str, *, examples: int = 30) -> FuzzReport:
+    report = FuzzReport(service)
+    with _server_logs() as logs:
+        seed = SEEDS[service](sut)
+        schema = from_wsgi("/openapi.json", sut.app)
+        swaps = st.fixed_dictionaries({name: st.one_of(st.none(), st.sampled_from(values))
+                                       for name, values in seed.values.items() if values})
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            report.documented[operation.label] = {str(code) for code in operation.responses.status_codes}
+            extra = convention_headers(service, operation.method.upper())
+            for caller in callers(service, seed, examples):
+                for mode, count in caller.modes:
+                    _fuzz_operation(operation, caller, mode, count, swaps, extra, report, logs)
+    return report
+
+
+def _fuzz_operation(operation: Any, caller: Caller, mode: GenerationMode, count: int,
+                    swaps: st.SearchStrategy[dict[str, Any]], extra: st.SearchStrategy[dict[str, str | None]],
+                    report: FuzzReport, logs: list[dict[str, Any]]) -> None:
+    # The caller's credentials are fixed, not generated: negative cases then break the data, not the auth.
+    cases = operation.as_strategy(generation_mode=mode, headers=dict(caller.headers) or None)
+
+    @settings(max_examples=count, deadline=None, derandomize=True, database=None, print_blob=False,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @given(drawn=st.tuples(cases, swaps, extra))
+    def run(drawn: tuple[Case, dict[str, Any], dict[str, str | None]]) -> None:
+        case, picks, headers = drawn
+        if mode.is_positive:
+            _swap_in(case, picks)  # a negative case stays negative: its breakage is the point
+        sent = {**caller.headers, **{name: value for name, value in headers.items() if value is not None}}
+        report.requests += 1
+        try:
+            response = case.call(headers=sent)
+        except Exception as exc:  # noqa: BLE001 - an exception escaping the app is itself a finding
+            report.add((operation.label, "exception", type(exc).__name__), Finding(
+                operation.label, caller.name, mode.value, "the app raised instead of answering", repr(exc),
+                f"{case.method} {case.formatted_path} query={case.query} body={case.body!r}"[:800], "-"))
+            return
+        report.statuses[operation.label].add(response.status_code)
+        if caller.only_status is not None and response.status_code != caller.only_status:
+            report.add((operation.label, caller.name, str(response.status_code)), Finding(
+                operation.label, caller.name, mode.value, f"expected {caller.only_status} for this caller",
+                f"a caller {caller.name} must get {caller.only_status}, got {response.status_code}",
+                _describe_request(response), _describe_response(response)))
+        try:
+            case.validate_response(response, checks=CHECKS, headers=sent)
+        except FailureGroup as group:
+            server_side = _traceback_of(logs, response) if response.status_code >= 500 else None
+            for failure in group.exceptions:
+                # One entry per operation, kind of failure and status (and server exception): the first request.
+                key = (operation.label, type(failure).__name__, failure.title, str(response.status_code),
+                       _last_line(server_side).split(":")[0])
+                report.add(key, Finding(
+                    operation.label, caller.name, mode.value, failure.title, failure.message,
+                    _describe_request(response), _describe_response(response), server_side))
+
+    # No case of this mode may exist for an operation (nothing to break); the other modes still run.
+    with suppress(Unsatisfiable, SkipTest):
+        run()
