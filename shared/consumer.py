@@ -10,6 +10,7 @@ dead-letter queue, where `linli dlq` can list and replay it.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 import kombu
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.bus import (
@@ -131,6 +133,7 @@ class Outcome:
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     RETRY = "retry"
+    REQUEUE = "requeue"
     DEAD = "dead"
 
 
@@ -196,6 +199,10 @@ class Worker:
         bound = log.bind(queue=queue, event_id=str(event.id), event_type=event.key)
         try:
             outcome = apply_event(self.factory, subscription, event)
+        except OperationalError as exc:
+            # The database is unreachable, not the event at fault: keep it without spending an attempt.
+            bound.warning("event_requeued_database_unavailable", error=str(exc.orig)[:200])
+            outcome = Outcome.REQUEUE
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
             attempts += 1
             error = f"{type(exc).__name__}: {exc}"
@@ -279,7 +286,11 @@ class Worker:
 
     def _on_message_for(self, subscription: Subscription) -> Callable[[Any], None]:
         def on_message(message: Any) -> None:
-            self.handle(subscription, _body_bytes(message.body), dict(message.headers or {}))
+            outcome = self.handle(subscription, _body_bytes(message.body), dict(message.headers or {}))
+            if outcome == Outcome.REQUEUE:
+                time.sleep(self.settings.retry_base_seconds)  # the database needs a moment; so do we
+                message.requeue()
+                return
             message.ack()
 
         return on_message

@@ -101,3 +101,16 @@ def test_nul_characters_are_refused_naming_the_field(make_service):
     assert r.status_code == 422 and "level" in r.json["errors"]
     r = sut.client.post("/v1/areas", json={"level": "district", "name": "a\\u0000b"}, headers=h)
     assert r.status_code == 201  # an escaped backslash followed by "u0000" is ordinary text
+
+
+def test_an_unreachable_database_requeues_without_spending_an_attempt(tmp_path):
+    from shared.consumer import Outcome, Worker
+    from tests.support.apps import cloud_event, memory_bus
+
+    sut = service_under_test("notify", f"sqlite:///{tmp_path}/n.db", memory_bus())
+    worker = Worker(sut.rt.settings.bus, sut.rt.factory, sut.rt.spec.subscriptions)
+    (tmp_path / "n.db").unlink()
+    (tmp_path / "n.db").mkdir()  # a directory where the database file was: every connection now fails
+    sut.rt.engine.dispose()
+    body = json.dumps(cloud_event("tickets.ticket.submitted", {"id": "x", "district_id": "d"})).encode()
+    assert worker.handle(sut.rt.spec.subscriptions[0], body, {}) == Outcome.REQUEUE
