@@ -138,37 +138,56 @@ class Outcome:
 
 
 def apply_event(factory: sessionmaker[Session], subscription: Subscription, event: Event) -> str:
-    """Apply an event once: the inbox row and the handlers' effects commit together.
+    """Apply one event once: its inbox row and its handlers' effects commit together."""
+    return apply_events(factory, [(subscription, event)])[0]
 
-    Two deliveries racing past the check collide on the inbox key at commit; the loser
-    is retried and then finds the row.
+
+def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscription, Event]]) -> list[str]:
+    """Apply several events in one transaction, each at most once; any failure rolls all of them back.
+
+    One commit for a burst of events is what lets a consumer keep up with the relay; the
+    worker falls back to one event per transaction to find the one that failed, so a handler
+    may run again after a rollback and must keep its effects inside the session. Two
+    deliveries racing past the inbox check collide on its key at commit; the loser is
+    retried and then finds the row.
     """
-    handlers = subscription.handlers_for(event.key)
-    if not handlers:
-        return Outcome.IGNORED
-    token = current_traceparent.set(event.traceparent)
-    context = structlog.contextvars.bound_contextvars(
-        consumer=subscription.name, event_id=str(event.id), event_type=event.key, traceparent=event.traceparent
-    )
-    try:
-        with context, transaction(factory) as session:
-            seen = session.execute(
-                select(inbox.c.event_id).where(
-                    inbox.c.consumer == subscription.name, inbox.c.event_id == event.id
+    outcomes: list[str] = []
+    with transaction(factory) as session:
+        consumers = {subscription.name for subscription, _ in items}
+        seen = {
+            (row.consumer, row.event_id)
+            for row in session.execute(
+                select(inbox.c.consumer, inbox.c.event_id).where(
+                    inbox.c.consumer.in_(consumers), inbox.c.event_id.in_([event.id for _, event in items])
                 )
-            ).first()
-            if seen is not None:
-                return Outcome.DUPLICATE
+            )
+        }
+        for subscription, event in items:
+            handlers = subscription.handlers_for(event.key)
+            if not handlers:
+                outcomes.append(Outcome.IGNORED)
+                continue
+            if (subscription.name, event.id) in seen:
+                outcomes.append(Outcome.DUPLICATE)
+                continue
+            seen.add((subscription.name, event.id))
             session.execute(
                 inbox.insert().values(
                     consumer=subscription.name, event_id=event.id, event_type=event.key, applied_at=utcnow()
                 )
             )
-            for handler in handlers:
-                handler(session, event)
-        return Outcome.APPLIED
-    finally:
-        current_traceparent.reset(token)
+            token = current_traceparent.set(event.traceparent)
+            try:
+                with structlog.contextvars.bound_contextvars(
+                    consumer=subscription.name, event_id=str(event.id), event_type=event.key,
+                    traceparent=event.traceparent,
+                ):
+                    for handler in handlers:
+                        handler(session, event)
+            finally:
+                current_traceparent.reset(token)
+            outcomes.append(Outcome.APPLIED)
+    return outcomes
 
 
 class Worker:
@@ -185,6 +204,7 @@ class Worker:
         self.subscriptions = [s for s in subscriptions if s.handlers]
         self.ready = threading.Event()
         self._publisher = ConfirmingPublisher(settings)
+        self._pending: list[tuple[Subscription, Any]] = []
 
     def handle(self, subscription: Subscription, body: bytes, headers: dict[str, Any]) -> str:
         """Decide what becomes of one delivery; the caller acks after this returns."""
@@ -278,22 +298,54 @@ class Worker:
             log.info("worker_consuming", queues=[s.name for s in self.subscriptions])
             while not stop.is_set():
                 try:
-                    conn.drain_events(timeout=0.5)
+                    # While a batch is open, wait only a moment for more of the same burst.
+                    conn.drain_events(timeout=0.002 if self._pending else 0.5)
                 except TimeoutError:
+                    self._flush()
                     continue
+                if len(self._pending) >= self.settings.prefetch:
+                    self._flush()
+            self._flush()
             for consumer in consumers:
                 consumer.cancel()
 
     def _on_message_for(self, subscription: Subscription) -> Callable[[Any], None]:
         def on_message(message: Any) -> None:
-            outcome = self.handle(subscription, _body_bytes(message.body), dict(message.headers or {}))
-            if outcome == Outcome.REQUEUE:
-                time.sleep(self.settings.retry_base_seconds)  # the database needs a moment; so do we
-                message.requeue()
-                return
-            message.ack()
+            self._pending.append((subscription, message))
 
         return on_message
+
+    def _flush(self) -> None:
+        """Apply the buffered deliveries together, then ack them; on any failure, one by one."""
+        pending, self._pending = self._pending, []
+        ready = []
+        for subscription, message in pending:
+            try:
+                event = Event.from_cloudevent(decode(_body_bytes(message.body)))
+            except (InvalidEvent, KeyError, ValueError):
+                self._settle(subscription, message)  # handle() dead-letters it with the reason
+                continue
+            ready.append((subscription, message, event))
+        if len(ready) == 1:
+            self._settle(ready[0][0], ready[0][1])
+            return
+        try:
+            outcomes = apply_events(self.factory, [(subscription, event) for subscription, _, event in ready])
+        except Exception:  # noqa: BLE001 - find the culprit one event per transaction
+            for subscription, message, _ in ready:
+                self._settle(subscription, message)
+            return
+        for (subscription, message, event), outcome in zip(ready, outcomes, strict=True):
+            EVENTS_CONSUMED.labels(self.settings.queue(subscription.name), event.key, outcome).inc()
+            message.ack()
+
+    def _settle(self, subscription: Subscription, message: Any) -> None:
+        outcome = self.handle(subscription, _body_bytes(message.body), dict(message.headers or {}))
+        if outcome == Outcome.REQUEUE:
+            time.sleep(self.settings.retry_base_seconds)  # the database needs a moment; so do we
+            message.requeue()
+            return
+        message.ack()
 
 
 def _body_bytes(body: Any) -> bytes:

@@ -190,3 +190,31 @@ def test_clock_fires_each_due_timer_exactly_once_across_replicas(live, bus):
     assert sorted(subjects) == sorted(f"subject-{i}" for i in range(60))
     assert unfired == 0
     assert sum(c.tick() for c in clocks) == 0
+
+
+def test_one_poison_event_in_a_burst_does_not_hold_back_the_others(live, bus, run_threads):
+    registry = live("registry", bus)
+    applied: list[int] = []
+    burst = Subscription("test", "flaky")
+
+    @burst.handles("test.thing.changed")
+    def handler(session, event) -> None:
+        if event.data["n"] == 13:
+            raise ValueError("unlucky")
+        applied.append(event.data["n"])
+
+    with transaction(registry.rt.factory) as s:
+        for n in range(30):
+            emit(s, THING_CHANGED, subject=f"s{n}", data={"aggregate": f"s{n}", "n": n}, district="d")
+    worker = Worker(bus, registry.rt.factory, [burst])
+    run_threads(worker.run)
+    assert worker.ready.wait(10)
+    registry.rt.relay().publish_pending()  # all 30 at once: the worker takes them as one batch
+
+    queue = bus.queue("test.flaky")
+    wait_for(lambda: dlq.list_dead(bus, [queue]), timeout=20, message="the poison event in the DLQ")
+    with registry.rt.factory() as s:
+        committed = s.scalar(select(func.count()).select_from(inbox).where(inbox.c.consumer == "test.flaky"))
+    assert committed == 29
+    # Rolled-back runs may repeat a handler, but every good event was committed exactly once.
+    assert set(applied) == set(range(30)) - {13}
