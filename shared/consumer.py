@@ -152,6 +152,7 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
     retried and then finds the row.
     """
     outcomes: list[str] = []
+    applied: list[dict[str, Any]] = []
     with transaction(factory) as session:
         consumers = {subscription.name for subscription, _ in items}
         seen = {
@@ -171,11 +172,8 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
                 outcomes.append(Outcome.DUPLICATE)
                 continue
             seen.add((subscription.name, event.id))
-            session.execute(
-                inbox.insert().values(
-                    consumer=subscription.name, event_id=event.id, event_type=event.key, applied_at=utcnow()
-                )
-            )
+            applied.append({"consumer": subscription.name, "event_id": event.id, "event_type": event.key,
+                            "applied_at": utcnow()})
             token = current_traceparent.set(event.traceparent)
             try:
                 with structlog.contextvars.bound_contextvars(
@@ -187,6 +185,9 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
             finally:
                 current_traceparent.reset(token)
             outcomes.append(Outcome.APPLIED)
+        if applied:
+            # One statement for the whole batch; same transaction as the effects.
+            session.execute(inbox.insert(), applied)
     return outcomes
 
 

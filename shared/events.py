@@ -6,6 +6,7 @@ AsyncAPI document is generated from this catalogue, so code and docs cannot drif
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -33,12 +34,18 @@ class EventType:
         return f"linli.{self.key}"
 
     def validate(self, data: dict[str, Any]) -> None:
-        errors = self.payload().validate(data)
+        errors = _schema(self.payload).validate(data)
         if errors:
             raise ValueError(f"{self.key} payload does not match its schema: {errors}")
 
 
 CATALOGUE: dict[str, EventType] = {}
+
+
+@functools.cache
+def _schema(payload: type[ma.Schema]) -> ma.Schema:
+    # Building a marshmallow schema costs more than validating with it; emit() runs on every write.
+    return payload()
 
 
 def declare(key: str, summary: str, payload: type[ma.Schema]) -> EventType:
