@@ -19,7 +19,8 @@ from typing import Any
 
 import kombu
 import structlog
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +32,7 @@ from shared.bus import (
     requeue_exchange_name,
 )
 from shared.config import BusSettings
-from shared.db import transaction, utcnow
+from shared.db import is_postgres, transaction, utcnow
 from shared.events import InvalidEvent, decode, routing_key
 from shared.logs import get_logger
 from shared.metrics import EVENTS_CONSUMED
@@ -41,6 +42,7 @@ from shared.tracing import current_traceparent
 log = get_logger(__name__)
 
 ATTEMPTS_HEADER = "x-linli-attempts"
+BURST_SECONDS = 0.002
 ERROR_HEADER = "x-linli-error"
 
 
@@ -147,33 +149,30 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
 
     One commit for a burst of events is what lets a consumer keep up with the relay; the
     worker falls back to one event per transaction to find the one that failed, so a handler
-    may run again after a rollback and must keep its effects inside the session. Two
-    deliveries racing past the inbox check collide on its key at commit; the loser is
-    retried and then finds the row.
+    may run again after a rollback and must keep its effects inside the session. The inbox
+    rows are claimed first with one INSERT ... ON CONFLICT DO NOTHING: what it does not
+    return was applied before (or by a concurrent delivery, which then holds the rows).
     """
-    outcomes: list[str] = []
-    applied: list[dict[str, Any]] = []
+    todo = [(subscription, event, subscription.handlers_for(event.key)) for subscription, event in items]
+    outcomes = [Outcome.IGNORED] * len(todo)
+    now = utcnow()
+    rows = {(s.name, e.id): {"consumer": s.name, "event_id": e.id, "event_type": e.key, "applied_at": now}
+            for s, e, handlers in todo if handlers}
+    if not rows:
+        return outcomes
     with transaction(factory) as session:
-        consumers = {subscription.name for subscription, _ in items}
-        seen = {
-            (row.consumer, row.event_id)
-            for row in session.execute(
-                select(inbox.c.consumer, inbox.c.event_id).where(
-                    inbox.c.consumer.in_(consumers), inbox.c.event_id.in_([event.id for _, event in items])
-                )
-            )
-        }
-        for subscription, event in items:
-            handlers = subscription.handlers_for(event.key)
+        claimed = set(session.execute(
+            _insert_for(session)(inbox).values(list(rows.values())).on_conflict_do_nothing()
+            .returning(inbox.c.consumer, inbox.c.event_id)
+        ).tuples())
+        for i, (subscription, event, handlers) in enumerate(todo):
             if not handlers:
-                outcomes.append(Outcome.IGNORED)
                 continue
-            if (subscription.name, event.id) in seen:
-                outcomes.append(Outcome.DUPLICATE)
+            key = (subscription.name, event.id)
+            if key not in claimed:
+                outcomes[i] = Outcome.DUPLICATE
                 continue
-            seen.add((subscription.name, event.id))
-            applied.append({"consumer": subscription.name, "event_id": event.id, "event_type": event.key,
-                            "applied_at": utcnow()})
+            claimed.discard(key)  # the same event twice in one burst is applied once
             token = current_traceparent.set(event.traceparent)
             try:
                 with structlog.contextvars.bound_contextvars(
@@ -184,11 +183,12 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
                         handler(session, event)
             finally:
                 current_traceparent.reset(token)
-            outcomes.append(Outcome.APPLIED)
-        if applied:
-            # One statement for the whole batch; same transaction as the effects.
-            session.execute(inbox.insert(), applied)
+            outcomes[i] = Outcome.APPLIED
     return outcomes
+
+
+def _insert_for(session: Session) -> Callable[..., Any]:
+    return pg_insert if is_postgres(session) else sqlite_insert
 
 
 class Worker:
@@ -206,6 +206,7 @@ class Worker:
         self.ready = threading.Event()
         self._publisher = ConfirmingPublisher(settings)
         self._pending: list[tuple[Subscription, Any]] = []
+        self._opened = 0.0
 
     def handle(self, subscription: Subscription, body: bytes, headers: dict[str, Any]) -> str:
         """Decide what becomes of one delivery; the caller acks after this returns."""
@@ -298,9 +299,14 @@ class Worker:
             self.ready.set()
             log.info("worker_consuming", queues=[s.name for s in self.subscriptions])
             while not stop.is_set():
+                # A burst stays open at most BURST_SECONDS from its first message, so a steady trickle
+                # is applied promptly instead of waiting for the prefetch window to fill.
+                left = self._opened + BURST_SECONDS - time.perf_counter() if self._pending else 0.5
+                if left <= 0:
+                    self._flush()
+                    continue
                 try:
-                    # While a batch is open, wait only a moment for more of the same burst.
-                    conn.drain_events(timeout=0.002 if self._pending else 0.5)
+                    conn.drain_events(timeout=left)
                 except TimeoutError:
                     self._flush()
                     continue
@@ -312,6 +318,8 @@ class Worker:
 
     def _on_message_for(self, subscription: Subscription) -> Callable[[Any], None]:
         def on_message(message: Any) -> None:
+            if not self._pending:
+                self._opened = time.perf_counter()
             self._pending.append((subscription, message))
 
         return on_message
@@ -319,6 +327,8 @@ class Worker:
     def _flush(self) -> None:
         """Apply the buffered deliveries together, then ack them; on any failure, one by one."""
         pending, self._pending = self._pending, []
+        if not pending:
+            return
         ready = []
         for subscription, message in pending:
             try:
@@ -336,9 +346,14 @@ class Worker:
             for subscription, message, _ in ready:
                 self._settle(subscription, message)
             return
-        for (subscription, message, event), outcome in zip(ready, outcomes, strict=True):
+        for (subscription, _, event), outcome in zip(ready, outcomes, strict=True):
             EVENTS_CONSUMED.labels(self.settings.queue(subscription.name), event.key, outcome).inc()
-            message.ack()
+        if len(ready) == len(pending) and not self.settings.is_memory:
+            # Every delivery of the channel up to this one is settled: one ack says so.
+            ready[-1][1].ack(multiple=True)
+        else:
+            for _, message, _ in ready:
+                message.ack()
 
     def _settle(self, subscription: Subscription, message: Any) -> None:
         outcome = self.handle(subscription, _body_bytes(message.body), dict(message.headers or {}))

@@ -51,7 +51,7 @@ def emit(
     data: dict[str, Any],
     district: str | uuid.UUID | None,
 ) -> dict[str, Any]:
-    """Record an event in the session's transaction; it is published after commit."""
+    """Record an event in the session's transaction; it is published after commit, or never."""
     event_type.validate(data)
     traceparent = child_of(current_traceparent.get())
     event_id = uuid.uuid4()
@@ -65,22 +65,28 @@ def emit(
         time=now,
         event_id=event_id,
     )
-    session.execute(
-        outbox.insert().values(
-            event_id=event_id,
-            routing_key=event_type.key,
-            aggregate_id=str(subject),
-            body=encode(cloud_event),
-            traceparent=traceparent,
-            created_at=now,
-        )
-    )
-    if not session.info.get("outbox_dirty"):
-        session.info["outbox_dirty"] = True
-        if is_postgres(session):
-            # Delivered on commit only, so a relay in another process wakes for committed rows.
-            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    # Inserted together at commit (one statement for the transaction's events, in emit order).
+    session.info.setdefault("outbox_rows", []).append({
+        "event_id": event_id,
+        "routing_key": event_type.key,
+        "aggregate_id": str(subject),
+        "body": encode(cloud_event),
+        "traceparent": traceparent,
+        "created_at": now,
+    })
     return cloud_event
+
+
+@event.listens_for(Session, "before_commit")
+def _write_outbox(session: Session) -> None:
+    rows = session.info.pop("outbox_rows", None)
+    if not rows:
+        return
+    session.execute(outbox.insert(), rows)
+    session.info["outbox_dirty"] = True
+    if is_postgres(session):
+        # Delivered on commit only, so a relay in another process wakes for committed rows.
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 @event.listens_for(Session, "after_commit")
@@ -91,6 +97,7 @@ def _wake_relay(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
+    session.info.pop("outbox_rows", None)
     session.info.pop("outbox_dirty", None)
 
 
