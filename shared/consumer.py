@@ -161,10 +161,9 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
     if not rows:
         return outcomes
     with transaction(factory) as session:
-        claimed = set(session.execute(
-            _insert_for(session)(inbox).values(list(rows.values())).on_conflict_do_nothing()
-            .returning(inbox.c.consumer, inbox.c.event_id)
-        ).tuples())
+        # executemany form: the statement compiles once and is cached, whatever the burst's size.
+        claim = _insert_for(session)(inbox).on_conflict_do_nothing().returning(inbox.c.consumer, inbox.c.event_id)
+        claimed = set(session.execute(claim, list(rows.values())).tuples())
         for i, (subscription, event, handlers) in enumerate(todo):
             if not handlers:
                 continue
