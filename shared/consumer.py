@@ -9,6 +9,7 @@ dead-letter queue, where `linli dlq` can list and replay it.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import traceback
@@ -19,6 +20,7 @@ from typing import Any
 
 import kombu
 import structlog
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -161,9 +163,7 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
     if not rows:
         return outcomes
     with transaction(factory) as session:
-        # executemany form: the statement compiles once and is cached, whatever the burst's size.
-        claim = _insert_for(session)(inbox).on_conflict_do_nothing().returning(inbox.c.consumer, inbox.c.event_id)
-        claimed = set(session.execute(claim, list(rows.values())).tuples())
+        claimed = _claim(session, rows)
         for i, (subscription, event, handlers) in enumerate(todo):
             if not handlers:
                 continue
@@ -186,8 +186,20 @@ def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscript
     return outcomes
 
 
-def _insert_for(session: Session) -> Callable[..., Any]:
-    return pg_insert if is_postgres(session) else sqlite_insert
+def _claim(session: Session, rows: dict[tuple[str, uuid.UUID], dict[str, Any]]) -> set[tuple[str, uuid.UUID]]:
+    """Insert the inbox rows not there yet; returns the keys this transaction inserted."""
+    if is_postgres(session) or sqlite3.sqlite_version_info >= (3, 35):
+        insert = pg_insert if is_postgres(session) else sqlite_insert
+        # executemany form: the statement compiles once and is cached, whatever the burst's size.
+        claim = insert(inbox).on_conflict_do_nothing().returning(inbox.c.consumer, inbox.c.event_id)
+        return set(session.execute(claim, list(rows.values())).tuples())
+    # SQLite before 3.35 has no RETURNING; the embedded mode has a single consumer per queue anyway.
+    seen = set(session.execute(select(inbox.c.consumer, inbox.c.event_id).where(
+        inbox.c.event_id.in_([key[1] for key in rows]))).tuples())
+    fresh = {key: row for key, row in rows.items() if key not in seen}
+    if fresh:
+        session.execute(inbox.insert(), list(fresh.values()))
+    return set(fresh)
 
 
 class Worker:

@@ -114,3 +114,22 @@ def test_an_unreachable_database_requeues_without_spending_an_attempt(tmp_path):
     sut.rt.engine.dispose()
     body = json.dumps(cloud_event("tickets.ticket.submitted", {"id": "x", "district_id": "d"})).encode()
     assert worker.handle(sut.rt.spec.subscriptions[0], body, {}) == Outcome.REQUEUE
+
+
+def test_inbox_claims_once_with_or_without_returning(make_service, monkeypatch):
+    import sqlite3
+    import uuid as _uuid
+
+    from shared.consumer import Event, Subscription, apply_events
+    from tests.support.apps import cloud_event
+
+    sut = make_service("registry")
+    seen: list[str] = []
+    sub = Subscription("test", "claims")
+    sub.handles("registry.area.created")(lambda session, event: seen.append(event.subject))
+    events = [Event.from_cloudevent(cloud_event("registry.area.created", {"id": str(_uuid.uuid4())}))
+              for _ in range(3)]
+    assert apply_events(sut.rt.factory, [(sub, events[0]), (sub, events[0])]) == ["applied", "duplicate"]
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))  # as on older systems: no RETURNING
+    assert apply_events(sut.rt.factory, [(sub, e) for e in events]) == ["duplicate", "applied", "applied"]
+    assert sorted(seen) == sorted(e.subject for e in events)
