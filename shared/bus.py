@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,6 +243,3 @@ class ConfirmingPublisher:
             with contextlib.suppress(Exception):
                 conn.release()
 
-
-def new_message_id() -> str:
-    return str(uuid.uuid4())

@@ -114,15 +114,3 @@ def visible_or_404(row: Any, what: str = "resource") -> Any:
         raise ProblemError(404, f"{what} not found")
     return row
 
-
-def writable_district(requested: Any) -> str:
-    """The district a new row belongs to: the caller's own, or any for an operator who names one."""
-    who = principal()
-    if who.is_operator:
-        if not requested:
-            raise ProblemError(422, "operators must name the district", errors={"district_id": ["required"]})
-        return str(requested)
-    if requested and str(requested) != who.district:
-        raise ProblemError(422, "district_id must be your own district",
-                           errors={"district_id": ["not your district"]})
-    return who.district
