@@ -295,6 +295,8 @@ class Worker:
         self._publisher.close()
 
     def _consume(self, stop: threading.Event) -> None:
+        # Deliveries of a lost connection return to the queue by themselves; their handles are dead.
+        self._pending = []
         with connect(self.settings) as conn:
             conn.connect()
             channel = conn.channel()
@@ -353,6 +355,12 @@ class Worker:
             return
         try:
             outcomes = apply_events(self.factory, [(subscription, event) for subscription, _, event in ready])
+        except OperationalError:
+            log.warning("burst_requeued_database_unavailable", events=len(ready))
+            time.sleep(self.settings.retry_base_seconds)
+            for _, message, _ in ready:
+                message.requeue()
+            return
         except Exception:  # noqa: BLE001 - find the culprit one event per transaction
             for subscription, message, _ in ready:
                 self._settle(subscription, message)
