@@ -218,3 +218,32 @@ def test_one_poison_event_in_a_burst_does_not_hold_back_the_others(live, bus, ru
     assert committed == 29
     # Rolled-back runs may repeat a handler, but every good event was committed exactly once.
     assert set(applied) == set(range(30)) - {13}
+
+
+def test_a_worker_cut_off_from_the_broker_reconnects_and_misses_nothing(live, bus, run_threads):
+    target = urlsplit(bus.url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    try:
+        registry = live("registry", bus)
+        applied: list[int] = []
+        sub = Subscription("test", "collector")
+        sub.handles("test.thing.changed")(lambda session, event: applied.append(event.data["n"]))
+        worker = Worker(type(bus)(**{**bus.__dict__, "url": _through(proxy, bus.url)}), registry.rt.factory, [sub])
+        run_threads(worker.run, registry.rt.relay().run)
+        assert worker.ready.wait(10)
+
+        def write(numbers: range) -> None:
+            for n in numbers:
+                with transaction(registry.rt.factory) as s:
+                    emit(s, THING_CHANGED, subject="w", data={"aggregate": "w", "n": n}, district="d")
+
+        write(range(0, 10))
+        wait_for(lambda: len(applied) >= 10, message="events before the cut")
+        proxy.cut()
+        write(range(10, 30))  # the relay still reaches the broker; the worker does not
+        wait_for(lambda: registry.rt.relay().pending() == 0, message="events published during the cut")
+        assert len(applied) == 10, "a worker cut off from the broker cannot have received anything"
+        proxy.restore()
+        wait_for(lambda: sorted(set(applied)) == list(range(30)), timeout=30, message="every event after reconnect")
+    finally:
+        proxy.close()
