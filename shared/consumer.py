@@ -192,10 +192,10 @@ def _claim(session: Session, rows: dict[tuple[str, uuid.UUID], dict[str, Any]]) 
         insert = pg_insert if is_postgres(session) else sqlite_insert
         # executemany form: the statement compiles once and is cached, whatever the burst's size.
         claim = insert(inbox).on_conflict_do_nothing().returning(inbox.c.consumer, inbox.c.event_id)
-        return set(session.execute(claim, list(rows.values())).tuples())
+        return {(row[0], row[1]) for row in session.execute(claim, list(rows.values()))}
     # SQLite before 3.35 has no RETURNING; the embedded mode has a single consumer per queue anyway.
-    seen = set(session.execute(select(inbox.c.consumer, inbox.c.event_id).where(
-        inbox.c.event_id.in_([key[1] for key in rows]))).tuples())
+    seen = {(row[0], row[1]) for row in session.execute(select(inbox.c.consumer, inbox.c.event_id).where(
+        inbox.c.event_id.in_([key[1] for key in rows])))}
     fresh = {key: row for key, row in rows.items() if key not in seen}
     if fresh:
         session.execute(inbox.insert(), list(fresh.values()))
