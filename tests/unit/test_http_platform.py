@@ -133,3 +133,20 @@ def test_inbox_claims_once_with_or_without_returning(make_service, monkeypatch):
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))  # as on older systems: no RETURNING
     assert apply_events(sut.rt.factory, [(sub, e) for e in events]) == ["duplicate", "applied", "applied"]
     assert sorted(seen) == sorted(e.subject for e in events)
+
+
+def test_request_logs_are_json_lines_with_request_id_and_trace(make_service, capsys):
+    from shared.logs import configure_logging
+
+    sut = make_service("registry")
+    configure_logging(fmt="json")
+    try:
+        capsys.readouterr()
+        sut.client.get("/v1/areas", headers={**sut.as_("*", "registry:read"), "X-Request-Id": "req-42",
+                                             "traceparent": TRACE})
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    finally:
+        configure_logging(fmt="console")
+    request = next(line for line in lines if line["event"] == "request")
+    assert request["request_id"] == "req-42" and request["service"] == "registry" and request["status"] == 200
+    assert trace_id(request["traceparent"]) == trace_id(TRACE)
