@@ -150,3 +150,17 @@ def test_request_logs_are_json_lines_with_request_id_and_trace(make_service, cap
     request = next(line for line in lines if line["event"] == "request")
     assert request["request_id"] == "req-42" and request["service"] == "registry" and request["status"] == 200
     assert trace_id(request["traceparent"]) == trace_id(TRACE)
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals(tmp_path):
+    sut = service_under_test("registry", f"sqlite:///{tmp_path}/r.db")
+
+    def boom() -> None:
+        raise RuntimeError("secret connection string postgresql://admin:hunter2@db")
+
+    sut.app.add_url_rule("/v1/boom", "boom", boom)
+    r = sut.client.get("/v1/boom", headers=sut.as_("*", "registry:read"))
+    assert r.status_code == 500 and r.content_type == "application/problem+json"
+    assert r.json["type"] == "/problems/internal"
+    assert "hunter2" not in r.get_data(as_text=True) and "RuntimeError" not in r.get_data(as_text=True)
+    sut.rt.dispose()
