@@ -7,12 +7,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from shared.config import SERVICES
 from shared.http.auth import issue_token
 from tests.support.apps import SECRET
+from tests.support.collector import Collector
 from tests.support.http import call, free_port
 from tests.support.servers import delete_bus, isolated_bus
 from tests.support.waiting import wait_for
@@ -44,10 +47,15 @@ def suite(databases, amqp_url) -> Iterator[dict[str, str]]:
                                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             procs.append(subprocess.Popen(_linli("worker", name), env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # Two clock replicas of rotation: each due term start must still be announced once.
+        procs += [subprocess.Popen(_linli("clock", "rotation"), env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL) for _ in range(2)]
         for name, base in bases.items():
             wait_for(lambda base=base: call("GET", f"{base}/readyz")[0] == 200, timeout=60,
                      message=f"{name} ready")
-        yield bases
+        collector = Collector(bus)
+        yield {**bases, "collector": collector}
+        collector.close()
     finally:
         for proc in procs:
             proc.terminate()
@@ -95,14 +103,21 @@ def test_events_cross_every_service_in_the_distributed_mode(suite):
     wait_for(lambda: any(c["id"] == committee["id"] for c in
                          call("GET", f"{rotation}/v1/committees", token)[1].get("items", [])),
              timeout=30, message="rotation's read model of the committee")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     status, rot = call("POST", f"{rotation}/v1/rotations", token,
-                       {"committee_id": committee["id"], "term_months": 1, "starts_on": "2026-12-01"})
+                       {"committee_id": committee["id"], "term_months": 1, "starts_on": today.isoformat()})
     assert status == 201, rot
+    # Term 0 began at local midnight: a clock process announces it, once, through the worker's relay.
+    collector = suite["collector"]
+    started = wait_for(lambda: [e for e in collector.of_type("rotation.term.started") if e["subject"] == rot["id"]],
+                       timeout=30, message="rotation.term.started from the clock process")
+    assert started[0]["data"]["index"] == 0
 
     # Another district's client sees none of it.
     stranger = issue_token(SECRET, sub="bishan", district="00000000-0000-0000-0000-000000000000",
                            scopes="tickets:read")
     assert call("GET", f"{tickets}/v1/tickets/{ticket['id']}", stranger)[0] == 404
+    assert len([e for e in collector.of_type("rotation.term.started") if e["subject"] == rot["id"]]) == 1
 
     # gunicorn's workers share their counts through the multiprocess directory.
     status, metrics = call("GET", f"{tickets}/metrics")
