@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
+
+from prometheus_client import start_http_server
 
 from shared.logs import get_logger
 from shared.service import Runtime
@@ -48,7 +51,16 @@ def stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def serve_metrics() -> None:
+    """Worker and clock processes have no web app: they expose /metrics on LINLI_METRICS_PORT when set."""
+    port = os.environ.get("LINLI_METRICS_PORT")
+    if port:
+        start_http_server(int(port))
+        log.info("metrics_listening", port=int(port))
+
+
 def run_worker(rt: Runtime) -> None:
+    serve_metrics()
     stop = threading.Event()
     stop_on_signals(stop)
     threads = start_consumers(rt, stop) + start_producers(rt, stop, clock=False)
@@ -59,6 +71,7 @@ def run_worker(rt: Runtime) -> None:
 
 
 def run_clock(rt: Runtime) -> None:
+    serve_metrics()
     stop = threading.Event()
     stop_on_signals(stop)
     rt.clock().run(stop, rt.settings.clock_tick_seconds)

@@ -24,3 +24,16 @@ def test_dlq_needs_a_real_broker(monkeypatch, tmp_path, capsys):
 def test_unknown_service_is_refused():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "elsewhere"])
+
+
+def test_worker_and_clock_processes_serve_metrics_when_asked(monkeypatch):
+    from linli.processes import serve_metrics
+    from tests.support.http import call, free_port
+    from tests.support.waiting import wait_for
+
+    port = free_port()
+    monkeypatch.setenv("LINLI_METRICS_PORT", str(port))
+    serve_metrics()
+    status, body = wait_for(lambda: (r := call("GET", f"http://127.0.0.1:{port}/metrics"))[0] == 200 and r,
+                            message="the metrics endpoint")
+    assert b"linli_events_consumed_total" in body and b"linli_outbox_published_total" in body
