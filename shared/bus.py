@@ -51,7 +51,7 @@ def connect(settings: BusSettings, **kwargs: Any) -> kombu.Connection:
     options: dict[str, Any] = {}
     if settings.is_memory:
         # kombu's memory transport polls once a second by default: far too slow for a bus.
-        options["polling_interval"] = 0.005
+        options["polling_interval"] = 0.02
     options.update(kwargs.pop("transport_options", {}))
     return kombu.Connection(settings.url, transport_options=options, heartbeat=0, **kwargs)
 
