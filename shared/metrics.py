@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "linli_http_requests_total", "HTTP requests served", ["service", "method", "endpoint", "status"]
@@ -16,3 +16,6 @@ EVENTS_CONSUMED = Counter(
     "linli_events_consumed_total", "Events handled by consumers", ["queue", "event_type", "outcome"]
 )
 TIMERS_FIRED = Counter("linli_timers_fired_total", "Time-driven items fired by the clock", ["service", "kind"])
+# Grows while the broker is unreachable: the one number to alert on for stuck delivery.
+OUTBOX_UNSENT = Gauge("linli_outbox_unsent", "Committed events not yet confirmed by the broker", ["service"],
+                      multiprocess_mode="max")

@@ -22,7 +22,7 @@ from shared.db import is_postgres, transaction, utcnow
 from shared.events import EventType, encode, envelope
 from shared.housekeeping import Retention, prune
 from shared.logs import get_logger
-from shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+from shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT
 from shared.tables import outbox
 from shared.tracing import child_of, current_traceparent
 
@@ -125,7 +125,7 @@ class Relay:
         engine = factory.kw["bind"]
         self._url = engine.url.render_as_string(hide_password=False)
         self._wakeup = Wakeups.get(str(engine.url))
-        self._last_cleanup = 0.0
+        self._last_cleanup = self._last_observed = float("-inf")
 
     def publish_pending(self) -> int:
         """Publish one batch of unsent events; returns how many went out."""
@@ -163,9 +163,11 @@ class Relay:
 
     def pending(self) -> int:
         with self.factory() as session:
-            return session.execute(
+            count = session.execute(
                 select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
             ).scalar_one()
+        OUTBOX_UNSENT.labels(self.service).set(count)
+        return count
 
     def run(self, stop: threading.Event) -> None:
         listener = _PgListener(self._url, self._wakeup) if self._url.startswith("postgresql") else None
@@ -174,6 +176,7 @@ class Relay:
         backoff = 0.2
         log.info("relay_started", service=self.service)
         while not stop.is_set():
+            self._housekeep(time.monotonic())
             try:
                 sent = self.publish_pending()
                 backoff = 0.2
@@ -191,10 +194,6 @@ class Relay:
                 continue
             if sent >= self.batch_size:
                 continue
-            now = time.monotonic()
-            if now - self._last_cleanup > 60:
-                self._last_cleanup = now
-                self._safe_cleanup()
             # The wake-up is a hint; the poll is what guarantees progress.
             self._wakeup.wait(self.poll_seconds)
             self._wakeup.clear()
@@ -202,13 +201,19 @@ class Relay:
             listener.stop()
         self.publisher.close()
 
-    def _safe_cleanup(self) -> None:
+    def _housekeep(self, now: float) -> None:
+        """Every 10 s the unsent count for /metrics (also while the broker is down); every minute, pruning."""
         try:
-            removed = self.cleanup()
-            if any(removed.values()):
-                log.info("delivery_tables_pruned", service=self.service, **removed)
+            if now - self._last_observed >= 10:
+                self._last_observed = now
+                self.pending()
+            if now - self._last_cleanup >= 60:
+                self._last_cleanup = now
+                removed = self.cleanup()
+                if any(removed.values()):
+                    log.info("delivery_tables_pruned", service=self.service, **removed)
         except Exception:
-            log.exception("outbox_cleanup_failed", service=self.service)
+            log.exception("relay_housekeeping_failed", service=self.service)
 
 
 class _PgListener(threading.Thread):

@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import marshmallow as ma
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from shared import dlq
@@ -63,6 +64,8 @@ def test_writes_succeed_while_broker_is_down_and_every_event_arrives_after(live,
             assert r.status_code == 201, r.json
             created.append(r.json["id"])
         assert registry.rt.relay().pending() > 0, "the relay published through a cut connection"
+        # What an operator's alert watches while the broker is away.
+        assert REGISTRY.get_sample_value("linli_outbox_unsent", {"service": "registry"}) >= 1
 
         proxy.restore()
         wait_for(lambda: {e["subject"] for e in collector.of_type("registry.area.created")} >= set(created),
