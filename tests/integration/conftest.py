@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared.config import BusSettings
-from shared.service import Runtime
 from tests.support.apps import ServiceUnderTest, service_under_test
 from tests.support.servers import Databases
 
@@ -47,6 +46,3 @@ def run_threads() -> Iterator[Callable[..., None]]:
     for thread in threads:
         thread.join(timeout=15)
 
-
-def relay_and_worker(rt: Runtime) -> list[Callable[[threading.Event], None]]:
-    return [rt.relay().run, rt.worker().run]

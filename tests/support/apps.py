@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +45,6 @@ class ServiceUnderTest:
     rt: Runtime
     app: Flask
     client: FlaskClient
-    headers: dict[str, str] = field(default_factory=dict)
 
     def as_(self, district: str, scopes: str, sub: str = "test-client") -> dict[str, str]:
         """Headers of a caller from `district` holding `scopes`."""
