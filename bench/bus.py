@@ -46,19 +46,19 @@ from typing import Any
 
 import kombu
 import marshmallow as ma
+from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, events_exchange
+from linli.shared.config import BusSettings
+from linli.shared.consumer import Event, Subscription, Worker
+from linli.shared.db import make_engine, make_sessionmaker
+from linli.shared.events import CATALOGUE, CONTENT_TYPE, declare, encode, envelope
+from linli.shared.logs import configure_logging
+from linli.shared.outbox import Relay, emit
+from linli.shared.tables import infra_metadata
+from linli.shared.tracing import new_traceparent
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.bus import ConfirmingPublisher, OutgoingMessage, events_exchange
-from shared.config import BusSettings
-from shared.consumer import Event, Subscription, Worker
-from shared.db import make_engine, make_sessionmaker
-from shared.events import CATALOGUE, CONTENT_TYPE, declare, encode, envelope
-from shared.logs import configure_logging
-from shared.outbox import Relay, emit
-from shared.tables import infra_metadata
-from shared.tracing import new_traceparent
 from tests.support.servers import Databases, delete_bus, isolated_bus
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"

@@ -9,8 +9,8 @@ import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from shared.config import SERVICES
-from shared.events import CATALOGUE, CONTENT_TYPE, EventType
+from linli.shared.events import CATALOGUE, CONTENT_TYPE, EventType
+from linli.suite import SERVICES
 
 CLOUDEVENT = {
     "type": "object",
@@ -33,7 +33,7 @@ CLOUDEVENT = {
 
 def suite_events() -> list[EventType]:
     for name in SERVICES:
-        importlib.import_module(f"services.{name}.events")
+        importlib.import_module(f"linli.services.{name}.events")
     return sorted((e for e in CATALOGUE.values() if e.producer in SERVICES), key=lambda e: e.key)
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.config import SERVICES
+from linli.suite import SERVICES
 
 SERVICE_CHOICES = (*SERVICES, "all")
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from shared.logs import configure_logging
+    from linli.shared.logs import configure_logging
 
     configure_logging()
     handler = globals()[f"_cmd_{args.command}"]
@@ -109,7 +109,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from linli.processes import run_worker
-    from linli.services import runtime
+    from linli.suite import runtime
 
     run_worker(runtime(args.service))
     return 0
@@ -117,15 +117,15 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 def _cmd_clock(args: argparse.Namespace) -> int:
     from linli.processes import run_clock
-    from linli.services import runtime
+    from linli.suite import runtime
 
     run_clock(runtime(args.service))
     return 0
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from linli.services import names, runtime
-    from shared.migrations import upgrade
+    from linli.shared.migrations import upgrade
+    from linli.suite import names, runtime
 
     for name in names(args.service):
         rt = runtime(name)
@@ -138,8 +138,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_makemigration(args: argparse.Namespace) -> int:
     from alembic import command
 
-    from linli.services import runtime
-    from shared.migrations import alembic_config
+    from linli.shared.migrations import alembic_config
+    from linli.suite import runtime
 
     rt = runtime(args.service)
     command.revision(alembic_config(rt), message=args.message, autogenerate=True)
@@ -147,16 +147,16 @@ def _cmd_makemigration(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    from shared.config import jwt_secret
-    from shared.http.auth import issue_token
+    from linli.shared.config import jwt_secret
+    from linli.shared.http.auth import issue_token
 
     print(issue_token(jwt_secret(), sub=args.sub, district=args.district, scopes=args.scope, ttl_seconds=args.ttl))
     return 0
 
 
 def _cmd_dlq(args: argparse.Namespace) -> int:
-    from linli.services import runtime
-    from shared import dlq
+    from linli.shared import dlq
+    from linli.suite import runtime
 
     rt = runtime(args.service)
     if rt.settings.bus.is_memory:

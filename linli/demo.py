@@ -6,7 +6,7 @@ import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from shared.logs import get_logger
+from linli.shared.logs import get_logger
 
 if TYPE_CHECKING:
     from linli.embedded import Suite

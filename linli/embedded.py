@@ -20,13 +20,12 @@ from werkzeug.serving import make_server
 
 from linli.home import home_app
 from linli.processes import start_consumers, start_producers
-from linli.services import runtime
-from shared.config import SERVICES
-from shared.http.app import create_app
-from shared.http.auth import issue_token
-from shared.logs import get_logger
-from shared.migrations import upgrade
-from shared.service import Runtime
+from linli.shared.http.app import create_app
+from linli.shared.http.auth import issue_token
+from linli.shared.logs import get_logger
+from linli.shared.migrations import upgrade
+from linli.shared.service import Runtime
+from linli.suite import SERVICES, runtime
 
 log = get_logger(__name__)
 

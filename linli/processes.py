@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from prometheus_client import start_http_server
 
-from shared.logs import get_logger
-from shared.service import Runtime
+from linli.shared.logs import get_logger
+from linli.shared.service import Runtime
 
 log = get_logger(__name__)
 

@@ -6,9 +6,9 @@ import os
 
 from flask import Flask
 
-from linli.services import runtime
-from shared.http.app import create_app
-from shared.logs import configure_logging
+from linli.shared.http.app import create_app
+from linli.shared.logs import configure_logging
+from linli.suite import runtime
 
 
 def app(service: str | None = None) -> Flask:

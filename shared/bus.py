@@ -19,10 +19,9 @@ from typing import Any
 
 import amqp
 import kombu
-
-from shared.config import BusSettings
-from shared.events import CONTENT_TYPE
-from shared.logs import get_logger
+from linli.shared.config import BusSettings
+from linli.shared.events import CONTENT_TYPE
+from linli.shared.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -7,8 +7,6 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("registry", "tickets", "rotation", "notify")
-
 
 def _data_dir() -> Path:
     return Path(os.environ.get("LINLI_DATA_DIR", ".linli")).resolve()

@@ -20,26 +20,25 @@ from typing import Any
 
 import kombu
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
-from shared.bus import (
+from linli.shared.bus import (
     ConfirmingPublisher,
     OutgoingMessage,
     QueueTopology,
     connect,
     requeue_exchange_name,
 )
-from shared.config import BusSettings
-from shared.db import is_postgres, transaction, utcnow
-from shared.events import InvalidEvent, decode, routing_key
-from shared.logs import get_logger
-from shared.metrics import EVENTS_CONSUMED
-from shared.tables import inbox
-from shared.tracing import current_traceparent
+from linli.shared.config import BusSettings
+from linli.shared.db import is_postgres, transaction, utcnow
+from linli.shared.events import InvalidEvent, decode, routing_key
+from linli.shared.logs import get_logger
+from linli.shared.metrics import EVENTS_CONSUMED
+from linli.shared.tables import inbox
+from linli.shared.tracing import current_traceparent
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 log = get_logger(__name__)
 

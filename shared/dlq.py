@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import kombu
-
-from shared.bus import ConfirmingPublisher, OutgoingMessage, connect, requeue_exchange_name
-from shared.config import BusSettings
-from shared.consumer import ATTEMPTS_HEADER, ERROR_HEADER
-from shared.events import InvalidEvent, decode
+from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, connect, requeue_exchange_name
+from linli.shared.config import BusSettings
+from linli.shared.consumer import ATTEMPTS_HEADER, ERROR_HEADER
+from linli.shared.events import InvalidEvent, decode
 
 
 def _describe(queue: str, message: Any) -> dict[str, Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from linli.shared.db import utcnow
+from linli.shared.tables import idempotency_keys, inbox, outbox
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
-
-from shared.db import utcnow
-from shared.tables import idempotency_keys, inbox, outbox
 
 
 @dataclass(frozen=True)

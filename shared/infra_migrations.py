@@ -1,4 +1,4 @@
-"""Migrations of the tables in `shared.tables`, called from each service's own revisions.
+"""Migrations of the tables in `linli.shared.tables`, called from each service's own revisions.
 
 Every service database carries these tables; writing their DDL once here keeps the
 four services' histories from repeating it. A later change to an infra table adds a
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-from shared.db import UTCDateTime
+from linli.shared.db import UTCDateTime
 
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -79,7 +78,7 @@ def v1_downgrade() -> None:
 
 
 def entity_columns() -> list[sa.Column]:
-    """The columns of `shared.orm.Entity`, for a service's create_table."""
+    """The columns of `linli.shared.orm.Entity`, for a service's create_table."""
     return [
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("district_id", sa.String(64), nullable=False),
@@ -90,7 +89,7 @@ def entity_columns() -> list[sa.Column]:
 
 
 def read_model_columns() -> list[sa.Column]:
-    """The columns of `shared.orm.ReadModel`."""
+    """The columns of `linli.shared.orm.ReadModel`."""
     return [
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("district_id", sa.String(64), nullable=False),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-
-from shared.service import Runtime
+from linli.shared.service import Runtime
 
 
 def alembic_config(runtime: Runtime) -> Config:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from linli.shared.db import UTCDateTime, new_id, utcnow
 from sqlalchemy import String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
-
-from shared.db import UTCDateTime, new_id, utcnow
 
 
 class Entity:

@@ -14,17 +14,16 @@ import uuid
 import zlib
 from typing import Any
 
+from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, PublishError
+from linli.shared.db import is_postgres, transaction, utcnow
+from linli.shared.events import EventType, encode, envelope
+from linli.shared.housekeeping import Retention, prune
+from linli.shared.logs import get_logger
+from linli.shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT
+from linli.shared.tables import outbox
+from linli.shared.tracing import child_of, current_traceparent
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
-
-from shared.bus import ConfirmingPublisher, OutgoingMessage, PublishError
-from shared.db import is_postgres, transaction, utcnow
-from shared.events import EventType, encode, envelope
-from shared.housekeeping import Retention, prune
-from shared.logs import get_logger
-from shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT
-from shared.tables import outbox
-from shared.tracing import child_of, current_traceparent
 
 log = get_logger(__name__)
 

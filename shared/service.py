@@ -8,16 +8,15 @@ from datetime import datetime
 from pathlib import Path
 
 from flask_smorest import Blueprint
+from linli.shared.bus import ConfirmingPublisher
+from linli.shared.clock import Clock, TimerHandler
+from linli.shared.config import Settings
+from linli.shared.consumer import Subscription, Worker
+from linli.shared.db import make_engine, make_sessionmaker, utcnow
+from linli.shared.outbox import Relay
+from linli.shared.tables import infra_metadata
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import Session, sessionmaker
-
-from shared.bus import ConfirmingPublisher
-from shared.clock import Clock, TimerHandler
-from shared.config import Settings
-from shared.consumer import Subscription, Worker
-from shared.db import make_engine, make_sessionmaker, utcnow
-from shared.outbox import Relay
-from shared.tables import infra_metadata
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ machinery is defined once for all four services.
 
 from __future__ import annotations
 
+from linli.shared.db import UTCDateTime, new_metadata
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -18,8 +19,6 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-
-from shared.db import UTCDateTime, new_metadata
 
 infra_metadata = new_metadata()
 

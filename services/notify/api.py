@@ -9,18 +9,17 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from linli.services.notify import domain, templates
+from linli.services.notify.events import NOTIFICATION_READ, notification_data
+from linli.services.notify.models import Notification
+from linli.services.notify.schemas import NotificationPage, NotificationQuery, NotificationSchema
+from linli.shared.db import utcnow
+from linli.shared.http.auth import in_district, requires, visible_or_404
+from linli.shared.http.conditional import etag
+from linli.shared.http.pagination import paginate
+from linli.shared.http.uow import db
+from linli.shared.outbox import emit
 from sqlalchemy import select
-
-from services.notify import domain, templates
-from services.notify.events import NOTIFICATION_READ, notification_data
-from services.notify.models import Notification
-from services.notify.schemas import NotificationPage, NotificationQuery, NotificationSchema
-from shared.db import utcnow
-from shared.http.auth import in_district, requires, visible_or_404
-from shared.http.conditional import etag
-from shared.http.pagination import paginate
-from shared.http.uow import db
-from shared.outbox import emit
 
 notifications = Blueprint("notifications", __name__, url_prefix="/v1/notifications",
                           description="Inbox notifications, worded in the caller's language.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.errors import InvalidTransition
+from linli.shared.errors import InvalidTransition
 
 UNREAD = "unread"
 READ = "read"

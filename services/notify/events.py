@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import marshmallow as ma
-
-from services.notify.models import Notification
-from shared.events import declare
+from linli.services.notify.models import Notification
+from linli.shared.events import declare
 
 
 class NotificationData(ma.Schema):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 
+from linli.services.notify import domain
+from linli.services.notify.events import NOTIFICATION_DELIVERED, notification_data
+from linli.services.notify.models import Notification
+from linli.services.notify.templates import DEFAULT_LOCALE
+from linli.shared.consumer import Event, Subscription
+from linli.shared.events import InvalidEvent
+from linli.shared.outbox import emit
 from sqlalchemy.orm import Session
-
-from services.notify import domain
-from services.notify.events import NOTIFICATION_DELIVERED, notification_data
-from services.notify.models import Notification
-from services.notify.templates import DEFAULT_LOCALE
-from shared.consumer import Event, Subscription
-from shared.events import InvalidEvent
-from shared.outbox import emit
 
 deliveries = Subscription("notify", "deliveries")
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import marshmallow as ma
-
-from services.notify.domain import STATES
-from services.notify.templates import LOCALES
-from shared.http.pagination import PageArgs, page_schema
-from shared.http.schemas import EntitySchema
+from linli.services.notify.domain import STATES
+from linli.services.notify.templates import LOCALES
+from linli.shared.http.pagination import PageArgs, page_schema
+from linli.shared.http.schemas import EntitySchema
 
 
 class NotificationSchema(EntitySchema):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.notify.api import notifications
-from services.notify.handlers import deliveries
-from services.notify.models import Base
-from shared.service import ServiceSpec
+from linli.services.notify.api import notifications
+from linli.services.notify.handlers import deliveries
+from linli.services.notify.models import Base
+from linli.shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="notify",

@@ -7,18 +7,16 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
-
-from services.registry import domain
-from services.registry.events import (
+from linli.services.registry import domain
+from linli.services.registry.events import (
     AREA_CREATED,
     AREA_UPDATED,
     COMMITTEE_CREATED,
     area_data,
     committee_data,
 )
-from services.registry.models import Area, Committee
-from services.registry.schemas import (
+from linli.services.registry.models import Area, Committee
+from linli.services.registry.schemas import (
     AreaCreate,
     AreaPage,
     AreaQuery,
@@ -28,13 +26,14 @@ from services.registry.schemas import (
     CommitteePage,
     CommitteeSchema,
 )
-from shared.errors import ValidationFailed
-from shared.http.auth import in_district, principal, requires, visible_or_404
-from shared.http.conditional import check_if_match, etag
-from shared.http.pagination import PageArgs, paginate
-from shared.http.problems import ProblemError
-from shared.http.uow import db
-from shared.outbox import emit
+from linli.shared.errors import ValidationFailed
+from linli.shared.http.auth import in_district, principal, requires, visible_or_404
+from linli.shared.http.conditional import check_if_match, etag
+from linli.shared.http.pagination import PageArgs, paginate
+from linli.shared.http.problems import ProblemError
+from linli.shared.http.uow import db
+from linli.shared.outbox import emit
+from sqlalchemy import select
 
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import ValidationFailed
+from linli.shared.errors import ValidationFailed
 
 LEVELS = ("district", "street", "community", "compound", "building", "grid")
 PARENT_LEVEL = {

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import marshmallow as ma
-
-from services.registry.models import Area, Committee
-from shared.events import declare
+from linli.services.registry.models import Area, Committee
+from linli.shared.events import declare
 
 
 class AreaData(ma.Schema):

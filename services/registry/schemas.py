@@ -5,10 +5,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
-
-from services.registry.domain import COMPOUND_KINDS, LEVELS
-from shared.http.pagination import PageArgs, page_schema
-from shared.http.schemas import EntitySchema
+from linli.services.registry.domain import COMPOUND_KINDS, LEVELS
+from linli.shared.http.pagination import PageArgs, page_schema
+from linli.shared.http.schemas import EntitySchema
 
 
 def _time_zone(value: str) -> None:

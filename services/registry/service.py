@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.registry.api import areas, committees
-from services.registry.models import Base
-from shared.service import ServiceSpec
+from linli.services.registry.api import areas, committees
+from linli.services.registry.models import Base
+from linli.shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="registry",

@@ -7,13 +7,11 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import inspect, select
-
-from services.rotation import domain
-from services.rotation.clock import schedule_term_start
-from services.rotation.events import ROTATION_CREATED, rotation_data
-from services.rotation.models import Committee, Rotation
-from services.rotation.schemas import (
+from linli.services.rotation import domain
+from linli.services.rotation.clock import schedule_term_start
+from linli.services.rotation.events import ROTATION_CREATED, rotation_data
+from linli.services.rotation.models import Committee, Rotation
+from linli.services.rotation.schemas import (
     CommitteePage,
     RotationCreate,
     RotationItemSchema,
@@ -21,14 +19,15 @@ from services.rotation.schemas import (
     RotationQuery,
     RotationSchema,
 )
-from shared.db import utcnow
-from shared.errors import ValidationFailed
-from shared.http.auth import in_district, principal, requires, visible_or_404
-from shared.http.conditional import etag
-from shared.http.pagination import PageArgs, paginate
-from shared.http.problems import ProblemError
-from shared.http.uow import db
-from shared.outbox import emit
+from linli.shared.db import utcnow
+from linli.shared.errors import ValidationFailed
+from linli.shared.http.auth import in_district, principal, requires, visible_or_404
+from linli.shared.http.conditional import etag
+from linli.shared.http.pagination import PageArgs, paginate
+from linli.shared.http.problems import ProblemError
+from linli.shared.http.uow import db
+from linli.shared.outbox import emit
+from sqlalchemy import inspect, select
 
 rotations = Blueprint("rotations", __name__, url_prefix="/v1/rotations",
                       description="Rotating chairs (轮值主席) of the committees and their terms.")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import marshmallow as ma
-
-from services.rotation.domain import Term
-from services.rotation.models import Rotation
-from shared.events import declare
+from linli.services.rotation.domain import Term
+from linli.services.rotation.models import Rotation
+from linli.shared.events import declare
 
 
 class RotationData(ma.Schema):

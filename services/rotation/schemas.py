@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import marshmallow as ma
-
-from services.rotation.domain import TERM_MONTHS
-from shared.http.pagination import PageArgs, page_schema
-from shared.http.schemas import EntitySchema
+from linli.services.rotation.domain import TERM_MONTHS
+from linli.shared.http.pagination import PageArgs, page_schema
+from linli.shared.http.schemas import EntitySchema
 
 
 class TermSchema(ma.Schema):

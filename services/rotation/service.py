@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.rotation.api import committees, rotations
-from services.rotation.clock import TIMERS
-from services.rotation.handlers import read_models
-from services.rotation.models import Base
-from shared.service import ServiceSpec
+from linli.services.rotation.api import committees, rotations
+from linli.services.rotation.clock import TIMERS
+from linli.services.rotation.handlers import read_models
+from linli.services.rotation.models import Base
+from linli.shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="rotation",

@@ -7,13 +7,11 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
-
-from services.tickets import domain
-from services.tickets.clock import TICKET_DUE
-from services.tickets.events import TICKET_SUBMITTED, ticket_data
-from services.tickets.models import Compound, Ticket
-from services.tickets.schemas import (
+from linli.services.tickets import domain
+from linli.services.tickets.clock import TICKET_DUE
+from linli.services.tickets.events import TICKET_SUBMITTED, ticket_data
+from linli.services.tickets.models import Compound, Ticket
+from linli.services.tickets.schemas import (
     CompoundPage,
     CompoundQuery,
     TicketCreate,
@@ -21,14 +19,15 @@ from services.tickets.schemas import (
     TicketQuery,
     TicketSchema,
 )
-from shared.clock import schedule
-from shared.db import utcnow
-from shared.errors import ValidationFailed
-from shared.http.auth import in_district, principal, requires, visible_or_404
-from shared.http.conditional import etag
-from shared.http.pagination import paginate
-from shared.http.uow import db
-from shared.outbox import emit
+from linli.shared.clock import schedule
+from linli.shared.db import utcnow
+from linli.shared.errors import ValidationFailed
+from linli.shared.http.auth import in_district, principal, requires, visible_or_404
+from linli.shared.http.conditional import etag
+from linli.shared.http.pagination import paginate
+from linli.shared.http.uow import db
+from linli.shared.outbox import emit
+from sqlalchemy import select
 
 PII_SCOPE = "tickets:pii"
 

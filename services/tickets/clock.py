@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from linli.services.tickets import domain
+from linli.services.tickets.events import TICKET_OVERDUE, ticket_data
+from linli.services.tickets.models import Ticket
+from linli.shared.clock import Timer, TimerHandler
+from linli.shared.outbox import emit
 from sqlalchemy.orm import Session
-
-from services.tickets import domain
-from services.tickets.events import TICKET_OVERDUE, ticket_data
-from services.tickets.models import Ticket
-from shared.clock import Timer, TimerHandler
-from shared.outbox import emit
 
 TICKET_DUE = "ticket.due"
 

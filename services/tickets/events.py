@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import marshmallow as ma
-
-from services.tickets.domain import mask_phone
-from services.tickets.models import Ticket
-from shared.events import declare
+from linli.services.tickets.domain import mask_phone
+from linli.services.tickets.models import Ticket
+from linli.shared.events import declare
 
 
 def _masked(value: str) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from linli.services.tickets.models import Compound
+from linli.shared.consumer import Event, Subscription
+from linli.shared.readmodel import apply_versioned
 from sqlalchemy.orm import Session
-
-from services.tickets.models import Compound
-from shared.consumer import Event, Subscription
-from shared.readmodel import apply_versioned
 
 read_models = Subscription("tickets", "read-models")
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from linli.shared.db import UTCDateTime, new_metadata
+from linli.shared.orm import Entity, ReadModel
 from sqlalchemy import Index, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-from shared.db import UTCDateTime, new_metadata
-from shared.orm import Entity, ReadModel
 
 
 class Base(DeclarativeBase):

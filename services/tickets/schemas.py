@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import marshmallow as ma
-
-from services.tickets.domain import CATEGORIES, DEFAULT_CATEGORY, STATES
-from shared.http.pagination import PageArgs, page_schema
-from shared.http.schemas import EntitySchema
+from linli.services.tickets.domain import CATEGORIES, DEFAULT_CATEGORY, STATES
+from linli.shared.http.pagination import PageArgs, page_schema
+from linli.shared.http.schemas import EntitySchema
 
 _PHONE_MASKED = "masked (138****5678) unless the caller holds tickets:pii"
 

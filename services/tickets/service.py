@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.tickets.api import compounds, tickets
-from services.tickets.clock import TIMERS
-from services.tickets.handlers import read_models
-from services.tickets.models import Base
-from shared.service import ServiceSpec
+from linli.services.tickets.api import compounds, tickets
+from linli.services.tickets.clock import TIMERS
+from linli.services.tickets.handlers import read_models
+from linli.services.tickets.models import Base
+from linli.shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="tickets",

@@ -11,22 +11,21 @@ import kombu
 import structlog
 from flask import Flask, Response, g, request
 from flask_smorest import Api
+from linli.shared.db import ping
+from linli.shared.errors import DomainError
+from linli.shared.http import uow
+from linli.shared.http.auth import check_scope
+from linli.shared.http.guards import reject_nul_characters
+from linli.shared.http.openapi import SuiteConventionsPlugin, register_problem_responses
+from linli.shared.http.problems import ProblemError, ProblemSchema, flatten_messages, from_domain, problem
+from linli.shared.logs import get_logger
+from linli.shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from linli.shared.service import Runtime
+from linli.shared.tracing import child_of, current_traceparent
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-from shared.db import ping
-from shared.errors import DomainError
-from shared.http import uow
-from shared.http.auth import check_scope
-from shared.http.guards import reject_nul_characters
-from shared.http.openapi import SuiteConventionsPlugin, register_problem_responses
-from shared.http.problems import ProblemError, ProblemSchema, flatten_messages, from_domain, problem
-from shared.logs import get_logger
-from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.service import Runtime
-from shared.tracing import child_of, current_traceparent
 
 log = get_logger(__name__)
 

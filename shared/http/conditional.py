@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from flask import request
-
-from shared.http.problems import ProblemError
+from linli.shared.http.problems import ProblemError
 
 
 def etag(version: int) -> str:

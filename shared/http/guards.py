@@ -10,8 +10,7 @@ import json
 from typing import Any
 
 from flask import request
-
-from shared.http.problems import ProblemError
+from linli.shared.http.problems import ProblemError
 
 _MESSAGE = "must not contain NUL characters"
 

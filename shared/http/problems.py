@@ -6,8 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, json
-
-from shared.errors import DomainError
+from linli.shared.errors import DomainError
 
 PROBLEM_TYPE_BASE = "/problems/"
 CONTENT_TYPE = "application/problem+json"

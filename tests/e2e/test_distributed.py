@@ -11,9 +11,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from linli.shared.http.auth import issue_token
 
-from shared.config import SERVICES
-from shared.http.auth import issue_token
+from linli.suite import SERVICES
 from tests.support.apps import SECRET
 from tests.support.collector import Collector
 from tests.support.http import call, free_port

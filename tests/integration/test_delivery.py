@@ -7,17 +7,17 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import marshmallow as ma
+from linli.shared import dlq
+from linli.shared.bus import ConfirmingPublisher
+from linli.shared.clock import Clock, schedule
+from linli.shared.consumer import Subscription, Worker
+from linli.shared.db import transaction, utcnow
+from linli.shared.events import declare
+from linli.shared.outbox import Relay, emit
+from linli.shared.tables import inbox, outbox, timers
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from shared import dlq
-from shared.bus import ConfirmingPublisher
-from shared.clock import Clock, schedule
-from shared.consumer import Subscription, Worker
-from shared.db import transaction, utcnow
-from shared.events import declare
-from shared.outbox import Relay, emit
-from shared.tables import inbox, outbox, timers
 from tests.support.collector import Collector
 from tests.support.proxy import TcpProxy
 from tests.support.waiting import wait_for

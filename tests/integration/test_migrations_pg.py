@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import SERVICES
+from linli.suite import SERVICES
 from tests.support.apps import make_runtime
 from tests.unit.test_migrations import schema_drift
 

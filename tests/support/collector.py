@@ -7,8 +7,7 @@ import threading
 from typing import Any
 
 import kombu
-
-from shared.config import BusSettings
+from linli.shared.config import BusSettings
 
 
 class Collector:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from linli.shared.consumer import Subscription, topic_matches
 
 from linli.asyncapi import document, document_yaml, suite_events
-from shared.config import SERVICES
-from shared.consumer import Subscription, topic_matches
+from linli.suite import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_every_handled_key_is_a_declared_event():
 
     declared = {e.key for e in suite_events()}
     for name in SERVICES:
-        spec = importlib.import_module(f"services.{name}.service").SPEC
+        spec = importlib.import_module(f"linli.services.{name}.service").SPEC
         for subscription in spec.subscriptions:
             for key in subscription.binding_keys:
                 assert key in declared or "#" in key, f"{subscription.name} binds to undeclared {key}"

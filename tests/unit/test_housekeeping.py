@@ -3,11 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from linli.shared.db import transaction, utcnow
+from linli.shared.housekeeping import Retention, prune
+from linli.shared.tables import idempotency_keys, inbox, outbox
 from sqlalchemy import func, select
-
-from shared.db import transaction, utcnow
-from shared.housekeeping import Retention, prune
-from shared.tables import idempotency_keys, inbox, outbox
 
 
 def test_prune_removes_only_what_is_past_retention(make_service):

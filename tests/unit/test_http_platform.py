@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import jwt
+from linli.shared.config import BusSettings
+from linli.shared.tables import outbox
+from linli.shared.tracing import trace_id
 from sqlalchemy import select
 
-from shared.config import BusSettings
-from shared.tables import outbox
-from shared.tracing import trace_id
 from tests.support.apps import SECRET, service_under_test
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -33,7 +33,8 @@ def test_a_consumed_event_traceparent_flows_into_the_events_its_handler_emits(ma
     data = {"id": "8d2f6f9e-3b7e-4c53-9d59-2f0f3f1b8a11", "district_id": "d1",
             "compound_id": "5b0c3c8e-8f53-4a51-8f0a-8a0c7f7e2b11", "title": "路灯不亮", "state": "submitted",
             "due_at": "2026-11-28T00:00:00+00:00", "overdue": False, "version": 1}
-    from shared.consumer import Event, apply_event
+    from linli.shared.consumer import Event, apply_event
+
     from tests.support.apps import cloud_event
 
     event = cloud_event("tickets.ticket.submitted", data)
@@ -104,7 +105,8 @@ def test_nul_characters_are_refused_naming_the_field(make_service):
 
 
 def test_an_unreachable_database_requeues_without_spending_an_attempt(tmp_path):
-    from shared.consumer import Outcome, Worker
+    from linli.shared.consumer import Outcome, Worker
+
     from tests.support.apps import cloud_event, memory_bus
 
     sut = service_under_test("notify", f"sqlite:///{tmp_path}/n.db", memory_bus())
@@ -120,7 +122,8 @@ def test_inbox_claims_once_with_or_without_returning(make_service, monkeypatch):
     import sqlite3
     import uuid as _uuid
 
-    from shared.consumer import Event, Subscription, apply_events
+    from linli.shared.consumer import Event, Subscription, apply_events
+
     from tests.support.apps import cloud_event
 
     sut = make_service("registry")
@@ -136,7 +139,7 @@ def test_inbox_claims_once_with_or_without_returning(make_service, monkeypatch):
 
 
 def test_request_logs_are_json_lines_with_request_id_and_trace(make_service, capsys):
-    from shared.logs import configure_logging
+    from linli.shared.logs import configure_logging
 
     sut = make_service("registry")
     configure_logging(fmt="json")

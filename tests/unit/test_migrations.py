@@ -7,7 +7,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from shared.config import SERVICES
+from linli.suite import SERVICES
 from tests.support.apps import make_runtime
 
 

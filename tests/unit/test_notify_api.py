@@ -5,12 +5,11 @@ import uuid
 from typing import Any
 
 import pytest
+from linli.services.notify.models import Notification
+from linli.shared.events import InvalidEvent
+from linli.shared.tables import outbox
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
-
-from services.notify.models import Notification
-from shared.events import InvalidEvent
-from shared.tables import outbox
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
 COMPOUND = str(uuid.uuid4())

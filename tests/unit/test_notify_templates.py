@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
-from services.notify.handlers import deliveries
-from services.notify.templates import DEFAULT_LOCALE, LOCALES, TEMPLATES, negotiate, render
+from linli.services.notify.handlers import deliveries
+from linli.services.notify.templates import DEFAULT_LOCALE, LOCALES, TEMPLATES, negotiate, render
 
 PARAMS = {"title": "楼道灯不亮", "compound_name": "星光小区", "due_at": "2025-03-01T02:00:00Z"}
 

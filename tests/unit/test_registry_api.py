@@ -1,8 +1,7 @@
 from __future__ import annotations
 
+from linli.shared.tables import idempotency_keys, outbox
 from sqlalchemy import func, select
-
-from shared.tables import idempotency_keys, outbox
 
 OPERATOR = ("*", "registry:admin")
 

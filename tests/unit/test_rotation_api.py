@@ -5,9 +5,8 @@ import uuid
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
+from linli.shared.tables import outbox, timers
 from sqlalchemy import select
-
-from shared.tables import outbox, timers
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
 WRITER = "rotation:write rotation:read"

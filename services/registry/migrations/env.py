@@ -1,3 +1,3 @@
-from shared.migrations import run_env
+from linli.shared.migrations import run_env
 
 run_env()

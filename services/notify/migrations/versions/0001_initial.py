@@ -7,8 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
-from shared.infra_migrations import entity_columns, v1_downgrade, v1_upgrade
+import linli.shared.db
+from linli.shared.infra_migrations import entity_columns, v1_downgrade, v1_upgrade
 
 revision = "0001"
 down_revision = None
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("locale", sa.String(16), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
         sa.Column("source_event_id", sa.Uuid(), nullable=False),
-        sa.Column("read_at", shared.db.UTCDateTime(), nullable=True),
+        sa.Column("read_at", linli.shared.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_notifications"),
         sa.UniqueConstraint("source_event_id", name="uq_notifications_source_event_id"),
     )

@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from shared.infra_migrations import entity_columns, v1_downgrade, v1_upgrade
+from linli.shared.infra_migrations import entity_columns, v1_downgrade, v1_upgrade
 
 revision = "0001"
 down_revision = None

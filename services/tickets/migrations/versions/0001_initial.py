@@ -7,8 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from shared.db import UTCDateTime
-from shared.infra_migrations import entity_columns, read_model_columns, v1_downgrade, v1_upgrade
+from linli.shared.db import UTCDateTime
+from linli.shared.infra_migrations import entity_columns, read_model_columns, v1_downgrade, v1_upgrade
 
 revision = "0001"
 down_revision = None

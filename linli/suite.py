@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import importlib
 
-from shared.config import SERVICES, Settings
-from shared.service import Runtime, ServiceSpec
+from linli.shared.config import Settings
+from linli.shared.service import Runtime, ServiceSpec
+
+# The services the launcher wires together; `shared` knows none of them by name.
+SERVICES = ("registry", "tickets", "rotation", "notify")
 
 
 def spec(name: str) -> ServiceSpec:
     if name not in SERVICES:
         raise SystemExit(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
-    return importlib.import_module(f"services.{name}.service").SPEC
+    return importlib.import_module(f"linli.services.{name}.service").SPEC
 
 
 def runtime(name: str, settings: Settings | None = None) -> Runtime:
