@@ -46,6 +46,10 @@ from typing import Any
 
 import kombu
 import marshmallow as ma
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
 from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, events_exchange
 from linli.shared.config import BusSettings
 from linli.shared.consumer import Event, Subscription, Worker
@@ -55,10 +59,6 @@ from linli.shared.logs import configure_logging
 from linli.shared.outbox import Relay, emit
 from linli.shared.tables import infra_metadata
 from linli.shared.tracing import new_traceparent
-from sqlalchemy import event as sa_event
-from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
-
 from tests.support.servers import Databases, delete_bus, isolated_bus
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"

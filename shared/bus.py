@@ -19,6 +19,7 @@ from typing import Any
 
 import amqp
 import kombu
+
 from linli.shared.config import BusSettings
 from linli.shared.events import CONTENT_TYPE
 from linli.shared.logs import get_logger

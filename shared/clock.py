@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
 from linli.shared.db import is_postgres, transaction, utcnow
 from linli.shared.logs import get_logger
 from linli.shared.metrics import TIMERS_FIRED
 from linli.shared.tables import timers
-from sqlalchemy import and_, delete, select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 log = get_logger(__name__)
 

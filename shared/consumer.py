@@ -20,6 +20,12 @@ from typing import Any
 
 import kombu
 import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
 from linli.shared.bus import (
     ConfirmingPublisher,
     OutgoingMessage,
@@ -34,11 +40,6 @@ from linli.shared.logs import get_logger
 from linli.shared.metrics import EVENTS_CONSUMED
 from linli.shared.tables import inbox
 from linli.shared.tracing import current_traceparent
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 log = get_logger(__name__)
 

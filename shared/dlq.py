@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import kombu
+
 from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, connect, requeue_exchange_name
 from linli.shared.config import BusSettings
 from linli.shared.consumer import ATTEMPTS_HEADER, ERROR_HEADER

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from linli.shared.db import utcnow
-from linli.shared.tables import idempotency_keys, inbox, outbox
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
+
+from linli.shared.db import utcnow
+from linli.shared.tables import idempotency_keys, inbox, outbox
 
 
 @dataclass(frozen=True)

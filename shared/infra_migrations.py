@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 from linli.shared.db import UTCDateTime
 
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

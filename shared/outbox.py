@@ -14,6 +14,9 @@ import uuid
 import zlib
 from typing import Any
 
+from sqlalchemy import event, func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
 from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, PublishError
 from linli.shared.db import is_postgres, transaction, utcnow
 from linli.shared.events import EventType, encode, envelope
@@ -22,8 +25,6 @@ from linli.shared.logs import get_logger
 from linli.shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT
 from linli.shared.tables import outbox
 from linli.shared.tracing import child_of, current_traceparent
-from sqlalchemy import event, func, select, text, update
-from sqlalchemy.orm import Session, sessionmaker
 
 log = get_logger(__name__)
 

@@ -8,6 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 from flask_smorest import Blueprint
+from sqlalchemy import Engine, MetaData
+from sqlalchemy.orm import Session, sessionmaker
+
 from linli.shared.bus import ConfirmingPublisher
 from linli.shared.clock import Clock, TimerHandler
 from linli.shared.config import Settings
@@ -15,8 +18,6 @@ from linli.shared.consumer import Subscription, Worker
 from linli.shared.db import make_engine, make_sessionmaker, utcnow
 from linli.shared.outbox import Relay
 from linli.shared.tables import infra_metadata
-from sqlalchemy import Engine, MetaData
-from sqlalchemy.orm import Session, sessionmaker
 
 
 @dataclass(frozen=True)

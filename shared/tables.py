@@ -6,7 +6,6 @@ machinery is defined once for all four services.
 
 from __future__ import annotations
 
-from linli.shared.db import UTCDateTime, new_metadata
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+
+from linli.shared.db import UTCDateTime, new_metadata
 
 infra_metadata = new_metadata()
 

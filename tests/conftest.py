@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from linli.shared.config import BusSettings
 from linli.shared.logs import configure_logging
-
 from tests.support.apps import ServiceUnderTest, service_under_test
 from tests.support.servers import Databases, delete_bus, isolated_bus, postgres_server, rabbitmq_server
 

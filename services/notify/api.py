@@ -9,6 +9,8 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
+
 from linli.services.notify import domain, templates
 from linli.services.notify.events import NOTIFICATION_READ, notification_data
 from linli.services.notify.models import Notification
@@ -19,7 +21,6 @@ from linli.shared.http.conditional import etag
 from linli.shared.http.pagination import paginate
 from linli.shared.http.uow import db
 from linli.shared.outbox import emit
-from sqlalchemy import select
 
 notifications = Blueprint("notifications", __name__, url_prefix="/v1/notifications",
                           description="Inbox notifications, worded in the caller's language.")
@@ -85,7 +86,6 @@ class NotificationRead(MethodView):
         if changed:
             notification.state = state
             notification.read_at = utcnow()
-            notification.version += 1
             session.flush()
             emit(session, NOTIFICATION_READ, subject=notification.id, data=notification_data(notification),
                  district=notification.district_id)

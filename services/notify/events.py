@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import marshmallow as ma
+
 from linli.services.notify.models import Notification
 from linli.shared.events import declare
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy.orm import Session
+
 from linli.services.notify import domain
 from linli.services.notify.events import NOTIFICATION_DELIVERED, notification_data
 from linli.services.notify.models import Notification
@@ -11,7 +13,6 @@ from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.consumer import Event, Subscription
 from linli.shared.events import InvalidEvent
 from linli.shared.outbox import emit
-from sqlalchemy.orm import Session
 
 deliveries = Subscription("notify", "deliveries")
 

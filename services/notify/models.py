@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import Index, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from linli.services.notify.domain import INBOX, UNREAD
 from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.db import UTCDateTime, new_metadata
 from linli.shared.orm import Entity
-from sqlalchemy import Index, String, Text, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):

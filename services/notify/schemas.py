@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+
 from linli.services.notify.domain import STATES
 from linli.services.notify.templates import LOCALES
 from linli.shared.http.pagination import PageArgs, page_schema

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
+
 from linli.services.registry import domain
 from linli.services.registry.events import (
     AREA_CREATED,
@@ -33,7 +35,6 @@ from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.problems import ProblemError
 from linli.shared.http.uow import db
 from linli.shared.outbox import emit
-from sqlalchemy import select
 
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
@@ -104,7 +105,6 @@ class AreaItem(MethodView):
         if changed:
             for name, value in changed.items():
                 setattr(area, name, value)
-            area.version += 1
             session.flush()
             emit(session, AREA_UPDATED, subject=area.id, data=area_data(area), district=area.district_id)
         return area, 200, {"ETag": etag(area.version)}

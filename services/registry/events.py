@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+
 from linli.services.registry.models import Area, Committee
 from linli.shared.events import declare
 

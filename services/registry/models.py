@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from linli.shared.db import new_metadata
-from linli.shared.orm import Entity
 from sqlalchemy import ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from linli.shared.db import new_metadata
+from linli.shared.orm import Entity
 
 
 class Base(DeclarativeBase):

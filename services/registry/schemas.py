@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
+
 from linli.services.registry.domain import COMPOUND_KINDS, LEVELS
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema

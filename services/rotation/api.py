@@ -7,6 +7,8 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import inspect, select
+
 from linli.services.rotation import domain
 from linli.services.rotation.clock import schedule_term_start
 from linli.services.rotation.events import ROTATION_CREATED, rotation_data
@@ -27,7 +29,6 @@ from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.problems import ProblemError
 from linli.shared.http.uow import db
 from linli.shared.outbox import emit
-from sqlalchemy import inspect, select
 
 rotations = Blueprint("rotations", __name__, url_prefix="/v1/rotations",
                       description="Rotating chairs (轮值主席) of the committees and their terms.")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from linli.services.rotation import domain
 from linli.services.rotation.events import TERM_STARTED, term_data
 from linli.services.rotation.models import Rotation
 from linli.shared.clock import Timer, TimerHandler, schedule
 from linli.shared.outbox import emit
-from sqlalchemy.orm import Session
 
 TERM_START = "term.start"
 

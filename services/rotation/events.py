@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import marshmallow as ma
+
 from linli.services.rotation.domain import Term
 from linli.services.rotation.models import Rotation
 from linli.shared.events import declare

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from sqlalchemy.orm import Session
+
 from linli.services.rotation.models import Committee
 from linli.shared.consumer import Event, Subscription
 from linli.shared.readmodel import apply_versioned
-from sqlalchemy.orm import Session
 
 read_models = Subscription("rotation", "read-models")
 

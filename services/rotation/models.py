@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from sqlalchemy import Date, Index, String, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from linli.services.rotation.domain import ACTIVE
 from linli.shared.db import new_metadata
 from linli.shared.orm import Entity, ReadModel
-from sqlalchemy import Date, Index, String, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):

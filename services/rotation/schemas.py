@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import marshmallow as ma
+
 from linli.services.rotation.domain import TERM_MONTHS
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema

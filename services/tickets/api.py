@@ -7,6 +7,8 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
+
 from linli.services.tickets import domain
 from linli.services.tickets.clock import TICKET_DUE
 from linli.services.tickets.events import TICKET_SUBMITTED, ticket_data
@@ -27,7 +29,6 @@ from linli.shared.http.conditional import etag
 from linli.shared.http.pagination import paginate
 from linli.shared.http.uow import db
 from linli.shared.outbox import emit
-from sqlalchemy import select
 
 PII_SCOPE = "tickets:pii"
 

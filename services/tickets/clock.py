@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from linli.services.tickets import domain
 from linli.services.tickets.events import TICKET_OVERDUE, ticket_data
 from linli.services.tickets.models import Ticket
 from linli.shared.clock import Timer, TimerHandler
 from linli.shared.outbox import emit
-from sqlalchemy.orm import Session
 
 TICKET_DUE = "ticket.due"
 
@@ -21,7 +22,6 @@ def on_ticket_due(session: Session, timer: Timer, now: datetime) -> None:
     if ticket is None or not domain.becomes_overdue(ticket.state, ticket.overdue):
         return
     ticket.overdue = True
-    ticket.version += 1
     session.flush()
     emit(session, TICKET_OVERDUE, subject=ticket.id, data=ticket_data(ticket), district=ticket.district_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+
 from linli.services.tickets.domain import mask_phone
 from linli.services.tickets.models import Ticket
 from linli.shared.events import declare

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from linli.shared.db import UTCDateTime, new_metadata
-from linli.shared.orm import Entity, ReadModel
 from sqlalchemy import Index, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from linli.shared.db import UTCDateTime, new_metadata
+from linli.shared.orm import Entity, ReadModel
 
 
 class Base(DeclarativeBase):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+
 from linli.services.tickets.domain import CATEGORIES, DEFAULT_CATEGORY, STATES
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema

@@ -11,6 +11,11 @@ import kombu
 import structlog
 from flask import Flask, Response, g, request
 from flask_smorest import Api
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 from linli.shared.db import ping
 from linli.shared.errors import DomainError
 from linli.shared.http import uow
@@ -22,10 +27,6 @@ from linli.shared.logs import get_logger
 from linli.shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from linli.shared.service import Runtime
 from linli.shared.tracing import child_of, current_traceparent
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = get_logger(__name__)
 

@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 import jwt
 from flask import current_app, g, request
-from linli.shared.http.problems import ProblemError
 from sqlalchemy import Select
+
+from linli.shared.http.problems import ProblemError
 
 ALGORITHM = "HS256"
 ISSUER = "linli"

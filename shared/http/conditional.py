@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+
 from linli.shared.http.problems import ProblemError
 
 

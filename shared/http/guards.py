@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from flask import request
+
 from linli.shared.http.problems import ProblemError
 
 _MESSAGE = "must not contain NUL characters"

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
-from linli.shared.http.problems import ProblemError
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from linli.shared.http.problems import ProblemError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, json
+
 from linli.shared.errors import DomainError
 
 PROBLEM_TYPE_BASE = "/problems/"

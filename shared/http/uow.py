@@ -11,14 +11,15 @@ import json
 from typing import Any
 
 from flask import Response, current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
 from linli.shared.db import utcnow
 from linli.shared.http.auth import principal
 from linli.shared.http.problems import ProblemError, problem
 from linli.shared.logs import get_logger
 from linli.shared.tables import idempotency_keys
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
 log = get_logger(__name__)
 

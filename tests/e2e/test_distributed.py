@@ -11,8 +11,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from linli.shared.http.auth import issue_token
 
+from linli.shared.http.auth import issue_token
 from linli.suite import SERVICES
 from tests.support.apps import SECRET
 from tests.support.collector import Collector

@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from linli.shared.config import BusSettings
 
+from linli.shared.config import BusSettings
 from tests.support.apps import ServiceUnderTest, service_under_test
 from tests.support.servers import Databases
 

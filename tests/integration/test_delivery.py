@@ -7,6 +7,9 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import marshmallow as ma
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
 from linli.shared import dlq
 from linli.shared.bus import ConfirmingPublisher
 from linli.shared.clock import Clock, schedule
@@ -15,9 +18,6 @@ from linli.shared.db import transaction, utcnow
 from linli.shared.events import declare
 from linli.shared.outbox import Relay, emit
 from linli.shared.tables import inbox, outbox, timers
-from prometheus_client import REGISTRY
-from sqlalchemy import func, select
-
 from tests.support.collector import Collector
 from tests.support.proxy import TcpProxy
 from tests.support.waiting import wait_for

@@ -6,10 +6,10 @@ import json
 import threading
 
 import kombu
-from linli.shared.tables import idempotency_keys, outbox
 from sqlalchemy import func, select
 
 from linli.cli import main
+from linli.shared.tables import idempotency_keys, outbox
 from tests.support.waiting import wait_for
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+
 from linli.shared.config import BusSettings, Settings
 from linli.shared.consumer import Event, Subscription, apply_event
 from linli.shared.http.app import create_app
 from linli.shared.http.auth import issue_token
 from linli.shared.migrations import upgrade
 from linli.shared.service import Runtime
-
 from linli.suite import spec
 
 SECRET = "test-secret-not-for-production-0123456789"

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import kombu
+
 from linli.shared.config import BusSettings
 
 

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from linli.shared.config import BusSettings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from linli.shared.config import BusSettings
 
 
 def _unavailable(reason: str) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from linli.shared.consumer import Subscription, topic_matches
 
 from linli.asyncapi import document, document_yaml, suite_events
+from linli.shared.consumer import Subscription, topic_matches
 from linli.suite import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
 from linli.shared.db import transaction, utcnow
 from linli.shared.housekeeping import Retention, prune
 from linli.shared.tables import idempotency_keys, inbox, outbox
-from sqlalchemy import func, select
 
 
 def test_prune_removes_only_what_is_past_retention(make_service):

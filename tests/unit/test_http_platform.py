@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import jwt
+from sqlalchemy import select
+
 from linli.shared.config import BusSettings
 from linli.shared.tables import outbox
 from linli.shared.tracing import trace_id
-from sqlalchemy import select
-
 from tests.support.apps import SECRET, service_under_test
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -34,7 +34,6 @@ def test_a_consumed_event_traceparent_flows_into_the_events_its_handler_emits(ma
             "compound_id": "5b0c3c8e-8f53-4a51-8f0a-8a0c7f7e2b11", "title": "路灯不亮", "state": "submitted",
             "due_at": "2026-11-28T00:00:00+00:00", "overdue": False, "version": 1}
     from linli.shared.consumer import Event, apply_event
-
     from tests.support.apps import cloud_event
 
     event = cloud_event("tickets.ticket.submitted", data)
@@ -106,7 +105,6 @@ def test_nul_characters_are_refused_naming_the_field(make_service):
 
 def test_an_unreachable_database_requeues_without_spending_an_attempt(tmp_path):
     from linli.shared.consumer import Outcome, Worker
-
     from tests.support.apps import cloud_event, memory_bus
 
     sut = service_under_test("notify", f"sqlite:///{tmp_path}/n.db", memory_bus())
@@ -123,7 +121,6 @@ def test_inbox_claims_once_with_or_without_returning(make_service, monkeypatch):
     import uuid as _uuid
 
     from linli.shared.consumer import Event, Subscription, apply_events
-
     from tests.support.apps import cloud_event
 
     sut = make_service("registry")

@@ -5,11 +5,12 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from werkzeug.test import TestResponse
+
 from linli.services.notify.models import Notification
 from linli.shared.events import InvalidEvent
 from linli.shared.tables import outbox
-from sqlalchemy import func, select
-from werkzeug.test import TestResponse
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
 COMPOUND = str(uuid.uuid4())

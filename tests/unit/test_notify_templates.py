@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from linli.services.notify.handlers import deliveries
 from linli.services.notify.templates import DEFAULT_LOCALE, LOCALES, TEMPLATES, negotiate, render
 

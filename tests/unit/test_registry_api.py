@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from linli.shared.tables import idempotency_keys, outbox
 from sqlalchemy import func, select
+
+from linli.shared.tables import idempotency_keys, outbox
 
 OPERATOR = ("*", "registry:admin")
 

@@ -5,8 +5,9 @@ import uuid
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from linli.shared.tables import outbox, timers
 from sqlalchemy import select
+
+from linli.shared.tables import outbox, timers
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
 WRITER = "rotation:write rotation:read"

@@ -4,8 +4,9 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
-from linli.shared.tables import inbox, outbox, timers
 from sqlalchemy import func, select
+
+from linli.shared.tables import inbox, outbox, timers
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
 PHONE = "13812345678"

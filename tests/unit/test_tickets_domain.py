@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from linli.services.tickets import domain
 
 SUBMITTED_AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
