@@ -47,3 +47,11 @@ class ValidationFailed(DomainError):
     @classmethod
     def field(cls, name: str, message: str) -> ValidationFailed:
         return cls(f"{name}: {message}", errors={name: [message]})
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this (as opposed to a resource it may not see, a NotFound)."""
+
+    status = 403
+    slug = "forbidden"
+    title = "Not allowed"

@@ -1,4 +1,4 @@
-"""notify's HTTP API: thin views over the domain rules, the templates and the outbox."""
+"""notify's HTTP API: views parse the request, call the use case and present its result in the caller's language."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.notify import domain, templates
-from linli.services.notify.events import NOTIFICATION_READ, notification_data
+from linli.services.notify import templates, usecases
 from linli.services.notify.models import Notification
 from linli.services.notify.schemas import NotificationPage, NotificationQuery, NotificationSchema
 from linli.shared.db import utcnow
-from linli.shared.http.auth import in_district, requires, visible_or_404
+from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import etag
 from linli.shared.http.pagination import paginate
 from linli.shared.http.uow import db
-from linli.shared.outbox import emit
 
 notifications = Blueprint("notifications", __name__, url_prefix="/v1/notifications",
                           description="Inbox notifications, worded in the caller's language.")
@@ -79,15 +77,6 @@ class NotificationRead(MethodView):
     @notifications.response(200, NotificationSchema)
     def post(self, notification_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Mark a notification read (reading it again changes nothing and emits nothing)"""
-        session = db()
-        notification = visible_or_404(session.get(Notification, notification_id, with_for_update=True),
-                                      "notification")
-        state, changed = domain.read(notification.state)
-        if changed:
-            notification.state = state
-            notification.read_at = utcnow()
-            session.flush()
-            emit(session, NOTIFICATION_READ, subject=notification.id, data=notification_data(notification),
-                 district=notification.district_id)
+        notification = usecases.mark_read(db(), principal(), notification_id, utcnow())
         locale = _locale()
         return _present(notification, locale), 200, {"ETag": etag(notification.version), **_language_headers(locale)}

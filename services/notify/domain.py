@@ -1,4 +1,4 @@
-"""Rules of notifications: their states, and who is told of which event."""
+"""Rules of notifications: their states, who is told of which event, and what of it they are told."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ STATES = (UNREAD, READ)
 
 INBOX = "inbox"
 CHANNELS = (INBOX,)
+
+# Only these fields of a ticket reach a notification: ticket data may carry a resident's phone number,
+# which must not be copied into inboxes (and, later, webhooks).
+TICKET_PARAMS = ("id", "title", "compound_id", "compound_name", "due_at")
 
 
 def read(state: str) -> tuple[str, bool]:
@@ -33,3 +37,8 @@ def ticket_recipients(ticket: Mapping[str, Any]) -> list[str]:
     """Who hears of a ticket event; for now the inbox of the compound the ticket was raised in."""
     compound_id = ticket.get("compound_id")
     return [compound_inbox(compound_id)] if compound_id else []
+
+
+def ticket_params(ticket: Mapping[str, Any]) -> dict[str, str]:
+    """What a template may say of a ticket: the TICKET_PARAMS it carries, as text."""
+    return {name: str(ticket[name]) for name in TICKET_PARAMS if ticket.get(name) is not None}

@@ -1,13 +1,20 @@
-"""Events notify publishes; its handlers of other services' events are in handlers.py."""
+"""Events notify publishes; each payload is its schema dumping the notification (`shared.changes.record`)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import marshmallow as ma
 
-from linli.services.notify.models import Notification
 from linli.shared.events import declare
+
+
+class Params(ma.fields.Dict):
+    """A notification's template parameters: JSON text in its row, an object in events."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return super()._serialize(json.loads(value) if isinstance(value, str) else value, attr, obj, **kwargs)
 
 
 class NotificationData(ma.Schema):
@@ -16,7 +23,7 @@ class NotificationData(ma.Schema):
     recipient = ma.fields.String(required=True)
     channel = ma.fields.String(required=True)
     template = ma.fields.String(required=True)
-    params = ma.fields.Dict(keys=ma.fields.String(), required=True)
+    params = Params(keys=ma.fields.String(), required=True)
     locale = ma.fields.String(required=True)
     state = ma.fields.String(required=True)
     source_event_id = ma.fields.UUID(required=True)
@@ -29,19 +36,3 @@ NOTIFICATION_DELIVERED = declare(
 )
 NOTIFICATION_READ = declare("notify.notification.read", "A notification was read for the first time.",
                             NotificationData)
-
-
-def notification_data(notification: Notification) -> dict[str, object]:
-    return {
-        "id": str(notification.id),
-        "district_id": notification.district_id,
-        "recipient": notification.recipient,
-        "channel": notification.channel,
-        "template": notification.template,
-        "params": json.loads(notification.params),
-        "locale": notification.locale,
-        "state": notification.state,
-        "source_event_id": str(notification.source_event_id),
-        "read_at": notification.read_at.isoformat() if notification.read_at else None,
-        "version": notification.version,
-    }

@@ -1,4 +1,4 @@
-"""registry's HTTP API: thin views over the domain rules and the outbox."""
+"""registry's HTTP API: views parse the request, call the use case and present its result."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.registry import domain
-from linli.services.registry.events import (
-    AREA_CREATED,
-    AREA_UPDATED,
-    COMMITTEE_CREATED,
-    area_data,
-    committee_data,
-)
+from linli.services.registry import usecases
 from linli.services.registry.models import Area, Committee
 from linli.services.registry.schemas import (
     AreaCreate,
@@ -28,13 +21,10 @@ from linli.services.registry.schemas import (
     CommitteePage,
     CommitteeSchema,
 )
-from linli.shared.errors import ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.pagination import PageArgs, paginate
-from linli.shared.http.problems import ProblemError
 from linli.shared.http.uow import db
-from linli.shared.outbox import emit
 
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
@@ -60,25 +50,8 @@ class Areas(MethodView):
     @areas.response(201, AreaSchema)
     def post(self, body: dict[str, Any]) -> tuple[Area, int, dict[str, str]]:
         """Add an area under its parent (a district is added by an operator)"""
-        session = db()
-        parent = None
-        if body["parent_id"] is not None:
-            parent = session.get(Area, body["parent_id"])
-            if parent is None or not principal().sees(parent.district_id):
-                raise ValidationFailed.field("parent_id", "no such area")
-        domain.check_placement(body["level"], parent.level if parent else None, body["kind"])
-        area_id = uuid.uuid4()
-        if parent is None:
-            if not principal().is_operator:
-                raise ProblemError(403, "only operators add districts", slug="forbidden")
-            district_id = str(area_id)
-        else:
-            district_id = parent.district_id
-        area = Area(id=area_id, district_id=district_id, parent_id=body["parent_id"], level=body["level"],
-                    name=body["name"], kind=body["kind"], time_zone=body["time_zone"], version=1)
-        session.add(area)
-        session.flush()
-        emit(session, AREA_CREATED, subject=area.id, data=area_data(area), district=district_id)
+        area = usecases.add_area(db(), principal(), level=body["level"], name=body["name"],
+                                 parent_id=body["parent_id"], kind=body["kind"], time_zone=body["time_zone"])
         return area, 201, {"Location": f"/v1/areas/{area.id}", "ETag": etag(area.version)}
 
 
@@ -96,17 +69,7 @@ class AreaItem(MethodView):
     @areas.response(200, AreaSchema)
     def patch(self, body: dict[str, Any], area_id: uuid.UUID) -> tuple[Area, int, dict[str, str]]:
         """Rename an area or change its kind or time zone (send If-Match with the ETag you read)"""
-        session = db()
-        area = visible_or_404(session.get(Area, area_id, with_for_update=True), "area")
-        check_if_match(area.version)
-        if "kind" in body:
-            domain.check_placement(area.level, domain.PARENT_LEVEL[area.level], body["kind"])
-        changed = {k: v for k, v in body.items() if getattr(area, k) != v}
-        if changed:
-            for name, value in changed.items():
-                setattr(area, name, value)
-            session.flush()
-            emit(session, AREA_UPDATED, subject=area.id, data=area_data(area), district=area.district_id)
+        area = usecases.edit_area(db(), principal(), area_id, body, check_version=check_if_match)
         return area, 200, {"ETag": etag(area.version)}
 
 
@@ -125,18 +88,8 @@ class Committees(MethodView):
     @committees.response(201, CommitteeSchema)
     def post(self, body: dict[str, Any]) -> tuple[Committee, int, dict[str, str]]:
         """Set up a community's big party committee (one per community)"""
-        session = db()
-        community = session.get(Area, body["community_id"])
-        if community is None or not principal().sees(community.district_id) or community.level != "community":
-            raise ValidationFailed.field("community_id", "no such community")
-        if session.scalar(select(Committee.id).where(Committee.community_id == community.id)):
-            raise ProblemError(409, "this community already has a committee", slug="conflict")
-        committee = Committee(district_id=community.district_id, community_id=community.id, name=body["name"],
-                              time_zone=community.time_zone, version=1)
-        session.add(committee)
-        session.flush()
-        emit(session, COMMITTEE_CREATED, subject=committee.id, data=committee_data(committee),
-             district=committee.district_id)
+        committee = usecases.set_up_committee(db(), principal(), community_id=body["community_id"],
+                                              name=body["name"])
         return committee, 201, {"Location": f"/v1/committees/{committee.id}", "ETag": etag(committee.version)}
 
 

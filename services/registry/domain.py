@@ -1,4 +1,8 @@
-"""Rules of the administrative tree: which level sits under which, and what a compound may be."""
+"""Rules of the administrative tree: which level sits under which, and what a compound may be.
+
+A district is the tenant: it is the root of its own tree, and every area below it
+carries the district's id, so one district's data never mixes with another's.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,24 @@ PARENT_LEVEL = {
     "grid": "community",
 }
 COMPOUND_KINDS = ("managed", "three_no", "resettlement", "old")
+# The level that owns a big party committee (大党委).
+COMMITTEE_LEVEL = "community"
 
 
 def check_placement(level: str, parent_level: str | None, kind: str | None) -> None:
-    """Raise unless an area of `level` may sit under a parent of `parent_level`."""
+    """Raise unless an area of `level` (and `kind`) may sit under a parent of `parent_level`."""
     expected = PARENT_LEVEL[level]
     if expected is None and parent_level is not None:
         raise ValidationFailed.field("parent_id", "a district has no parent")
     if expected is not None and parent_level != expected:
         raise ValidationFailed.field("parent_id", f"a {level} must sit under a {expected}")
+    check_kind(level, kind)
+
+
+def check_kind(level: str, kind: str | None) -> None:
+    """Raise unless `kind` fits `level`: compounds have one of COMPOUND_KINDS, other areas none."""
     if level == "compound" and kind not in COMPOUND_KINDS:
         raise ValidationFailed.field("kind", f"a compound's kind is one of {', '.join(COMPOUND_KINDS)}")
     if level != "compound" and kind is not None:
         raise ValidationFailed.field("kind", "only compounds have a kind")
+

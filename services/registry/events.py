@@ -1,10 +1,9 @@
-"""Events registry publishes (its handlers of other services' events would sit here too)."""
+"""Events registry publishes; each payload is its schema dumping the entity (`shared.changes.record`)."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 
-from linli.services.registry.models import Area, Committee
 from linli.shared.events import declare
 
 
@@ -34,26 +33,3 @@ COMMITTEE_CREATED = declare(
     "registry.committee.created", "A community's big party committee was set up.", CommitteeData
 )
 
-
-def area_data(area: Area) -> dict[str, object]:
-    return {
-        "id": str(area.id),
-        "district_id": area.district_id,
-        "parent_id": str(area.parent_id) if area.parent_id else None,
-        "level": area.level,
-        "name": area.name,
-        "kind": area.kind,
-        "time_zone": area.time_zone,
-        "version": area.version,
-    }
-
-
-def committee_data(committee: Committee) -> dict[str, object]:
-    return {
-        "id": str(committee.id),
-        "district_id": committee.district_id,
-        "community_id": str(committee.community_id),
-        "name": committee.name,
-        "time_zone": committee.time_zone,
-        "version": committee.version,
-    }

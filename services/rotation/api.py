@@ -1,4 +1,4 @@
-"""rotation's HTTP API: thin views over the domain rules, the outbox and the clock."""
+"""rotation's HTTP API: views parse the request, call the use case and present its result."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import inspect, select
 
-from linli.services.rotation import domain
-from linli.services.rotation.clock import schedule_term_start
-from linli.services.rotation.events import ROTATION_CREATED, rotation_data
+from linli.services.rotation import domain, usecases
 from linli.services.rotation.models import Committee, Rotation
 from linli.services.rotation.schemas import (
     CommitteePage,
@@ -22,19 +20,15 @@ from linli.services.rotation.schemas import (
     RotationSchema,
 )
 from linli.shared.db import utcnow
-from linli.shared.errors import ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import etag
 from linli.shared.http.pagination import PageArgs, paginate
-from linli.shared.http.problems import ProblemError
 from linli.shared.http.uow import db
-from linli.shared.outbox import emit
 
 rotations = Blueprint("rotations", __name__, url_prefix="/v1/rotations",
                       description="Rotating chairs (轮值主席) of the committees and their terms.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
                        description="The committees rotation knows of, as registry announced them.")
-
 
 
 def _with_current_term(rotation: Rotation) -> dict[str, Any]:
@@ -61,20 +55,8 @@ class Rotations(MethodView):
     @rotations.response(201, RotationSchema)
     def post(self, body: dict[str, Any]) -> tuple[Rotation, int, dict[str, str]]:
         """Set up a committee's rotating chair (one per committee); term 0 starts at midnight of starts_on"""
-        session = db()
-        committee = session.get(Committee, body["committee_id"])
-        if committee is None or not principal().sees(committee.district_id):
-            raise ValidationFailed.field("committee_id", "no such committee")
-        if session.scalar(select(Rotation.id).where(Rotation.committee_id == committee.id)):
-            raise ProblemError(409, "this committee already has a rotation", slug="conflict")
-        rotation = Rotation(district_id=committee.district_id, committee_id=committee.id,
-                            term_months=body["term_months"], starts_on=body["starts_on"],
-                            time_zone=committee.time_zone, state=domain.ACTIVE, version=1)
-        session.add(rotation)
-        session.flush()
-        schedule_term_start(session, rotation, 0)
-        emit(session, ROTATION_CREATED, subject=rotation.id, data=rotation_data(rotation),
-             district=rotation.district_id)
+        rotation = usecases.set_up_rotation(db(), principal(), committee_id=body["committee_id"],
+                                            term_months=body["term_months"], starts_on=body["starts_on"])
         return rotation, 201, {"Location": f"/v1/rotations/{rotation.id}", "ETag": etag(rotation.version)}
 
 

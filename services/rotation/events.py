@@ -1,14 +1,22 @@
-"""Events rotation publishes."""
+"""Events rotation publishes; each payload is its schema dumping the rotation (`shared.changes.record`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import marshmallow as ma
 
-from linli.services.rotation.domain import Term
-from linli.services.rotation.models import Rotation
 from linli.shared.events import declare
+
+
+class UTCInstant(ma.fields.AwareDateTime):
+    """An instant sent as RFC 3339 in UTC with the `Z` suffix (2024-01-31T16:00:00Z)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
 
 
 class RotationData(ma.Schema):
@@ -23,42 +31,16 @@ class RotationData(ma.Schema):
 
 
 class TermData(ma.Schema):
-    rotation_id = ma.fields.UUID(required=True)
-    district_id = ma.fields.String(required=True)
-    committee_id = ma.fields.UUID(required=True)
-    index = ma.fields.Integer(required=True, metadata={
+    """A term of a rotation: dumped from `{"rotation": Rotation, "term": domain.Term}`."""
+
+    rotation_id = ma.fields.UUID(required=True, attribute="rotation.id")
+    district_id = ma.fields.String(required=True, attribute="rotation.district_id")
+    committee_id = ma.fields.UUID(required=True, attribute="rotation.committee_id")
+    index = ma.fields.Integer(required=True, attribute="term.index", metadata={
         "description": "0-based; grows with every term, so a consumer keeps the highest it saw"})
-    starts_at = ma.fields.AwareDateTime(required=True, metadata={"description": "RFC 3339, UTC"})
-    ends_at = ma.fields.AwareDateTime(required=True, metadata={"description": "RFC 3339, UTC"})
+    starts_at = UTCInstant(required=True, attribute="term.starts_at", metadata={"description": "RFC 3339, UTC"})
+    ends_at = UTCInstant(required=True, attribute="term.ends_at", metadata={"description": "RFC 3339, UTC"})
 
 
 ROTATION_CREATED = declare("rotation.rotation.created", "A committee's chair rotation was set up.", RotationData)
 TERM_STARTED = declare("rotation.term.started", "A term of a rotating chair began.", TermData)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def rotation_data(rotation: Rotation) -> dict[str, object]:
-    return {
-        "id": str(rotation.id),
-        "district_id": rotation.district_id,
-        "committee_id": str(rotation.committee_id),
-        "term_months": rotation.term_months,
-        "starts_on": rotation.starts_on.isoformat(),
-        "time_zone": rotation.time_zone,
-        "state": rotation.state,
-        "version": rotation.version,
-    }
-
-
-def term_data(rotation: Rotation, term: Term) -> dict[str, object]:
-    return {
-        "rotation_id": str(rotation.id),
-        "district_id": rotation.district_id,
-        "committee_id": str(rotation.committee_id),
-        "index": term.index,
-        "starts_at": rfc3339(term.starts_at),
-        "ends_at": rfc3339(term.ends_at),
-    }

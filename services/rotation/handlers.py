@@ -5,19 +5,15 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy.orm import Session
 
-from linli.services.rotation.models import Committee
+from linli.services.rotation import usecases
 from linli.shared.consumer import Event, Subscription
-from linli.shared.readmodel import apply_versioned
+from linli.shared.incoming import Incoming, load
 
 read_models = Subscription("rotation", "read-models")
 
 
-class CommitteeData(ma.Schema):
-    """registry's committee payload, as far as rotation uses it."""
-
-    class Meta:
-        # registry may add fields; a consumer that rejected them would break on every new release.
-        unknown = ma.EXCLUDE
+class CommitteeData(Incoming):
+    """registry's `committee` payload, as far as rotation uses it."""
 
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
@@ -28,7 +24,8 @@ class CommitteeData(ma.Schema):
 
 
 @read_models.handles("registry.committee.created")
-def committee_created(session: Session, event: Event) -> None:
-    data = CommitteeData().load(event.data)
-    committee_id, version = data.pop("id"), data.pop("version")
-    apply_versioned(session, Committee, committee_id, version, data)
+def on_committee_created(session: Session, event: Event) -> None:
+    committee = load(CommitteeData, event.data)
+    usecases.record_committee(session, committee["id"], committee["version"],
+                              district_id=committee["district_id"], community_id=committee["community_id"],
+                              name=committee["name"], time_zone=committee["time_zone"])

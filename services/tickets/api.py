@@ -1,4 +1,4 @@
-"""tickets' HTTP API: thin views over the domain rules and the outbox."""
+"""tickets' HTTP API: views parse the request, call the use case and present its result."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.tickets import domain
-from linli.services.tickets.clock import TICKET_DUE
-from linli.services.tickets.events import TICKET_SUBMITTED, ticket_data
+from linli.services.tickets import domain, usecases
 from linli.services.tickets.models import Compound, Ticket
 from linli.services.tickets.schemas import (
     CompoundPage,
@@ -21,14 +19,11 @@ from linli.services.tickets.schemas import (
     TicketQuery,
     TicketSchema,
 )
-from linli.shared.clock import schedule
 from linli.shared.db import utcnow
-from linli.shared.errors import ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import etag
 from linli.shared.http.pagination import paginate
 from linli.shared.http.uow import db
-from linli.shared.outbox import emit
 
 PII_SCOPE = "tickets:pii"
 
@@ -79,20 +74,10 @@ class Tickets(MethodView):
     @tickets.response(201, TicketSchema)
     def post(self, body: dict[str, Any]) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
         """Raise a resident's ticket against a compound; its deadline follows from the category"""
-        session = db()
-        compound = session.get(Compound, body["compound_id"])
-        if compound is None or not principal().sees(compound.district_id):
-            raise ValidationFailed.field("compound_id", "no such compound")
-        now = utcnow()
-        ticket = Ticket(district_id=compound.district_id, compound_id=compound.id, title=body["title"],
-                        description=body["description"], category=body["category"],
-                        reporter_name=body["reporter_name"], reporter_phone=body["reporter_phone"],
-                        state=domain.INITIAL_STATE, due_at=domain.due_at_for(body["category"], now),
-                        overdue=False, created_at=now, updated_at=now, version=1)
-        session.add(ticket)
-        session.flush()
-        schedule(session, TICKET_DUE, ticket.id, ticket.due_at, district_id=ticket.district_id)
-        emit(session, TICKET_SUBMITTED, subject=ticket.id, data=ticket_data(ticket), district=ticket.district_id)
+        ticket = usecases.submit_ticket(
+            db(), principal(), compound_id=body["compound_id"], title=body["title"],
+            description=body["description"], category=body["category"], reporter_name=body["reporter_name"],
+            reporter_phone=body["reporter_phone"], now=utcnow())
         return _shown(ticket), 201, {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
 
 

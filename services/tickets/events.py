@@ -1,11 +1,12 @@
-"""Events tickets publishes; its handlers of other services' events are in `handlers.py`."""
+"""Events tickets publishes; each payload is its schema dumping the ticket (`shared.changes.record`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import marshmallow as ma
 
 from linli.services.tickets.domain import mask_phone
-from linli.services.tickets.models import Ticket
 from linli.shared.events import declare
 
 
@@ -16,6 +17,16 @@ def _masked(value: str) -> None:
         raise ma.ValidationError("reporter_phone must be masked in events")
 
 
+class MaskedPhone(ma.fields.String):
+    """A resident's phone number, masked when dumped into an event; refused unmasked when validated."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=_masked, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else mask_phone(str(value))
+
+
 class TicketData(ma.Schema):
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
@@ -24,8 +35,7 @@ class TicketData(ma.Schema):
     description = ma.fields.String(required=True)
     category = ma.fields.String(required=True)
     reporter_name = ma.fields.String(required=True)
-    reporter_phone = ma.fields.String(required=True, validate=_masked,
-                                      metadata={"description": "masked, e.g. 138****5678"})
+    reporter_phone = MaskedPhone(required=True, metadata={"description": "masked, e.g. 138****5678"})
     state = ma.fields.String(required=True)
     due_at = ma.fields.AwareDateTime(required=True)
     overdue = ma.fields.Boolean(required=True)
@@ -37,21 +47,3 @@ TICKET_SUBMITTED = declare("tickets.ticket.submitted", "A resident's ticket was 
                            TicketData)
 TICKET_OVERDUE = declare("tickets.ticket.overdue", "An open ticket passed its deadline without being closed.",
                          TicketData)
-
-
-def ticket_data(ticket: Ticket) -> dict[str, object]:
-    return {
-        "id": str(ticket.id),
-        "district_id": ticket.district_id,
-        "compound_id": str(ticket.compound_id),
-        "title": ticket.title,
-        "description": ticket.description,
-        "category": ticket.category,
-        "reporter_name": ticket.reporter_name,
-        "reporter_phone": mask_phone(ticket.reporter_phone),
-        "state": ticket.state,
-        "due_at": ticket.due_at.isoformat(),
-        "overdue": ticket.overdue,
-        "created_at": ticket.created_at.isoformat(),
-        "version": ticket.version,
-    }

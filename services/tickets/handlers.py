@@ -5,18 +5,15 @@ from __future__ import annotations
 import marshmallow as ma
 from sqlalchemy.orm import Session
 
-from linli.services.tickets.models import Compound
+from linli.services.tickets import usecases
 from linli.shared.consumer import Event, Subscription
-from linli.shared.readmodel import apply_versioned
+from linli.shared.incoming import Incoming, load
 
 read_models = Subscription("tickets", "read-models")
 
 
-class AreaEvent(ma.Schema):
-    """The part of registry's `area` payload tickets reads; other fields may come and go."""
-
-    class Meta:
-        unknown = ma.EXCLUDE
+class AreaData(Incoming):
+    """registry's `area` payload, as far as tickets uses it."""
 
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
@@ -29,13 +26,9 @@ class AreaEvent(ma.Schema):
 
 @read_models.handles("registry.area.created", "registry.area.updated")
 def on_area(session: Session, event: Event) -> None:
-    area = AreaEvent().load(event.data)
+    area = load(AreaData, event.data)
     if area["level"] != "compound":
         return  # tickets are raised against compounds only; the rest of the tree is registry's business
-    apply_versioned(session, Compound, area["id"], area["version"], {
-        "district_id": area["district_id"],
-        "name": area["name"],
-        # A compound always sits under its community in registry's tree.
-        "community_id": area["parent_id"],
-        "kind": area["kind"],
-    })
+    # A compound always sits under its community in registry's tree.
+    usecases.record_compound(session, area["id"], area["version"], district_id=area["district_id"],
+                             name=area["name"], community_id=area["parent_id"], kind=area["kind"])

@@ -4,39 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import jwt
 from flask import current_app, g, request
 from sqlalchemy import Select
 
+from linli.shared.actors import Actor
 from linli.shared.http.problems import ProblemError
 
 ALGORITHM = "HS256"
 ISSUER = "linli"
-OPERATOR = "*"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
-class Principal:
-    sub: str
-    district: str
-    scopes: frozenset[str]
-
-    @property
-    def is_operator(self) -> bool:
-        return self.district == OPERATOR
-
-    def has(self, scope: str) -> bool:
-        service = scope.split(":", 1)[0]
-        # An admin scope of a service implies its read and write scopes.
-        return scope in self.scopes or f"{service}:admin" in self.scopes
-
-    def sees(self, district_id: Any) -> bool:
-        return self.is_operator or str(district_id) == self.district
+# The HTTP name of the actor a bearer token stands for.
+Principal = Actor
 
 
 def issue_token(secret: str, *, sub: str, district: str, scopes: list[str] | str, ttl_seconds: int = 3600) -> str:

@@ -425,7 +425,11 @@ def _fuzz_operation(operation: Any, caller: Caller, mode: GenerationMode, count:
         case, picks, headers = drawn
         if mode.is_positive:
             _swap_in(case, picks)  # a negative case stays negative: its breakage is the point
-        sent = {**caller.headers, **{name: value for name, value in headers.items() if value is not None}}
+        # A negative case may have broken a documented header (an over-long Idempotency-Key): a drawn value
+        # must not mend it, or the broken request is sent whole and its acceptance reported as a finding.
+        kept = set() if mode.is_positive else set(case.headers or {})
+        sent = {**caller.headers, **{name: value for name, value in headers.items()
+                                     if value is not None and name not in kept}}
         report.requests += 1
         try:
             response = case.call(headers=sent)

@@ -1,0 +1,84 @@
+"""registry's actions: one function per action, whoever asks (an HTTP view today, a command tomorrow).
+
+Each takes the session and the acting caller, applies the domain rules, and records the
+change with its event; committing is the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from linli.services.registry import domain
+from linli.services.registry.events import AREA_CREATED, AREA_UPDATED, COMMITTEE_CREATED
+from linli.services.registry.models import Area, Committee
+from linli.shared.actors import Actor
+from linli.shared.changes import record
+from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+# Called with the version an edit is about to change; raises if the caller expected another.
+VersionCheck = Callable[[int], None]
+
+EDITABLE_AREA_FIELDS = ("name", "kind", "time_zone")
+
+
+def add_area(session: Session, actor: Actor, *, level: str, name: str, parent_id: uuid.UUID | None,
+             kind: str | None, time_zone: str) -> Area:
+    """Add an area under its parent; a district (no parent) starts a tree and only operators add one."""
+    parent = None
+    if parent_id is not None:
+        parent = session.get(Area, parent_id)
+        if parent is None or not actor.sees(parent.district_id):
+            raise ValidationFailed.field("parent_id", "no such area")
+    domain.check_placement(level, parent.level if parent else None, kind)
+    area_id = uuid.uuid4()
+    if parent is None:
+        if not actor.is_operator:
+            raise Forbidden("only operators add districts")
+        district_id = str(area_id)
+    else:
+        district_id = parent.district_id
+    area = Area(id=area_id, district_id=district_id, parent_id=parent_id, level=level, name=name, kind=kind,
+                time_zone=time_zone)
+    session.add(area)
+    record(session, AREA_CREATED, area)
+    return area
+
+
+def edit_area(session: Session, actor: Actor, area_id: uuid.UUID, changes: Mapping[str, Any],
+              *, check_version: VersionCheck | None = None) -> Area:
+    """Rename an area or change its kind or time zone; an edit that changes nothing records nothing."""
+    area = session.get(Area, area_id, with_for_update=True)
+    if area is None or not actor.sees(area.district_id):
+        raise NotFound("area not found")
+    if check_version is not None:
+        check_version(area.version)
+    unknown = set(changes) - set(EDITABLE_AREA_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if "kind" in changes:
+        domain.check_kind(area.level, changes["kind"])
+    changed = {name: value for name, value in changes.items() if getattr(area, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(area, name, value)
+        record(session, AREA_UPDATED, area)
+    return area
+
+
+def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID, name: str) -> Committee:
+    """Set up a community's big party committee; a community has one at most."""
+    community = session.get(Area, community_id)
+    if community is None or not actor.sees(community.district_id) or community.level != domain.COMMITTEE_LEVEL:
+        raise ValidationFailed.field("community_id", "no such community")
+    if session.scalar(select(Committee.id).where(Committee.community_id == community.id)):
+        raise Conflict("this community already has a committee")
+    committee = Committee(district_id=community.district_id, community_id=community.id, name=name,
+                          time_zone=community.time_zone)
+    session.add(committee)
+    record(session, COMMITTEE_CREATED, committee)
+    return committee
