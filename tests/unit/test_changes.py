@@ -1,0 +1,92 @@
+"""shared.changes.record: the one step every use case ends a change with."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+import pytest
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from linli.shared.changes import record
+from linli.shared.db import new_metadata
+from linli.shared.events import declare
+from linli.shared.orm import Entity
+from tests.support.sessions import committed_events
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Thing(Entity, Base):
+    __tablename__ = "things"
+
+    name: Mapped[str] = mapped_column(String(50))
+
+
+class ThingData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(max=10))
+    version = ma.fields.Integer(required=True)
+
+
+class LabelData(ma.Schema):
+    label = ma.fields.String(required=True)
+
+
+THING_CHANGED = declare("testing.thing.changed", "A thing of the tests changed.", ThingData)
+THING_LABELLED = declare("testing.thing.labelled", "A thing of the tests got a label.", LabelData)
+
+
+def test_a_new_entity_is_flushed_and_its_event_carries_the_schema_dump(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session:
+        thing = Thing(district_id="d1", name="lamp")
+        session.add(thing)
+        event = record(session, THING_CHANGED, thing)
+        assert thing.version == 1  # flushed: the mapper set the version
+        session.commit()
+    assert event["subject"] == str(thing.id) and event["district"] == "d1"
+    assert event["data"] == {"id": str(thing.id), "district_id": "d1", "name": "lamp", "version": 1}
+    assert committed_events(factory, THING_CHANGED.key) == [event]
+
+
+def test_an_edit_carries_the_version_the_mapper_just_wrote(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session:
+        thing = Thing(district_id="d1", name="lamp")
+        session.add(thing)
+        session.commit()
+        thing.name = "lamp post"
+        event = record(session, THING_CHANGED, thing)
+        session.commit()
+    assert thing.version == 2 and event["data"]["version"] == 2 and event["data"]["name"] == "lamp post"
+
+
+def test_payload_of_dumps_another_object_but_subject_and_district_stay_the_entitys(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session:
+        thing = Thing(district_id="d2", name="lamp")
+        session.add(thing)
+        event = record(session, THING_LABELLED, thing, payload_of={"label": "broken"})
+        session.commit()
+    assert event["data"] == {"label": "broken"}
+    assert event["subject"] == str(thing.id) and event["district"] == "d2"
+
+
+def test_an_entity_outside_the_session_is_refused(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session, pytest.raises(ValueError, match="not in the session"):
+        record(session, THING_CHANGED, Thing(district_id="d1", name="lamp"))
+
+
+def test_a_dump_its_own_schema_refuses_is_not_emitted(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session:
+        thing = Thing(district_id="d1", name="far too long a name")
+        session.add(thing)
+        with pytest.raises(ValueError, match="testing.thing.changed"):
+            record(session, THING_CHANGED, thing)
+        session.rollback()
+    assert committed_events(factory) == []
