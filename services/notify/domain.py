@@ -1,4 +1,8 @@
-"""Rules of notifications: their states, who is told of which event, and what of it they are told."""
+"""Rules of notifications: their states, who is told of which event, and what of it they are told.
+
+Another service's event may carry more than an inbox may show (a resident's phone number), so what
+reaches a notification is chosen here, field by field, and everything else stays out.
+"""
 
 from __future__ import annotations
 

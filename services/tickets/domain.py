@@ -1,4 +1,9 @@
-"""Rules of a ticket's life: its states, its deadline and when it turns overdue, and what others may see of it."""
+"""Rules of a ticket's life: its states, its deadline and when it turns overdue, and what others may see of it.
+
+A deadline is an instant counted from submission by the category's SLA, so it means the same
+whichever process checks it; a ticket turns overdue once, and only while the resident is still
+owed an answer.
+"""
 
 from __future__ import annotations
 
