@@ -17,9 +17,15 @@ def spec(name: str) -> ServiceSpec:
     return importlib.import_module(f"linli.services.{name}.service").SPEC
 
 
-def runtime(name: str, settings: Settings | None = None) -> Runtime:
-    return Runtime.build(spec(name), settings or Settings.from_env(name))
+def runtime(name: str, settings: Settings | None = None, *, jwt_secret: str | None = None) -> Runtime:
+    """`jwt_secret` as `Settings.from_env` takes it: None requires LINLI_JWT_SECRET, "" needs no key."""
+    return Runtime.build(spec(name), settings or Settings.from_env(name, jwt_secret=jwt_secret))
 
 
 def names(choice: str) -> list[str]:
     return list(SERVICES) if choice == "all" else [choice]
+
+
+def scopes() -> dict[str, str]:
+    """Every token scope of the suite, as the services declare them: scope -> what it grants."""
+    return {scope: text for name in SERVICES for scope, text in spec(name).scopes.items()}
