@@ -7,7 +7,9 @@ restart, tickets' read model must catch up with every compound registry committe
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,14 @@ def _community(suite: EmbeddedProcess) -> str:
         assert status == 201, area
         parent = area["id"]
     return parent
+
+
+def _drained(data_dir: Path, service: str) -> tuple[int, int]:
+    """(the recorded drain watermark, the last outbox row sent) of a stopped service's database."""
+    with closing(sqlite3.connect(data_dir / f"{service}.db")) as db:
+        mark = db.execute("SELECT up_to_seq FROM outbox_drained").fetchone()
+        sent = db.execute("SELECT max(seq) FROM outbox WHERE sent_at IS NOT NULL").fetchone()
+    return (mark[0] if mark else 0), (sent[0] or 0)
 
 
 def _write_compounds_until_stopped(suite: EmbeddedProcess, community: str, *, kill: bool) -> int:
@@ -50,8 +60,9 @@ def _write_compounds_until_stopped(suite: EmbeddedProcess, community: str, *, ki
         thread.start()
     # The stop must land in the middle of the traffic, with events on their way.
     wait_for(lambda: sum(created) >= MIN_WRITES, timeout=60, interval=0.05, message=f"{MIN_WRITES} compounds")
-    suite.stop(kill=kill)
+    code = suite.stop(kill=kill)
     stop.set()
+    assert code == (-9 if kill else 0)
     for thread in threads:
         thread.join(timeout=15)
     return sum(created)
@@ -63,6 +74,10 @@ def test_every_committed_compound_reaches_tickets_after_a_restart(tmp_path: Path
     community = _community(suite)
     acknowledged = _write_compounds_until_stopped(suite, community, kill=kill)
     assert acknowledged > 0
+    if not kill:
+        # A clean stop drains the consumers: all that was sent is applied, and the watermark says so.
+        mark, sent = _drained(suite.data_dir, "registry")
+        assert mark == sent > 0
 
     suite.start()
     try:
