@@ -187,3 +187,13 @@ def test_the_embedded_operator_token_lives_hours_with_every_declared_scope(make_
     claims = jwt.decode(suite.operator_token(), SECRET, algorithms=["HS256"], issuer="linli")
     assert claims["exp"] - claims["iat"] == 8 * 3600
     assert set(claims["scope"].split()) == set(scopes()) and claims["district"] == "*"
+
+
+def test_the_command_line_imports_prometheus_only_when_a_command_needs_it():
+    """`linli serve` sets PROMETHEUS_MULTIPROC_DIR first; imported earlier, gunicorn's workers' counts are lost."""
+    import subprocess
+    import sys
+
+    code = "import sys, linli.cli; print('prometheus_client' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"
