@@ -7,6 +7,7 @@ restart, tickets' read model must catch up with every compound registry committe
 
 from __future__ import annotations
 
+import http.client
 import sqlite3
 import threading
 from contextlib import closing
@@ -48,8 +49,11 @@ def _write_compounds_until_stopped(suite: EmbeddedProcess, community: str, *, ki
         n = 0
         while not stop.is_set():
             n += 1
-            status, _ = call("POST", f"{suite.base}/registry/v1/areas", suite.token,
-                             {"level": "compound", "name": f"小区 {i}-{n}", "kind": "old", "parent_id": community})
+            try:
+                status, _ = call("POST", f"{suite.base}/registry/v1/areas", suite.token,
+                                 {"level": "compound", "name": f"小区 {i}-{n}", "kind": "old", "parent_id": community})
+            except (OSError, http.client.HTTPException):  # a connection cut mid-answer: the process was killed
+                return
             if status == 201:
                 created[i] += 1
             elif status == 0:  # the server is gone
