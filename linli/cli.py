@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="all four services in one process, SQLite + in-memory bus (embedded mode)")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
-    run.add_argument("--data-dir", default=os.environ.get("LINLI_DATA_DIR", ".linli"))
+    run.add_argument("--data-dir", help="default: LINLI_DATA_DIR, else the nearest .linli here or above, else ./.linli")
     run.add_argument("--no-demo", action="store_true", help="do not load the demo data")
 
     serve = sub.add_parser("serve", help="a service's HTTP API under gunicorn")
@@ -43,11 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    create = token_sub.add_parser("create", help="print a signed bearer token")
+    create = token_sub.add_parser(
+        "create", help="print a bearer token signed with LINLI_JWT_SECRET, else the data folder's key")
     create.add_argument("--district", required=True, help="a district id, or * for an operator")
-    create.add_argument("--scope", required=True, help='space-separated, e.g. "tickets:read tickets:write"')
+    create.add_argument("--scope", required=True, help='space-separated, e.g. "tickets:read tickets:write"; '
+                                                       "`linli token scopes` lists them")
     create.add_argument("--sub", default="cli", help="client id")
-    create.add_argument("--ttl", type=int, default=24 * 3600, help="seconds")
+    create.add_argument("--ttl", type=_positive_seconds, default=24 * 3600, help="seconds (default one day)")
+    token_sub.add_parser("scopes", help="list the scopes the services know")
 
     dlq = sub.add_parser("dlq", help="dead-lettered events")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -62,13 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from linli.shared.config import ConfigError
     from linli.shared.logs import configure_logging
 
     configure_logging()
     handler = globals()[f"_cmd_{args.command}"]
-    return handler(args) or 0
+    try:
+        return handler(args) or 0
+    except ConfigError as exc:
+        print(f"linli {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -81,6 +99,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import tempfile
 
+    from linli.shared.config import required_jwt_secret
+
+    # Refused here, before gunicorn starts workers that would each fail to load the app.
+    required_jwt_secret()
     # Must be set before prometheus_client is imported, so every worker writes its counts to files.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="linli-metrics-"))
     from gunicorn.app.base import BaseApplication
@@ -128,7 +150,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     from linli.suite import names, runtime
 
     for name in names(args.service):
-        rt = runtime(name)
+        rt = runtime(name, jwt_secret="")  # a schema change checks no token
         upgrade(rt)
         print(f"{name}: migrated")
         rt.dispose()
@@ -141,16 +163,29 @@ def _cmd_makemigration(args: argparse.Namespace) -> int:
     from linli.shared.migrations import alembic_config
     from linli.suite import runtime
 
-    rt = runtime(args.service)
+    rt = runtime(args.service, jwt_secret="")
     command.revision(alembic_config(rt), message=args.message, autogenerate=True)
     return 0
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    from linli.shared.config import jwt_secret
+    from linli.shared.config import existing_jwt_secret
     from linli.shared.http.auth import issue_token
+    from linli.suite import scopes
 
-    print(issue_token(jwt_secret(), sub=args.sub, district=args.district, scopes=args.scope, ttl_seconds=args.ttl))
+    known = scopes()
+    if args.token_command == "scopes":
+        for scope, meaning in known.items():
+            print(f"{scope:<16} {meaning}")
+        return 0
+    requested = args.scope.split()
+    unknown = [scope for scope in requested if scope not in known]
+    if not requested or unknown:
+        what = f"unknown scope(s): {' '.join(unknown)}" if unknown else "no scope given"
+        print(f"linli token create: {what}; the services know: {' '.join(known)}", file=sys.stderr)
+        return 2
+    secret = existing_jwt_secret()
+    print(issue_token(secret, sub=args.sub, district=args.district, scopes=requested, ttl_seconds=args.ttl))
     return 0
 
 
@@ -158,7 +193,7 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
     from linli.shared import dlq
     from linli.suite import runtime
 
-    rt = runtime(args.service)
+    rt = runtime(args.service, jwt_secret="")
     if rt.settings.bus.is_memory:
         print("the in-memory bus keeps no dead-letter queue across processes; set LINLI_BROKER_URL", file=sys.stderr)
         return 2

@@ -30,10 +30,20 @@ def start_consumers(rt: Runtime, stop: threading.Event) -> list[threading.Thread
 
 def start_producers(rt: Runtime, stop: threading.Event, *, clock: bool = True) -> list[threading.Thread]:
     """Start a service's outbox relay and (optionally) its clock as daemon threads."""
-    targets: list[tuple[str, Callable[[threading.Event], None]]] = [("relay", rt.relay().run)]
-    if clock and rt.spec.timers:
-        clock_runner = rt.clock()
-        targets.append(("clock", lambda s: clock_runner.run(s, rt.settings.clock_tick_seconds)))
+    threads = _start(rt, [("relay", rt.relay().run)], stop)
+    return threads + (start_clock(rt, stop) if clock else [])
+
+
+def start_clock(rt: Runtime, stop: threading.Event) -> list[threading.Thread]:
+    """Start a service's clock as a daemon thread, if it has timers."""
+    if not rt.spec.timers:
+        return []
+    clock_runner = rt.clock()
+    return _start(rt, [("clock", lambda s: clock_runner.run(s, rt.settings.clock_tick_seconds))], stop)
+
+
+def _start(rt: Runtime, targets: list[tuple[str, Callable[[threading.Event], None]]],
+           stop: threading.Event) -> list[threading.Thread]:
     threads = []
     for role, target in targets:
         thread = threading.Thread(target=target, args=(stop,), name=f"{rt.name}-{role}", daemon=True)

@@ -7,9 +7,34 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+DATA_FOLDER = ".linli"
+# RFC 7518 §3.2: an HS256 key must be at least as long as the hash output, 256 bits.
+MIN_SECRET_BYTES = 32
+# Published example values: a key that anyone can read in the repository signs anyone's tokens.
+KNOWN_SECRETS = frozenset({"change-me-in-production"})
+MAKE_SECRET = 'export LINLI_JWT_SECRET="$(openssl rand -base64 48)"'
 
-def _data_dir() -> Path:
-    return Path(os.environ.get("LINLI_DATA_DIR", ".linli")).resolve()
+
+class ConfigError(RuntimeError):
+    """A setting that must stop a process before it starts; the message says what to do."""
+
+
+def find_data_dir(start: Path | None = None) -> Path | None:
+    """LINLI_DATA_DIR if set, else the nearest `.linli` folder in the current directory or above it.
+
+    Walking up, as git does for `.git`, lets every `linli` command run anywhere inside a checkout
+    find the folder `linli run` (started at its top, as `bash scripts/run` does) keeps its data in.
+    """
+    configured = os.environ.get("LINLI_DATA_DIR")
+    if configured:
+        return Path(configured).resolve()
+    here = (start or Path.cwd()).resolve()
+    return next((folder / DATA_FOLDER for folder in (here, *here.parents) if (folder / DATA_FOLDER).is_dir()), None)
+
+
+def data_dir() -> Path:
+    """The data folder found, else a new `.linli` in the current directory."""
+    return find_data_dir() or (Path.cwd() / DATA_FOLDER).resolve()
 
 
 def database_url(service: str) -> str:
@@ -17,21 +42,70 @@ def database_url(service: str) -> str:
     url = os.environ.get(f"{service.upper()}_DATABASE_URL")
     if url:
         return url
-    data = _data_dir()
+    data = data_dir()
     data.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{data / f'{service}.db'}"
 
 
-def jwt_secret() -> str:
-    """The suite's signing key; the embedded mode keeps a generated one beside its data."""
-    secret = os.environ.get("LINLI_JWT_SECRET")
-    if secret:
+def weak_secret(secret: str) -> str | None:
+    """Why `secret` must not sign tokens, or None if it may."""
+    if secret in KNOWN_SECRETS:
+        return "is the published example value"
+    size = len(secret.encode())
+    if size < MIN_SECRET_BYTES:
+        return f"is {size} bytes long; at least {MIN_SECRET_BYTES} are needed"
+    return None
+
+
+def env_jwt_secret() -> str | None:
+    """LINLI_JWT_SECRET if set (a weak one is refused), else None."""
+    secret = os.environ.get("LINLI_JWT_SECRET", "")
+    if not secret:
+        return None
+    problem = weak_secret(secret)
+    if problem:
+        raise ConfigError(f"LINLI_JWT_SECRET {problem}. Make a random one: {MAKE_SECRET}")
+    return secret
+
+
+def required_jwt_secret() -> str:
+    """The signing key of a distributed process: LINLI_JWT_SECRET, shared by every process, strong."""
+    secret = env_jwt_secret()
+    if secret is None:
+        raise ConfigError(
+            "LINLI_JWT_SECRET is not set: every process of the distributed mode checks tokens with the same "
+            f"signing key of at least {MIN_SECRET_BYTES} bytes. Make one and give it to all of them: {MAKE_SECRET}"
+        )
+    return secret
+
+
+def embedded_jwt_secret(folder: Path) -> str:
+    """The embedded mode's key: LINLI_JWT_SECRET if set, else the one kept in (first generated into) `folder`."""
+    secret = env_jwt_secret()
+    if secret is not None:
         return secret
-    path = _data_dir() / "jwt.key"
+    path = folder / "jwt.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def existing_jwt_secret() -> str:
+    """The key tokens are signed with, for `linli token create`: never a new one, which nothing would accept."""
+    secret = env_jwt_secret()
+    if secret is not None:
+        return secret
+    folder = find_data_dir()
+    path = folder / "jwt.key" if folder else None
+    if path is None or not path.is_file():
+        where = f"no signing key in {folder}" if folder else (
+            f"no {DATA_FOLDER} folder here or above {Path.cwd()} and LINLI_DATA_DIR is not set")
+        raise ConfigError(
+            f"{where}. Run this where `linli run` keeps its data (or set LINLI_DATA_DIR to that folder), "
+            "or set LINLI_JWT_SECRET to the distributed mode's key."
+        )
     return path.read_text().strip()
 
 
@@ -75,12 +149,15 @@ class Settings:
     clock_tick_seconds: float = 1.0
 
     @classmethod
-    def from_env(cls, service: str) -> Settings:
+    def from_env(cls, service: str, *, jwt_secret: str | None = None) -> Settings:
+        """`jwt_secret`: None for a distributed process (LINLI_JWT_SECRET, checked), "" where no token is."""
+        # The key first: a process refused for want of one leaves nothing behind (no data folder).
+        secret = required_jwt_secret() if jwt_secret is None else jwt_secret
         return cls(
             service=service,
             database_url=database_url(service),
             bus=BusSettings.from_env(),
-            jwt_secret=jwt_secret(),
+            jwt_secret=secret,
             outbox_poll_seconds=float(os.environ.get("LINLI_OUTBOX_POLL_SECONDS", "1.0")),
             clock_tick_seconds=float(os.environ.get("LINLI_CLOCK_TICK_SECONDS", "1.0")),
         )

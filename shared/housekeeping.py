@@ -21,11 +21,14 @@ class Retention:
     idempotency_keys: timedelta = timedelta(hours=24)
 
 
-def prune(session: Session, retention: Retention = Retention()) -> dict[str, int]:
+def prune(session: Session, retention: Retention = Retention(), *, keep_after_seq: int | None = None) -> dict[str, int]:
+    """Delete what is past its retention; sent outbox rows after `keep_after_seq`, if given, are kept."""
     now = utcnow()
+    sent = [outbox.c.sent_at.is_not(None), outbox.c.sent_at < now - retention.sent_events]
+    if keep_after_seq is not None:
+        sent.append(outbox.c.seq <= keep_after_seq)
     removed = {
-        "outbox": session.execute(delete(outbox).where(
-            outbox.c.sent_at.is_not(None), outbox.c.sent_at < now - retention.sent_events)).rowcount,
+        "outbox": session.execute(delete(outbox).where(*sent)).rowcount,
         "inbox": session.execute(delete(inbox).where(
             inbox.c.applied_at < now - retention.applied_events)).rowcount,
         "idempotency_keys": session.execute(delete(idempotency_keys).where(

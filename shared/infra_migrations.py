@@ -78,6 +78,21 @@ def v1_downgrade() -> None:
         op.drop_table(table)
 
 
+def v2_upgrade() -> None:
+    """The in-memory bus's drain watermark (`outbox_drained`)."""
+    op.create_table(
+        "outbox_drained",
+        sa.Column("bus", sa.String(40), nullable=False),
+        sa.Column("up_to_seq", sa.BigInteger(), nullable=False),
+        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("bus", name="pk_outbox_drained"),
+    )
+
+
+def v2_downgrade() -> None:
+    op.drop_table("outbox_drained")
+
+
 def entity_columns() -> list[sa.Column]:
     """The columns of `linli.shared.orm.Entity`, for a service's create_table."""
     return [

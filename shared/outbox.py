@@ -22,6 +22,7 @@ from linli.shared.db import is_postgres, transaction, utcnow
 from linli.shared.events import EventType, encode, envelope
 from linli.shared.housekeeping import Retention, prune
 from linli.shared.logs import get_logger
+from linli.shared.memory_delivery import drained_up_to
 from linli.shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT
 from linli.shared.tables import outbox
 from linli.shared.tracing import child_of, current_traceparent
@@ -159,7 +160,9 @@ class Relay:
 
     def cleanup(self) -> dict[str, int]:
         with transaction(self.factory) as session:
-            return prune(session, self.retention)
+            # The memory bus forgets on a stop: a sent row stays until its event is known applied everywhere.
+            keep_after = drained_up_to(session) if self.publisher.settings.is_memory else None
+            return prune(session, self.retention, keep_after_seq=keep_after)
 
     def pending(self) -> int:
         with self.factory() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,8 @@ from linli.shared.db import make_engine, make_sessionmaker, utcnow
 from linli.shared.outbox import Relay
 from linli.shared.tables import infra_metadata
 
+SCOPE = re.compile(r"[a-z][a-z0-9_]*:[a-z][a-z0-9_]*")
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -30,6 +33,13 @@ class ServiceSpec:
     migrations: Path
     subscriptions: Sequence[Subscription] = ()
     timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+    # The token scopes this service's API knows, scope -> what it grants; `<name>:admin` implies the others.
+    scopes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        foreign = [scope for scope in self.scopes if not SCOPE.fullmatch(scope) or scope.split(":")[0] != self.name]
+        if foreign:
+            raise ValueError(f"{self.name}: scopes must read '{self.name}:<word>': {foreign}")
 
     @property
     def all_metadata(self) -> list[MetaData]:

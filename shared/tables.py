@@ -1,4 +1,5 @@
-"""Tables every service database carries besides its own: outbox, inbox, timers, idempotency keys.
+"""Tables every service database carries besides its own: outbox, inbox, timers, idempotency keys and
+the in-memory bus's drain watermark.
 
 They live on one metadata that each service's migrations include, so the delivery
 machinery is defined once for all four services.
@@ -92,3 +93,13 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("client", "key"),
 )
 Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
+
+# Only the in-memory bus (embedded mode) writes here: its queues die with the process, so outbox rows sent
+# after `up_to_seq` may never have been consumed and go out again at the next start (linli.shared.memory_delivery).
+outbox_drained = Table(
+    "outbox_drained",
+    infra_metadata,
+    Column("bus", String(40), primary_key=True),
+    Column("up_to_seq", BigInteger, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)

@@ -17,4 +17,9 @@ SPEC = ServiceSpec(
     blueprints=[notifications],
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[deliveries],
+    scopes={
+        "notify:read": "read notifications and inboxes",
+        "notify:write": "mark notifications read, manage preferences and webhook subscriptions",
+        "notify:admin": "everything notify:read and notify:write allow",
+    },
 )

@@ -15,4 +15,10 @@ SPEC = ServiceSpec(
     metadata=Base.metadata,
     blueprints=[areas, committees],
     migrations=Path(__file__).parent / "migrations",
+    scopes={
+        "registry:read": "read areas, organizations, committees, members, check-ins and service records",
+        "registry:write": "add and change them, confirm check-ins, log service records",
+        "registry:admin": "everything registry:read and registry:write allow",
+        "registry:pii": "see members' phone numbers and contacts unmasked",
+    },
 )

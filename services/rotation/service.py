@@ -19,4 +19,9 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[read_models],
     timers=TIMERS,
+    scopes={
+        "rotation:read": "read rotations, terms, term reports and joint meetings",
+        "rotation:write": "create rotations, swap terms, submit term reports, schedule meetings",
+        "rotation:admin": "everything rotation:read and rotation:write allow",
+    },
 )

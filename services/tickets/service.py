@@ -19,4 +19,10 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[read_models],
     timers=TIMERS,
+    scopes={
+        "tickets:read": "read tickets, their history and the compounds they are raised against",
+        "tickets:write": "submit tickets and act on them (accept, dispatch, resolve, review...)",
+        "tickets:admin": "everything tickets:read and tickets:write allow",
+        "tickets:pii": "see reporters' names and phone numbers unmasked",
+    },
 )

@@ -37,3 +37,163 @@ def test_worker_and_clock_processes_serve_metrics_when_asked(monkeypatch):
     status, body = wait_for(lambda: (r := call("GET", f"http://127.0.0.1:{port}/metrics"))[0] == 200 and r,
                             message="the metrics endpoint")
     assert b"linli_events_consumed_total" in body and b"linli_outbox_published_total" in body
+
+
+# --- the signing key of distributed processes ---------------------------------------------------------------
+
+STRONG = "a-strong-secret-for-tests-0123456789abcdef"
+
+
+@pytest.fixture
+def nothing_starts(monkeypatch, tmp_path):
+    """A process that got past its checks would start here: fail the test instead of running forever."""
+    import gunicorn.app.base
+
+    import linli.processes
+
+    def started(*_args, **_kwargs):
+        raise AssertionError("the process started")
+
+    monkeypatch.setattr(linli.processes, "run_worker", started)
+    monkeypatch.setattr(linli.processes, "run_clock", started)
+    monkeypatch.setattr(gunicorn.app.base.BaseApplication, "run", started)
+    monkeypatch.chdir(tmp_path)
+    for name in ("LINLI_DATA_DIR", "LINLI_JWT_SECRET", "TICKETS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "clock"])
+@pytest.mark.parametrize("secret, complaint", [
+    (None, "LINLI_JWT_SECRET is not set"),
+    ("", "LINLI_JWT_SECRET is not set"),
+    ("change-me-in-production", "published example"),
+    ("x" * 31, "31 bytes long; at least 32"),
+])
+def test_a_distributed_process_refuses_a_missing_published_or_short_key(
+        nothing_starts, monkeypatch, capsys, command, secret, complaint):
+    if secret is not None:
+        monkeypatch.setenv("LINLI_JWT_SECRET", secret)
+    assert main([command, "tickets"]) == 2
+    err = capsys.readouterr().err
+    assert complaint in err and "openssl rand" in err
+    assert not (nothing_starts / ".linli").exists()  # and it left no stray data folder behind
+
+
+def test_a_distributed_process_starts_with_a_strong_key(nothing_starts, monkeypatch):
+    monkeypatch.setenv("LINLI_JWT_SECRET", STRONG)
+    monkeypatch.setenv("TICKETS_DATABASE_URL", f"sqlite:///{nothing_starts / 'tickets.db'}")
+    with pytest.raises(AssertionError, match="the process started"):
+        main(["worker", "tickets"])
+
+
+def test_migrate_checks_no_token_and_needs_no_key(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("LINLI_JWT_SECRET", raising=False)
+    monkeypatch.delenv("NOTIFY_DATABASE_URL", raising=False)
+    monkeypatch.setenv("LINLI_DATA_DIR", str(tmp_path))
+    assert main(["migrate", "notify"]) == 0
+    assert not (tmp_path / "jwt.key").exists()
+
+
+def test_the_embedded_mode_refuses_a_weak_key_it_is_given(monkeypatch, tmp_path):
+    from linli.shared.config import ConfigError, embedded_jwt_secret
+
+    monkeypatch.setenv("LINLI_JWT_SECRET", "change-me-in-production")
+    with pytest.raises(ConfigError):
+        embedded_jwt_secret(tmp_path)
+    monkeypatch.delenv("LINLI_JWT_SECRET")
+    generated = embedded_jwt_secret(tmp_path)
+    assert len(generated) >= 32 and embedded_jwt_secret(tmp_path) == generated
+
+
+# --- linli token create --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def checkout(monkeypatch, tmp_path):
+    """A folder where `linli run` keeps its data, with its key, and a subdirectory to run commands from."""
+    for name in ("LINLI_DATA_DIR", "LINLI_JWT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / ".linli"
+    data.mkdir()
+    (data / "jwt.key").write_text(STRONG + "\n")
+    sub = tmp_path / "services" / "tickets"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    return tmp_path
+
+
+def _claims(token: str, key: str = STRONG) -> dict:
+    return jwt.decode(token, key, algorithms=["HS256"], issuer="linli")
+
+
+def test_token_create_finds_the_data_folder_from_a_subdirectory(checkout, capsys):
+    assert main(["token", "create", "--district", "*", "--scope", "tickets:read"]) == 0
+    assert _claims(capsys.readouterr().out.strip())["scope"] == "tickets:read"
+    assert not (checkout / "services" / "tickets" / ".linli").exists()
+
+
+def test_token_create_prefers_linli_data_dir(checkout, monkeypatch, tmp_path_factory, capsys):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "jwt.key").write_text("another-key-of-the-right-length-0123456789")
+    monkeypatch.setenv("LINLI_DATA_DIR", str(elsewhere))
+    assert main(["token", "create", "--district", "*", "--scope", "tickets:read"]) == 0
+    _claims(capsys.readouterr().out.strip(), "another-key-of-the-right-length-0123456789")
+
+
+def test_token_create_never_makes_a_key(checkout, capsys):
+    (checkout / ".linli" / "jwt.key").unlink()
+    assert main(["token", "create", "--district", "*", "--scope", "tickets:read"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no signing key" in captured.err and "LINLI_JWT_SECRET" in captured.err
+    assert not (checkout / ".linli" / "jwt.key").exists()
+
+
+def test_token_create_refuses_scopes_the_services_do_not_know(checkout, capsys):
+    assert main(["token", "create", "--district", "*", "--scope", "tickets:read tickets:raed"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "tickets:raed" in captured.err and "tickets:pii" in captured.err
+
+
+@pytest.mark.parametrize("ttl", ["0", "-60", "soon"])
+def test_token_create_refuses_a_ttl_that_is_not_positive(checkout, capsys, ttl):
+    with pytest.raises(SystemExit) as exit_:
+        main(["token", "create", "--district", "*", "--scope", "tickets:read", "--ttl", ttl])
+    assert exit_.value.code == 2 and "--ttl" in capsys.readouterr().err
+
+
+def test_token_scopes_lists_what_the_services_declare(capsys):
+    assert main(["token", "scopes"]) == 0
+    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
+    services = ("registry", "tickets", "rotation", "notify")
+    expected = {f"{s}:{level}" for s in services for level in ("read", "write", "admin")}
+    assert listed == expected | {"tickets:pii", "registry:pii"}
+
+
+def test_a_service_declares_only_scopes_of_its_own():
+    from linli.suite import spec
+
+    base = spec("notify")
+    with pytest.raises(ValueError, match="notify:<word>"):
+        type(base)(**{**base.__dict__, "scopes": {"tickets:read": "not notify's"}})
+
+
+def test_the_embedded_operator_token_lives_hours_with_every_declared_scope(make_service):
+    from linli.embedded import Suite
+    from linli.suite import scopes
+    from tests.support.apps import SECRET
+
+    suite = Suite({"registry": make_service("registry").rt}, {}, None)
+    claims = jwt.decode(suite.operator_token(), SECRET, algorithms=["HS256"], issuer="linli")
+    assert claims["exp"] - claims["iat"] == 8 * 3600
+    assert set(claims["scope"].split()) == set(scopes()) and claims["district"] == "*"
+
+
+def test_the_command_line_imports_prometheus_only_when_a_command_needs_it():
+    """`linli serve` sets PROMETHEUS_MULTIPROC_DIR first; imported earlier, gunicorn's workers' counts are lost."""
+    import subprocess
+    import sys
+
+    code = "import sys, linli.cli; print('prometheus_client' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"

@@ -89,6 +89,13 @@ def test_every_process_has_its_database_and_the_broker(compose):
         assert env[f"{name.upper()}_DATABASE_URL"].rsplit("/", 1)[-1] == name
 
 
+def test_the_signing_key_has_no_usable_default(compose):
+    """`${VAR:?message}` makes compose stop with the message when the variable is unset or empty."""
+    for name, process, service in linli_processes(compose):
+        secret = environment(service)["LINLI_JWT_SECRET"]
+        assert re.fullmatch(r"\$\{LINLI_JWT_SECRET:\?[^}]+\}", secret), f"{name}-{process}: {secret}"
+
+
 def test_processes_run_the_matching_linli_command(compose):
     for name, process, service in linli_processes(compose):
         cmd = command(service)
