@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from linli.services.registry import domain
 from linli.services.registry.events import (
@@ -28,7 +29,7 @@ from linli.services.registry.schemas import (
     CommitteePage,
     CommitteeSchema,
 )
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import Conflict, ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.pagination import PageArgs, paginate
@@ -39,6 +40,13 @@ from linli.shared.outbox import emit
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
                        description="Communities' big party committees (大党委).")
+
+
+def _check_name_free(session: Session, parent_id: uuid.UUID | None, name: str) -> None:
+    """Sibling areas have distinct names (a unique index holds it against racing writers too)."""
+    if session.scalar(select(Area.id).where(Area.parent_id.is_(parent_id) if parent_id is None
+                                            else Area.parent_id == parent_id, Area.name == name)):
+        raise Conflict(f"an area named {name!r} already exists here", errors={"name": ["already taken"]})
 
 
 @areas.route("")
@@ -74,6 +82,7 @@ class Areas(MethodView):
             district_id = str(area_id)
         else:
             district_id = parent.district_id
+        _check_name_free(session, body["parent_id"], body["name"])
         area = Area(id=area_id, district_id=district_id, parent_id=body["parent_id"], level=body["level"],
                     name=body["name"], kind=body["kind"], time_zone=body["time_zone"], version=1)
         session.add(area)
@@ -102,6 +111,8 @@ class AreaItem(MethodView):
         if "kind" in body:
             domain.check_placement(area.level, domain.PARENT_LEVEL[area.level], body["kind"])
         changed = {k: v for k, v in body.items() if getattr(area, k) != v}
+        if "name" in changed:
+            _check_name_free(session, area.parent_id, changed["name"])
         if changed:
             for name, value in changed.items():
                 setattr(area, name, value)

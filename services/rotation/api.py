@@ -22,7 +22,7 @@ from linli.services.rotation.schemas import (
     RotationSchema,
 )
 from linli.shared.db import utcnow
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import NotYetKnown, ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import etag
 from linli.shared.http.pagination import PageArgs, paginate
@@ -63,7 +63,9 @@ class Rotations(MethodView):
         """Set up a committee's rotating chair (one per committee); term 0 starts at midnight of starts_on"""
         session = db()
         committee = session.get(Committee, body["committee_id"])
-        if committee is None or not principal().sees(committee.district_id):
+        if committee is None:
+            raise NotYetKnown.field("committee_id", "committee")
+        if not principal().sees(committee.district_id):
             raise ValidationFailed.field("committee_id", "no such committee")
         if session.scalar(select(Rotation.id).where(Rotation.committee_id == committee.id)):
             raise ProblemError(409, "this committee already has a rotation", slug="conflict")

@@ -23,7 +23,7 @@ from linli.services.tickets.schemas import (
 )
 from linli.shared.clock import schedule
 from linli.shared.db import utcnow
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import NotYetKnown, ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import etag
 from linli.shared.http.pagination import paginate
@@ -81,7 +81,9 @@ class Tickets(MethodView):
         """Raise a resident's ticket against a compound; its deadline follows from the category"""
         session = db()
         compound = session.get(Compound, body["compound_id"])
-        if compound is None or not principal().sees(compound.district_id):
+        if compound is None:
+            raise NotYetKnown.field("compound_id", "compound")
+        if not principal().sees(compound.district_id):
             raise ValidationFailed.field("compound_id", "no such compound")
         now = utcnow()
         ticket = Ticket(district_id=compound.district_id, compound_id=compound.id, title=body["title"],
