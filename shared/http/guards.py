@@ -31,8 +31,8 @@ def _is_json(mimetype: str) -> bool:
 
 
 def _shown(key: str) -> str:
-    """A key as it can be sent back: a lone surrogate is written as its escape."""
-    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+    """A key as it can be sent back and read: a lone surrogate or a NUL is written as its escape."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
 
 
 def _has_surrogate(text: str) -> bool:
