@@ -90,6 +90,12 @@ def replay_if_seen() -> Response | None:
     return _replay(row) if row is not None else None
 
 
+def _replay_if_stored() -> Response | None:
+    key = idempotency_key() if g.get("principal") else None
+    row = _stored(db(), key) if key else None
+    return _replay(row) if row is not None else None
+
+
 def finish(response: Response) -> Response:
     """After the view: commit on success (with the idempotency record), roll back otherwise."""
     session: Session | None = g.get("db_session")
@@ -97,6 +103,10 @@ def finish(response: Response) -> Response:
         return response
     if response.status_code >= 400:
         _rollback_quietly(session)
+        if response.status_code == 409:
+            # A concurrent retry with the same key may have won the race this request lost (its name
+            # check or unique index saw the row the other one created): answer as that one did.
+            return _replay_if_stored() or response
         return response
     try:
         key = idempotency_key() if g.get("principal") else None
@@ -118,11 +128,10 @@ def finish(response: Response) -> Response:
         return stale_write()
     except IntegrityError:
         session.rollback()
-        key = idempotency_key()
-        row = _stored(session, key) if key else None
-        if row is not None:
+        replayed = _replay_if_stored()
+        if replayed is not None:
             # A concurrent retry with the same key won; answer as it did.
-            return _replay(row)
+            return replayed
         log.exception("commit_conflict")
         return problem(409, "the change conflicted with a concurrent one; retry")
     except CONNECTION_ERRORS:
