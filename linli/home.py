@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
+
+from linli.shared.http.problem_pages import page_locale, problem_page
 
 TEXT = {
     "zh-CN": {
@@ -32,17 +34,12 @@ TEXT = {
 }
 
 
-def locale() -> str:
-    wanted = request.args.get("lang") or request.accept_languages.best_match(["zh-CN", "zh", "en"]) or "zh-CN"
-    return "en" if wanted.startswith("en") else "zh-CN"
-
-
 def home_app(services: list[str]) -> Flask:
     app = Flask("linli.home")
 
     @app.get("/")
     def index() -> str:
-        lang = locale()
+        lang = page_locale()
         t = TEXT[lang]
         other = "zh-CN" if lang == "en" else "en"
         rows = "".join(
@@ -55,6 +52,9 @@ def home_app(services: list[str]) -> Flask:
             f'<body><h1>{t["title"]}</h1><p>{t["intro"]}</p><ul>{rows}</ul><p>{t["token"]}</p>'
             f'<p><a href="/?lang={other}">{t["switch"]}</a></p></body></html>'
         )
+
+    # Problem `type`s are relative URIs: from any service under its prefix they resolve to this root.
+    app.add_url_rule("/problems/<slug>", "problem_type", problem_page)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

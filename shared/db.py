@@ -8,9 +8,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from linli.shared.db_timeouts import DatabaseTimeouts, bounded_connections
+
+# Raised when the database cannot be reached or stops answering (as opposed to refusing the statement).
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -61,7 +68,7 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
@@ -74,12 +81,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # pysqlite would begin lazily, at the first write: a read-then-write (If-Match, "one per
+            # community") would then check a snapshot another writer has already replaced. SQLAlchemy's
+            # documented recipe: let pysqlite begin nothing, and begin every transaction IMMEDIATE below.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    limits = timeouts or DatabaseTimeouts.from_env()
+    kwargs["connect_args"] = {**limits.connect_args(), **kwargs.get("connect_args", {})}
+    engine = create_engine(url, **kwargs)
+    bounded_connections(engine, limits.answer_within)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -16,6 +16,10 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the problem carries besides its body."""
+        return {}
+
 
 class NotFound(DomainError):
     status = 404
@@ -55,3 +59,25 @@ class Forbidden(DomainError):
     status = 403
     slug = "forbidden"
     title = "Not allowed"
+
+
+class NotYetKnown(DomainError):
+    """A reference this service's read model has not heard of *yet*: the event may still be on its way.
+
+    Distinct from "no such X" (a plain validation error, for ids that are malformed, of the wrong kind
+    or of another district) so a client can tell "retry in a moment" from "never". 422 like the other
+    reference errors, since the request as sent cannot be applied now; `Retry-After` says when to retry.
+    """
+
+    status = 422
+    slug = "reference-not-yet-known"
+    title = "Reference not yet known"
+    retry_after_seconds = 2
+
+    @classmethod
+    def field(cls, name: str, what: str) -> NotYetKnown:
+        message = f"no {what} with this id is known here yet; if it was just created, retry shortly"
+        return cls(f"{name}: {message}", errors={name: [message]})
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

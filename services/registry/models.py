@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy import ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from linli.shared.db import new_metadata
@@ -24,7 +24,14 @@ class Area(Entity, Base):
     kind: Mapped[str | None] = mapped_column(String(20))
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
-    __table_args__ = (Index("ix_areas_district_created", "district_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_areas_district_created", "district_id", "created_at", "id"),
+        # Siblings have distinct names; districts (no parent) too, which a plain unique index on
+        # (parent_id, name) would not enforce, NULLs being distinct.
+        Index("uq_areas_parent_id_name", "parent_id", "name", unique=True),
+        Index("uq_areas_district_name", "name", unique=True, sqlite_where=text("parent_id IS NULL"),
+              postgresql_where=text("parent_id IS NULL")),
+    )
 
 
 class Committee(Entity, Base):

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from linli.services.registry.domain import COMPOUND_KINDS, LEVELS
 from linli.shared.http.pagination import PageArgs, page_schema
-from linli.shared.http.schemas import EntitySchema
+from linli.shared.http.schemas import EntitySchema, Text
 
 
 def _time_zone(value: str) -> None:
@@ -16,9 +16,6 @@ def _time_zone(value: str) -> None:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ma.ValidationError("not an IANA time zone") from exc
-
-
-_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
 
 
 class AreaSchema(EntitySchema):
@@ -31,14 +28,14 @@ class AreaSchema(EntitySchema):
 
 class AreaCreate(ma.Schema):
     level = ma.fields.String(required=True, validate=ma.validate.OneOf(LEVELS))
-    name = _name
+    name = Text(required=True, max_length=200)
     parent_id = ma.fields.UUID(load_default=None, allow_none=True)
     kind = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.OneOf(COMPOUND_KINDS))
     time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_time_zone)
 
 
 class AreaUpdate(ma.Schema):
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    name = Text(max_length=200)
     kind = ma.fields.String(validate=ma.validate.OneOf(COMPOUND_KINDS))
     time_zone = ma.fields.String(validate=_time_zone)
 
@@ -56,7 +53,7 @@ class CommitteeSchema(EntitySchema):
 
 class CommitteeCreate(ma.Schema):
     community_id = ma.fields.UUID(required=True)
-    name = _name
+    name = Text(required=True, max_length=200)
 
 
 AreaPage = page_schema(AreaSchema)

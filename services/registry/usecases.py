@@ -42,6 +42,7 @@ def add_area(session: Session, actor: Actor, *, level: str, name: str, parent_id
         district_id = str(area_id)
     else:
         district_id = parent.district_id
+    _check_name_free(session, parent_id, name)
     area = Area(id=area_id, district_id=district_id, parent_id=parent_id, level=level, name=name, kind=kind,
                 time_zone=time_zone)
     session.add(area)
@@ -63,11 +64,20 @@ def edit_area(session: Session, actor: Actor, area_id: uuid.UUID, changes: Mappi
     if "kind" in changes:
         domain.check_kind(area.level, changes["kind"])
     changed = {name: value for name, value in changes.items() if getattr(area, name) != value}
+    if "name" in changed:
+        _check_name_free(session, area.parent_id, changed["name"])
     if changed:
         for name, value in changed.items():
             setattr(area, name, value)
         record(session, AREA_UPDATED, area)
     return area
+
+
+def _check_name_free(session: Session, parent_id: uuid.UUID | None, name: str) -> None:
+    """Sibling areas have distinct names (a unique index holds it against racing writers too)."""
+    same_parent = Area.parent_id.is_(None) if parent_id is None else Area.parent_id == parent_id
+    if session.scalar(select(Area.id).where(same_parent, Area.name == name)):
+        raise Conflict(f"an area named {name!r} already exists here", errors={"name": ["already taken"]})
 
 
 def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID, name: str) -> Committee:

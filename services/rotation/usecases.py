@@ -18,7 +18,7 @@ from linli.services.rotation.models import Committee, Rotation
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.clock import schedule
-from linli.shared.errors import Conflict, ValidationFailed
+from linli.shared.errors import Conflict, NotYetKnown
 from linli.shared.readmodel import apply_versioned
 
 # Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it.
@@ -30,7 +30,8 @@ def set_up_rotation(session: Session, actor: Actor, *, committee_id: uuid.UUID, 
     """Set up a committee's rotating chair (one per committee); term 0 starts at local midnight of starts_on."""
     committee = session.get(Committee, committee_id)
     if committee is None or not actor.sees(committee.district_id):
-        raise ValidationFailed.field("committee_id", "no such committee")
+        # Another district's committee answers exactly like one not heard of, so ids of other districts leak nothing.
+        raise NotYetKnown.field("committee_id", "committee")
     if session.scalar(select(Rotation.id).where(Rotation.committee_id == committee.id)):
         raise Conflict("this committee already has a rotation")
     rotation = Rotation(district_id=committee.district_id, committee_id=committee.id, term_months=term_months,

@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from linli.services.tickets.domain import CATEGORIES, DEFAULT_CATEGORY, STATES
 from linli.shared.http.pagination import PageArgs, page_schema
-from linli.shared.http.schemas import EntitySchema
+from linli.shared.http.schemas import EntitySchema, Text
 
 _PHONE_MASKED = "masked (138****5678) unless the caller holds tickets:pii"
 
@@ -25,10 +25,10 @@ class TicketSchema(EntitySchema):
 
 class TicketCreate(ma.Schema):
     compound_id = ma.fields.UUID(required=True)
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    description = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+    title = Text(required=True, max_length=200)
+    description = Text(required=True, max_length=4000)
     category = ma.fields.String(load_default=DEFAULT_CATEGORY, validate=ma.validate.OneOf(CATEGORIES))
-    reporter_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    reporter_name = Text(required=True, max_length=100)
     reporter_phone = ma.fields.String(required=True, validate=[
         ma.validate.Length(min=6, max=20),
         ma.validate.Regexp(r"^\+?[0-9]+$", error="digits only, optionally after a leading +"),

@@ -17,7 +17,7 @@ from linli.services.tickets.models import Compound, Ticket
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.clock import schedule
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import NotYetKnown
 from linli.shared.readmodel import apply_versioned
 
 # Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it.
@@ -29,7 +29,8 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
     """Raise a resident's ticket against a compound; its deadline follows from the category."""
     compound = session.get(Compound, compound_id)
     if compound is None or not actor.sees(compound.district_id):
-        raise ValidationFailed.field("compound_id", "no such compound")
+        # Another district's compound answers exactly like one not heard of, so ids of other districts leak nothing.
+        raise NotYetKnown.field("compound_id", "compound")
     ticket = Ticket(district_id=compound.district_id, compound_id=compound.id, title=title,
                     description=description, category=category, reporter_name=reporter_name,
                     reporter_phone=reporter_phone, state=domain.INITIAL_STATE,

@@ -9,20 +9,34 @@ from typing import Any
 
 import kombu
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, request, send_from_directory
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from linli.shared.db import ping
+from linli.shared.db import CONNECTION_ERRORS, ping
 from linli.shared.errors import DomainError
 from linli.shared.http import uow
-from linli.shared.http.auth import check_scope
-from linli.shared.http.guards import reject_nul_characters
+from linli.shared.http.auth import check_scope, is_public
+from linli.shared.http.conditional import not_modified_if_cached
+from linli.shared.http.cors import enable_cors
+from linli.shared.http.guards import check_input
 from linli.shared.http.openapi import SuiteConventionsPlugin, register_problem_responses
-from linli.shared.http.problems import ProblemError, ProblemSchema, flatten_messages, from_domain, problem
+from linli.shared.http.operations import current_operation
+from linli.shared.http.problem_pages import problem_page
+from linli.shared.http.problems import (
+    ProblemError,
+    ProblemSchema,
+    flatten_messages,
+    from_domain,
+    problem,
+    stale_write,
+    unavailable,
+)
 from linli.shared.logs import get_logger
 from linli.shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from linli.shared.service import Runtime
@@ -30,7 +44,7 @@ from linli.shared.tracing import child_of, current_traceparent
 
 log = get_logger(__name__)
 
-PUBLIC_ENDPOINTS = {"healthz", "readyz", "metrics", "static"}
+PUBLIC_ENDPOINTS = {"healthz", "readyz", "metrics", "static", "docs_assets", "problem_type"}
 PUBLIC_PREFIXES = ("api-docs.",)
 
 
@@ -72,7 +86,9 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Swagger UI's own files, served by the service from the swagger-ui-bundle package: the docs work
+        # offline. Relative to /docs, so they resolve under the gateway's /<service> prefix too.
+        OPENAPI_SWAGGER_UI_URL="docs/assets/",
         API_SPEC_OPTIONS={
             "info": {"description": spec.description},
             "security": [{"bearerAuth": []}],
@@ -91,9 +107,20 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
     for blueprint in spec.blueprints:
         api.register_blueprint(blueprint)
     _register_health(app, runtime)
+    _register_docs(app)
     _register_hooks(app, runtime)
     _register_error_handlers(app)
+    enable_cors(app)
     return app
+
+
+def _register_docs(app: Flask) -> None:
+    @app.get("/docs/assets/<path:filename>", endpoint="docs_assets")
+    def docs_assets(filename: str) -> Response:
+        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+    # Problem `type`s are relative URIs (/problems/<slug>); each resolves to its documentation.
+    app.add_url_rule("/problems/<slug>", "problem_type", problem_page)
 
 
 def _register_hooks(app: Flask, runtime: Runtime) -> None:
@@ -114,13 +141,14 @@ def _register_hooks(app: Flask, runtime: Runtime) -> None:
             return None
         if request.method == "OPTIONS":
             return None
-        check_scope(app.view_functions.get(endpoint))
-        reject_nul_characters()
-        return uow.replay_if_seen()
+        operation = current_operation()
+        check_scope(operation)
+        check_input()
+        return None if is_public(operation) else uow.replay_if_seen()
 
     @app.after_request
     def finish(response: Response) -> Response:
-        response = uow.finish(response)
+        response = not_modified_if_cached(uow.finish(response))
         response.headers["X-Request-Id"] = g.get("request_id", "")
         if g.get("traceparent"):
             response.headers["traceparent"] = g.traceparent
@@ -148,6 +176,18 @@ def _register_error_handlers(app: Flask) -> None:
     def on_domain(error: DomainError) -> Response:
         return from_domain(error)
 
+    @app.errorhandler(StaleDataError)
+    def on_stale(_error: StaleDataError) -> Response:
+        return stale_write()
+
+    def on_unreachable(error: Exception) -> Response:
+        # Down, partitioned or frozen: the bounded timeouts of shared/db_timeouts.py end the wait.
+        log.warning("database_unavailable", error=f"{type(error).__name__}: {str(error)[:200]}")
+        return unavailable()
+
+    for error_class in CONNECTION_ERRORS:
+        app.register_error_handler(error_class, on_unreachable)
+
     @app.errorhandler(IntegrityError)
     def on_integrity(error: IntegrityError) -> Response:
         # Two writers raced for the same unique thing; the loser is told, not given a 500.
@@ -169,6 +209,11 @@ def _register_health(app: Flask, runtime: Runtime) -> None:
 
     @app.get("/readyz")
     def readyz() -> Any:
+        """Ready while the database answers: writes then succeed, their events wait in the outbox.
+
+        The broker is checked and reported too, but only `?full=1` makes its outage unready: a web
+        replica taken out of the balancer for a broker outage would refuse writes it could take.
+        """
         checks: dict[str, str] = {}
         try:
             ping(runtime.engine)
@@ -176,8 +221,11 @@ def _register_health(app: Flask, runtime: Runtime) -> None:
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unavailable: {type(exc).__name__}"
         checks["broker"] = _broker_check(runtime)
-        ready = all(v == "ok" for v in checks.values())
-        return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+        needed = checks if request.args.get("full") in ("1", "true") else {"database": checks["database"]}
+        ready = all(v == "ok" for v in needed.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks,
+                "ready_needs": sorted(needed)}
+        return body, 200 if ready else 503
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any, TypeVar
 
 import jwt
@@ -13,6 +14,7 @@ from sqlalchemy import Select
 from linli.shared.actors import Actor
 from linli.shared.http.problems import ProblemError
 
+SECURITY_SCHEME = "bearerAuth"
 ALGORITHM = "HS256"
 ISSUER = "linli"
 
@@ -66,21 +68,40 @@ def principal() -> Principal:
     return found
 
 
+def _document_security(fn: Any, requirement: list[dict[str, list[str]]]) -> None:
+    # flask-smorest merges an operation's `manual_doc` into its OpenAPI operation (as `@blp.doc` does).
+    apidoc = deepcopy(getattr(fn, "_apidoc", {}))
+    apidoc.setdefault("manual_doc", {})["security"] = requirement
+    fn._apidoc = apidoc
+
+
 def requires(scope: str) -> Callable[[F], F]:
     """Mark a view as needing `scope`; checked before the view runs and shown in the OpenAPI."""
 
     def mark(fn: F) -> F:
         fn._linli_scope = scope  # type: ignore[attr-defined]
+        _document_security(fn, [{SECURITY_SCHEME: [scope]}])
         return fn
 
     return mark
 
 
-def check_scope(view: Callable[..., Any] | None) -> None:
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:  # a MethodView: the scope sits on the method
-        view = getattr(view_class, request.method.lower(), None)
-    scope = getattr(view, "_linli_scope", None)
+def public(fn: F) -> F:
+    """Mark a view as open to anyone, without a token (where a public standard says so)."""
+    fn._linli_public = True  # type: ignore[attr-defined]
+    _document_security(fn, [])
+    return fn
+
+
+def is_public(operation: Callable[..., Any] | None) -> bool:
+    return bool(getattr(operation, "_linli_public", False))
+
+
+def check_scope(operation: Callable[..., Any] | None) -> None:
+    """Before the view: the caller is authenticated and holds the operation's scope."""
+    if is_public(operation):
+        return
+    scope = getattr(operation, "_linli_scope", None)
     who = principal()
     if scope and not who.has(scope):
         raise ProblemError(403, f"this call needs the scope {scope}", slug="insufficient-scope")

@@ -33,30 +33,45 @@ class SuiteConventionsPlugin(BasePlugin):
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
                          **kwargs: Any) -> None:
         for method, operation in (operations or {}).items():
+            # `@requires(scope)` states the scope as the operation's security requirement; an operation
+            # without one still needs a token (`@public` ones say `security: []` themselves).
+            operation.setdefault("security", [{"bearerAuth": []}])
+            public = operation["security"] == []
             responses = operation.setdefault("responses", {})
-            extra = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+            extra = {} if public else {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
             if path and "{" in path:
                 extra[404] = "NOT_FOUND"
             if method in ("post", "patch", "put"):
                 extra[400] = "BAD_REQUEST"
                 extra[409] = "CONFLICT"
                 extra[413] = "REQUEST_ENTITY_TOO_LARGE"
+                extra[415] = "UNSUPPORTED_MEDIA_TYPE"
             if method == "patch":
                 extra[412] = "PRECONDITION_FAILED"
             extra[422] = "UNPROCESSABLE_ENTITY"
+            extra[503] = "SERVICE_UNAVAILABLE"
             for status, name in extra.items():
                 if str(status) not in responses and status not in responses:
                     responses[str(status)] = name
             parameters = operation.setdefault("parameters", [])
-            if method == "post":
+            if method in ("post", "patch"):
                 parameters.append({
                     "in": "header", "name": "Idempotency-Key", "required": False,
                     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-                    "description": "a retried POST with the same key returns the first result and creates "
-                                   "nothing new (kept 24 hours)",
+                    "description": f"a retried {method.upper()} with the same key and the same JSON body (key "
+                                   "order and spacing aside) returns the first answer, headers included, and "
+                                   "changes nothing again (kept 24 hours); the same key with another body "
+                                   "answers 422 idempotency-key-reused",
                 })
             if method == "patch":
                 parameters.append({
                     "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
                     "description": "the ETag you read; a newer version answers 412",
                 })
+            if method == "get" and path and "{" in path and "200" in responses:
+                parameters.append({
+                    "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+                    "description": "the ETag you hold; while it is current the answer is 304 without a body",
+                })
+                responses.setdefault("304", {"description": "Not modified: the ETag you sent is current",
+                                             "headers": {"ETag": {"schema": {"type": "string"}}}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, json
+from flask import Response, json, request
 
 from linli.shared.errors import DomainError
 
@@ -31,6 +31,23 @@ SLUGS = {
     503: ("service-unavailable", "Service unavailable"),
     504: ("gateway-timeout", "Gateway timeout"),
 }
+
+
+# Seconds a client should wait before retrying after a 503 (the database was unreachable).
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+def unavailable() -> Response:
+    return problem(503, "the database is unavailable; nothing was changed",
+                   headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+
+
+def stale_write() -> Response:
+    """Another writer changed the item between this request's read and its write."""
+    if request.headers.get("If-Match") is not None:
+        return problem(412, "the item changed while this request was applied; read it again",
+                       errors={"If-Match": ["the item has a newer ETag"]})
+    return problem(409, "the item changed while this request was applied; read it again and retry")
 
 
 class ProblemSchema(ma.Schema):
@@ -84,7 +101,8 @@ class ProblemError(Exception):
 
 
 def from_domain(error: DomainError) -> Response:
-    return problem(error.status, error.detail, slug=error.slug, title=error.title, errors=error.errors)
+    return problem(error.status, error.detail, slug=error.slug, title=error.title, errors=error.errors,
+                   headers=error.headers())
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -12,12 +12,14 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from linli.shared.db import utcnow
+from linli.shared.db import CONNECTION_ERRORS, utcnow
 from linli.shared.http.auth import principal
-from linli.shared.http.problems import ProblemError, problem
+from linli.shared.http.guards import json_body
+from linli.shared.http.problems import ProblemError, problem, stale_write, unavailable
 from linli.shared.logs import get_logger
 from linli.shared.tables import idempotency_keys
 
@@ -25,7 +27,10 @@ log = get_logger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_KEPT_HEADERS = ("Content-Type", "Location", "ETag")
+# What a replay must say as the first answer did: the representation and where it lives.
+_KEPT_HEADERS = ("Content-Type", "Content-Language", "Content-Location", "Location", "ETag", "Vary",
+                 "Last-Modified", "Cache-Control", "Link")
+_KEYED_METHODS = ("POST", "PATCH")
 
 
 def db() -> Session:
@@ -36,15 +41,18 @@ def db() -> Session:
 
 
 def _fingerprint() -> str:
+    """The request as a retry must repeat it: the same body as JSON, whatever its key order or spacing."""
     digest = hashlib.sha256()
     digest.update(request.method.encode())
     digest.update(request.full_path.encode())
-    digest.update(request.get_data())
+    body = json_body()
+    if body is not None:
+        digest.update(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
     return digest.hexdigest()
 
 
 def idempotency_key() -> str | None:
-    if request.method != "POST":
+    if request.method not in _KEYED_METHODS:
         return None
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
@@ -82,13 +90,23 @@ def replay_if_seen() -> Response | None:
     return _replay(row) if row is not None else None
 
 
+def _replay_if_stored() -> Response | None:
+    key = idempotency_key() if g.get("principal") else None
+    row = _stored(db(), key) if key else None
+    return _replay(row) if row is not None else None
+
+
 def finish(response: Response) -> Response:
     """After the view: commit on success (with the idempotency record), roll back otherwise."""
     session: Session | None = g.get("db_session")
     if session is None:
         return response
     if response.status_code >= 400:
-        session.rollback()
+        _rollback_quietly(session)
+        if response.status_code == 409:
+            # A concurrent retry with the same key may have won the race this request lost (its name
+            # check or unique index saw the row the other one created): answer as that one did.
+            return _replay_if_stored() or response
         return response
     try:
         key = idempotency_key() if g.get("principal") else None
@@ -104,19 +122,29 @@ def finish(response: Response) -> Response:
             ))
         session.commit()
         return response
+    except StaleDataError:
+        # Another writer changed the row after this request read it; its UPDATE matched no version.
+        session.rollback()
+        return stale_write()
     except IntegrityError:
         session.rollback()
-        key = idempotency_key()
-        row = _stored(session, key) if key else None
-        if row is not None:
+        replayed = _replay_if_stored()
+        if replayed is not None:
             # A concurrent retry with the same key won; answer as it did.
-            return _replay(row)
+            return replayed
         log.exception("commit_conflict")
         return problem(409, "the change conflicted with a concurrent one; retry")
-    except OperationalError:
-        session.rollback()
+    except CONNECTION_ERRORS:
+        _rollback_quietly(session)
         log.exception("commit_failed")
-        return problem(503, "the database is unavailable; nothing was changed")
+        return unavailable()
+
+
+def _rollback_quietly(session: Session) -> None:
+    try:
+        session.rollback()
+    except CONNECTION_ERRORS:
+        log.warning("rollback_failed")
 
 
 def close() -> None:

@@ -1,4 +1,4 @@
-"""A TCP proxy the test controls, to cut a service off its broker and let it back."""
+"""A TCP proxy the test controls, to cut a service off its broker or database, or freeze the line, and let it back."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self._open = threading.Event()
         self._open.set()
+        # Cleared by freeze(): bytes are still accepted (the kernel acknowledges them) but go nowhere,
+        # as with a peer that hangs or a partition no RST ever crosses.
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -28,6 +32,10 @@ class TcpProxy:
             if not self._open.is_set():
                 client.close()
                 continue
+            if not self._flowing.is_set():
+                with self._lock:
+                    self._conns.append(client)  # held open, never answered
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -41,6 +49,7 @@ class TcpProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -60,10 +69,16 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def freeze(self) -> None:
+        """Keep every connection open but forward nothing, and answer no new one, until `restore()`."""
+        self._flowing.clear()
+
     def restore(self) -> None:
         self._open.set()
+        self._flowing.set()
 
     def close(self) -> None:
         self._closed = True
+        self._flowing.set()
         self.cut()
         self._listener.close()

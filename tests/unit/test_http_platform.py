@@ -54,12 +54,16 @@ def test_health_ready_and_metrics_need_no_token(make_service):
     assert 'linli_http_requests_total{endpoint="/v1/tickets",method="GET",service="tickets",status="401"}' in metrics
 
 
-def test_readyz_reports_an_unreachable_broker(tmp_path):
+def test_readyz_stays_ready_without_the_broker_and_reports_it(tmp_path):
     sut = service_under_test("registry", f"sqlite:///{tmp_path}/r.db",
                              BusSettings(url="amqp://guest:guest@127.0.0.1:1//"))
+    # Writes still succeed through the outbox, so the web replica stays in the balancer...
     r = sut.client.get("/readyz")
-    assert r.status_code == 503
+    assert r.status_code == 200 and r.json["status"] == "ready" and r.json["ready_needs"] == ["database"]
     assert r.json["checks"]["database"] == "ok" and r.json["checks"]["broker"].startswith("unavailable")
+    # ...while ?full=1 asks for everything, for operators and deployment checks.
+    r = sut.client.get("/readyz?full=1")
+    assert r.status_code == 503 and r.json["ready_needs"] == ["broker", "database"]
     sut.rt.dispose()
 
 

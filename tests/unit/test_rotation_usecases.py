@@ -10,7 +10,7 @@ import pytest
 from linli.services.rotation import usecases
 from linli.services.rotation.models import Base, Committee, Rotation
 from linli.shared.actors import Actor
-from linli.shared.errors import Conflict, ValidationFailed
+from linli.shared.errors import Conflict, NotYetKnown
 from tests.support.sessions import committed_events, pending_timers
 
 YONGCHUAN = str(uuid.uuid4())
@@ -54,7 +54,7 @@ def test_setting_up_records_the_rotation_in_the_committees_zone_and_schedules_te
 def test_an_unknown_or_foreign_committee_names_committee_id_and_a_second_rotation_conflicts(factory):
     foreign = _committee(factory, district=str(uuid.uuid4()))
     for committee_id in (uuid.uuid4(), foreign):
-        with factory() as session, pytest.raises(ValidationFailed) as raised:
+        with factory() as session, pytest.raises(NotYetKnown) as raised:
             usecases.set_up_rotation(session, CLERK, committee_id=committee_id, term_months=1,
                                      starts_on=date(2024, 1, 1))
         assert list(raised.value.errors) == ["committee_id"]

@@ -12,7 +12,7 @@ from linli.services.tickets import usecases
 from linli.services.tickets.events import TICKET_SUBMITTED, TicketData
 from linli.services.tickets.models import Base, Compound, Ticket
 from linli.shared.actors import Actor
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import NotYetKnown
 from tests.support.sessions import committed_events, pending_timers
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
@@ -57,7 +57,7 @@ def test_submitting_records_the_ticket_with_the_phone_masked_and_sets_its_deadli
 def test_an_unknown_or_foreign_compound_names_compound_id_and_records_nothing(factory):
     foreign = _compound(factory, district=BISHAN)
     for compound_id in (uuid.uuid4(), foreign):
-        with factory() as session, pytest.raises(ValidationFailed) as raised:
+        with factory() as session, pytest.raises(NotYetKnown) as raised:
             _submit(session, compound_id)
         assert list(raised.value.errors) == ["compound_id"]
     assert committed_events(factory) == []

@@ -1,0 +1,169 @@
+"""A corpus of bad input sent to EVERY write operation (POST/PUT/PATCH) of every service's OpenAPI.
+
+Operations and their fields are discovered from /openapi.json, so a new operation is covered without
+touching this file. Each request must answer a 4xx problem+json naming the field where there is one,
+never a 5xx, and change nothing: the service's whole database is compared before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from linli.suite import SERVICES
+from tests.support.apps import ServiceUnderTest
+from tests.support.fuzz import SEEDS
+
+WRITES = ("post", "put", "patch")
+
+
+@dataclass(frozen=True)
+class Bad:
+    label: str
+    body: bytes
+    content_type: str | None = "application/json"
+    field: str | None = None  # the field the answer must name
+
+
+def _json(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+# Bad whatever the operation: the body cannot be read as a JSON document the suite accepts.
+UNREADABLE = [
+    Bad("object nested 1000 deep", _json('{"x": ' * 1000 + "1" + "}" * 1000)),
+    Bad("array nested 100000 deep", _json("[" * 100_000 + "]" * 100_000)),
+    Bad("object nested 40 deep", _json('{"x": ' * 40 + "1" + "}" * 40)),
+    Bad("lone surrogate in a key", _json('{"\\ud800": 1}'), field="\\ud800"),
+    Bad("lone low surrogate in a nested key", _json('{"a": {"\\udfff": 1}}'), field="a.\\udfff"),
+    Bad("NUL in a key", _json('{"a\\u0000": 1}'), field="a\\u0000"),
+    Bad("text/plain", _json('{"name": "x"}'), "text/plain"),
+    Bad("form", b"name=x&level=district", "application/x-www-form-urlencoded"),
+    Bad("multipart", b"--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nx\r\n--b--\r\n",
+        "multipart/form-data; boundary=b"),
+    Bad("xml", b"<area><name>x</name></area>", "application/xml"),
+    Bad("no content type", _json('{"name": "x"}'), None),
+    Bad("json in latin-1", "{\"name\": \"caf\u00e9\"}".encode("latin-1"), "application/json; charset=latin-1"),
+    Bad("invalid UTF-8", b'{"name": "\xff\xfe"}'),
+    Bad("truncated JSON", _json('{"name": ')),
+    Bad("NaN", _json('{"x": NaN}')),
+    Bad("Infinity", _json('{"x": -Infinity}')),
+    Bad("a 5000-digit integer", _json('{"x": ' + "9" * 5000 + "}")),
+]
+
+# Bad for an operation that reads a body; harmless JSON for one that does not (it ignores its body).
+NOT_AN_OBJECT = [
+    Bad("empty body", b""),
+    Bad("empty body without a content type", b"", None),
+    Bad("an array", _json("[]")),
+    Bad("an array of an object", _json("[{}]")),
+    Bad("a string", _json('"x"')),
+    Bad("a number", _json("1")),
+    Bad("null", _json("null")),
+]
+
+
+def _field_values(kind: str) -> list[tuple[str, Any]]:
+    """Raw JSON values that no field of `kind` may take."""
+    values: list[tuple[str, str]] = [("an array", "[]"), ("an object", '{"a": 1}')]
+    if kind == "string":
+        values += [("empty", '""'), ("a space", '" "'), ("ideographic spaces", '"\\u3000\\u3000"'),
+                   ("tab and newline", '"\\t\\n"'), ("a lone surrogate", '"x\\ud800"'),
+                   ("a lone low surrogate", '"\\udc00"'), ("NUL", '"a\\u0000b"'), ("a number", "7")]
+    if kind in ("integer", "number"):
+        values += [("a 400-digit integer", "1" + "0" * 400), ("2**64", str(2**64)), ("1e999", "1e999"),
+                   ("-1e999", "-1e999"), ("a string", '"x"')]
+    return values
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _write_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+    """(method, path, {field: type}) of every write; fields empty for an operation without a body."""
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in WRITES:
+                continue
+            fields: dict[str, str] = {}
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                for name, prop in _resolve(spec, body["schema"]).get("properties", {}).items():
+                    prop = _resolve(spec, prop)
+                    if not prop.get("readOnly"):
+                        fields[name] = prop.get("type", "string")
+            found.append((method, path, fields))
+    return found
+
+
+def _database_digest(sut: ServiceUnderTest) -> str:
+    digest = hashlib.sha256()
+    with sut.rt.factory() as session:
+        for metadata in sut.rt.spec.all_metadata:
+            for table in metadata.sorted_tables:
+                rows = session.execute(select(table)).all()
+                digest.update(table.name.encode())
+                digest.update(repr(sorted(repr(tuple(row)) for row in rows)).encode())
+    return digest.hexdigest()
+
+
+def _corpus(fields: dict[str, str]) -> list[Bad]:
+    corpus = list(UNREADABLE)
+    if not fields:
+        return corpus
+    corpus += NOT_AN_OBJECT
+    for name, kind in fields.items():
+        for label, raw in _field_values(kind):
+            corpus.append(Bad(f"{name}: {label}", _json(f'{{"{name}": {raw}}}'), field=name))
+    return corpus
+
+
+def _names(errors: dict[str, Any], field: str) -> bool:
+    return any(key == field or key.startswith(f"{field}.") for key in errors)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_write_operation_refuses_the_bad_input_corpus_and_changes_nothing(make_service, service):
+    sut = make_service(service)
+    seed = SEEDS[service](sut)
+    auth = sut.as_("*", f"{service}:admin tickets:pii")
+    spec = sut.client.get("/openapi.json").json
+    operations = _write_operations(spec)
+    assert operations, f"{service} documents no write operation"
+    failures: list[str] = []
+    sent = 0
+    for method, path, fields in operations:
+        url = re.sub(r"\{(\w+)\}", lambda m: str(seed.values[m.group(1)][0]), path)
+        for bad in _corpus(fields):
+            headers = dict(auth)
+            if bad.content_type:
+                headers["Content-Type"] = bad.content_type
+            before = _database_digest(sut)
+            r = sut.client.open(url, method=method.upper(), data=bad.body, headers=headers)
+            sent += 1
+            where = f"{method.upper()} {path} [{bad.label}] -> {r.status_code}"
+            text = r.get_data(as_text=True)[:300]
+            if not 400 <= r.status_code < 500:
+                failures.append(f"{where}: {text}")
+                continue
+            if r.content_type != "application/problem+json":
+                failures.append(f"{where}: not a problem ({r.content_type})")
+                continue
+            problem = json.loads(r.get_data())
+            if problem.get("status") != r.status_code or not problem.get("type", "").startswith("/problems/"):
+                failures.append(f"{where}: malformed problem {problem}")
+            if bad.field and not _names(problem.get("errors") or {}, bad.field):
+                failures.append(f"{where}: does not name {bad.field!r}: {problem}")
+            if _database_digest(sut) != before:
+                failures.append(f"{where}: the database changed")
+    assert not failures, f"{len(failures)} of {sent} bad requests mishandled:\n" + "\n".join(failures)
