@@ -1,4 +1,7 @@
-"""The four services the launcher knows, loaded lazily so one process imports only what it runs."""
+"""The four services the launcher knows, loaded on first use.
+
+A process imports every service's spec once: it declares the queues of all of them on the broker.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import importlib
 
 from linli.shared.config import Settings
 from linli.shared.service import Runtime, ServiceSpec
+from linli.shared.subscriptions import Subscription
 
 # The services the launcher wires together; `shared` knows none of them by name.
 SERVICES = ("registry", "tickets", "rotation", "notify")
@@ -17,8 +21,13 @@ def spec(name: str) -> ServiceSpec:
     return importlib.import_module(f"linli.services.{name}.service").SPEC
 
 
+def subscriptions() -> list[Subscription]:
+    """Every service's subscriptions: each process declares all their queues, whichever service it runs."""
+    return [subscription for name in SERVICES for subscription in spec(name).subscriptions]
+
+
 def runtime(name: str, settings: Settings | None = None) -> Runtime:
-    return Runtime.build(spec(name), settings or Settings.from_env(name))
+    return Runtime.build(spec(name), settings or Settings.from_env(name), known_subscriptions=subscriptions())
 
 
 def names(choice: str) -> list[str]:
