@@ -19,7 +19,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
 from linli.home import home_app
-from linli.processes import start_consumers, start_producers
+from linli.processes import declare_bus, start_consumers, start_producers
 from linli.shared.http.app import create_app
 from linli.shared.http.auth import issue_token
 from linli.shared.logs import get_logger
@@ -61,6 +61,8 @@ def start(data_dir: str | Path, *, demo: bool = True) -> Suite:
     apps = {name: create_app(rt) for name, rt in runtimes.items()}
     mounts = {f"/{name}": app for name, app in apps.items()}
     suite = Suite(runtimes, apps, DispatcherMiddleware(home_app(list(SERVICES)), mounts))
+    # Each runtime knows every service's queues; declaring them once covers the whole suite.
+    declare_bus(runtimes[SERVICES[0]])
     for rt in runtimes.values():
         suite.threads += start_consumers(rt, suite.stop)
     for rt in runtimes.values():

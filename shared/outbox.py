@@ -186,20 +186,24 @@ class Relay:
         OUTBOX_UNSENT.labels(self.service).set(count)
         return count
 
-    def observe(self) -> None:
+    def observe(self, *, unrouted: bool = True) -> None:
         """Set the gauges an operator alerts on: unsent events, and events no queue took."""
         self.pending()
         settings = self.publisher.settings
-        if not settings.is_memory:
+        if unrouted and not settings.is_memory:
             depth = queue_depth(settings, unrouted_name(settings))
             if depth is not None:
                 UNROUTED_EVENTS.labels(unrouted_name(settings)).set(depth)
 
     def _observe_until(self, stop: threading.Event) -> None:
         # A thread of its own: the gauges must stay current while publishing is stuck on the broker.
+        last_probe = float("-inf")
         while True:
+            # The broker probe may take its full timeout when the broker is stuck: not every round.
+            probe = time.monotonic() - last_probe >= 60
+            last_probe = time.monotonic() if probe else last_probe
             try:
-                self.observe()
+                self.observe(unrouted=probe)
             except Exception:  # noqa: BLE001 - a gauge is best effort; the next round tries again
                 log.warning("relay_observe_failed", service=self.service, exc_info=True)
             if stop.wait(self.observe_seconds):

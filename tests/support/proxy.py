@@ -1,10 +1,16 @@
-"""A TCP proxy the test controls, to cut a service off its broker and let it back."""
+"""A TCP proxy the test controls: cut a service off its broker, or freeze the line, and let it back.
+
+`cut()` closes every connection, as a broker restart does. `freeze()` keeps the connections
+open but forwards nothing, as a broker under a memory/disk alarm or a stuck load balancer
+does: only timeouts and heartbeats can tell.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -14,6 +20,8 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self._open = threading.Event()
         self._open.set()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -41,6 +49,8 @@ class TcpProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                # Frozen: what was read is held, not forwarded, until `thaw()`.
+                self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -63,7 +73,28 @@ class TcpProxy:
     def restore(self) -> None:
         self._open.set()
 
+    def freeze(self) -> None:
+        """Keep accepting and keep every connection open, but forward nothing either way."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
         self._closed = True
+        self._flowing.set()
         self.cut()
         self._listener.close()
+
+
+def through(proxy: TcpProxy, url: str) -> str:
+    """The same broker URL, by way of the proxy."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    creds = netloc[0] + "@" if len(netloc) == 2 else ""
+    return urlunsplit(parts._replace(netloc=f"{creds}127.0.0.1:{proxy.port}"))
+
+
+def proxy_for(url: str) -> TcpProxy:
+    target = urlsplit(url)
+    return TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
