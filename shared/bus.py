@@ -52,14 +52,17 @@ def unrouted_name(settings: BusSettings) -> str:
     return f"{settings.queue_prefix}linli.unrouted"
 
 
+def _alternate(settings: BusSettings) -> dict[str, str] | None:
+    # kombu's memory transport has no alternate exchanges; there the argument only gets in the way.
+    return None if settings.is_memory else {"alternate-exchange": unrouted_name(settings)}
+
+
 def events_exchange(settings: BusSettings) -> kombu.Exchange:
-    return kombu.Exchange(settings.exchange, type="topic", durable=True,
-                          arguments={"alternate-exchange": unrouted_name(settings)})
+    return kombu.Exchange(settings.exchange, type="topic", durable=True, arguments=_alternate(settings))
 
 
 def private_exchange(settings: BusSettings) -> kombu.Exchange:
-    return kombu.Exchange(settings.private_exchange, type="topic", durable=True,
-                          arguments={"alternate-exchange": unrouted_name(settings)})
+    return kombu.Exchange(settings.private_exchange, type="topic", durable=True, arguments=_alternate(settings))
 
 
 def dead_exchange(settings: BusSettings) -> kombu.Exchange:

@@ -90,6 +90,8 @@ def _drain(settings: BusSettings, queues: Sequence[str], visit: Callable[[str, A
         conn.connect()
     except (amqp.exceptions.AccessRefused, amqp.exceptions.NotAllowed) as exc:
         raise DeadLetterError(f"the broker refused the connection ({_where(settings)}): {exc}") from exc
+    except OSError as exc:
+        raise DeadLetterError(f"cannot reach the broker: {type(exc).__name__}: {exc}") from exc
     with conn:
         channel = conn.channel()
         try:
