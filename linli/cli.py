@@ -86,6 +86,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import tempfile
 
+    # Must be set before prometheus_client is imported, so every worker writes its counts to files.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="linli-metrics-"))
     from linli.processes import declare_bus
     from linli.suite import runtime
 
@@ -93,9 +95,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     rt = runtime(args.service)
     declare_bus(rt)
     rt.dispose()
-
-    # Must be set before prometheus_client is imported, so every worker writes its counts to files.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="linli-metrics-"))
     from gunicorn.app.base import BaseApplication
     from prometheus_client import multiprocess
 

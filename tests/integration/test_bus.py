@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import amqp
@@ -38,6 +40,8 @@ from tests.support.collector import Collector
 from tests.support.proxy import proxy_for, through
 from tests.support.servers import _unavailable
 from tests.support.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class WidgetData(ma.Schema):
@@ -384,34 +388,39 @@ def test_private_events_go_to_the_private_exchange_only(live, bus, run_threads):
     private.close()
 
 
+def _prefixed(regex: str, prefix: str) -> str:
+    """A permission regex of deploy/rabbitmq (`^(a|b|...)$`) for names carrying the test prefix."""
+    assert regex.startswith("^(") and regex.endswith(")$"), regex
+    return "^(" + "|".join(re.escape(prefix) + alt for alt in regex[2:-2].split("|")) + ")$"
+
+
 def test_an_apps_user_may_bind_to_events_but_not_to_private(bus):
+    definitions = json.loads((ROOT / "deploy" / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
+    rules = {p["user"]: p for p in definitions["permissions"]}
     tag = uuid.uuid4().hex[:8]
     apps, service, password = f"linli-test-apps-{tag}", f"linli-test-notify-{tag}", uuid.uuid4().hex
-    prefix = bus.queue_prefix.replace(".", r"\.")
     vhost = unquote(urlsplit(bus.url).path[1:]) or "/"
     declare_all(bus, [])  # the suite's exchanges, as any of its processes declares them
     _rabbitmqctl("add_user", apps, password)
     _rabbitmqctl("add_user", service, password)
     try:
-        # As in deploy/rabbitmq: apps configure and write only their own queues, read only linli.events.
-        _rabbitmqctl("set_permissions", "-p", vhost, apps, f"^{prefix}apps\\..*", f"^{prefix}apps\\..*",
-                     f"^({prefix}apps\\..*|{prefix}linli\\.events)$")
-        _rabbitmqctl("set_permissions", "-p", vhost, service, f"^{prefix}.*", f"^{prefix}.*", f"^{prefix}.*")
+        # The rules of the deployment's broker users, for this test's prefixed names.
+        for user, rule in ((apps, rules["apps"]), (service, rules["notify"])):
+            _rabbitmqctl("set_permissions", "-p", vhost, user,
+                         *(_prefixed(rule[kind], bus.queue_prefix) for kind in ("configure", "write", "read")))
 
-        def bind(user: str, exchange: kombu.Exchange) -> None:
+        def bind(user: str, queue_name: str, exchange: kombu.Exchange) -> None:
             parts = urlsplit(bus.url)
             url = urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc.rsplit('@', 1)[-1]}"))
             with kombu.Connection(url) as conn:
-                queue = kombu.Queue(bus.queue(f"apps.{user}"), durable=False, auto_delete=True,
-                                    channel=conn.channel())
+                queue = kombu.Queue(bus.queue(queue_name), durable=False, auto_delete=True, channel=conn.channel())
                 queue.declare()
                 queue.bind_to(exchange, routing_key="#")
 
-        bind(apps, events_exchange(bus))
+        bind(apps, "apps.audit", events_exchange(bus))
         with pytest.raises(amqp.exceptions.AccessRefused):
-            bind(apps, private_exchange(bus))
-        bind(service, private_exchange(bus))
+            bind(apps, "apps.audit", private_exchange(bus))
+        bind(service, "notify.contacts", private_exchange(bus))
     finally:
         _rabbitmqctl("delete_user", apps)
         _rabbitmqctl("delete_user", service)
-

@@ -15,6 +15,7 @@ from tests.support.waiting import wait_for
 
 def _bus_env(monkeypatch, bus, database_url: str) -> None:
     for name, value in {"LINLI_BROKER_URL": bus.url, "LINLI_EXCHANGE": bus.exchange,
+                        "LINLI_PRIVATE_EXCHANGE": bus.private_exchange,
                         "LINLI_DEAD_EXCHANGE": bus.dead_exchange, "LINLI_QUEUE_PREFIX": bus.queue_prefix,
                         "NOTIFY_DATABASE_URL": database_url}.items():
         monkeypatch.setenv(name, value)
