@@ -1,15 +1,19 @@
 """The four services the launcher knows, loaded on first use.
 
 A process imports every service's spec once: it declares the queues of all of them on the broker.
+Nothing heavy is imported at module level: `linli serve` must set up Prometheus' multiprocess
+directory before prometheus_client is first imported, and `linli.cli` imports this module.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from linli.shared.config import Settings
-from linli.shared.service import Runtime, ServiceSpec
-from linli.shared.subscriptions import Subscription
+if TYPE_CHECKING:
+    from linli.shared.config import Settings
+    from linli.shared.service import Runtime, ServiceSpec
+    from linli.shared.subscriptions import Subscription
 
 # The services the launcher wires together; `shared` knows none of them by name.
 SERVICES = ("registry", "tickets", "rotation", "notify")
@@ -27,6 +31,9 @@ def subscriptions() -> list[Subscription]:
 
 
 def runtime(name: str, settings: Settings | None = None) -> Runtime:
+    from linli.shared.config import Settings
+    from linli.shared.service import Runtime
+
     return Runtime.build(spec(name), settings or Settings.from_env(name), known_subscriptions=subscriptions())
 
 
