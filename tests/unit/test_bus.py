@@ -132,3 +132,27 @@ def test_private_and_public_events_both_reach_a_subscription_on_the_memory_trans
         stop.set()
         thread.join(10)
         sut.rt.dispose()
+
+
+def test_the_deployments_broker_users_keep_apps_off_the_private_exchange():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    definitions = json.loads((root / "deploy" / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
+    rules = {p["user"]: p for p in definitions["permissions"]}
+    assert re.match(rules["apps"]["read"], "linli.events") and not re.match(rules["apps"]["read"], "linli.private")
+    assert not re.match(rules["apps"]["configure"], "notify.deliveries")
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text(encoding="utf-8"))
+    mounts = " ".join(compose["services"]["rabbitmq"]["volumes"])
+    assert "definitions.json" in mounts and "linli.conf" in mounts
+    for name in ("registry", "tickets", "rotation", "notify"):
+        rule = rules[name]
+        for resource in ("linli.private", "linli.events", "linli.unrouted", f"{name}.x.retry.500", "notify.deliveries"):
+            assert re.match(rule["configure"], resource) and re.match(rule["read"], resource), (name, resource)
+        assert re.match(rule["write"], "amq.default")
+        for process in ("migrate", "web", "worker", "clock"):
+            url = compose["services"][f"{name}-{process}"]["environment"]["LINLI_BROKER_URL"]
+            assert url.startswith(f"amqp://{name}:"), (name, process)
