@@ -422,5 +422,8 @@ def test_an_apps_user_may_bind_to_events_but_not_to_private(bus):
             bind(apps, "apps.audit", private_exchange(bus))
         bind(service, "notify.contacts", private_exchange(bus))
     finally:
+        with kombu.Connection(bus.url) as conn:
+            for name in ("apps.audit", "notify.contacts"):
+                conn.channel().queue_delete(bus.queue(name))
         _rabbitmqctl("delete_user", apps)
         _rabbitmqctl("delete_user", service)

@@ -112,8 +112,10 @@ def delete_bus(bus: BusSettings, queues: list[str]) -> None:
     with kombu.Connection(bus.url) as conn:
         channel = conn.channel()
         names = [unrouted_name(bus)]
+        # Processes started with the default retry settings make the default steps' queues.
+        steps = dict.fromkeys([*retry_delays_ms(bus), *retry_delays_ms(BusSettings())])
         for queue in queues:
-            names += [queue, f"{queue}.dead", *(retry_queue_name(queue, ms) for ms in retry_delays_ms(bus))]
+            names += [queue, f"{queue}.dead", *(retry_queue_name(queue, ms) for ms in steps)]
         for name in names:
             try:
                 channel.queue_delete(name)
