@@ -46,7 +46,10 @@ def _payload_schemas(events: list[EventType]) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     events = suite_events()
-    exchange = {"name": "linli.events", "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"}
+    def exchange(event: EventType) -> dict[str, Any]:
+        name = "linli.private" if event.private else "linli.events"
+        return {"name": name, "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"}
+
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -69,8 +72,12 @@ def document() -> dict[str, Any]:
         channels[event.key] = {
             "address": event.key,
             "messages": {event.key: {"$ref": f"#/components/messages/{event.key}"}},
-            "bindings": {"amqp": {"is": "routingKey", "exchange": dict(exchange)}},
+            "bindings": {"amqp": {"is": "routingKey", "exchange": exchange(event)}},
         }
+        if event.private:
+            channels[event.key]["description"] = (
+                "Carries personal data: on `linli.private`, which only the suite's own services may bind to."
+            )
         operations[f"{event.key}.send"] = {
             "action": "send",
             "summary": f"{event.producer} publishes: {event.summary}",
@@ -82,10 +89,14 @@ def document() -> dict[str, Any]:
             "title": "linli events",
             "version": "1.0.0",
             "description": (
-                "Every event of the suite, published to the durable topic exchange `linli.events` with the "
-                "routing key `<service>.<entity>.<verb>`. Bind your own durable queue with full keys or `#` "
-                "patterns; delivery is at-least-once, so dedupe on the CloudEvent `id`, and use `data.version` "
-                "to ignore stale updates. Generated from the catalogue in code by `linli asyncapi`."
+                "Every event of the suite, published with the routing key `<service>.<entity>.<verb>` to the "
+                "durable topic exchange `linli.events`, which other applications may read, or, for the few "
+                "events carrying personal data, to `linli.private`, which only the suite's own services may "
+                "bind to (each channel names its exchange). Bind your own durable queue with full keys or `#` "
+                "patterns. Delivery is at-least-once: the same event may arrive more than once (a publisher "
+                "retrying after a lost confirm, a redelivery after a lost connection), so de-duplicate by the "
+                "CloudEvent `id`, and use `data.version` to ignore stale updates. Generated from the catalogue "
+                "in code by `linli asyncapi`."
             ),
         },
         "defaultContentType": CONTENT_TYPE,

@@ -54,11 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     dlq = sub.add_parser("dlq", help="dead-lettered events")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
-    dlq_list = dlq_sub.add_parser("list", help="show what failed for good, leaving it in place")
+    dlq_list = dlq_sub.add_parser("list", help="show what failed for good (one JSON line each), leaving it in place")
     dlq_list.add_argument("service", choices=SERVICES)
-    dlq_replay = dlq_sub.add_parser("replay", help="send dead events back to their queue")
+    dlq_replay = dlq_sub.add_parser("replay", help="send dead messages back to their queue (all, or one)")
     dlq_replay.add_argument("service", choices=SERVICES)
-    dlq_replay.add_argument("--event-id", help="only this event")
+    dlq_drop = dlq_sub.add_parser("drop", help="remove one dead message (or one event's) for good")
+    dlq_drop.add_argument("service", choices=SERVICES)
+    for command, required in ((dlq_replay, False), (dlq_drop, True)):
+        which = command.add_mutually_exclusive_group(required=required)
+        which.add_argument("--id", dest="handle", help="only the message with this handle (from `dlq list`)")
+        which.add_argument("--event-id", help="only this event's message(s)")
 
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI document generated from the event catalogue")
     asyncapi.add_argument("--out", help="write to this file instead")
@@ -105,6 +110,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     required_jwt_secret()
     # Must be set before prometheus_client is imported, so every worker writes its counts to files.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="linli-metrics-"))
+    from linli.processes import declare_bus
+    from linli.suite import runtime
+
+    # Once, in the master, before any worker is forked.
+    rt = runtime(args.service)
+    declare_bus(rt)
+    rt.dispose()
     from gunicorn.app.base import BaseApplication
     from prometheus_client import multiprocess
 
@@ -154,6 +166,21 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         upgrade(rt)
         print(f"{name}: migrated")
         rt.dispose()
+    # The broker's topology is part of the schema: every queue of every service, before anything publishes.
+    bus = runtime(names(args.service)[0], jwt_secret="")
+    try:
+        if bus.settings.bus.is_memory:
+            print("bus: in-memory, nothing to declare")
+            return 0
+        try:
+            bus.declare_topology()
+        except Exception as exc:  # noqa: BLE001 - reported to the operator, who must act
+            print(f"bus: could not declare the queues on {_safe_url(bus.settings.bus.url)}: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        print(f"bus: {len(bus.topologies())} queue(s) and their exchanges declared")
+    finally:
+        bus.dispose()
     return 0
 
 
@@ -197,13 +224,31 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
     if rt.settings.bus.is_memory:
         print("the in-memory bus keeps no dead-letter queue across processes; set LINLI_BROKER_URL", file=sys.stderr)
         return 2
-    if args.dlq_command == "list":
-        for entry in dlq.list_dead(rt.settings.bus, rt.queue_names()):
-            print(json.dumps(entry, ensure_ascii=False))
-        return 0
-    count = dlq.replay(rt.settings.bus, rt.queue_names(), event_id=args.event_id)
-    print(f"replayed {count} event(s)")
+    queues = rt.queue_names()
+    try:
+        if args.dlq_command == "list":
+            for entry in dlq.list_dead(rt.settings.bus, queues):
+                print(json.dumps(entry, ensure_ascii=False, default=str))
+            return 0
+        act = dlq.replay if args.dlq_command == "replay" else dlq.drop
+        count = act(rt.settings.bus, queues, event_id=args.event_id, handle=args.handle)
+    except dlq.DeadLetterError as exc:
+        print(f"dlq: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        rt.dispose()
+    past = "replayed" if args.dlq_command == "replay" else "dropped"
+    if count == 0 and (args.event_id or args.handle):
+        print(f"dlq: no dead message of {args.service} matches {args.handle or args.event_id}", file=sys.stderr)
+        return 1
+    print(f"{past} {count} message(s)")
     return 0
+
+
+def _safe_url(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return str(maybe_sanitize_url(url))
 
 
 def _cmd_asyncapi(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
 from linli.home import home_app
-from linli.processes import start_clock, start_consumers, start_producers
+from linli.processes import declare_bus, start_clock, start_consumers, start_producers
 from linli.shared.config import data_dir as default_data_dir
 from linli.shared.config import embedded_jwt_secret
 from linli.shared.http.app import create_app
@@ -103,6 +103,8 @@ def start(data_dir: str | Path | None = None, *, demo: bool = True) -> Suite:
     apps = {name: create_app(rt) for name, rt in runtimes.items()}
     mounts = {f"/{name}": app for name, app in apps.items()}
     suite = Suite(runtimes, apps, DispatcherMiddleware(home_app(list(SERVICES)), mounts))
+    # Each runtime knows every service's queues; declaring them once covers the whole suite.
+    declare_bus(runtimes[SERVICES[0]])
     if all(rt.settings.bus.is_memory for rt in runtimes.values()):
         suite.memory = MemoryDelivery(list(runtimes.values()))
         # Before any relay runs: what the last run sent but may not have applied goes out again.

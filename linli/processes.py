@@ -15,6 +15,19 @@ from linli.shared.service import Runtime
 log = get_logger(__name__)
 
 
+def declare_bus(rt: Runtime) -> bool:
+    """Declare every known queue and binding at process start, so events published before a consumer
+    first runs are queued, not lost. A broker that is down must not keep the process from starting:
+    the relay declares the same topology again whenever it (re)connects, before it publishes.
+    """
+    try:
+        rt.declare_topology()
+    except Exception as exc:  # noqa: BLE001 - logged; the relay retries on connect
+        log.warning("bus_topology_not_declared", service=rt.name, error=f"{type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
 def start_consumers(rt: Runtime, stop: threading.Event) -> list[threading.Thread]:
     """Start a service's consumers; returns once their queues are declared (or after a grace period)."""
     if not any(s.handlers for s in rt.spec.subscriptions):
@@ -71,6 +84,7 @@ def serve_metrics() -> None:
 
 def run_worker(rt: Runtime) -> None:
     serve_metrics()
+    declare_bus(rt)
     stop = threading.Event()
     stop_on_signals(stop)
     threads = start_consumers(rt, stop) + start_producers(rt, stop, clock=False)
@@ -82,6 +96,7 @@ def run_worker(rt: Runtime) -> None:
 
 def run_clock(rt: Runtime) -> None:
     serve_metrics()
+    declare_bus(rt)
     stop = threading.Event()
     stop_on_signals(stop)
     rt.clock().run(stop, rt.settings.clock_tick_seconds)

@@ -1,205 +1,98 @@
-"""Consumers: handlers declared by routing key, one durable queue per purpose, applied once.
+"""The worker's kombu loop: take deliveries, apply them in bursts, ack after commit, retry, dead-letter.
 
-A service declares a `Subscription` per purpose (queue `<service>.<purpose>`) and
-decorates its handlers with the keys they take. The worker applies each event in
-one transaction together with its inbox row, acks only after that commit, sends a
-failure to `<queue>.retry` with a growing delay, and after `max_attempts` to the
-dead-letter queue, where `linli dlq` can list and replay it.
+A failure goes to `<queue>.retry.<ms>` for its backoff step and, after `max_attempts`,
+to the dead-letter queue, where `linli dlq` can list, replay or drop it. A message that
+cannot even be read (not JSON, nested too deep, a bad header, no id...) goes to the
+dead-letter queue at once: nothing a message contains can make the worker loop on it.
+
+Subscriptions and events live in `linli.shared.subscriptions`, the inbox in
+`linli.shared.inbox`; their names are importable from here too, as services always did.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import kombu
-import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from linli.shared.bus import (
     ConfirmingPublisher,
     OutgoingMessage,
-    QueueTopology,
     connect,
+    declare_topology,
+    discard_connection,
+    heartbeat_interval,
     requeue_exchange_name,
+    retry_delays_ms,
+    retry_queue_name,
 )
 from linli.shared.config import BusSettings
-from linli.shared.db import is_postgres, transaction, utcnow
-from linli.shared.events import InvalidEvent, decode, routing_key
+from linli.shared.db import utcnow
+from linli.shared.events import InvalidEvent, decode
+from linli.shared.inbox import Outcome, apply_event, apply_events, database_answers
 from linli.shared.logs import get_logger
 from linli.shared.metrics import EVENTS_CONSUMED
-from linli.shared.tables import inbox
-from linli.shared.tracing import current_traceparent
+from linli.shared.subscriptions import Event, Handler, Subscription, topic_matches
+
+__all__ = ["ATTEMPTS_HEADER", "ERROR_HEADER", "ROUTING_KEY_HEADER", "Event", "Handler", "Outcome", "Subscription",
+           "Worker", "apply_event", "apply_events", "topic_matches"]
 
 log = get_logger(__name__)
 
 ATTEMPTS_HEADER = "x-linli-attempts"
 BURST_SECONDS = 0.002
 ERROR_HEADER = "x-linli-error"
-
-
-@dataclass(frozen=True)
-class Event:
-    """A received CloudEvent, as handlers see it."""
-
-    id: uuid.UUID
-    key: str
-    subject: str
-    district: str | None
-    data: dict[str, Any]
-    time: str
-    traceparent: str | None
-    raw: dict[str, Any]
-
-    @classmethod
-    def from_cloudevent(cls, ce: dict[str, Any]) -> Event:
-        data = ce.get("data")
-        if not isinstance(data, dict):
-            raise InvalidEvent("CloudEvent data is not an object")
-        return cls(
-            id=uuid.UUID(str(ce["id"])),
-            key=routing_key(ce),
-            subject=str(ce.get("subject", "")),
-            district=ce.get("district") or None,
-            data=data,
-            time=str(ce.get("time", "")),
-            traceparent=ce.get("traceparent"),
-            raw=ce,
-        )
-
-
-Handler = Callable[[Session, Event], None]
-
-
-def topic_matches(pattern: str, key: str) -> bool:
-    """RabbitMQ topic semantics: `*` is exactly one word, `#` zero or more."""
-    return _match(pattern.split("."), key.split("."))
-
-
-def _match(pattern: list[str], words: list[str]) -> bool:
-    if not pattern:
-        return not words
-    head, rest = pattern[0], pattern[1:]
-    if head == "#":
-        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
-    if not words:
-        return False
-    return (head == "*" or head == words[0]) and _match(rest, words[1:])
+# The key the event was first delivered with; retries and replays arrive under the queue's name.
+ROUTING_KEY_HEADER = "x-linli-routing-key"
 
 
 @dataclass
-class Subscription:
-    """One durable queue of a service and the handlers it feeds."""
+class Delivery:
+    """One received message, read once: the event, or why it cannot be one."""
 
-    service: str
-    purpose: str
-    handlers: list[tuple[str, Handler]] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return f"{self.service}.{self.purpose}"
-
-    def handles(self, *keys: str) -> Callable[[Handler], Handler]:
-        for key in keys:
-            # kombu's memory transport reads `*` more loosely than RabbitMQ; full keys and `#` agree on both.
-            if "*" in key.split("."):
-                raise ValueError(f"bind with full keys or '#', not '*': {key}")
-
-        def register(fn: Handler) -> Handler:
-            self.handlers.extend((key, fn) for key in keys)
-            return fn
-
-        return register
-
-    @property
-    def binding_keys(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(key for key, _ in self.handlers))
-
-    def handlers_for(self, key: str) -> list[Handler]:
-        return [fn for pattern, fn in self.handlers if topic_matches(pattern, key)]
-
-    def topology(self, settings: BusSettings) -> QueueTopology:
-        return QueueTopology(settings.queue(self.name), self.binding_keys)
+    subscription: Subscription
+    body: bytes
+    headers: dict[str, Any]
+    event: Event | None
+    attempts: int
+    problem: str | None
+    message: Any = None  # the kombu message, to settle
 
 
-class Outcome:
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
-    RETRY = "retry"
-    REQUEUE = "requeue"
-    DEAD = "dead"
+def read_delivery(subscription: Subscription, body: Any, headers: Any, message: Any = None) -> Delivery:
+    """Decode a message once, whatever it holds; never raises."""
+    raw = body if isinstance(body, bytes) else str(body).encode("utf-8", "replace")
+    heads = dict(headers) if isinstance(headers, dict) else {}
+    try:
+        attempts = _attempts(heads)
+        event = Event.from_cloudevent(decode(raw))
+    except InvalidEvent as exc:
+        return Delivery(subscription, raw, heads, None, _attempts_or_zero(heads), str(exc), message)
+    return Delivery(subscription, raw, heads, event, attempts, None, message)
 
 
-def apply_event(factory: sessionmaker[Session], subscription: Subscription, event: Event) -> str:
-    """Apply one event once: its inbox row and its handlers' effects commit together."""
-    return apply_events(factory, [(subscription, event)])[0]
+def _attempts(headers: dict[str, Any]) -> int:
+    value = headers.get(ATTEMPTS_HEADER, 0)
+    # bool is an int to Python, not to whoever set the header.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidEvent(f"{ATTEMPTS_HEADER} header is not a non-negative integer: {str(value)[:50]!r}")
+    return value
 
 
-def apply_events(factory: sessionmaker[Session], items: Sequence[tuple[Subscription, Event]]) -> list[str]:
-    """Apply several events in one transaction, each at most once; any failure rolls all of them back.
-
-    One commit for a burst of events is what lets a consumer keep up with the relay; the
-    worker falls back to one event per transaction to find the one that failed, so a handler
-    may run again after a rollback and must keep its effects inside the session. The inbox
-    rows are claimed first with one INSERT ... ON CONFLICT DO NOTHING: what it does not
-    return was applied before (or by a concurrent delivery, which then holds the rows).
-    """
-    todo = [(subscription, event, subscription.handlers_for(event.key)) for subscription, event in items]
-    outcomes = [Outcome.IGNORED] * len(todo)
-    now = utcnow()
-    rows = {(s.name, e.id): {"consumer": s.name, "event_id": e.id, "event_type": e.key, "applied_at": now}
-            for s, e, handlers in todo if handlers}
-    if not rows:
-        return outcomes
-    with transaction(factory) as session:
-        claimed = _claim(session, rows)
-        for i, (subscription, event, handlers) in enumerate(todo):
-            if not handlers:
-                continue
-            key = (subscription.name, event.id)
-            if key not in claimed:
-                outcomes[i] = Outcome.DUPLICATE
-                continue
-            claimed.discard(key)  # the same event twice in one burst is applied once
-            token = current_traceparent.set(event.traceparent)
-            try:
-                with structlog.contextvars.bound_contextvars(
-                    consumer=subscription.name, event_id=str(event.id), event_type=event.key,
-                    traceparent=event.traceparent,
-                ):
-                    for handler in handlers:
-                        handler(session, event)
-            finally:
-                current_traceparent.reset(token)
-            outcomes[i] = Outcome.APPLIED
-    return outcomes
-
-
-def _claim(session: Session, rows: dict[tuple[str, uuid.UUID], dict[str, Any]]) -> set[tuple[str, uuid.UUID]]:
-    """Insert the inbox rows not there yet; returns the keys this transaction inserted."""
-    if is_postgres(session) or sqlite3.sqlite_version_info >= (3, 35):
-        insert = pg_insert if is_postgres(session) else sqlite_insert
-        # executemany form: the statement compiles once and is cached, whatever the burst's size.
-        claim = insert(inbox).on_conflict_do_nothing().returning(inbox.c.consumer, inbox.c.event_id)
-        return {(row[0], row[1]) for row in session.execute(claim, list(rows.values()))}
-    # SQLite before 3.35 has no RETURNING; the embedded mode has a single consumer per queue anyway.
-    seen = {(row[0], row[1]) for row in session.execute(select(inbox.c.consumer, inbox.c.event_id).where(
-        inbox.c.event_id.in_([key[1] for key in rows])))}
-    fresh = {key: row for key, row in rows.items() if key not in seen}
-    if fresh:
-        session.execute(inbox.insert(), list(fresh.values()))
-    return set(fresh)
+def _attempts_or_zero(headers: dict[str, Any]) -> int:
+    try:
+        return _attempts(headers)
+    except InvalidEvent:
+        return 0
 
 
 class Worker:
@@ -218,57 +111,69 @@ class Worker:
         self._publisher = ConfirmingPublisher(settings)
         self._pending: list[tuple[Subscription, Any]] = []
         self._opened = 0.0
+        self._retry_steps = retry_delays_ms(settings)
 
     def handle(self, subscription: Subscription, body: bytes, headers: dict[str, Any]) -> str:
-        """Decide what becomes of one delivery; the caller acks after this returns."""
-        attempts = int(headers.get(ATTEMPTS_HEADER, 0) or 0)
-        queue = self.settings.queue(subscription.name)
-        try:
-            event = Event.from_cloudevent(decode(body))
-        except (InvalidEvent, KeyError, ValueError) as exc:
-            self._dead_letter(queue, body, headers, attempts + 1, f"invalid event: {exc}")
+        """Decide what becomes of one delivery; the caller acks after this returns (requeues on REQUEUE)."""
+        return self._handle(read_delivery(subscription, body, headers))
+
+    def _handle(self, delivery: Delivery) -> str:
+        queue = self.settings.queue(delivery.subscription.name)
+        event = delivery.event
+        if event is None:
+            self._dead_letter(delivery, delivery.attempts + 1, f"invalid event: {delivery.problem}")
             EVENTS_CONSUMED.labels(queue, "invalid", Outcome.DEAD).inc()
             return Outcome.DEAD
-        bound = log.bind(queue=queue, event_id=str(event.id), event_type=event.key)
         try:
-            outcome = apply_event(self.factory, subscription, event)
+            outcome = apply_event(self.factory, delivery.subscription, event)
         except OperationalError as exc:
-            # The database is unreachable, not the event at fault: keep it without spending an attempt.
-            bound.warning("event_requeued_database_unavailable", error=str(exc.orig)[:200])
-            outcome = Outcome.REQUEUE
-        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
-            attempts += 1
-            error = f"{type(exc).__name__}: {exc}"
-            if attempts >= self.settings.max_attempts:
-                bound.error("event_dead_lettered", attempts=attempts, error=error)
-                self._dead_letter(queue, body, headers, attempts, error + "\n" + traceback.format_exc(limit=5))
-                outcome = Outcome.DEAD
+            if not database_answers(self.factory):
+                # The database is unreachable, not the event at fault: keep it without spending an attempt.
+                log.warning("event_requeued_database_unavailable", queue=queue, event_id=str(event.id),
+                            error=str(exc.orig)[:200])
+                outcome = Outcome.REQUEUE
             else:
-                delay = self.settings.retry_base_seconds * 2 ** (attempts - 1)
-                bound.warning("event_retry", attempts=attempts, delay=delay, error=error)
-                self._retry(queue, body, headers, attempts, delay, error)
-                outcome = Outcome.RETRY
+                # It answers: a deadlock, lock or statement timeout of this event, which must spend attempts.
+                outcome = self._failed(delivery, exc)
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+            outcome = self._failed(delivery, exc)
         EVENTS_CONSUMED.labels(queue, event.key, outcome).inc()
         return outcome
 
-    def _retry(self, queue: str, body: bytes, headers: dict[str, Any], attempts: int, delay: float,
-               error: str) -> None:
-        message = _forward(body, headers, attempts, error)
+    def _failed(self, delivery: Delivery, exc: BaseException) -> str:
+        assert delivery.event is not None
+        queue = self.settings.queue(delivery.subscription.name)
+        bound = log.bind(queue=queue, event_id=str(delivery.event.id), event_type=delivery.event.key)
+        attempts = delivery.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if attempts >= self.settings.max_attempts or not self._retry_steps:
+            bound.error("event_dead_lettered", attempts=attempts, error=error)
+            self._dead_letter(delivery, attempts, error + "\n" + traceback.format_exc(limit=5))
+            return Outcome.DEAD
+        delay_ms = self._retry_steps[min(attempts, len(self._retry_steps)) - 1]
+        bound.warning("event_retry", attempts=attempts, delay=delay_ms / 1000, error=error)
+        self._retry(delivery, attempts, delay_ms, error)
+        return Outcome.RETRY
+
+    def _retry(self, delivery: Delivery, attempts: int, delay_ms: int, error: str) -> None:
+        queue = self.settings.queue(delivery.subscription.name)
+        message = _forward(delivery, attempts, error)
         if self.settings.is_memory:
             # The memory transport has no TTL or dead-lettering: wait in a timer instead.
             message.exchange = requeue_exchange_name(self.settings)
             message.routing_key = queue
-            timer = threading.Timer(delay, self._publish_quietly, args=(message,))
+            timer = threading.Timer(delay_ms / 1000, self._publish_quietly, args=(message,))
             timer.daemon = True
             timer.start()
             return
+        # The step's queue holds only messages of this delay, so none waits behind a longer one.
         message.exchange = ""
-        message.routing_key = f"{queue}.retry"
-        message.expiration_ms = int(delay * 1000)
+        message.routing_key = retry_queue_name(queue, delay_ms)
         self._publisher.publish([message])
 
-    def _dead_letter(self, queue: str, body: bytes, headers: dict[str, Any], attempts: int, error: str) -> None:
-        message = _forward(body, headers, attempts, error[:4000])
+    def _dead_letter(self, delivery: Delivery, attempts: int, error: str) -> None:
+        queue = self.settings.queue(delivery.subscription.name)
+        message = _forward(delivery, attempts, error[:4000])
         message.exchange = self.settings.dead_exchange
         message.routing_key = queue
         message.headers["x-linli-queue"] = queue
@@ -289,45 +194,63 @@ class Worker:
                 backoff = 0.2
             except Exception as exc:  # noqa: BLE001 - reconnect whatever broke
                 self.ready.clear()
-                log.warning("worker_connection_lost", error=str(exc), retry_in=backoff)
+                log.warning("worker_connection_lost", error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+        self.ready.clear()
         self._publisher.close()
 
     def _consume(self, stop: threading.Event) -> None:
         # Deliveries of a lost connection return to the queue by themselves; their handles are dead.
         self._pending = []
-        with connect(self.settings) as conn:
+        conn = connect(self.settings)
+        try:
             conn.connect()
-            channel = conn.channel()
+            channel, queues = declare_topology(self.settings, conn,
+                                               [s.topology(self.settings) for s in self.subscriptions])
             channel.basic_qos(0, self.settings.prefetch, False)
             consumers = []
-            for subscription in self.subscriptions:
-                queue = subscription.topology(self.settings).declare(self.settings, channel)
-                consumer = kombu.Consumer(
-                    channel, queues=[queue], on_message=self._on_message_for(subscription), accept=None
-                )
+            for subscription, queue in zip(self.subscriptions, queues, strict=True):
+                consumer = kombu.Consumer(channel, queues=[queue], on_message=self._on_message_for(subscription),
+                                          accept=None, auto_declare=False)
                 consumer.consume()
                 consumers.append(consumer)
             self.ready.set()
             log.info("worker_consuming", queues=[s.name for s in self.subscriptions])
-            while not stop.is_set():
-                # A burst stays open at most BURST_SECONDS from its first message, so a steady trickle
-                # is applied promptly instead of waiting for the prefetch window to fill.
-                left = self._opened + BURST_SECONDS - time.perf_counter() if self._pending else 0.5
-                if left <= 0:
-                    self._flush()
-                    continue
-                try:
-                    conn.drain_events(timeout=left)
-                except TimeoutError:
-                    self._flush()
-                    continue
-                if len(self._pending) >= self.settings.prefetch:
-                    self._flush()
-            self._flush()
+            self._loop(conn, stop)
+            self._flush(conn, stop)
             for consumer in consumers:
                 consumer.cancel()
+        except BaseException:
+            self.ready.clear()
+            # A silent broker would never answer the closing handshake.
+            discard_connection(conn)
+            raise
+        conn.release()
+
+    def _loop(self, conn: kombu.Connection, stop: threading.Event) -> None:
+        beat = heartbeat_interval(self.settings)
+        next_beat = time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() >= next_beat:
+                # Raises once the broker has been silent for two heartbeats: the connection is then
+                # replaced, and the broker, missing ours, has already handed our prefetch to others.
+                conn.heartbeat_check()
+                self._publisher.keepalive()
+                next_beat = time.monotonic() + min(beat, 1.0)
+            # A burst stays open at most BURST_SECONDS from its first message, so a steady trickle
+            # is applied promptly instead of waiting for the prefetch window to fill.
+            left = self._opened + BURST_SECONDS - time.perf_counter() if self._pending else min(0.5, beat)
+            if left <= 0:
+                self._flush(conn, stop)
+                continue
+            try:
+                conn.drain_events(timeout=left)
+            except TimeoutError:
+                self._flush(conn, stop)
+                continue
+            if len(self._pending) >= self.settings.prefetch:
+                self._flush(conn, stop)
 
     def _on_message_for(self, subscription: Subscription) -> Callable[[Any], None]:
         def on_message(message: Any) -> None:
@@ -337,63 +260,83 @@ class Worker:
 
         return on_message
 
-    def _flush(self) -> None:
+    def _flush(self, conn: kombu.Connection, stop: threading.Event) -> None:
         """Apply the buffered deliveries together, then ack them; on any failure, one by one."""
         pending, self._pending = self._pending, []
         if not pending:
             return
-        ready = []
+        ready: list[Delivery] = []
         for subscription, message in pending:
-            try:
-                event = Event.from_cloudevent(decode(_body_bytes(message.body)))
-            except (InvalidEvent, KeyError, ValueError):
-                self._settle(subscription, message)  # handle() dead-letters it with the reason
+            delivery = read_delivery(subscription, message.body, message.headers, message)
+            if delivery.event is None:
+                self._handle(delivery)  # dead-letters it with the reason
+                message.ack()
                 continue
-            ready.append((subscription, message, event))
+            ready.append(delivery)
+        if not ready:
+            return
         if len(ready) == 1:
-            self._settle(ready[0][0], ready[0][1])
+            self._settle(ready[0], conn, stop)
             return
         try:
-            outcomes = apply_events(self.factory, [(subscription, event) for subscription, _, event in ready])
+            outcomes = apply_events(self.factory, [(d.subscription, d.event) for d in ready])  # type: ignore[misc]
         except OperationalError:
-            log.warning("burst_requeued_database_unavailable", events=len(ready))
-            time.sleep(self.settings.retry_base_seconds)
-            for _, message, _ in ready:
-                message.requeue()
+            if not database_answers(self.factory):
+                log.warning("burst_requeued_database_unavailable", events=len(ready))
+                self._await_database(conn, stop)
+                for delivery in ready:
+                    delivery.message.requeue()
+                return
+            # The database answers: one event's deadlock or timeout. Find it, spending its attempts only.
+            for delivery in ready:
+                self._settle(delivery, conn, stop)
             return
         except Exception:  # noqa: BLE001 - find the culprit one event per transaction
-            for subscription, message, _ in ready:
-                self._settle(subscription, message)
+            for delivery in ready:
+                self._settle(delivery, conn, stop)
             return
-        for (subscription, _, event), outcome in zip(ready, outcomes, strict=True):
-            EVENTS_CONSUMED.labels(self.settings.queue(subscription.name), event.key, outcome).inc()
+        for delivery, outcome in zip(ready, outcomes, strict=True):
+            assert delivery.event is not None
+            EVENTS_CONSUMED.labels(self.settings.queue(delivery.subscription.name), delivery.event.key,
+                                   outcome).inc()
         if len(ready) == len(pending) and not self.settings.is_memory:
             # Every delivery of the channel up to this one is settled: one ack says so.
-            ready[-1][1].ack(multiple=True)
+            ready[-1].message.ack(multiple=True)
         else:
-            for _, message, _ in ready:
-                message.ack()
+            for delivery in ready:
+                delivery.message.ack()
 
-    def _settle(self, subscription: Subscription, message: Any) -> None:
-        outcome = self.handle(subscription, _body_bytes(message.body), dict(message.headers or {}))
-        if outcome == Outcome.REQUEUE:
-            time.sleep(self.settings.retry_base_seconds)  # the database needs a moment; so do we
-            message.requeue()
+    def _settle(self, delivery: Delivery, conn: kombu.Connection, stop: threading.Event) -> None:
+        if self._handle(delivery) == Outcome.REQUEUE:
+            self._await_database(conn, stop)
+            delivery.message.requeue()
             return
-        message.ack()
+        delivery.message.ack()
+
+    def _await_database(self, conn: kombu.Connection, stop: threading.Event) -> None:
+        """Hold the deliveries until the database answers (or we stop), keeping the connection alive.
+
+        Requeueing at once would only spin them through the broker (and count deliveries against a
+        quorum queue's limit). Messages arriving meanwhile wait in the next burst.
+        """
+        wait = self.settings.retry_base_seconds
+        while not stop.is_set() and not database_answers(self.factory):
+            deadline = time.monotonic() + wait
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    conn.drain_events(timeout=min(left, heartbeat_interval(self.settings)))
+                conn.heartbeat_check()
+            wait = min(wait * 2, 5.0)
 
 
-def _body_bytes(body: Any) -> bytes:
-    return body.encode() if isinstance(body, str) else bytes(body)
-
-
-def _forward(body: bytes, headers: dict[str, Any], attempts: int, error: str) -> OutgoingMessage:
-    kept = {k: v for k, v in headers.items() if k not in (ATTEMPTS_HEADER, ERROR_HEADER)}
+def _forward(delivery: Delivery, attempts: int, error: str) -> OutgoingMessage:
+    kept = {k: v for k, v in delivery.headers.items() if k not in (ATTEMPTS_HEADER, ERROR_HEADER)}
     kept[ATTEMPTS_HEADER] = attempts
     kept[ERROR_HEADER] = error
-    try:
-        message_id = str(decode(body)["id"])
-    except InvalidEvent:
-        message_id = str(uuid.uuid4())
-    return OutgoingMessage(routing_key="", body=body, message_id=message_id,
-                           traceparent=kept.pop("traceparent", None), headers=kept)
+    delivered_as = getattr(delivery.message, "delivery_info", None) or {}
+    if ROUTING_KEY_HEADER not in kept and isinstance(delivered_as.get("routing_key"), str):
+        kept[ROUTING_KEY_HEADER] = delivered_as["routing_key"]
+    message_id = str(delivery.event.id) if delivery.event is not None else str(uuid.uuid4())
+    traceparent = kept.pop("traceparent", None)
+    return OutgoingMessage(routing_key="", body=delivery.body, message_id=message_id,
+                           traceparent=traceparent if isinstance(traceparent, str) else None, headers=kept)

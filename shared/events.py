@@ -24,6 +24,8 @@ class EventType:
     key: str  # the routing key, `<service>.<entity>.<verb>`
     summary: str
     payload: type[ma.Schema]
+    # Carries personal data: published to `linli.private`, which outside applications cannot bind to.
+    private: bool = False
 
     @property
     def producer(self) -> str:
@@ -48,16 +50,28 @@ def _schema(payload: type[ma.Schema]) -> ma.Schema:
     return payload()
 
 
-def declare(key: str, summary: str, payload: type[ma.Schema]) -> EventType:
+def declare(key: str, summary: str, payload: type[ma.Schema], *, private: bool = False) -> EventType:
+    """Add an event to the catalogue; `private=True` for events carrying personal data."""
     parts = key.split(".")
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"routing key must be <service>.<entity>.<verb>: {key!r}")
     existing = CATALOGUE.get(key)
-    if existing is not None and existing.payload is not payload:
+    if existing is not None and (existing.payload is not payload or existing.private != private):
         raise ValueError(f"event {key} declared twice")
-    event_type = EventType(key, summary, payload)
+    event_type = EventType(key, summary, payload, private)
     CATALOGUE[key] = event_type
     return event_type
+
+
+def is_private(key: str) -> bool:
+    """Whether events of this routing key go to the private exchange.
+
+    A key missing from the catalogue (its declaration was removed while events of it were still
+    waiting in an outbox) is treated as private: better an outside application misses it than
+    personal data leaks.
+    """
+    event_type = CATALOGUE.get(key)
+    return True if event_type is None else event_type.private
 
 
 def envelope(
@@ -94,22 +108,34 @@ class InvalidEvent(ValueError):
     """A message that is not a CloudEvent of this suite; retrying cannot help it."""
 
 
+# Attributes that must be strings when present; anything else in them is a broken producer.
+_STRING_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "district",
+                      "traceparent")
+
+
 def decode(body: bytes | str) -> dict[str, Any]:
+    """Parse and check a CloudEvent; anything a message may contain either passes or is `InvalidEvent`."""
     try:
         event = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidEvent(f"body is not JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # json.loads raises RecursionError, not ValueError, on deeply nested input.
+        raise InvalidEvent(f"body is not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not isinstance(event, dict):
         raise InvalidEvent("body is not a JSON object")
     missing = [k for k in ("specversion", "id", "source", "type", "data") if k not in event]
     if missing:
         raise InvalidEvent(f"CloudEvent lacks {', '.join(missing)}")
+    wrong = [k for k in _STRING_ATTRIBUTES if event.get(k) is not None and not isinstance(event[k], str)]
+    if wrong:
+        raise InvalidEvent(f"CloudEvent attribute(s) {', '.join(wrong)} not a string")
     if event["specversion"] != SPECVERSION:
         raise InvalidEvent(f"unsupported specversion {event['specversion']!r}")
     try:
-        uuid.UUID(str(event["id"]))
-    except ValueError as exc:
-        raise InvalidEvent("CloudEvent id is not a UUID") from exc
+        uuid.UUID(event["id"])
+    except ValueError:
+        raise InvalidEvent("CloudEvent id is not a UUID") from None
+    if not isinstance(event["data"], dict):
+        raise InvalidEvent("CloudEvent data is not an object")
     return event
 
 

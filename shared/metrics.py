@@ -19,3 +19,8 @@ TIMERS_FIRED = Counter("linli_timers_fired_total", "Time-driven items fired by t
 # Grows while the broker is unreachable: the one number to alert on for stuck delivery.
 OUTBOX_UNSENT = Gauge("linli_outbox_unsent", "Committed events not yet confirmed by the broker", ["service"],
                       multiprocess_mode="max")
+# Publishes the broker returned: no queue and no alternate exchange took them (an exchange not yet migrated).
+EVENTS_UNROUTABLE = Counter("linli_events_unroutable_total", "Publishes no queue took", ["exchange"])
+# Events kept in linli.unrouted because no queue was bound for them when they were published.
+UNROUTED_EVENTS = Gauge("linli_unrouted_events", "Events waiting in the unrouted queue", ["queue"],
+                        multiprocess_mode="max")

@@ -17,13 +17,20 @@ from typing import Any
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, PublishError
+from linli.shared.bus import (
+    ConfirmingPublisher,
+    OutgoingMessage,
+    PublishError,
+    heartbeat_interval,
+    queue_depth,
+    unrouted_name,
+)
 from linli.shared.db import is_postgres, transaction, utcnow
-from linli.shared.events import EventType, encode, envelope
+from linli.shared.events import EventType, encode, envelope, is_private
 from linli.shared.housekeeping import Retention, prune
 from linli.shared.logs import get_logger
 from linli.shared.memory_delivery import drained_up_to
-from linli.shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT
+from linli.shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT, UNROUTED_EVENTS
 from linli.shared.tables import outbox
 from linli.shared.tracing import child_of, current_traceparent
 
@@ -116,6 +123,7 @@ class Relay:
         batch_size: int = 500,
         poll_seconds: float = 1.0,
         retention: Retention = Retention(),
+        observe_seconds: float = 10.0,
     ) -> None:
         self.service = service
         self.factory = factory
@@ -123,10 +131,23 @@ class Relay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retention = retention
+        self.observe_seconds = observe_seconds
         engine = factory.kw["bind"]
         self._url = engine.url.render_as_string(hide_password=False)
         self._wakeup = Wakeups.get(str(engine.url))
-        self._last_cleanup = self._last_observed = float("-inf")
+        self._last_cleanup = float("-inf")
+
+    def _message(self, row: Any) -> OutgoingMessage:
+        settings = self.publisher.settings
+        return OutgoingMessage(
+            routing_key=row.routing_key,
+            body=row.body,
+            message_id=str(row.event_id),
+            traceparent=row.traceparent,
+            # Personal data never goes out on the exchange outside applications may read.
+            exchange=settings.private_exchange if is_private(row.routing_key) else settings.exchange,
+            must_route=False,
+        )
 
     def publish_pending(self) -> int:
         """Publish one batch of unsent events; returns how many went out."""
@@ -140,18 +161,14 @@ class Relay:
                 ).scalar()
                 if not locked:
                     return 0
+                # Every wait on the broker is bounded; should one still hang, the server ends this
+                # transaction rather than let it hold the lock (and stop every relay) for ever.
+                bound_ms = int((4 * self.publisher.settings.timeout_seconds + 5) * 1000)
+                session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {bound_ms}"))
             rows = session.execute(query.order_by(outbox.c.seq).limit(self.batch_size)).all()
             if not rows:
                 return 0
-            self.publisher.publish([
-                OutgoingMessage(
-                    routing_key=row.routing_key,
-                    body=row.body,
-                    message_id=str(row.event_id),
-                    traceparent=row.traceparent,
-                )
-                for row in rows
-            ])
+            self.publisher.publish([self._message(row) for row in rows])
             session.execute(
                 update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(sent_at=utcnow())
             )
@@ -172,10 +189,36 @@ class Relay:
         OUTBOX_UNSENT.labels(self.service).set(count)
         return count
 
+    def observe(self, *, unrouted: bool = True) -> None:
+        """Set the gauges an operator alerts on: unsent events, and events no queue took."""
+        self.pending()
+        settings = self.publisher.settings
+        if unrouted and not settings.is_memory:
+            depth = queue_depth(settings, unrouted_name(settings))
+            if depth is not None:
+                UNROUTED_EVENTS.labels(unrouted_name(settings)).set(depth)
+
+    def _observe_until(self, stop: threading.Event) -> None:
+        # A thread of its own: the gauges must stay current while publishing is stuck on the broker.
+        last_probe = float("-inf")
+        while True:
+            # The broker probe may take its full timeout when the broker is stuck: not every round.
+            probe = time.monotonic() - last_probe >= 60
+            last_probe = time.monotonic() if probe else last_probe
+            try:
+                self.observe(unrouted=probe)
+            except Exception:  # noqa: BLE001 - a gauge is best effort; the next round tries again
+                log.warning("relay_observe_failed", service=self.service, exc_info=True)
+            if stop.wait(self.observe_seconds):
+                return
+
     def run(self, stop: threading.Event) -> None:
         listener = _PgListener(self._url, self._wakeup) if self._url.startswith("postgresql") else None
         if listener:
             listener.start()
+        observer = threading.Thread(target=self._observe_until, args=(stop,), name=f"{self.service}-relay-observer",
+                                    daemon=True)
+        observer.start()
         backoff = 0.2
         log.info("relay_started", service=self.service)
         while not stop.is_set():
@@ -197,19 +240,18 @@ class Relay:
                 continue
             if sent >= self.batch_size:
                 continue
+            self.publisher.keepalive()
             # The wake-up is a hint; the poll is what guarantees progress.
-            self._wakeup.wait(self.poll_seconds)
+            self._wakeup.wait(min(self.poll_seconds, heartbeat_interval(self.publisher.settings)))
             self._wakeup.clear()
         if listener:
             listener.stop()
+        observer.join(timeout=5)
         self.publisher.close()
 
     def _housekeep(self, now: float) -> None:
-        """Every 10 s the unsent count for /metrics (also while the broker is down); every minute, pruning."""
+        """Every minute, pruning of sent events and old inbox rows."""
         try:
-            if now - self._last_observed >= 10:
-                self._last_observed = now
-                self.pending()
             if now - self._last_cleanup >= 60:
                 self._last_cleanup = now
                 removed = self.cleanup()

@@ -12,12 +12,13 @@ from flask_smorest import Blueprint
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import Session, sessionmaker
 
-from linli.shared.bus import ConfirmingPublisher
+from linli.shared.bus import ConfirmingPublisher, QueueTopology, declare_all
 from linli.shared.clock import Clock, TimerHandler
 from linli.shared.config import Settings
-from linli.shared.consumer import Subscription, Worker
+from linli.shared.consumer import Worker
 from linli.shared.db import make_engine, make_sessionmaker, utcnow
 from linli.shared.outbox import Relay
+from linli.shared.subscriptions import Subscription, topologies
 from linli.shared.tables import infra_metadata
 
 SCOPE = re.compile(r"[a-z][a-z0-9_]*:[a-z][a-z0-9_]*")
@@ -52,18 +53,30 @@ class Runtime:
     settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
+    # Every subscription of every service this process knows (the launcher passes them in): their
+    # queues are declared before this service publishes anything, so no event finds a queue missing.
+    known_subscriptions: Sequence[Subscription] = ()
 
     @classmethod
-    def build(cls, spec: ServiceSpec, settings: Settings) -> Runtime:
+    def build(cls, spec: ServiceSpec, settings: Settings,
+              known_subscriptions: Sequence[Subscription] | None = None) -> Runtime:
         engine = make_engine(settings.database_url)
-        return cls(spec, settings, engine, make_sessionmaker(engine))
+        known = spec.subscriptions if known_subscriptions is None else known_subscriptions
+        return cls(spec, settings, engine, make_sessionmaker(engine), known)
+
+    def topologies(self) -> list[QueueTopology]:
+        return topologies(self.settings.bus, [*self.known_subscriptions, *self.spec.subscriptions])
+
+    def declare_topology(self) -> None:
+        """Declare every known queue on the broker now (bounded by the bus timeout)."""
+        declare_all(self.settings.bus, self.topologies())
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     def relay(self) -> Relay:
-        return Relay(self.name, self.factory, ConfirmingPublisher(self.settings.bus),
+        return Relay(self.name, self.factory, ConfirmingPublisher(self.settings.bus, topologies=self.topologies()),
                      poll_seconds=self.settings.outbox_poll_seconds)
 
     def worker(self) -> Worker:

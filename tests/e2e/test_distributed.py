@@ -31,6 +31,7 @@ def _linli(*args: str) -> list[str]:
 def suite(databases, amqp_url) -> Iterator[dict[str, str]]:
     bus = isolated_bus(amqp_url)
     env = {**os.environ, "LINLI_BROKER_URL": bus.url, "LINLI_EXCHANGE": bus.exchange,
+           "LINLI_PRIVATE_EXCHANGE": bus.private_exchange,
            "LINLI_DEAD_EXCHANGE": bus.dead_exchange, "LINLI_QUEUE_PREFIX": bus.queue_prefix,
            "LINLI_JWT_SECRET": SECRET, "LINLI_OUTBOX_POLL_SECONDS": "0.5", "LINLI_LOG_FORMAT": "json",
            "LINLI_LOG_LEVEL": "WARNING"}

@@ -24,8 +24,8 @@ SECRET = "test-secret-not-for-production-0123456789"
 def memory_bus() -> BusSettings:
     # A fresh exchange and queue prefix per test: kombu's memory transport is process-wide.
     tag = uuid.uuid4().hex[:8]
-    return BusSettings(url="memory://", exchange=f"t{tag}.linli.events", dead_exchange=f"t{tag}.linli.dead",
-                       queue_prefix=f"t{tag}.", retry_base_seconds=0.05)
+    return BusSettings(url="memory://", exchange=f"t{tag}.linli.events", private_exchange=f"t{tag}.linli.private",
+                       dead_exchange=f"t{tag}.linli.dead", queue_prefix=f"t{tag}.", retry_base_seconds=0.05)
 
 
 def make_runtime(name: str, database_url: str, bus: BusSettings | None = None) -> Runtime:

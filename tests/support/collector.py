@@ -8,17 +8,19 @@ from typing import Any
 
 import kombu
 
+from linli.shared.bus import events_exchange
 from linli.shared.config import BusSettings
 
 
 class Collector:
-    def __init__(self, bus: BusSettings, binding: str = "#", name: str = "test.collector") -> None:
+    def __init__(self, bus: BusSettings, binding: str = "#", name: str = "test.collector",
+                 exchange: kombu.Exchange | None = None) -> None:
         self.bus = bus
         self.events: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._ready = threading.Event()
-        self._queue = kombu.Queue(bus.queue(name), kombu.Exchange(bus.exchange, type="topic", durable=True),
-                                  routing_key=binding, durable=True)
+        self._queue = kombu.Queue(bus.queue(name), exchange or events_exchange(bus), routing_key=binding,
+                                  durable=True)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         if not self._ready.wait(10):

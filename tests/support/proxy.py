@@ -1,10 +1,16 @@
-"""A TCP proxy the test controls, to cut a service off its broker or database, or freeze the line, and let it back."""
+"""A TCP proxy the test controls: cut a service off its broker or database, or freeze the line, and let it back.
+
+`cut()` closes every connection, as a server restart does. `freeze()` keeps the connections
+open but forwards nothing, as a broker under a memory/disk alarm or a stuck load balancer
+does: only timeouts and heartbeats can tell.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -14,8 +20,6 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self._open = threading.Event()
         self._open.set()
-        # Cleared by freeze(): bytes are still accepted (the kernel acknowledges them) but go nowhere,
-        # as with a peer that hangs or a partition no RST ever crosses.
         self._flowing = threading.Event()
         self._flowing.set()
         self._conns: list[socket.socket] = []
@@ -49,6 +53,7 @@ class TcpProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                # Frozen: what was read is held, not forwarded, until `thaw()`.
                 self._flowing.wait()
                 dst.sendall(data)
         except OSError:
@@ -69,12 +74,15 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
-    def freeze(self) -> None:
-        """Keep every connection open but forward nothing, and answer no new one, until `restore()`."""
-        self._flowing.clear()
-
     def restore(self) -> None:
         self._open.set()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Keep accepting and keep every connection open, but forward nothing either way."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
         self._flowing.set()
 
     def close(self) -> None:
@@ -82,3 +90,16 @@ class TcpProxy:
         self._flowing.set()
         self.cut()
         self._listener.close()
+
+
+def through(proxy: TcpProxy, url: str) -> str:
+    """The same broker URL, by way of the proxy."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    creds = netloc[0] + "@" if len(netloc) == 2 else ""
+    return urlunsplit(parts._replace(netloc=f"{creds}127.0.0.1:{proxy.port}"))
+
+
+def proxy_for(url: str) -> TcpProxy:
+    target = urlsplit(url)
+    return TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)

@@ -94,6 +94,7 @@ def isolated_bus(amqp_url: str, **overrides: object) -> BusSettings:
     options: dict[str, object] = {
         "url": amqp_url,
         "exchange": f"t{tag}.linli.events",
+        "private_exchange": f"t{tag}.linli.private",
         "dead_exchange": f"t{tag}.linli.dead",
         "queue_prefix": f"t{tag}.",
         "max_attempts": 3,
@@ -106,15 +107,22 @@ def isolated_bus(amqp_url: str, **overrides: object) -> BusSettings:
 def delete_bus(bus: BusSettings, queues: list[str]) -> None:
     import kombu
 
+    from linli.shared.bus import retry_delays_ms, retry_queue_name, unrouted_name
+
     with kombu.Connection(bus.url) as conn:
         channel = conn.channel()
+        names = [unrouted_name(bus)]
+        # Processes started with the default retry settings make the default steps' queues.
+        steps = dict.fromkeys([*retry_delays_ms(bus), *retry_delays_ms(BusSettings())])
         for queue in queues:
-            for name in (queue, f"{queue}.retry", f"{queue}.dead"):
-                try:
-                    channel.queue_delete(name)
-                except Exception:  # noqa: BLE001 - already gone is fine
-                    channel = conn.channel()
-        for exchange in (bus.exchange, bus.dead_exchange, f"{bus.queue_prefix}linli.requeue"):
+            names += [queue, f"{queue}.dead", *(retry_queue_name(queue, ms) for ms in steps)]
+        for name in names:
+            try:
+                channel.queue_delete(name)
+            except Exception:  # noqa: BLE001 - already gone is fine
+                channel = conn.channel()
+        for exchange in (bus.exchange, bus.private_exchange, bus.dead_exchange, f"{bus.queue_prefix}linli.requeue",
+                         unrouted_name(bus)):
             try:
                 channel.exchange_delete(exchange)
             except Exception:  # noqa: BLE001

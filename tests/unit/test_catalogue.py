@@ -28,7 +28,8 @@ def test_every_service_publishes_and_every_event_has_a_payload_schema():
         ref = message["payload"]["allOf"][1]["properties"]["data"]["$ref"]
         schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
         assert "version" in schema["properties"] or event.key.startswith("rotation.term."), event.key
-        assert doc["channels"][event.key]["bindings"]["amqp"]["exchange"]["name"] == "linli.events"
+        exchange = "linli.private" if event.private else "linli.events"
+        assert doc["channels"][event.key]["bindings"]["amqp"]["exchange"]["name"] == exchange, event.key
 
 
 def test_every_handled_key_is_a_declared_event():
