@@ -77,16 +77,20 @@ def emit(
     return cloud_event
 
 
+_INSERT = outbox.insert()
+_INSERT_AND_NOTIFY = outbox.insert().returning(func.pg_notify(NOTIFY_CHANNEL, ""))
+
+
 @event.listens_for(Session, "before_commit")
 def _write_outbox(session: Session) -> None:
     rows = session.info.pop("outbox_rows", None)
     if not rows:
         return
-    session.execute(outbox.insert(), rows)
     session.info["outbox_dirty"] = True
-    if is_postgres(session):
-        # Delivered on commit only, so a relay in another process wakes for committed rows.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    # On PostgreSQL the insert also NOTIFYs, delivered on commit only, so a relay in another process wakes
+    # for committed rows; the notification rides on the insert's RETURNING rather than costing a round trip
+    # of its own (PostgreSQL folds a transaction's identical notifications into one).
+    session.execute(_INSERT_AND_NOTIFY if is_postgres(session) else _INSERT, rows)
 
 
 @event.listens_for(Session, "after_commit")
