@@ -14,7 +14,7 @@ import uuid
 import zlib
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, PublishError
@@ -23,7 +23,6 @@ from linli.shared.events import EventType, encode, envelope
 from linli.shared.housekeeping import Retention, prune
 from linli.shared.logs import get_logger
 from linli.shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT
-from linli.shared.notify_throttle import NotifyThrottle
 from linli.shared.payload_check import certainly_valid
 from linli.shared.tables import outbox
 from linli.shared.tracing import child_of, current_traceparent
@@ -83,29 +82,6 @@ def emit(
 
 _INSERT = outbox.insert()
 _INSERT_AND_NOTIFY = outbox.insert().returning(func.pg_notify(NOTIFY_CHANNEL, ""))
-_NOTIFY = text("SELECT pg_notify(:channel, '')").bindparams(channel=NOTIFY_CHANNEL)
-_throttles: dict[str, NotifyThrottle] = {}
-_throttles_lock = threading.Lock()
-
-
-def notify_throttle(engine: Engine) -> NotifyThrottle:
-    """This process's throttle of NOTIFYs to the relays of `engine`'s database."""
-    key = engine.url.render_as_string(hide_password=False)
-    with _throttles_lock:
-        throttle = _throttles.get(key)
-        if throttle is None:
-            def send() -> None:
-                with engine.connect() as conn:
-                    conn.execute(_NOTIFY)
-                    conn.commit()
-
-            throttle = _throttles[key] = NotifyThrottle(send)
-        return throttle
-
-
-def _engine(session: Session) -> Engine:
-    bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
 
 
 @event.listens_for(Session, "before_commit")
@@ -114,31 +90,22 @@ def _write_outbox(session: Session) -> None:
     if not rows:
         return
     session.info["outbox_dirty"] = True
-    if not is_postgres(session):
-        session.execute(_INSERT, rows)
-        return
-    if notify_throttle(_engine(session)).claim():
-        # Delivered on commit only, so a relay in another process wakes for committed rows. It rides on the
-        # insert's RETURNING rather than costing a round trip of its own (PostgreSQL folds a transaction's
-        # identical notifications into one).
-        session.execute(_INSERT_AND_NOTIFY, rows)
-    else:
-        session.execute(_INSERT, rows)
-        session.info["outbox_notify_owed"] = True
+    # On PostgreSQL the insert also NOTIFYs, delivered on commit only, so a relay in another process wakes
+    # for committed rows; the notification rides on the insert's RETURNING rather than costing a round trip
+    # of its own (PostgreSQL folds a transaction's identical notifications into one).
+    session.execute(_INSERT_AND_NOTIFY if is_postgres(session) else _INSERT, rows)
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_relay(session: Session) -> None:
     if session.info.pop("outbox_dirty", False):
         Wakeups.get(str(session.get_bind().url)).set()
-    if session.info.pop("outbox_notify_owed", False):
-        notify_throttle(_engine(session)).owe()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
-    for key in ("outbox_rows", "outbox_dirty", "outbox_notify_owed"):
-        session.info.pop(key, None)
+    session.info.pop("outbox_rows", None)
+    session.info.pop("outbox_dirty", None)
 
 
 def _lock_key(service: str) -> int:
