@@ -50,6 +50,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.servers import Databases, delete_bus, isolated_bus
+from bench.servers import amqp_url as bench_amqp_url
+from bench.servers import database_url as bench_database_url
 from linli.shared.bus import ConfirmingPublisher, OutgoingMessage, events_exchange
 from linli.shared.config import BusSettings
 from linli.shared.consumer import Event, Subscription, Worker
@@ -59,10 +62,6 @@ from linli.shared.logs import configure_logging
 from linli.shared.outbox import Relay, emit
 from linli.shared.tables import infra_metadata
 from linli.shared.tracing import new_traceparent
-from tests.support.servers import Databases, delete_bus, isolated_bus
-
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
-DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 # The targets of the issue this benchmark was written for.
 TARGET_THROUGHPUT_RATIO = 0.5  # suite (confirmed, outbox + inbox) ÷ raw unconfirmed
@@ -761,8 +760,8 @@ def main(argv: list[str] | None = None) -> int:
     stage_events = args.events // 4 if args.stage_events is None else args.stage_events
 
     configure_logging(os.environ.get("LINLI_LOG_LEVEL", "WARNING"), "console")
-    amqp_url = os.environ.get("LINLI_BENCH_AMQP_URL", DEFAULT_AMQP_URL)
-    database_url = os.environ.get("LINLI_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    amqp_url = bench_amqp_url()
+    database_url = bench_database_url()
     bus = isolated_bus(amqp_url)
     body = sample_body()
     # B waits a round trip per message: its rate settles within a few thousand, so spare the time.

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Insert, and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from linli.shared.db import is_postgres, transaction, utcnow
@@ -42,6 +43,23 @@ TimerHandler = Callable[[Session, Timer, datetime], None]
 Now = Callable[[], datetime]
 
 
+def _reschedule_statement(insert: Callable[..., Insert]) -> Insert:
+    stmt = insert(timers)
+    fresh = stmt.excluded
+    # A subject's timer of a kind is one row (uq_timers_kind_subject): re-scheduling overwrites it with a new
+    # id and re-arms it, in one statement rather than a DELETE and an INSERT. A clock firing the old timer
+    # holds its row lock, so this waits for that firing to commit and then re-arms the row, as before.
+    return stmt.on_conflict_do_update(
+        index_elements=[timers.c.kind, timers.c.subject_id],
+        set_={"id": fresh.id, "district_id": fresh.district_id, "due_at": fresh.due_at,
+              "payload": fresh.payload, "fired_at": None, "created_at": fresh.created_at},
+    )
+
+
+# Built once: constructing a statement per call costs more CPU than executing a cached one.
+_RESCHEDULE = {"postgresql": _reschedule_statement(postgresql.insert), "sqlite": _reschedule_statement(sqlite.insert)}
+
+
 def schedule(
     session: Session,
     kind: str,
@@ -52,18 +70,21 @@ def schedule(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """(Re)schedule the one timer of `kind` for a subject."""
-    cancel(session, kind, subject_id)
-    session.execute(
-        timers.insert().values(
-            id=uuid.uuid4(),
-            kind=kind,
-            subject_id=str(subject_id),
-            district_id=str(district_id) if district_id else None,
-            due_at=due_at,
-            payload=json.dumps(payload or {}),
-            created_at=utcnow(),
-        )
-    )
+    row = {
+        "id": uuid.uuid4(),
+        "kind": kind,
+        "subject_id": str(subject_id),
+        "district_id": str(district_id) if district_id else None,
+        "due_at": due_at,
+        "payload": json.dumps(payload or {}),
+        "created_at": utcnow(),
+    }
+    upsert = _RESCHEDULE.get(session.get_bind().dialect.name)
+    if upsert is None:
+        cancel(session, kind, subject_id)
+        session.execute(timers.insert(), row)
+        return
+    session.execute(upsert, row)
 
 
 def cancel(session: Session, kind: str, subject_id: str | uuid.UUID) -> None:

@@ -91,7 +91,10 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: An
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping per checkout: it is a round trip on every request. A connection that died meanwhile (the
+    # server restarted) fails its first statement instead; SQLAlchemy then sees a disconnect and
+    # invalidates the whole pool, so the process reconnects after that one failed unit of work.
+    kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     limits = timeouts or DatabaseTimeouts.from_env()

@@ -31,6 +31,7 @@ from linli.shared.housekeeping import Retention, prune
 from linli.shared.logs import get_logger
 from linli.shared.memory_delivery import drained_up_to
 from linli.shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS, OUTBOX_UNSENT, UNROUTED_EVENTS
+from linli.shared.payload_check import certainly_valid
 from linli.shared.tables import outbox
 from linli.shared.tracing import child_of, current_traceparent
 
@@ -60,7 +61,9 @@ def emit(
     district: str | uuid.UUID | None,
 ) -> dict[str, Any]:
     """Record an event in the session's transaction; it is published after commit, or never."""
-    event_type.validate(data)
+    # marshmallow judges only what the quick check cannot vouch for (it costs ~10× more per event).
+    if not certainly_valid(event_type.payload, data):
+        event_type.validate(data)
     traceparent = child_of(current_traceparent.get())
     event_id = uuid.uuid4()
     now = utcnow()
@@ -85,16 +88,20 @@ def emit(
     return cloud_event
 
 
+_INSERT = outbox.insert()
+_INSERT_AND_NOTIFY = outbox.insert().returning(func.pg_notify(NOTIFY_CHANNEL, ""))
+
+
 @event.listens_for(Session, "before_commit")
 def _write_outbox(session: Session) -> None:
     rows = session.info.pop("outbox_rows", None)
     if not rows:
         return
-    session.execute(outbox.insert(), rows)
     session.info["outbox_dirty"] = True
-    if is_postgres(session):
-        # Delivered on commit only, so a relay in another process wakes for committed rows.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    # On PostgreSQL the insert also NOTIFYs, delivered on commit only, so a relay in another process wakes
+    # for committed rows; the notification rides on the insert's RETURNING rather than costing a round trip
+    # of its own (PostgreSQL folds a transaction's identical notifications into one).
+    session.execute(_INSERT_AND_NOTIFY if is_postgres(session) else _INSERT, rows)
 
 
 @event.listens_for(Session, "after_commit")

@@ -70,7 +70,8 @@ class Tickets(MethodView):
         return {**page, "items": [_shown(ticket) for ticket in page["items"]]}
 
     @requires("tickets:write")
-    @tickets.arguments(TicketCreate)
+    # An instance, not the class: webargs would build a schema from the class on every request.
+    @tickets.arguments(TicketCreate())
     @tickets.response(201, TicketSchema)
     def post(self, body: dict[str, Any]) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
         """Raise a resident's ticket against a compound; its deadline follows from the category"""

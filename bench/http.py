@@ -1,0 +1,414 @@
+"""HTTP write path: `POST /v1/tickets` under `linli serve tickets` against a bare Flask + SQLAlchemy insert.
+
+Run from the repository root (wrk must be installed: `apt-get install -y wrk`):
+
+    .venv/bin/python -m bench.http [--seconds 15] [--runs 2] [--connections 16] [--json http.json]
+
+Both servers run under gunicorn with the same settings (2 workers × 4 threads), each on a fresh
+PostgreSQL database of the local server:
+
+bare   `bench.bare`: parse the JSON body, one INSERT, commit, answer the row;
+suite  `linli serve tickets` with `linli worker tickets` relaying its outbox to RabbitMQ, the database
+       migrated, one compound delivered to tickets' read model by a `registry.area.created` event
+       through the broker and the worker, and a bearer token minted for the compound's district.
+
+Then wrk drives each with the same load (16 connections, 15 s), alternating bare, suite, bare, suite…
+so that both see the same machine, after a short warm-up of each. Printed: req/s, latency p50/p99
+(wrk's), non-2xx answers, CPU per request of the web processes, the worker and PostgreSQL, and the
+ratio suite ÷ bare. URLs: LINLI_BENCH_DATABASE_URL, LINLI_BENCH_AMQP_URL (local defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from bench.servers import Databases, amqp_url, bus_environment, database_url, delete_bus, isolated_bus
+from linli.shared.bus import ConfirmingPublisher, OutgoingMessage
+from linli.shared.config import BusSettings
+from linli.shared.events import encode
+from linli.shared.http.auth import issue_token
+from linli.shared.logs import configure_logging
+
+DISTRICT = "50e9c1d2-4a53-4c1b-9f0e-2d8f4f6b1a01"
+TICKETS_QUEUE = "tickets.read-models"
+BARE_PORT, SUITE_PORT = 8101, 8102
+ISSUE_RATIO = 0.23  # suite ÷ bare measured when this benchmark was written
+TARGET_RATIO = 0.5
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = [==[{body}]==]
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK-RESULT {{\\"requests\\":%d,\\"duration_us\\":%d,\\"connect\\":%d,\\"read\\":%d,\\"write\\":%d," ..
+    "\\"status\\":%d,\\"timeout\\":%d,\\"p50_us\\":%d,\\"p90_us\\":%d,\\"p99_us\\":%d,\\"max_us\\":%d}}\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def ticket_body(compound_id: str) -> dict[str, str]:
+    return {
+        "compound_id": compound_id,
+        "title": "3栋2单元楼道灯不亮",
+        "description": "三楼到五楼的楼道灯坏了一周，晚上老人上下楼很不方便。",
+        "category": "facilities",
+        "reporter_name": "王秀英",
+        "reporter_phone": "13812345678",
+    }
+
+
+# --- processes ------------------------------------------------------------------------------------------
+
+
+def _launcher(*args: str) -> list[str]:
+    return [sys.executable, "-c", "import sys; from linli.cli import main; sys.exit(main())", *args]
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start(name: str, command: list[str], env: dict[str, str], logs: Path) -> Server:
+    log = logs / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    return Server(name, process, log)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, server: Server | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server is not None and server.process.poll() is not None:
+            raise SystemExit(f"{server.name} exited ({server.process.returncode}); see {server.log}")
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001,S110 - not up yet
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {what}" + (f"; see {server.log}" if server else ""))
+
+
+def healthy(port: int) -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+        return response.status == 200
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def deliver_compound(bus: BusSettings, tickets_db: str, worker: Server) -> str:
+    """Publish a compound as registry would and wait until tickets' worker has it in its read model."""
+    compound_id = str(uuid.uuid4())
+    event_id = str(uuid.uuid4())
+    event = {
+        "specversion": "1.0", "id": event_id, "source": "/linli/registry", "type": "linli.registry.area.created",
+        "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "subject": compound_id,
+        "datacontenttype": "application/json", "district": DISTRICT,
+        "data": {"id": compound_id, "district_id": DISTRICT, "parent_id": str(uuid.uuid4()), "level": "compound",
+                 "name": "星光小区", "kind": "old", "version": 1},
+    }
+    publisher = ConfirmingPublisher(bus)
+    engine = create_engine(tickets_db)
+    try:
+        def arrived() -> bool:
+            # Until the worker has bound its queue the event is unroutable; the inbox makes a repeat harmless.
+            publisher.publish([OutgoingMessage("registry.area.created", encode(event), event_id)])
+            with engine.connect() as conn:
+                return bool(conn.execute(text("SELECT count(*) FROM compounds")).scalar())
+
+        wait_until(arrived, 60, "the compound in tickets' read model", worker)
+    finally:
+        publisher.close()
+        engine.dispose()
+    return compound_id
+
+
+def outbox_unsent(tickets_db: str) -> int:
+    engine = create_engine(tickets_db)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+# --- CPU accounting -------------------------------------------------------------------------------------
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid → (parent pid, command, CPU seconds of it and its reaped children)."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        table[int(stat.parent.name)] = (int(fields[1]), comm, sum(int(v) for v in fields[11:15]) / _CLK_TCK)
+    return table
+
+
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU used so far by each named process tree, and by every PostgreSQL process on the machine."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    used: dict[str, float] = {}
+    for name, root in roots.items():
+        stack, total = [root], 0.0
+        while stack:
+            pid = stack.pop()
+            if pid in table:
+                total += table[pid][2]
+            stack += children.get(pid, [])
+        used[name] = total
+    used["postgresql"] = sum(cpu for _, comm, cpu in table.values() if comm == "postgres")
+    return used
+
+
+# --- load -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    target: str
+    round: int
+    seconds: float
+    requests: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_ms_per_request: dict[str, float]
+
+
+def wrk(port: int, script: Path, seconds: float, connections: int, threads: int) -> dict[str, Any]:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
+               "-s", str(script), f"http://127.0.0.1:{port}/v1/tickets"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("WRK-RESULT "):
+            return dict(json.loads(line.removeprefix("WRK-RESULT ")))
+    raise SystemExit(f"wrk gave no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def measure(target: str, round_: int, port: int, script: Path, args: argparse.Namespace,
+            roots: dict[str, int]) -> Run:
+    before = cpu_seconds(roots)
+    result = wrk(port, script, args.seconds, args.connections, args.wrk_threads)
+    after = cpu_seconds(roots)
+    requests = result["requests"]
+    seconds = result["duration_us"] / 1e6
+    errors = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return Run(
+        target=target,
+        round=round_,
+        seconds=seconds,
+        requests=requests,
+        rate=requests / seconds,
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        errors=errors,
+        cpu_ms_per_request={k: round((after[k] - before[k]) * 1000 / max(requests, 1), 3) for k in after},
+    )
+
+
+def write_script(path: Path, body: dict[str, Any], token: str | None) -> Path:
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    path.write_text(WRK_SCRIPT.format(body=json.dumps(body, ensure_ascii=False), auth=auth))
+    return path
+
+
+# --- report ---------------------------------------------------------------------------------------------
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def code_version() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "shared", "services"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+uncommitted" if dirty else "")
+
+
+def print_report(runs: list[Run], args: argparse.Namespace) -> dict[str, Any]:
+    cpu_keys = ["web", "worker", "postgresql"]
+    print(f"{'run':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}   CPU ms/request: "
+          + "  ".join(f"{k:>10}" for k in cpu_keys))
+    print("-" * 100)
+    for run in runs:
+        cpu = "  ".join(f"{run.cpu_ms_per_request.get(k, float('nan')):>10.3f}" if k in run.cpu_ms_per_request
+                        else f"{'—':>10}" for k in cpu_keys)
+        print(f"{run.target + ' #' + str(run.round):<10}{run.rate:>10,.0f}{run.p50_ms:>10.2f}{run.p99_ms:>10.2f}"
+              f"{run.errors:>9}   {'':16}{cpu}")
+    bare = [r.rate for r in runs if r.target == "bare"]
+    suite = [r.rate for r in runs if r.target == "suite"]
+    ratio = mean(suite) / mean(bare)
+    pairs = [s / b for s, b in zip(suite, bare, strict=False)]
+    print()
+    print(f"bare  mean {mean(bare):,.0f} req/s; suite mean {mean(suite):,.0f} req/s")
+    print(f"suite ÷ bare = {ratio:.2f}× (per round: {', '.join(f'{p:.2f}' for p in pairs)}); "
+          f"when the benchmark was written {ISSUE_RATIO:.2f}×; target ≥ {TARGET_RATIO}×: "
+          f"{'MET' if ratio >= TARGET_RATIO else 'NOT MET'}")
+    if any(r.errors for r in runs):
+        print("WARNING: some requests failed (non-2xx, timeouts or socket errors); see the server logs")
+    return {"ratio": ratio, "bare_mean": mean(bare), "suite_mean": mean(suite), "per_round": pairs}
+
+
+# --- main -----------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each measured run (default 15)")
+    parser.add_argument("--runs", type=int, default=2, help="rounds of bare + suite (default 2)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring each (3)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server (default 2)")
+    parser.add_argument("--only", choices=("bare", "suite"), help="drive one of the two only (no ratio)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (printed where)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    if shutil.which("wrk") is None:
+        print("bench.http needs wrk, an HTTP load generator: `apt-get install -y wrk` (Debian/Ubuntu)",
+              file=sys.stderr)
+        return 2
+    for port in (BARE_PORT, SUITE_PORT):
+        if not port_free(port):
+            print(f"port {port} is in use; stop what listens there first", file=sys.stderr)
+            return 2
+
+    configure_logging(os.environ.get("LINLI_LOG_LEVEL", "WARNING"), "console")
+    load = os.getloadavg()
+    print(f"linli HTTP write-path benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores "
+          f"(load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}), code at {code_version()}")
+    print(f"wrk -t{args.wrk_threads} -c{args.connections}, {args.seconds:g} s per run after {args.warmup:g} s "
+          f"warm-up, {args.runs} round(s); gunicorn {args.workers} workers × 4 threads each", flush=True)
+
+    logs = Path(tempfile.mkdtemp(prefix="linli-bench-http-"))
+    bus = isolated_bus(amqp_url())
+    databases = Databases(database_url())
+    servers: list[Server] = []
+    runs: list[Run] = []
+    try:
+        targets: dict[str, tuple[int, Path, dict[str, int]]] = {}
+        if args.only != "suite":
+            bare_db = databases.fresh("bare")
+            bare = start("bare", [sys.executable, "-m", "bench.bare", "--bind", f"127.0.0.1:{BARE_PORT}",
+                                  "--database-url", bare_db, "--workers", str(args.workers)], {}, logs)
+            servers.append(bare)
+            wait_until(lambda: healthy(BARE_PORT), 60, "the bare server", bare)
+            script = write_script(logs / "bare.lua", ticket_body(str(uuid.uuid4())), None)
+            targets["bare"] = (BARE_PORT, script, {"web": bare.process.pid})
+        if args.only != "bare":
+            tickets_db = databases.fresh("tickets")
+            secret = secrets.token_urlsafe(32)
+            env = {"TICKETS_DATABASE_URL": tickets_db, "LINLI_JWT_SECRET": secret, **bus_environment(bus)}
+            migrate = subprocess.run(_launcher("migrate", "tickets"), env={**os.environ, **env},
+                                     capture_output=True, text=True, check=False)
+            if migrate.returncode:
+                raise SystemExit(f"linli migrate tickets failed:\n{migrate.stdout}{migrate.stderr}")
+            worker = start("worker", _launcher("worker", "tickets"), env, logs)
+            servers.append(worker)
+            compound_id = deliver_compound(bus, tickets_db, worker)
+            web = start("suite", _launcher("serve", "tickets", "--bind", f"127.0.0.1:{SUITE_PORT}",
+                                           "--workers", str(args.workers)), env, logs)
+            servers.append(web)
+            wait_until(lambda: healthy(SUITE_PORT), 60, "linli serve tickets", web)
+            token = issue_token(secret, sub="bench", district=DISTRICT, scopes=["tickets:write", "tickets:read"],
+                                ttl_seconds=24 * 3600)
+            script = write_script(logs / "suite.lua", ticket_body(compound_id), token)
+            targets["suite"] = (SUITE_PORT, script, {"web": web.process.pid, "worker": worker.process.pid})
+
+        for name, (port, script, _) in targets.items():
+            if args.warmup > 0:
+                wrk(port, script, args.warmup, args.connections, args.wrk_threads)
+                print(f"  warmed up {name}", flush=True)
+        for round_ in range(1, args.runs + 1):
+            for name, (port, script, roots) in targets.items():
+                run = measure(name, round_, port, script, args, roots)
+                runs.append(run)
+                print(f"  {name} #{round_}: {run.rate:,.0f} req/s", flush=True)
+        if "suite" in targets:
+            started = time.monotonic()
+            wait_until(lambda: outbox_unsent(tickets_db) == 0, 60, "the relay to drain the outbox")
+            print(f"  the worker's relay had published every event {time.monotonic() - started:.1f} s after "
+                  "the last run", flush=True)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        databases.drop_all()
+        delete_bus(bus, [bus.queue(TICKETS_QUEUE)])
+        if args.keep_logs:
+            print(f"server logs in {logs}")
+        else:
+            shutil.rmtree(logs, ignore_errors=True)
+
+    print()
+    summary: dict[str, Any] = {}
+    if args.only is None:
+        summary = print_report(runs, args)
+    else:
+        for run in runs:
+            print(f"{run.target} #{run.round}: {run.rate:,.0f} req/s, p50 {run.p50_ms:.2f} ms, "
+                  f"p99 {run.p99_ms:.2f} ms, {run.errors} failed, CPU ms/request {run.cpu_ms_per_request}")
+    if args.json:
+        args.json.write_text(json.dumps({"runs": [asdict(r) for r in runs], **summary,
+                                         "code": code_version(), "args": vars(args) | {"json": str(args.json)}},
+                                        indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

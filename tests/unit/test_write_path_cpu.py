@@ -1,0 +1,31 @@
+"""What the ticket write path must not redo on every request (each cost measurable CPU under load)."""
+
+from __future__ import annotations
+
+import uuid
+
+import marshmallow as ma
+
+DISTRICT = "d-cpu"
+
+
+def test_submitting_a_ticket_builds_no_schema(make_service, monkeypatch):
+    sut = make_service("tickets")
+    compound = str(uuid.uuid4())
+    sut.deliver("registry.area.created", {"id": compound, "district_id": DISTRICT, "parent_id": None,
+                                          "level": "compound", "name": "星光小区", "kind": "old", "version": 1})
+    body = {"compound_id": compound, "title": "楼道灯不亮", "description": "三楼", "reporter_name": "王秀英",
+            "reporter_phone": "13812345678"}
+    headers = sut.as_(DISTRICT, "tickets:write")
+    assert sut.client.post("/v1/tickets", json=body, headers=headers).status_code == 201
+
+    built: list[str] = []
+    real_init = ma.Schema.__init__
+
+    def counting_init(self, *args, **kwargs) -> None:
+        built.append(type(self).__name__)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ma.Schema, "__init__", counting_init)
+    assert sut.client.post("/v1/tickets", json=body, headers=headers).status_code == 201
+    assert built == []
