@@ -1,7 +1,7 @@
 """Scratch space on the real servers a benchmark runs against: fresh databases, an isolated bus namespace.
 
-The benchmarks run without the test dependencies installed (no pytest, no testcontainers), so they
-keep these few helpers of their own rather than importing the test support.
+The benchmarks run without the test dependencies installed (no pytest, no testcontainers), so these
+helpers live here, and the test support imports them from here rather than the other way round.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import kombu
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from linli.shared.bus import retry_delays_ms, retry_queue_name, unrouted_name
 from linli.shared.config import BusSettings
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -30,13 +31,14 @@ def database_url() -> str:
 class Databases:
     """Creates fresh databases on one server and drops them all at the end."""
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, label: str = "b") -> None:
         self.server_url = server_url
+        self.label = label  # tells a benchmark's leftovers from a test run's
         self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
 
-    def fresh(self, label: str) -> str:
-        name = f"linli_b_{label}_{uuid.uuid4().hex[:10]}"
+    def fresh(self, purpose: str) -> str:
+        name = f"linli_{self.label}_{purpose}_{uuid.uuid4().hex[:10]}"
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         self.created.append(name)
@@ -49,14 +51,15 @@ class Databases:
         self.admin.dispose()
 
 
-def isolated_bus(url: str, **overrides: object) -> BusSettings:
-    """Exchanges and queues under a prefix of their own, so a run never meets a deployment or a test."""
-    tag = uuid.uuid4().hex[:10]
+def isolated_bus(url: str, *, label: str = "b", **overrides: object) -> BusSettings:
+    """Exchanges and queues under a prefix of their own, so a run never meets a deployment or another run."""
+    tag = f"{label}{uuid.uuid4().hex[:10]}"
     options: dict[str, object] = {
         "url": url,
-        "exchange": f"b{tag}.linli.events",
-        "dead_exchange": f"b{tag}.linli.dead",
-        "queue_prefix": f"b{tag}.",
+        "exchange": f"{tag}.linli.events",
+        "private_exchange": f"{tag}.linli.private",
+        "dead_exchange": f"{tag}.linli.dead",
+        "queue_prefix": f"{tag}.",
     }
     options.update(overrides)
     return BusSettings(**options)  # type: ignore[arg-type]
@@ -67,21 +70,28 @@ def bus_environment(bus: BusSettings) -> dict[str, str]:
     return {
         "LINLI_BROKER_URL": bus.url,
         "LINLI_EXCHANGE": bus.exchange,
+        "LINLI_PRIVATE_EXCHANGE": bus.private_exchange,
         "LINLI_DEAD_EXCHANGE": bus.dead_exchange,
         "LINLI_QUEUE_PREFIX": bus.queue_prefix,
     }
 
 
 def delete_bus(bus: BusSettings, queues: list[str]) -> None:
+    """Remove `bus`'s exchanges and the given queues with their retry and dead-letter queues."""
     with kombu.Connection(bus.url) as conn:
         channel = conn.channel()
+        names = [unrouted_name(bus)]
+        # Processes started with the default retry settings make the default steps' queues.
+        steps = dict.fromkeys([*retry_delays_ms(bus), *retry_delays_ms(BusSettings())])
         for queue in queues:
-            for name in (queue, f"{queue}.retry", f"{queue}.dead"):
-                try:
-                    channel.queue_delete(name)
-                except Exception:  # noqa: BLE001 - already gone is fine
-                    channel = conn.channel()
-        for exchange in (bus.exchange, bus.dead_exchange, f"{bus.queue_prefix}linli.requeue"):
+            names += [queue, f"{queue}.dead", *(retry_queue_name(queue, ms) for ms in steps)]
+        for name in names:
+            try:
+                channel.queue_delete(name)
+            except Exception:  # noqa: BLE001 - already gone is fine
+                channel = conn.channel()
+        for exchange in (bus.exchange, bus.private_exchange, bus.dead_exchange, f"{bus.queue_prefix}linli.requeue",
+                         unrouted_name(bus)):
             try:
                 channel.exchange_delete(exchange)
             except Exception:  # noqa: BLE001
