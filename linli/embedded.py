@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
@@ -123,6 +124,8 @@ def start(data_dir: str | Path | None = None, *, demo: bool = True) -> Suite:
         from linli.demo import load_demo
 
         load_demo(suite)
+        # The demo went through the apps in this thread; their request context must not tag later log lines.
+        structlog.contextvars.clear_contextvars()
     return suite
 
 
