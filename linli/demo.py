@@ -47,9 +47,13 @@ def load_demo(suite: Suite) -> None:
     street = registry.post("/v1/areas", {"level": "street", "name": "中山路街道", "parent_id": district["id"]})
     community = registry.post("/v1/areas", {"level": "community", "name": "星光社区", "parent_id": street["id"]})
     xingguang = registry.post("/v1/areas", {"level": "compound", "name": "星光小区", "kind": "three_no",
-                                            "parent_id": community["id"]})
+                                            "parent_id": community["id"], "management_mode": "red_property",
+                                            "households": 312, "residents": 870, "year_built": 1994})
+    registry.post("/v1/areas", {"level": "building", "name": "3栋", "parent_id": xingguang["id"], "units": 2,
+                                "floors": 7})
     registry.post("/v1/areas", {"level": "compound", "name": "兴龙湖小区", "kind": "managed",
-                                "parent_id": community["id"]})
+                                "parent_id": community["id"], "management_mode": "property_company",
+                                "households": 1260, "residents": 3500, "year_built": 2012})
     committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委"})
 
     tickets = _Client(suite, "tickets", token)

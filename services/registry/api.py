@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from linli.services.registry import usecases
+from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import Area, Committee
 from linli.services.registry.schemas import (
     AreaCreate,
@@ -50,8 +51,10 @@ class Areas(MethodView):
     @areas.response(201, AreaSchema)
     def post(self, body: dict[str, Any]) -> tuple[Area, int, dict[str, str]]:
         """Add an area under its parent (a district is added by an operator)"""
+        details = {name: body[name] for name in DETAILS if name in body}
         area = usecases.add_area(db(), principal(), level=body["level"], name=body["name"],
-                                 parent_id=body["parent_id"], kind=body["kind"], time_zone=body["time_zone"])
+                                 parent_id=body["parent_id"], kind=body["kind"], time_zone=body["time_zone"],
+                                 details=details)
         return area, 201, {"Location": f"/v1/areas/{area.id}", "ETag": etag(area.version)}
 
 
@@ -68,7 +71,7 @@ class AreaItem(MethodView):
     @areas.arguments(AreaUpdate)
     @areas.response(200, AreaSchema)
     def patch(self, body: dict[str, Any], area_id: uuid.UUID) -> tuple[Area, int, dict[str, str]]:
-        """Rename an area or change its kind or time zone (send If-Match with the ETag you read)"""
+        """Rename an area, change its kind, time zone or details (send If-Match with the ETag you read)"""
         area = usecases.edit_area(db(), principal(), area_id, body, check_version=check_if_match)
         return area, 200, {"ETag": etag(area.version)}
 

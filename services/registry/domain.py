@@ -6,6 +6,9 @@ carries the district's id, so one district's data never mixes with another's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from linli.shared.errors import ValidationFailed
 
 LEVELS = ("district", "street", "community", "compound", "building", "grid")
@@ -39,3 +42,60 @@ def check_kind(level: str, kind: str | None) -> None:
     if level != "compound" and kind is not None:
         raise ValidationFailed.field("kind", "only compounds have a kind")
 
+
+# --- Area details: what a compound and a building are like -----------------------------------------
+
+MANAGEMENT_MODES = ("property_company", "red_property", "self_managed", "soe_fallback", "none")
+COMPOUND_DETAILS = ("management_mode", "households", "residents", "year_built", "property_company_id",
+                    "owners_committee_id")
+BUILDING_DETAILS = ("units", "floors")
+DETAILS = COMPOUND_DETAILS + BUILDING_DETAILS
+COUNTS = ("households", "residents", "units", "floors")
+# Chongqing's oldest lived-in compounds go back to the late Qing; anything earlier is a typing slip.
+FIRST_YEAR_BUILT = 1850
+LAST_YEAR_BUILT = 2100
+
+
+def detail_errors(level: str, kind: str | None, details: Mapping[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with an area's details as they would stand (unset ones None), by field.
+
+    Compounds carry the compound facts and buildings the building facts; a three-no compound
+    (三无小区) has, by definition, no property company, no owners' committee and so no
+    property-company management.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def fail(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    for name in DETAILS:
+        value = details.get(name)
+        if value is None:
+            continue
+        if name in COMPOUND_DETAILS and level != "compound":
+            fail(name, "only compounds have this")
+        elif name in BUILDING_DETAILS and level != "building":
+            fail(name, "only buildings have this")
+        elif name in COUNTS and value < 0:
+            fail(name, "must not be negative")
+    mode = details.get("management_mode")
+    if mode is not None and mode not in MANAGEMENT_MODES:
+        fail("management_mode", f"one of {', '.join(MANAGEMENT_MODES)}")
+    year = details.get("year_built")
+    if year is not None and not FIRST_YEAR_BUILT <= year <= LAST_YEAR_BUILT:
+        fail("year_built", f"between {FIRST_YEAR_BUILT} and {LAST_YEAR_BUILT}")
+    if level == "compound" and kind == "three_no":
+        if details.get("property_company_id") is not None:
+            fail("property_company_id", "a three-no compound has no property company")
+        if details.get("owners_committee_id") is not None:
+            fail("owners_committee_id", "a three-no compound has no owners' committee")
+        if mode == "property_company":
+            fail("management_mode", "a three-no compound is not managed by a property company")
+    return errors
+
+
+def check_details(level: str, kind: str | None, details: Mapping[str, Any]) -> None:
+    """Raise unless the details fit the area (see `detail_errors`)."""
+    errors = detail_errors(level, kind, details)
+    if errors:
+        raise ValidationFailed(f"invalid details: {', '.join(sorted(errors))}", errors=errors)

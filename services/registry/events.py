@@ -15,6 +15,16 @@ class AreaData(ma.Schema):
     name = ma.fields.String(required=True)
     kind = ma.fields.String(allow_none=True)
     time_zone = ma.fields.String(required=True)
+    # Compound details (None on other levels).
+    management_mode = ma.fields.String(allow_none=True)
+    households = ma.fields.Integer(allow_none=True)
+    residents = ma.fields.Integer(allow_none=True)
+    year_built = ma.fields.Integer(allow_none=True)
+    property_company_id = ma.fields.UUID(allow_none=True)
+    owners_committee_id = ma.fields.UUID(allow_none=True)
+    # Building details (None on other levels).
+    units = ma.fields.Integer(allow_none=True)
+    floors = ma.fields.Integer(allow_none=True)
     version = ma.fields.Integer(required=True)
 
 
@@ -28,7 +38,7 @@ class CommitteeData(ma.Schema):
 
 
 AREA_CREATED = declare("registry.area.created", "An area (district to grid) was added to the tree.", AreaData)
-AREA_UPDATED = declare("registry.area.updated", "An area's name, kind or time zone changed.", AreaData)
+AREA_UPDATED = declare("registry.area.updated", "An area's name, kind, time zone or details changed.", AreaData)
 COMMITTEE_CREATED = declare(
     "registry.committee.created", "A community's big party committee was set up.", CommitteeData
 )

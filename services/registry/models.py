@@ -23,6 +23,16 @@ class Area(Entity, Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str | None] = mapped_column(String(20))
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # Compound details. The property company and owners' committee are organizations, named by id.
+    management_mode: Mapped[str | None] = mapped_column(String(20))
+    households: Mapped[int | None] = mapped_column()
+    residents: Mapped[int | None] = mapped_column()
+    year_built: Mapped[int | None] = mapped_column()
+    property_company_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    owners_committee_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Building details.
+    units: Mapped[int | None] = mapped_column()
+    floors: Mapped[int | None] = mapped_column()
 
     __table_args__ = (
         Index("ix_areas_district_created", "district_id", "created_at", "id"),

@@ -6,7 +6,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 
-from linli.services.registry.domain import COMPOUND_KINDS, LEVELS
+from linli.services.registry.domain import (
+    COMPOUND_KINDS,
+    FIRST_YEAR_BUILT,
+    LAST_YEAR_BUILT,
+    LEVELS,
+    MANAGEMENT_MODES,
+)
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
@@ -18,7 +24,25 @@ def _time_zone(value: str) -> None:
         raise ma.ValidationError("not an IANA time zone") from exc
 
 
-class AreaSchema(EntitySchema):
+_COUNT = ma.validate.Range(min=0, max=1_000_000)
+
+
+class AreaDetails(ma.Schema):
+    """What a compound (management, size, age, its property company and owners' committee) or a
+    building (units, floors) is like; null clears a detail."""
+
+    management_mode = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(MANAGEMENT_MODES))
+    households = ma.fields.Integer(allow_none=True, validate=_COUNT)
+    residents = ma.fields.Integer(allow_none=True, validate=_COUNT)
+    year_built = ma.fields.Integer(allow_none=True,
+                                   validate=ma.validate.Range(min=FIRST_YEAR_BUILT, max=LAST_YEAR_BUILT))
+    property_company_id = ma.fields.UUID(allow_none=True, metadata={"description": "an organization's id"})
+    owners_committee_id = ma.fields.UUID(allow_none=True, metadata={"description": "an organization's id"})
+    units = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=0, max=1000))
+    floors = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=0, max=300))
+
+
+class AreaSchema(EntitySchema, AreaDetails):
     parent_id = ma.fields.UUID(allow_none=True)
     level = ma.fields.String(validate=ma.validate.OneOf(LEVELS))
     name = ma.fields.String()
@@ -26,7 +50,7 @@ class AreaSchema(EntitySchema):
     time_zone = ma.fields.String()
 
 
-class AreaCreate(ma.Schema):
+class AreaCreate(AreaDetails):
     level = ma.fields.String(required=True, validate=ma.validate.OneOf(LEVELS))
     name = Text(required=True, max_length=200)
     parent_id = ma.fields.UUID(load_default=None, allow_none=True)
@@ -34,7 +58,7 @@ class AreaCreate(ma.Schema):
     time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_time_zone)
 
 
-class AreaUpdate(ma.Schema):
+class AreaUpdate(AreaDetails):
     name = Text(max_length=200)
     kind = ma.fields.String(validate=ma.validate.OneOf(COMPOUND_KINDS))
     time_zone = ma.fields.String(validate=_time_zone)

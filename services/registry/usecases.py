@@ -23,18 +23,23 @@ from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 # Called with the version an edit is about to change; raises if the caller expected another.
 VersionCheck = Callable[[int], None]
 
-EDITABLE_AREA_FIELDS = ("name", "kind", "time_zone")
+EDITABLE_AREA_FIELDS = ("name", "kind", "time_zone", *domain.DETAILS)
 
 
 def add_area(session: Session, actor: Actor, *, level: str, name: str, parent_id: uuid.UUID | None,
-             kind: str | None, time_zone: str) -> Area:
+             kind: str | None, time_zone: str, details: Mapping[str, Any] | None = None) -> Area:
     """Add an area under its parent; a district (no parent) starts a tree and only operators add one."""
+    details = {field: value for field, value in (details or {}).items() if value is not None}
+    unknown = set(details) - set(domain.DETAILS)
+    if unknown:
+        raise ValueError(f"not details of an area: {', '.join(sorted(unknown))}")
     parent = None
     if parent_id is not None:
         parent = session.get(Area, parent_id)
         if parent is None or not actor.sees(parent.district_id):
             raise ValidationFailed.field("parent_id", "no such area")
     domain.check_placement(level, parent.level if parent else None, kind)
+    domain.check_details(level, kind, details)
     area_id = uuid.uuid4()
     if parent is None:
         if not actor.is_operator:
@@ -44,7 +49,7 @@ def add_area(session: Session, actor: Actor, *, level: str, name: str, parent_id
         district_id = parent.district_id
     _check_name_free(session, parent_id, name)
     area = Area(id=area_id, district_id=district_id, parent_id=parent_id, level=level, name=name, kind=kind,
-                time_zone=time_zone)
+                time_zone=time_zone, **details)
     session.add(area)
     record(session, AREA_CREATED, area)
     return area
@@ -52,7 +57,7 @@ def add_area(session: Session, actor: Actor, *, level: str, name: str, parent_id
 
 def edit_area(session: Session, actor: Actor, area_id: uuid.UUID, changes: Mapping[str, Any],
               *, check_version: VersionCheck | None = None) -> Area:
-    """Rename an area or change its kind or time zone; an edit that changes nothing records nothing."""
+    """Rename an area, change its kind, time zone or details; an edit that changes nothing records nothing."""
     area = session.get(Area, area_id, with_for_update=True)
     if area is None or not actor.sees(area.district_id):
         raise NotFound("area not found")
@@ -63,6 +68,10 @@ def edit_area(session: Session, actor: Actor, area_id: uuid.UUID, changes: Mappi
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     if "kind" in changes:
         domain.check_kind(area.level, changes["kind"])
+    # The details are judged as they will stand, so a three-no compound cannot gain a property company,
+    # nor a compound with one become three-no, whichever field the edit names.
+    after = {name: changes.get(name, getattr(area, name)) for name in domain.DETAILS}
+    domain.check_details(area.level, changes.get("kind", area.kind), after)
     changed = {name: value for name, value in changes.items() if getattr(area, name) != value}
     if "name" in changed:
         _check_name_free(session, area.parent_id, changed["name"])

@@ -102,3 +102,36 @@ def test_cursor_pagination_walks_every_row_once(make_service):
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 8
+
+
+def _street_community(sut, h, district):
+    street = sut.client.post("/v1/areas", json={"level": "street", "name": "中山路街道", "parent_id": district["id"]},
+                             headers=h).json
+    community = sut.client.post("/v1/areas", json={"level": "community", "name": "星光社区",
+                                                   "parent_id": street["id"]}, headers=h).json
+    return street, community
+
+
+def test_a_compound_s_details_are_created_read_and_patched_with_if_match(make_service):
+    sut = make_service("registry")
+    district = _district(sut)
+    h = sut.as_(district["id"], "registry:write registry:read")
+    _, community = _street_community(sut, h, district)
+    r = sut.client.post("/v1/areas", json={"level": "compound", "name": "兴龙湖小区", "kind": "managed",
+                                           "parent_id": community["id"], "management_mode": "property_company",
+                                           "households": 860, "residents": 2400, "year_built": 2008}, headers=h)
+    assert r.status_code == 201, r.json
+    url = f"/v1/areas/{r.json['id']}"
+    changed = sut.client.patch(url, json={"households": 900, "management_mode": "red_property"},
+                               headers={**h, "If-Match": r.headers["ETag"]})
+    assert changed.status_code == 200, changed.json
+    assert (changed.json["households"], changed.json["management_mode"], changed.json["residents"]) == (
+        900, "red_property", 2400)
+    stale = sut.client.patch(url, json={"households": 1}, headers={**h, "If-Match": r.headers["ETag"]})
+    assert stale.status_code == 412
+    three_no = sut.client.patch(url, json={"kind": "three_no", "management_mode": "property_company"}, headers=h)
+    assert three_no.status_code == 422 and "management_mode" in three_no.json["errors"]
+    negative = sut.client.patch(url, json={"households": -3}, headers=h)
+    assert negative.status_code == 422 and "households" in negative.json["errors"]
+    floors = sut.client.patch(url, json={"floors": 3}, headers=h)
+    assert floors.status_code == 422 and floors.json["errors"] == {"floors": ["only buildings have this"]}

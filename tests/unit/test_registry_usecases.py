@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from linli.services.registry import usecases
+from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import Area, Base
 from linli.shared.actors import Actor
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -46,7 +47,8 @@ def test_a_district_is_its_own_district_and_every_area_below_carries_it(factory)
     assert [e["subject"] for e in events][-1] == str(compound.id)
     assert events[-1]["data"] == {"id": str(compound.id), "district_id": district.district_id,
                                   "parent_id": str(community.id), "level": "compound", "name": "星光小区",
-                                  "kind": "three_no", "time_zone": "Asia/Shanghai", "version": 1}
+                                  "kind": "three_no", "time_zone": "Asia/Shanghai", "version": 1,
+                                  **dict.fromkeys(DETAILS)}
 
 
 def test_only_operators_add_districts(factory):
@@ -115,3 +117,55 @@ def test_a_community_has_one_committee_at_most_and_only_communities_have_one(fac
         assert list(raised.value.errors) == ["community_id"]
     [created] = committed_events(factory, "registry.committee.created")
     assert created["subject"] == str(committee.id) and created["data"]["community_id"] == str(community.id)
+
+
+# --- Area details --------------------------------------------------------------------------------
+
+def test_a_compound_is_added_and_edited_with_its_details_and_the_events_carry_them(factory):
+    clerk, _, community, _ = _tree(factory)
+    company = uuid.uuid4()
+    with factory() as session:
+        compound = usecases.add_area(
+            session, clerk, level="compound", name="兴龙湖小区", parent_id=community.id, kind="managed",
+            time_zone="Asia/Shanghai", details={"management_mode": "property_company", "households": 860,
+                                                "residents": 2400, "year_built": 2008,
+                                                "property_company_id": company})
+        session.commit()
+    with factory() as session:
+        usecases.edit_area(session, clerk, compound.id, {"households": 900, "owners_committee_id": company,
+                                                         "management_mode": "red_property"})
+        session.commit()
+    created, updated = committed_events(factory)[-2:]
+    assert created["data"]["households"] == 860 and created["data"]["property_company_id"] == str(company)
+    assert updated["type"] == "linli.registry.area.updated"
+    assert (updated["data"]["households"], updated["data"]["management_mode"], updated["data"]["version"]) == (
+        900, "red_property", 2)
+    assert updated["data"]["owners_committee_id"] == str(company) and updated["data"]["units"] is None
+
+
+def test_a_three_no_compound_cannot_gain_a_property_company_nor_a_compound_with_one_become_three_no(factory):
+    clerk, _, community, three_no = _tree(factory)
+    with factory() as session:
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.edit_area(session, clerk, three_no.id, {"property_company_id": uuid.uuid4()})
+        assert list(raised.value.errors) == ["property_company_id"]
+        managed = usecases.add_area(session, clerk, level="compound", name="有物业", parent_id=community.id,
+                                    kind="managed", time_zone="Asia/Shanghai",
+                                    details={"property_company_id": uuid.uuid4()})
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.edit_area(session, clerk, managed.id, {"kind": "three_no"})
+        assert list(raised.value.errors) == ["property_company_id"]
+        # Clearing it in the same edit is fine.
+        usecases.edit_area(session, clerk, managed.id, {"kind": "three_no", "property_company_id": None})
+        assert managed.kind == "three_no" and managed.property_company_id is None
+
+
+def test_a_building_has_units_and_floors_and_no_compound_details(factory):
+    clerk, _, _, compound = _tree(factory)
+    with factory() as session:
+        building = usecases.add_area(session, clerk, level="building", name="3栋", parent_id=compound.id,
+                                     kind=None, time_zone="Asia/Shanghai", details={"units": 2, "floors": 7})
+        assert (building.units, building.floors) == (2, 7)
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.edit_area(session, clerk, building.id, {"households": 40})
+        assert list(raised.value.errors) == ["households"]

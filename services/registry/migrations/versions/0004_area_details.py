@@ -1,0 +1,36 @@
+"""area details: compounds' management and size, buildings' units and floors
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+_DETAILS = (
+    ("management_mode", sa.String(20)),
+    ("households", sa.Integer()),
+    ("residents", sa.Integer()),
+    ("year_built", sa.Integer()),
+    ("property_company_id", sa.Uuid()),
+    ("owners_committee_id", sa.Uuid()),
+    ("units", sa.Integer()),
+    ("floors", sa.Integer()),
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("areas") as batch:
+        for name, type_ in _DETAILS:
+            batch.add_column(sa.Column(name, type_, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("areas") as batch:
+        for name, _ in reversed(_DETAILS):
+            batch.drop_column(name)
