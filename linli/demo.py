@@ -25,6 +25,12 @@ class _Client:
             raise RuntimeError(f"demo: POST {path} answered {response.status_code}: {response.get_json()}")
         return response.get_json()
 
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.put(path, json=body, headers=self.headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"demo: PUT {path} answered {response.status_code}: {response.get_json()}")
+        return response.get_json()
+
     def get(self, path: str) -> dict[str, Any]:
         return self.client.get(path, headers=self.headers).get_json()
 
@@ -51,9 +57,11 @@ def load_demo(suite: Suite) -> None:
                                             "households": 312, "residents": 870, "year_built": 1994})
     registry.post("/v1/areas", {"level": "building", "name": "3栋", "parent_id": xingguang["id"], "units": 2,
                                 "floors": 7})
-    registry.post("/v1/areas", {"level": "compound", "name": "兴龙湖小区", "kind": "managed",
-                                "parent_id": community["id"], "management_mode": "property_company",
-                                "households": 1260, "residents": 3500, "year_built": 2012})
+    xinglonghu = registry.post("/v1/areas", {"level": "compound", "name": "兴龙湖小区", "kind": "managed",
+                                             "parent_id": community["id"], "management_mode": "property_company",
+                                             "households": 1260, "residents": 3500, "year_built": 2012})
+    grid = registry.post("/v1/areas", {"level": "grid", "name": "星光第一网格", "parent_id": community["id"]})
+    registry.put(f"/v1/areas/{grid['id']}/coverage", {"area_ids": [xingguang["id"], xinglonghu["id"]]})
     committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委"})
 
     tickets = _Client(suite, "tickets", token)

@@ -14,13 +14,20 @@ from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import Area, Committee
 from linli.services.registry.schemas import (
     AreaCreate,
+    AreaMove,
     AreaPage,
+    AreaPath,
     AreaQuery,
     AreaSchema,
+    AreaTree,
     AreaUpdate,
+    ChildrenQuery,
     CommitteeCreate,
     CommitteePage,
     CommitteeSchema,
+    CoverageSchema,
+    CoverageUpdate,
+    TreeQuery,
 )
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
@@ -104,3 +111,83 @@ class CommitteeItem(MethodView):
         """One committee"""
         committee = visible_or_404(db().get(Committee, committee_id), "committee")
         return committee, 200, {"ETag": etag(committee.version)}
+
+
+# --- Moving areas, children, paths, subtrees and grid coverage ---------------------------------------
+
+
+@areas.route("/<uuid:area_id>/move")
+class AreaMoveAction(MethodView):
+    @requires("registry:write")
+    @areas.arguments(AreaMove)
+    @areas.response(200, AreaSchema)
+    def post(self, body: dict[str, Any], area_id: uuid.UUID) -> tuple[Area, int, dict[str, str]]:
+        """Move an area, with everything below it, under another parent of the same district
+
+        Placement is as for creation (a compound under a community, ...); not under itself or its own
+        descendant (409). A compound or building that a grid covers stays in that grid's community (409).
+        Honours If-Match. Emits `registry.area.moved`.
+        """
+        area = usecases.move_area(db(), principal(), area_id, body["parent_id"], check_version=check_if_match)
+        return area, 200, {"ETag": etag(area.version)}
+
+
+@areas.route("/<uuid:area_id>/children")
+class AreaChildren(MethodView):
+    @requires("registry:read")
+    @areas.arguments(ChildrenQuery, location="query")
+    @areas.response(200, AreaPage)
+    def get(self, args: dict[str, Any], area_id: uuid.UUID) -> dict[str, Any]:
+        """The areas right below one, by name"""
+        parent = visible_or_404(db().get(Area, area_id), "area")
+        stmt = select(Area).where(Area.parent_id == parent.id)
+        if "level" in args:
+            stmt = stmt.where(Area.level == args["level"])
+        return paginate(db(), stmt, Area, args["limit"], args["cursor"], keys=[Area.name, Area.id],
+                        descending=False)
+
+
+@areas.route("/<uuid:area_id>/path")
+class AreaPathView(MethodView):
+    @requires("registry:read")
+    @areas.response(200, AreaPath)
+    def get(self, area_id: uuid.UUID) -> dict[str, Any]:
+        """The full path of an area: its district, street, ... down to the area itself"""
+        area = visible_or_404(db().get(Area, area_id), "area")
+        return {"items": usecases.ancestors(db(), area)}
+
+
+@areas.route("/<uuid:area_id>/tree")
+class AreaTreeView(MethodView):
+    @requires("registry:read")
+    @areas.arguments(TreeQuery, location="query")
+    @areas.response(200, AreaTree)
+    def get(self, args: dict[str, Any], area_id: uuid.UUID) -> dict[str, Any]:
+        """The subtree below an area, `depth` levels deep and at most `max_nodes` nodes (`truncated` if cut)"""
+        area = visible_or_404(db().get(Area, area_id), "area")
+        root, count, truncated = usecases.subtree(db(), area, depth=args["depth"], max_nodes=args["max_nodes"])
+        return {"root": root, "nodes": count, "truncated": truncated}
+
+
+@areas.route("/<uuid:area_id>/coverage")
+class GridCoverage(MethodView):
+    @requires("registry:read")
+    @areas.response(200, CoverageSchema)
+    def get(self, area_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """The compounds and buildings a grid covers"""
+        grid = visible_or_404(db().get(Area, area_id), "area")
+        covered = usecases.coverage_of(db(), grid)
+        return {"grid_id": grid.id, "area_ids": covered, "version": grid.version}, 200, {"ETag": etag(grid.version)}
+
+    @requires("registry:write")
+    @areas.arguments(CoverageUpdate)
+    @areas.response(200, CoverageSchema)
+    def put(self, body: dict[str, Any], area_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Replace what a grid covers (compounds and buildings of its community)
+
+        Only an area of level `grid` has coverage (409 otherwise). Honours If-Match. Emits
+        `registry.area.coverage_changed` when the set changes.
+        """
+        grid, covered = usecases.set_coverage(db(), principal(), area_id, body["area_ids"],
+                                              check_version=check_if_match)
+        return {"grid_id": grid.id, "area_ids": covered, "version": grid.version}, 200, {"ETag": etag(grid.version)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import Conflict, ValidationFailed
 
 LEVELS = ("district", "street", "community", "compound", "building", "grid")
 PARENT_LEVEL = {
@@ -99,3 +99,29 @@ def check_details(level: str, kind: str | None, details: Mapping[str, Any]) -> N
     errors = detail_errors(level, kind, details)
     if errors:
         raise ValidationFailed(f"invalid details: {', '.join(sorted(errors))}", errors=errors)
+
+# --- Moving areas and grid coverage ------------------------------------------------------------------
+
+# What a grid (网格) covers: compounds, or single buildings of a compound split between grids.
+COVERABLE_LEVELS = ("compound", "building")
+
+
+def check_move(level: str, kind: str | None, new_parent_level: str, *, under_itself: bool) -> None:
+    """Raise unless an area may move under a parent of `new_parent_level`; placement is as for creation.
+
+    `under_itself`: the new parent is the area or one of its descendants, which would cut the subtree
+    off the tree (a nonsense change, so a conflict rather than a bad field).
+    """
+    if under_itself:
+        raise Conflict("an area cannot move under itself or its own descendant",
+                       errors={"parent_id": ["is the area itself or one of its descendants"]})
+    check_placement(level, new_parent_level, kind)
+
+
+def coverable_error(level: str, community_id: object, grid_community_id: object) -> str | None:
+    """Why a grid of `grid_community_id` cannot cover an area of `level` in `community_id`; None if it can."""
+    if level not in COVERABLE_LEVELS:
+        return f"a grid covers compounds and buildings, not a {level}"
+    if community_id != grid_community_id:
+        return "not in the grid's community"
+    return None

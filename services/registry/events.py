@@ -43,3 +43,22 @@ COMMITTEE_CREATED = declare(
     "registry.committee.created", "A community's big party committee was set up.", CommitteeData
 )
 
+
+
+# --- Moves and grid coverage -------------------------------------------------------------------------
+
+
+class CoverageData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    parent_id = ma.fields.UUID(allow_none=True)
+    covered_area_ids = ma.fields.List(ma.fields.UUID(), required=True)
+    version = ma.fields.Integer(required=True)
+
+
+AREA_MOVED = declare("registry.area.moved", "An area moved under another parent (its subtree with it).", AreaData)
+AREA_COVERAGE_CHANGED = declare(
+    "registry.area.coverage_changed",
+    "A grid's coverage (the compounds and buildings it covers) was replaced; the grid's own id is the subject.",
+    CoverageData,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, Uuid, text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from linli.shared.db import new_metadata
@@ -54,3 +54,13 @@ class Committee(Entity, Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
     __table_args__ = (Index("ix_committees_district_created", "district_id", "created_at", "id"),)
+
+
+# Which compounds and buildings each grid (an area of level `grid`) covers; replaced as a whole.
+grid_coverage = Table(
+    "grid_coverage",
+    Base.metadata,
+    Column("grid_id", Uuid, ForeignKey("areas.id"), primary_key=True),
+    Column("area_id", Uuid, ForeignKey("areas.id"), primary_key=True, index=True),
+    Column("district_id", String(64), nullable=False),
+)

@@ -82,3 +82,49 @@ class CommitteeCreate(ma.Schema):
 
 AreaPage = page_schema(AreaSchema)
 CommitteePage = page_schema(CommitteeSchema)
+
+
+# --- Moving areas, paths, subtrees and grid coverage -------------------------------------------------
+
+
+class AreaMove(ma.Schema):
+    parent_id = ma.fields.UUID(required=True, metadata={"description": "the new parent, in the same district"})
+
+
+class ChildrenQuery(PageArgs):
+    level = ma.fields.String(validate=ma.validate.OneOf(LEVELS))
+
+
+class AreaPath(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AreaSchema), metadata={"description": "from the district down"})
+
+
+class TreeQuery(ma.Schema):
+    depth = ma.fields.Integer(load_default=len(LEVELS) - 1, validate=ma.validate.Range(min=1, max=len(LEVELS) - 1))
+    max_nodes = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=5000))
+
+
+class TreeNode(ma.Schema):
+    id = ma.fields.UUID()
+    parent_id = ma.fields.UUID(allow_none=True)
+    level = ma.fields.String()
+    name = ma.fields.String()
+    kind = ma.fields.String(allow_none=True)
+    children = ma.fields.List(ma.fields.Nested(lambda: TreeNode()))
+
+
+class AreaTree(ma.Schema):
+    root = ma.fields.Nested(TreeNode)
+    nodes = ma.fields.Integer(metadata={"description": "how many nodes the tree holds"})
+    truncated = ma.fields.Boolean(metadata={"description": "true when depth or max_nodes left nodes out"})
+
+
+class CoverageUpdate(ma.Schema):
+    area_ids = ma.fields.List(ma.fields.UUID(), required=True, validate=ma.validate.Length(max=1000),
+                              metadata={"description": "compounds and buildings of the grid's community"})
+
+
+class CoverageSchema(ma.Schema):
+    grid_id = ma.fields.UUID()
+    area_ids = ma.fields.List(ma.fields.UUID())
+    version = ma.fields.Integer(metadata={"description": "the grid's version, also sent as the ETag"})

@@ -14,10 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from linli.services.registry import domain
-from linli.services.registry.events import AREA_CREATED, AREA_UPDATED, COMMITTEE_CREATED
-from linli.services.registry.models import Area, Committee
+from linli.services.registry.events import (
+    AREA_COVERAGE_CHANGED,
+    AREA_CREATED,
+    AREA_MOVED,
+    AREA_UPDATED,
+    COMMITTEE_CREATED,
+)
+from linli.services.registry.models import Area, Committee, grid_coverage
 from linli.shared.actors import Actor
 from linli.shared.changes import record
+from linli.shared.db import utcnow
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 # Called with the version an edit is about to change; raises if the caller expected another.
@@ -101,3 +108,158 @@ def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID,
     session.add(committee)
     record(session, COMMITTEE_CREATED, committee)
     return committee
+
+
+# --- Moving areas, paths and grid coverage -----------------------------------------------------------
+
+# A tree is at most district → street → community → compound → building deep.
+MAX_DEPTH = len(domain.LEVELS)
+
+
+def visible_area(session: Session, actor: Actor, area_id: uuid.UUID, *, for_update: bool = False) -> Area:
+    area = session.get(Area, area_id, with_for_update=for_update)
+    if area is None or not actor.sees(area.district_id):
+        raise NotFound("area not found")
+    return area
+
+
+def ancestors(session: Session, area: Area) -> list[Area]:
+    """The path from the district down to `area`, both included (a handful of primary-key reads)."""
+    path = [area]
+    while path[-1].parent_id is not None and len(path) <= MAX_DEPTH:
+        parent = session.get(Area, path[-1].parent_id)
+        if parent is None:
+            break
+        path.append(parent)
+    return path[::-1]
+
+
+def _community_of(session: Session, area: Area) -> uuid.UUID | None:
+    """The community a compound, building or grid belongs to."""
+    for node in ancestors(session, area):
+        if node.level == "community":
+            return node.id
+    return None
+
+
+def move_area(session: Session, actor: Actor, area_id: uuid.UUID, parent_id: uuid.UUID,
+              *, check_version: VersionCheck | None = None) -> Area:
+    """Move an area (and its subtree) under another parent of the same district; placement as for creation."""
+    area = visible_area(session, actor, area_id, for_update=True)
+    if check_version is not None:
+        check_version(area.version)
+    parent = session.get(Area, parent_id)
+    if parent is None or not actor.sees(parent.district_id):
+        raise ValidationFailed.field("parent_id", "no such area")
+    if parent.district_id != area.district_id:
+        raise ValidationFailed.field("parent_id", "must be in the area's own district")
+    under_itself = any(node.id == area.id for node in ancestors(session, parent))
+    domain.check_move(area.level, area.kind, parent.level, under_itself=under_itself)
+    if parent.id == area.parent_id:
+        return area
+    _check_name_free(session, parent.id, area.name)
+    _check_coverage_survives(session, area, parent)
+    area.parent_id = parent.id
+    record(session, AREA_MOVED, area)
+    return area
+
+
+def _check_coverage_survives(session: Session, area: Area, parent: Area) -> None:
+    """A grid covers only its own community's areas: a move across communities must not break that."""
+    if area.level not in ("grid", *domain.COVERABLE_LEVELS):
+        return  # a street or community moves with its grids and everything they cover
+    if _community_of(session, parent) == _community_of(session, area):
+        return
+    if area.level == "grid":
+        if session.scalar(select(grid_coverage.c.area_id).where(grid_coverage.c.grid_id == area.id).limit(1)):
+            raise Conflict("the grid covers areas of its community: clear its coverage before moving it")
+        return
+    subtree = [area.id]
+    if area.level == "compound":
+        subtree += list(session.scalars(select(Area.id).where(Area.parent_id == area.id)))
+    if session.scalar(select(grid_coverage.c.grid_id).where(grid_coverage.c.area_id.in_(subtree)).limit(1)):
+        raise Conflict("a grid of its community covers this area: change that grid's coverage first")
+
+
+def coverage_of(session: Session, grid: Area) -> list[uuid.UUID]:
+    return list(session.scalars(select(grid_coverage.c.area_id).where(grid_coverage.c.grid_id == grid.id)
+                                .order_by(grid_coverage.c.area_id)))
+
+
+def set_coverage(session: Session, actor: Actor, grid_id: uuid.UUID, area_ids: list[uuid.UUID],
+                 *, check_version: VersionCheck | None = None) -> tuple[Area, list[uuid.UUID]]:
+    """Replace what a grid covers: compounds and buildings of the grid's own community."""
+    grid = visible_area(session, actor, grid_id, for_update=True)
+    if grid.level != "grid":
+        raise Conflict(f"only grids cover areas; this is a {grid.level}")
+    if check_version is not None:
+        check_version(grid.version)
+    wanted = list(dict.fromkeys(area_ids))
+    found = {a.id: a for a in session.scalars(select(Area).where(Area.id.in_(wanted)))} if wanted else {}
+    compounds = {a.id: a for a in found.values() if a.level == "compound"}
+    missing_parents = {a.parent_id for a in found.values() if a.level == "building"} - set(compounds)
+    if missing_parents:
+        compounds.update({a.id: a for a in session.scalars(select(Area).where(Area.id.in_(missing_parents)))})
+    errors: dict[str, list[str]] = {}
+    for index, area_id in enumerate(area_ids):
+        area = found.get(area_id)
+        if area is None or area.district_id != grid.district_id:
+            errors[f"area_ids.{index}"] = ["no such area"]
+            continue
+        community = area.parent_id if area.level == "compound" else (
+            compounds[area.parent_id].parent_id if area.level == "building" else None)
+        problem = domain.coverable_error(area.level, community, grid.parent_id)
+        if problem:
+            errors[f"area_ids.{index}"] = [problem]
+    if errors:
+        raise ValidationFailed(f"invalid coverage: {', '.join(sorted(errors))}", errors=errors)
+    before = coverage_of(session, grid)
+    after = sorted(wanted)
+    if before == after:
+        return grid, before
+    session.execute(grid_coverage.delete().where(grid_coverage.c.grid_id == grid.id))
+    if after:
+        session.execute(grid_coverage.insert(), [{"grid_id": grid.id, "area_id": a, "district_id": grid.district_id}
+                                                 for a in after])
+    # The coverage is part of the grid: its version (the ETag) moves with it.
+    grid.updated_at = utcnow()
+    session.flush()
+    record(session, AREA_COVERAGE_CHANGED, grid, payload_of={
+        "id": grid.id, "district_id": grid.district_id, "parent_id": grid.parent_id, "covered_area_ids": after,
+        "version": grid.version})
+    return grid, after
+
+
+def subtree(session: Session, root: Area, *, depth: int, max_nodes: int) -> tuple[dict[str, Any], int, bool]:
+    """`root` and its descendants down to `depth` levels, at most `max_nodes` nodes in all.
+
+    Read one level at a time (one query per level, a tree being at most five levels deep); a level that
+    would pass `max_nodes` is cut there, siblings in level-then-name order, and the result says so.
+    """
+    def node(area: Area) -> dict[str, Any]:
+        return {"id": area.id, "parent_id": area.parent_id, "level": area.level, "name": area.name,
+                "kind": area.kind, "children": []}
+
+    top = node(root)
+    frontier = {root.id: top}
+    count, truncated = 1, False
+    for _ in range(depth):
+        if not frontier or truncated:
+            break
+        room = max_nodes - count
+        rows = list(session.scalars(select(Area).where(Area.parent_id.in_(list(frontier)))
+                                    .order_by(Area.parent_id, Area.level, Area.name).limit(room + 1)))
+        if len(rows) > room:
+            rows, truncated = rows[:room], True
+        rows.sort(key=lambda a: (domain.LEVELS.index(a.level), a.name))
+        next_frontier: dict[uuid.UUID, dict[str, Any]] = {}
+        for area in rows:
+            child = node(area)
+            frontier[area.parent_id]["children"].append(child)  # type: ignore[index]
+            next_frontier[area.id] = child
+        count += len(rows)
+        frontier = next_frontier
+    if not truncated and frontier and depth < MAX_DEPTH:
+        # Whether the depth bound left anything out, so a client knows to ask below the leaves.
+        truncated = session.scalar(select(Area.id).where(Area.parent_id.in_(list(frontier))).limit(1)) is not None
+    return top, count, truncated

@@ -24,7 +24,7 @@ class AreaData(Incoming):
     version = ma.fields.Integer(required=True)
 
 
-@read_models.handles("registry.area.created", "registry.area.updated")
+@read_models.handles("registry.area.created", "registry.area.updated", "registry.area.moved")
 def on_area(session: Session, event: Event) -> None:
     area = load(AreaData, event.data)
     if area["level"] != "compound":

@@ -135,3 +135,47 @@ def test_a_compound_s_details_are_created_read_and_patched_with_if_match(make_se
     assert negative.status_code == 422 and "households" in negative.json["errors"]
     floors = sut.client.patch(url, json={"floors": 3}, headers=h)
     assert floors.status_code == 422 and floors.json["errors"] == {"floors": ["only buildings have this"]}
+
+
+def test_move_children_path_tree_and_coverage_over_http(make_service):
+    sut = make_service("registry")
+    district = _district(sut)
+    h = sut.as_(district["id"], "registry:write registry:read")
+    street, community = _street_community(sut, h, district)
+    other = sut.client.post("/v1/areas", json={"level": "community", "name": "唐城社区", "parent_id": street["id"]},
+                            headers=h).json
+    compound = sut.client.post("/v1/areas", json={"level": "compound", "name": "星光小区", "kind": "old",
+                                                  "parent_id": community["id"]}, headers=h).json
+    grid = sut.client.post("/v1/areas", json={"level": "grid", "name": "第一网格", "parent_id": community["id"]},
+                           headers=h).json
+    children = sut.client.get(f"/v1/areas/{community['id']}/children?limit=1", headers=h).json
+    assert [c["name"] for c in children["items"]] == ["星光小区"] and children["next_cursor"]
+    rest = sut.client.get(f"/v1/areas/{community['id']}/children?cursor={children['next_cursor']}", headers=h).json
+    assert [c["name"] for c in rest["items"]] == ["第一网格"]
+
+    coverage = sut.client.put(f"/v1/areas/{grid['id']}/coverage", json={"area_ids": [compound["id"]]},
+                              headers={**h, "If-Match": '"1"'})
+    assert coverage.status_code == 200 and coverage.json["area_ids"] == [compound["id"]]
+    assert coverage.headers["ETag"] == '"2"'
+    assert sut.client.get(f"/v1/areas/{grid['id']}/coverage", headers=h).json["area_ids"] == [compound["id"]]
+    wrong = sut.client.put(f"/v1/areas/{grid['id']}/coverage", json={"area_ids": [other["id"]]}, headers=h)
+    assert wrong.status_code == 422 and list(wrong.json["errors"]) == ["area_ids.0"]
+    blocked = sut.client.post(f"/v1/areas/{compound['id']}/move", json={"parent_id": other["id"]}, headers=h)
+    assert blocked.status_code == 409
+    sut.client.put(f"/v1/areas/{grid['id']}/coverage", json={"area_ids": []}, headers=h)
+    moved = sut.client.post(f"/v1/areas/{compound['id']}/move", json={"parent_id": other["id"]}, headers=h)
+    assert moved.status_code == 200 and moved.json["parent_id"] == other["id"] and moved.headers["ETag"] == '"2"'
+    cycle = sut.client.post(f"/v1/areas/{street['id']}/move", json={"parent_id": other["id"]}, headers=h)
+    assert cycle.status_code == 409 and "parent_id" in cycle.json["errors"]
+    unknown = sut.client.post(f"/v1/areas/{street['id']}/move", json={"parent_id": grid["id"][:-4] + "0000"},
+                              headers=h)
+    assert unknown.status_code == 422 and "parent_id" in unknown.json["errors"]
+
+    path = sut.client.get(f"/v1/areas/{compound['id']}/path", headers=h).json["items"]
+    assert [a["name"] for a in path] == ["永川区", "中山路街道", "唐城社区", "星光小区"]
+    tree = sut.client.get(f"/v1/areas/{district['id']}/tree?depth=2", headers=h).json
+    assert (tree["nodes"], tree["truncated"]) == (4, True)
+    assert [c["name"] for c in tree["root"]["children"][0]["children"]] == ["唐城社区", "星光社区"]
+    stranger = sut.as_(_district(sut, "璧山区")["id"], "registry:read")
+    for suffix in ("path", "tree", "children", "coverage"):
+        assert sut.client.get(f"/v1/areas/{compound['id']}/{suffix}", headers=stranger).status_code == 404

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from linli.services.registry import domain
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import Conflict, ValidationFailed
 
 ORG = uuid.uuid4()
 
@@ -48,3 +48,21 @@ def test_check_details_raises_a_validation_naming_every_bad_field():
         domain.check_details("compound", "three_no", {"property_company_id": ORG, "owners_committee_id": ORG})
     assert set(raised.value.errors) == {"property_company_id", "owners_committee_id"}
     domain.check_details("compound", "three_no", {"property_company_id": None})
+
+
+def test_an_area_cannot_move_under_itself_and_moves_obey_placement():
+    with pytest.raises(Conflict) as raised:
+        domain.check_move("compound", "old", "community", under_itself=True)
+    assert list(raised.value.errors) == ["parent_id"]
+    with pytest.raises(ValidationFailed) as placed:
+        domain.check_move("compound", "old", "street", under_itself=False)
+    assert list(placed.value.errors) == ["parent_id"]
+    domain.check_move("building", None, "compound", under_itself=False)
+
+
+def test_a_grid_covers_compounds_and_buildings_of_its_own_community():
+    community, other = uuid.uuid4(), uuid.uuid4()
+    assert domain.coverable_error("compound", community, community) is None
+    assert domain.coverable_error("building", community, community) is None
+    assert domain.coverable_error("compound", other, community) == "not in the grid's community"
+    assert "not a grid" in domain.coverable_error("grid", community, community)

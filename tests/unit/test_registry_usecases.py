@@ -169,3 +169,83 @@ def test_a_building_has_units_and_floors_and_no_compound_details(factory):
         with pytest.raises(ValidationFailed) as raised:
             usecases.edit_area(session, clerk, building.id, {"households": 40})
         assert list(raised.value.errors) == ["households"]
+
+
+# --- Moves, paths, subtrees and coverage ---------------------------------------------------------
+
+def _two_communities(factory):
+    clerk, district, community, compound = _tree(factory)
+    with factory() as session:
+        street = session.get(Area, community.parent_id)
+        other = _add(session, clerk, "community", "唐城社区", street)
+        building = _add(session, clerk, "building", "1栋", compound)
+        grid = _add(session, clerk, "grid", "第一网格", community)
+        session.commit()
+    return clerk, district, community, other, compound, building, grid
+
+
+def test_a_compound_moves_with_its_buildings_and_the_event_says_where(factory):
+    clerk, district, community, other, compound, building, _ = _two_communities(factory)
+    with factory() as session:
+        moved = usecases.move_area(session, clerk, compound.id, other.id)
+        assert [a.name for a in usecases.ancestors(session, session.get(Area, building.id))] == [
+            "永川区", "中山路街道", "唐城社区", "星光小区", "1栋"]
+        again = usecases.move_area(session, clerk, compound.id, other.id)  # already there: nothing to record
+        session.commit()
+    assert moved.version == again.version == 2
+    [event] = committed_events(factory, "registry.area.moved")
+    assert event["subject"] == str(compound.id) and event["data"]["parent_id"] == str(other.id)
+
+
+def test_an_area_cannot_move_under_itself_its_descendant_a_wrong_level_or_another_district(factory):
+    clerk, district, community, other, compound, building, _ = _two_communities(factory)
+    with factory() as session:
+        with pytest.raises(Conflict):
+            usecases.move_area(session, clerk, compound.id, compound.id)
+        with pytest.raises(Conflict):
+            usecases.move_area(session, clerk, compound.id, building.id)
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.move_area(session, clerk, compound.id, district.id)
+        assert list(raised.value.errors) == ["parent_id"]
+        foreign = _add(session, OPERATOR, "district", "璧山区")
+        session.flush()
+        for actor in (clerk, OPERATOR):
+            with pytest.raises(ValidationFailed) as raised:
+                usecases.move_area(session, actor, compound.id, foreign.id)
+            assert list(raised.value.errors) == ["parent_id"]
+
+
+def test_a_grid_covers_its_community_s_compounds_and_buildings_and_moves_keep_that_true(factory):
+    clerk, _, community, other, compound, building, grid = _two_communities(factory)
+    with factory() as session:
+        elsewhere = _add(session, clerk, "compound", "唐城小区", session.get(Area, other.id), kind="old")
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.set_coverage(session, clerk, grid.id, [compound.id, elsewhere.id, community.id, uuid.uuid4()])
+        assert set(raised.value.errors) == {"area_ids.1", "area_ids.2", "area_ids.3"}
+        with pytest.raises(Conflict):
+            usecases.set_coverage(session, clerk, compound.id, [])
+        covered_grid, covered = usecases.set_coverage(session, clerk, grid.id, [building.id, compound.id, compound.id])
+        assert covered == sorted([building.id, compound.id]) and covered_grid.version == 2
+        with pytest.raises(Conflict):
+            usecases.move_area(session, clerk, compound.id, other.id)  # the grid covers it
+        with pytest.raises(Conflict):
+            usecases.move_area(session, clerk, grid.id, other.id)  # it covers areas of its community
+        usecases.set_coverage(session, clerk, grid.id, [])
+        usecases.move_area(session, clerk, compound.id, other.id)
+        session.commit()
+    first, cleared = committed_events(factory, "registry.area.coverage_changed")
+    assert first["data"]["covered_area_ids"] == [str(a) for a in sorted([building.id, compound.id])]
+    assert (first["data"]["version"], cleared["data"]["covered_area_ids"], cleared["data"]["version"]) == (2, [], 3)
+
+
+def test_a_subtree_is_bounded_by_depth_and_size(factory):
+    clerk, district, *_ = _two_communities(factory)
+    with factory() as session:
+        root = session.get(Area, district.id)
+        top, count, truncated = usecases.subtree(session, root, depth=5, max_nodes=1000)
+        assert (count, truncated) == (7, False)
+        [street] = top["children"]
+        assert [c["name"] for c in street["children"]] == ["唐城社区", "星光社区"]
+        assert [c["level"] for c in street["children"][1]["children"]] == ["compound", "grid"]
+        assert usecases.subtree(session, root, depth=2, max_nodes=1000)[1:] == (4, True)
+        assert usecases.subtree(session, root, depth=5, max_nodes=3)[1:] == (3, True)

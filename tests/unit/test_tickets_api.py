@@ -227,3 +227,12 @@ def test_the_clock_marks_a_ticket_overdue_exactly_once(make_service):
     overdue = sut.client.get("/v1/tickets?overdue=true", headers=h).json["items"]
     assert [t["id"] for t in overdue] == [ticket["id"]]
     assert sut.client.get("/v1/tickets?overdue=false", headers=h).json["items"] == []
+
+
+def test_a_compound_moved_to_another_community_is_followed(make_service):
+    sut = make_service("tickets")
+    created = _compound(sut)
+    elsewhere = str(uuid.uuid4())
+    assert sut.deliver("registry.area.moved", {**created, "parent_id": elsewhere, "version": 2}) == "applied"
+    [compound] = _compounds(sut)["items"]
+    assert (compound["community_id"], compound["version"]) == (elsewhere, 2)
