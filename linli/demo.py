@@ -44,6 +44,14 @@ class _Client:
         return False
 
 
+_NEIGHBOURS = """level,name,parent,kind,management_mode,households
+community,唐城社区,中山路街道,,,
+compound,唐城安置小区,中山路街道/唐城社区,resettlement,soe_fallback,540
+compound,唐城老街院落,中山路街道/唐城社区,three_no,self_managed,96
+grid,唐城第一网格,中山路街道/唐城社区,,,
+"""
+
+
 def load_demo(suite: Suite) -> None:
     token = suite.operator_token(ttl_seconds=600)
     registry = _Client(suite, "registry", token)
@@ -62,6 +70,11 @@ def load_demo(suite: Suite) -> None:
                                              "households": 1260, "residents": 3500, "year_built": 2012})
     grid = registry.post("/v1/areas", {"level": "grid", "name": "星光第一网格", "parent_id": community["id"]})
     registry.put(f"/v1/areas/{grid['id']}/coverage", {"area_ids": [xingguang["id"], xinglonghu["id"]]})
+    # A neighbouring community, as a district clerk would bring it in: one CSV file, one transaction.
+    imported = registry.client.post("/v1/areas/import", data=_NEIGHBOURS.encode(), query_string={
+        "district_id": district["id"]}, headers={**registry.headers, "Content-Type": "text/csv"})
+    if imported.status_code != 201:
+        raise RuntimeError(f"demo: area import answered {imported.status_code}: {imported.get_json()}")
     committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委"})
 
     tickets = _Client(suite, "tickets", token)

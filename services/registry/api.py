@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import marshmallow as ma
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.registry import usecases
+from linli.services.registry import import_files, usecases
 from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import Area, Committee
 from linli.services.registry.schemas import (
@@ -27,11 +29,18 @@ from linli.services.registry.schemas import (
     CommitteeSchema,
     CoverageSchema,
     CoverageUpdate,
+    ImportQuery,
+    ImportResult,
+    ImportRow,
     TreeQuery,
 )
+from linli.shared.errors import ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
+from linli.shared.http.guards import json_body, raw_text
+from linli.shared.http.operations import accepts
 from linli.shared.http.pagination import PageArgs, paginate
+from linli.shared.http.problems import flatten_messages
 from linli.shared.http.uow import db
 
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
@@ -191,3 +200,54 @@ class GridCoverage(MethodView):
         grid, covered = usecases.set_coverage(db(), principal(), area_id, body["area_ids"],
                                               check_version=check_if_match)
         return {"grid_id": grid.id, "area_ids": covered, "version": grid.version}, 200, {"ETag": etag(grid.version)}
+
+
+# --- Bulk import -----------------------------------------------------------------------------------------
+
+_IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "array", "maxItems": import_files.MAX_ROWS, "items": ImportRow}},
+        "text/csv": {"schema": {"type": "string", "description": (
+            "UTF-8, a header row naming the columns of ImportRow (level,name,parent,kind,...); blank cells are "
+            "left out")}},
+    },
+}
+_ROW = ImportRow()
+
+
+@areas.route("/import")
+class AreaImport(MethodView):
+    @requires("registry:write")
+    @accepts("text/csv")
+    @areas.arguments(ImportQuery, location="query")
+    @areas.doc(requestBody=_IMPORT_BODY)
+    @areas.response(201, ImportResult)
+    @areas.alt_response(200, schema=ImportResult, description="a dry run: what would be imported")
+    def post(self, args: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Import a file of areas (CSV or a JSON array), all in one transaction
+
+        Parents are named by id or by path below the district (`中山路街道/星光社区`), existing areas or
+        earlier rows. Nothing is imported when any row is bad: the 422 names each bad row as `line N` (the
+        CSV line, the header being line 1; the item's 1-based position in a JSON array) and its field, e.g.
+        `line 7.name`. `?dry_run=true` validates without writing. Emits `registry.area.created` per area.
+        """
+        who = principal()
+        district_id = args.get("district_id") or ("" if who.is_operator else who.district)
+        if not who.sees(district_id):
+            raise ValidationFailed.field("district_id", "no such district")
+        text = raw_text()
+        rows, errors = (import_files.rows_of_csv(text) if text is not None and request.mimetype == "text/csv"
+                        else import_files.rows_of_json(json_body()))
+        loaded = []
+        for line, row in rows:
+            try:
+                loaded.append((line, _ROW.load(row)))
+            except ma.ValidationError as exc:
+                errors.update(flatten_messages(exc.messages, f"line {line}"))
+        planned = usecases.import_areas(db(), who, loaded, district_id=district_id, dry_run=args["dry_run"],
+                                        errors=errors)
+        items = [{"line": p.line, "id": None if args["dry_run"] else p.id, "level": p.level, "name": p.name,
+                  "path": p.path} for p in planned]
+        return {"dry_run": args["dry_run"], "count": len(items), "items": items}, 200 if args["dry_run"] else 201
+

@@ -128,3 +128,38 @@ class CoverageSchema(ma.Schema):
     grid_id = ma.fields.UUID()
     area_ids = ma.fields.List(ma.fields.UUID())
     version = ma.fields.Integer(metadata={"description": "the grid's version, also sent as the ETag"})
+
+
+# --- Bulk import ----------------------------------------------------------------------------------------
+
+
+class ImportRow(AreaDetails):
+    """One area of an import file; its parent is an id or a path below the caller's district."""
+
+    level = ma.fields.String(required=True, validate=ma.validate.OneOf([lv for lv in LEVELS if lv != "district"]))
+    name = Text(required=True, max_length=200)
+    parent = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000), metadata={
+        "description": "the parent's id, or its path below the district, e.g. 中山路街道/星光社区 "
+                       "(empty: the district)"})
+    kind = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.OneOf(COMPOUND_KINDS))
+    time_zone = ma.fields.String(validate=_time_zone, metadata={"description": "default: the parent's"})
+
+
+class ImportQuery(ma.Schema):
+    dry_run = ma.fields.Boolean(load_default=False, metadata={"description": "validate only, write nothing"})
+    district_id = ma.fields.String(validate=ma.validate.Length(max=64), metadata={
+        "description": "the district the paths are relative to; operators must name it, others default to theirs"})
+
+
+class ImportedArea(ma.Schema):
+    line = ma.fields.Integer()
+    id = ma.fields.UUID(allow_none=True, metadata={"description": "null in a dry run"})
+    level = ma.fields.String()
+    name = ma.fields.String()
+    path = ma.fields.String()
+
+
+class ImportResult(ma.Schema):
+    dry_run = ma.fields.Boolean()
+    count = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(ImportedArea))

@@ -7,7 +7,8 @@ change with its event; committing is the caller's unit of work.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -20,12 +21,14 @@ from linli.services.registry.events import (
     AREA_MOVED,
     AREA_UPDATED,
     COMMITTEE_CREATED,
+    AreaData,
 )
 from linli.services.registry.models import Area, Committee, grid_coverage
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.db import utcnow
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from linli.shared.outbox import emit
 
 # Called with the version an edit is about to change; raises if the caller expected another.
 VersionCheck = Callable[[int], None]
@@ -263,3 +266,128 @@ def subtree(session: Session, root: Area, *, depth: int, max_nodes: int) -> tupl
         # Whether the depth bound left anything out, so a client knows to ask below the leaves.
         truncated = session.scalar(select(Area.id).where(Area.parent_id.in_(list(frontier))).limit(1)) is not None
     return top, count, truncated
+
+
+# --- Bulk import ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Node:
+    id: uuid.UUID
+    level: str
+    time_zone: str
+    path: str
+
+
+@dataclass
+class PlannedArea:
+    line: int
+    id: uuid.UUID
+    parent_id: uuid.UUID
+    level: str
+    name: str
+    kind: str | None
+    time_zone: str
+    details: dict[str, Any]
+    path: str
+
+
+def import_areas(session: Session, actor: Actor, rows: Sequence[tuple[int, Mapping[str, Any]]], *,
+                 district_id: str, dry_run: bool = False,
+                 errors: Mapping[str, list[str]] | None = None) -> list[PlannedArea]:
+    """Add a file of areas to a district in one go: all of them, or none if any row is bad.
+
+    `rows` are (line, fields as ImportRow loads them); `errors` what reading the file already found
+    wrong, by `line N[.field]`. A row's parent is an area's id or its path below the district, an
+    area of the district or of an earlier row. Every bad row is reported, by line and field. The
+    areas go in with one multi-row INSERT and their `area.created` events with them.
+    """
+    errors = {key: list(value) for key, value in (errors or {}).items()}
+    district = _import_district(session, actor, district_id)
+    by_id: dict[uuid.UUID, _Node] = {}
+    by_path: dict[str, _Node] = {}
+    taken: set[tuple[uuid.UUID, str]] = set()
+    existing = session.execute(select(Area.id, Area.parent_id, Area.level, Area.name, Area.time_zone)
+                               .where(Area.district_id == district.district_id))
+    found = sorted(existing, key=lambda a: domain.LEVELS.index(a.level))
+    names = {a.id: (a.parent_id, a.name) for a in found}
+    for area in found:
+        parent = by_id.get(area.parent_id) if area.parent_id else None
+        path = "" if area.parent_id is None else (f"{parent.path}/{area.name}" if parent and parent.path
+                                                  else area.name)
+        node = by_id[area.id] = _Node(area.id, area.level, area.time_zone, path)
+        if area.parent_id is None or parent is not None:
+            by_path[path] = node
+        if area.parent_id is not None:
+            taken.add(names[area.id])
+    broken: dict[str, int] = {}  # paths of rows found bad, so their children say why they fail
+    planned: list[PlannedArea] = []
+    for line, row in rows:
+        def fail(field: str, message: str, line: int = line) -> None:
+            errors.setdefault(f"line {line}.{field}", []).append(message)
+
+        parent = _import_parent(row.get("parent", ""), by_id, by_path)
+        name = row["name"]
+        if parent is None:
+            reference = row.get("parent", "").strip("/")
+            fail("parent", f"its row (line {broken[reference]}) is invalid" if reference in broken
+                 else "no such area in this district")
+        else:
+            path = f"{parent.path}/{name}" if parent.path else name
+            try:
+                domain.check_placement(row["level"], parent.level, row.get("kind"))
+            except ValidationFailed as exc:
+                for key, messages in (exc.errors or {}).items():
+                    for message in messages:
+                        fail("parent" if key == "parent_id" else key, message)
+            details = {key: row[key] for key in domain.DETAILS if row.get(key) is not None}
+            for key, messages in domain.detail_errors(row["level"], row.get("kind"), details).items():
+                for message in messages:
+                    fail(key, message)
+            if (parent.id, name) in taken:
+                fail("name", "already taken under this parent")
+        if any(key.startswith(f"line {line}.") or key == f"line {line}" for key in errors) or parent is None:
+            if parent is not None:
+                broken[path] = line
+            continue
+        node = _Node(uuid.uuid4(), row["level"], row.get("time_zone") or parent.time_zone, path)
+        by_id[node.id] = by_path[path] = node
+        taken.add((parent.id, name))
+        planned.append(PlannedArea(line, node.id, parent.id, node.level, name, row.get("kind"), node.time_zone,
+                                   details, path))
+    if errors:
+        bad = len({key.split(".", 1)[0] for key in errors})
+        raise ValidationFailed(f"{bad} of {len(rows)} rows are invalid; nothing was imported", errors=errors)
+    if not planned:
+        raise ValidationFailed.field("body", "the file holds no rows")
+    if not dry_run:
+        _insert_planned(session, district.district_id, planned)
+    return planned
+
+
+def _import_district(session: Session, actor: Actor, district_id: str) -> Area:
+    try:
+        district = session.get(Area, uuid.UUID(district_id))
+    except ValueError:
+        district = None
+    if district is None or district.parent_id is not None or not actor.sees(district.district_id):
+        raise ValidationFailed.field("district_id", "no such district")
+    return district
+
+
+def _import_parent(reference: str, by_id: Mapping[uuid.UUID, _Node], by_path: Mapping[str, _Node]) -> _Node | None:
+    try:
+        return by_id.get(uuid.UUID(reference))
+    except ValueError:
+        return by_path.get("/".join(part.strip() for part in reference.strip("/").split("/")) if reference else "")
+
+
+def _insert_planned(session: Session, district_id: str, planned: Sequence[PlannedArea]) -> None:
+    """One multi-row INSERT for the areas, and their events into the same transaction's outbox."""
+    now = utcnow()
+    values = [{"id": p.id, "district_id": district_id, "parent_id": p.parent_id, "level": p.level, "name": p.name,
+               "kind": p.kind, "time_zone": p.time_zone, "created_at": now, "updated_at": now, "version": 1,
+               **dict.fromkeys(domain.DETAILS), **p.details} for p in planned]
+    session.execute(Area.__table__.insert(), values)
+    for data, row in zip(AreaData(many=True).dump(values), values, strict=True):
+        emit(session, AREA_CREATED, subject=row["id"], data=data, district=district_id)

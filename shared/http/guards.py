@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import g, request
 
-from linli.shared.http.operations import current_operation, takes_body
+from linli.shared.http.operations import accepted_types, current_operation, takes_body
 from linli.shared.http.problems import ProblemError
 
 MAX_DEPTH = 32
@@ -114,6 +114,21 @@ def _parse_body(raw: bytes) -> Any:
         raise _invalid(400, {"body": [f"not valid JSON: {exc}"]}) from exc
 
 
+def _text_body(raw: bytes) -> str:
+    """A body an operation declared it takes as text (CSV): UTF-8, no NUL, no lone surrogate."""
+    charset = (request.mimetype_params.get("charset") or "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ProblemError(415, f"the body must be UTF-8, not {charset}",
+                           errors={"Content-Type": ["charset must be utf-8"]})
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(400, {"body": [f"not UTF-8 (byte {exc.start})"]}) from exc
+    if "\x00" in text:
+        raise _invalid(422, {"body": [_NUL]})
+    return text.removeprefix("\ufeff")  # the byte-order mark spreadsheet programs write
+
+
 def check_input() -> None:
     """Before every authenticated operation: the query string, and the body of a write."""
     errors = {name: [_NUL] for name, value in request.args.items(multi=True) if "\x00" in name or "\x00" in value}
@@ -130,6 +145,10 @@ def check_input() -> None:
                                    errors={"Content-Type": ["must be application/json"]})
             raise _invalid(422, {"body": ["a JSON object is required"]})
         return
+    if request.mimetype in accepted_types(current_operation()):
+        g.json_body = _NO_BODY
+        g.raw_text = _text_body(raw)
+        return
     document = _parse_body(raw)
     errors = _walk(document)
     if errors:
@@ -142,3 +161,9 @@ def json_body() -> Any:
     """The body as the guard parsed it; None when the request had none."""
     body = g.get("json_body", _NO_BODY)
     return None if body is _NO_BODY else body
+
+
+def raw_text() -> str | None:
+    """The text body of an operation that declared its content type with `accepts`; None otherwise."""
+    text: str | None = g.get("raw_text")
+    return text

@@ -24,3 +24,22 @@ def takes_body(operation: Callable[..., Any] | None) -> bool:
     doc = getattr(operation, "_apidoc", None) or {}
     parameters = doc.get("arguments", {}).get("parameters", [])
     return any(isinstance(p, dict) and p.get("in") in _BODY_LOCATIONS for p in parameters)
+
+
+def accepts(*mimetypes: str) -> Callable[[Any], Any]:
+    """Declare that an operation also takes bodies of `mimetypes` (e.g. text/csv), besides JSON.
+
+    The input guard then keeps such a body as UTF-8 text (`shared.http.guards.raw_text`) instead of
+    refusing it with 415; every other operation still takes JSON only. Document the body with `@blp.doc`.
+    """
+
+    def mark(fn: Any) -> Any:
+        fn._linli_accepts = frozenset(mimetypes)
+        return fn
+
+    return mark
+
+
+def accepted_types(operation: Callable[..., Any] | None) -> frozenset[str]:
+    """The non-JSON content types an operation declared with `accepts`."""
+    return getattr(operation, "_linli_accepts", frozenset())

@@ -48,6 +48,10 @@ def _fingerprint() -> str:
     body = json_body()
     if body is not None:
         digest.update(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
+    elif request.mimetype != "application/json":
+        # A body of another declared type (a CSV file): the same bytes, or it is another request.
+        digest.update(request.mimetype.encode())
+        digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 
 

@@ -179,3 +179,98 @@ def test_move_children_path_tree_and_coverage_over_http(make_service):
     stranger = sut.as_(_district(sut, "璧山区")["id"], "registry:read")
     for suffix in ("path", "tree", "children", "coverage"):
         assert sut.client.get(f"/v1/areas/{compound['id']}/{suffix}", headers=stranger).status_code == 404
+
+
+# --- Bulk import ----------------------------------------------------------------------------------
+
+IMPORT_CSV = """level,name,parent,kind,management_mode,households,units,floors
+street,中山路街道,,,,,,
+community,星光社区,中山路街道,,,,,
+compound,星光小区,中山路街道/星光社区,three_no,red_property,312,,
+building,3栋,中山路街道/星光社区/星光小区,,,,2,7
+grid,第一网格,中山路街道/星光社区,,,,,
+"""
+
+
+def _import(sut, h, body, *, csv=True, query=""):
+    if csv:
+        return sut.client.post(f"/v1/areas/import{query}", data=body.encode(),
+                               headers={**h, "Content-Type": "text/csv; charset=utf-8"})
+    return sut.client.post(f"/v1/areas/import{query}", json=body, headers=h)
+
+
+def test_a_csv_file_imports_in_one_go_with_its_events(make_service):
+    sut = make_service("registry")
+    district = _district(sut)
+    h = sut.as_(district["id"], "registry:write registry:read")
+    dry = _import(sut, h, IMPORT_CSV, query="?dry_run=true")
+    assert dry.status_code == 200 and dry.json["dry_run"] and dry.json["count"] == 5
+    assert sut.client.get("/v1/areas?limit=10", headers=h).json["items"] == [
+        sut.client.get(f"/v1/areas/{district['id']}", headers=h).json]
+    r = _import(sut, h, IMPORT_CSV)
+    assert r.status_code == 201, r.json
+    assert [(i["line"], i["path"]) for i in r.json["items"]][-2:] == [
+        (5, "中山路街道/星光社区/星光小区/3栋"), (6, "中山路街道/星光社区/第一网格")]
+    compound = sut.client.get(f"/v1/areas/{r.json['items'][2]['id']}", headers=h).json
+    assert (compound["kind"], compound["management_mode"], compound["households"], compound["version"]) == (
+        "three_no", "red_property", 312, 1)
+    with sut.rt.factory() as s:
+        created = s.execute(select(outbox.c.aggregate_id).where(outbox.c.routing_key == "registry.area.created")
+                            .order_by(outbox.c.seq)).scalars().all()
+    assert created[1:] == [i["id"] for i in r.json["items"]]
+    # A second file names parents by path or by id, existing areas or its own earlier rows.
+    more = [{"level": "compound", "name": "兴龙湖小区", "parent": r.json["items"][1]["id"], "kind": "managed"},
+            {"level": "building", "name": "1栋", "parent": "中山路街道/星光社区/兴龙湖小区", "floors": 18}]
+    again = _import(sut, h, more, csv=False)
+    assert again.status_code == 201, again.json
+    assert again.json["items"][1]["path"] == "中山路街道/星光社区/兴龙湖小区/1栋"
+
+
+def test_every_bad_row_is_reported_by_line_and_field_and_nothing_is_imported(make_service):
+    sut = make_service("registry")
+    district = _district(sut)
+    h = sut.as_(district["id"], "registry:write registry:read")
+    bad = IMPORT_CSV + "\n".join([
+        "compound,错层小区,中山路街道,managed,,,,",          # line 7: a compound under a street
+        "compound,星光小区,中山路街道/星光社区,old,,,,",      # line 8: the name is taken by line 4
+        "compound,无名,中山路街道/不存在社区,old,,,,",        # line 9: unknown parent
+        "compound,无物业,中山路街道/星光社区,three_no,property_company,50,,",  # line 10
+        "building,1栋,中山路街道/错层小区,,,,,",              # line 11: its parent's row is bad
+        "village,某村,中山路街道,,,,,",                        # line 12: no such level
+        "grid,,中山路街道/星光社区,,,,,",                      # line 13: blank name
+        "grid,多一列,中山路街道/星光社区,,,,,,,",              # line 14: too many values
+    ]) + "\n"
+    r = _import(sut, h, bad)
+    assert r.status_code == 422, r.json
+    assert set(r.json["errors"]) == {"line 7.parent", "line 8.name", "line 9.parent", "line 10.management_mode",
+                                     "line 11.parent", "line 12.level", "line 13.name",
+                                     "line 14"}
+    assert "line 7" in r.json["errors"]["line 11.parent"][0]
+    with sut.rt.factory() as s:
+        assert s.scalar(select(func.count()).select_from(outbox)) == 1  # the district's own event only
+    assert len(sut.client.get("/v1/areas", headers=h).json["items"]) == 1
+
+
+def test_import_content_types_districts_and_idempotency(make_service):
+    sut = make_service("registry")
+    district = _district(sut)
+    h = sut.as_(district["id"], "registry:write registry:read")
+    plain = sut.client.post("/v1/areas/import", data=IMPORT_CSV.encode(), headers={**h, "Content-Type": "text/plain"})
+    assert plain.status_code == 415
+    assert _import(sut, h, {"level": "street"}, csv=False).status_code == 422
+    assert _import(sut, h, "").status_code == 422
+    op = sut.as_(*OPERATOR)
+    missing = _import(sut, op, IMPORT_CSV)
+    assert missing.status_code == 422 and "district_id" in missing.json["errors"]
+    foreign = _import(sut, sut.as_(_district(sut, "璧山区")["id"], "registry:write"), IMPORT_CSV,
+                      query=f"?district_id={district['id']}")
+    assert foreign.status_code == 422 and "district_id" in foreign.json["errors"]
+    keyed = {**h, "Idempotency-Key": "street-file"}
+    first = _import(sut, keyed, IMPORT_CSV)
+    assert first.status_code == 201
+    replay = _import(sut, keyed, IMPORT_CSV)
+    assert replay.json == first.json and replay.headers["Idempotent-Replayed"] == "true"
+    other = _import(sut, keyed, IMPORT_CSV.replace("第一网格", "第二网格"))
+    assert other.status_code == 422 and other.json["type"] == "/problems/idempotency-key-reused"
+    by_operator = _import(sut, op, "level,name,parent\nstreet,红旗街道,\n", query=f"?district_id={district['id']}")
+    assert by_operator.status_code == 201 and by_operator.json["items"][0]["path"] == "红旗街道"

@@ -249,3 +249,40 @@ def test_a_subtree_is_bounded_by_depth_and_size(factory):
         assert [c["level"] for c in street["children"][1]["children"]] == ["compound", "grid"]
         assert usecases.subtree(session, root, depth=2, max_nodes=1000)[1:] == (4, True)
         assert usecases.subtree(session, root, depth=5, max_nodes=3)[1:] == (3, True)
+
+
+# --- Bulk import ---------------------------------------------------------------------------------
+
+def test_an_import_adds_every_row_with_its_event_and_a_dry_run_writes_nothing(factory):
+    clerk, district, community, _ = _tree(factory)
+    rows = [(2, {"level": "compound", "name": "新建小区", "parent": "中山路街道/星光社区", "kind": "managed",
+                 "households": 40}),
+            (3, {"level": "building", "name": "1栋", "parent": "中山路街道/星光社区/新建小区", "floors": 6}),
+            (4, {"level": "grid", "name": "第二网格", "parent": str(community.id)})]
+    with factory() as session:
+        planned = usecases.import_areas(session, clerk, rows, district_id=district.district_id, dry_run=True)
+        session.commit()
+    assert [p.path for p in planned] == ["中山路街道/星光社区/新建小区", "中山路街道/星光社区/新建小区/1栋",
+                                         "中山路街道/星光社区/第二网格"]
+    assert len(committed_events(factory)) == 4
+    with factory() as session:
+        planned = usecases.import_areas(session, clerk, rows, district_id=district.district_id)
+        session.commit()
+        building = session.get(Area, planned[1].id)
+        assert (building.parent_id, building.floors, building.version) == (planned[0].id, 6, 1)
+    created = committed_events(factory, "registry.area.created")[4:]
+    assert [e["subject"] for e in created] == [str(p.id) for p in planned]
+    assert created[0]["data"]["households"] == 40 and created[0]["data"]["version"] == 1
+
+
+def test_an_import_names_each_bad_row_and_a_foreign_district_is_refused(factory):
+    clerk, district, _, _ = _tree(factory)
+    rows = [(2, {"level": "compound", "name": "星光小区", "parent": "中山路街道/星光社区", "kind": "old"}),
+            (3, {"level": "building", "name": "1栋", "parent": "中山路街道/星光社区/星光小区", "households": 3})]
+    with factory() as session, pytest.raises(ValidationFailed) as raised:
+        usecases.import_areas(session, clerk, rows, district_id=district.district_id)
+    assert set(raised.value.errors) == {"line 2.name", "line 3.households"}
+    stranger = Actor("stranger", str(uuid.uuid4()), frozenset({"registry:write"}))
+    with factory() as session, pytest.raises(ValidationFailed) as raised:
+        usecases.import_areas(session, stranger, rows, district_id=district.district_id)
+    assert list(raised.value.errors) == ["district_id"]
