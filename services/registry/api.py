@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from linli.services.registry import usecases
-from linli.services.registry.models import Area, Committee
+from linli.services.registry.models import Area, Committee, Organization
 from linli.services.registry.schemas import (
     AreaCreate,
     AreaPage,
@@ -20,11 +20,17 @@ from linli.services.registry.schemas import (
     CommitteeCreate,
     CommitteePage,
     CommitteeSchema,
+    OrganizationCreate,
+    OrganizationPage,
+    OrganizationQuery,
+    OrganizationSchema,
+    OrganizationUpdate,
 )
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.uow import db
+from linli.shared.phones import mask_phone
 
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
@@ -101,3 +107,82 @@ class CommitteeItem(MethodView):
         """One committee"""
         committee = visible_or_404(db().get(Committee, committee_id), "committee")
         return committee, 200, {"ETag": etag(committee.version)}
+
+
+# --- Organizations -----------------------------------------------------------------------------------------
+
+PII_SCOPE = "registry:pii"
+
+organizations = Blueprint("organizations", __name__, url_prefix="/v1/organizations",
+                          description="Agencies, schools, companies and other organizations (单位 / 组织).")
+
+
+class _Masked:
+    """A row as a caller without registry:pii sees it: its phone numbers masked.
+
+    A stand-in rather than an edit of the row: the row is in the request's session, so a masked
+    number set on it would be committed over the real one.
+    """
+
+    def __init__(self, row: Any, *phone_fields: str) -> None:
+        self._row = row
+        for name in phone_fields:
+            value = getattr(row, name)
+            self.__dict__[name] = None if value is None else mask_phone(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
+def _shown(row: Any, *phone_fields: str) -> Any:
+    return row if principal().has(PII_SCOPE) else _Masked(row, *phone_fields)
+
+
+def _organization(row: Organization) -> Any:
+    return _shown(row, "contact_phone")
+
+
+@organizations.route("")
+class Organizations(MethodView):
+    @requires("registry:read")
+    @organizations.arguments(OrganizationQuery, location="query")
+    @organizations.response(200, OrganizationPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List organizations, newest first (contact phones masked unless you hold registry:pii)"""
+        stmt = in_district(select(Organization), Organization.district_id)
+        if "kind" in args:
+            stmt = stmt.where(Organization.kind == args["kind"])
+        if "q" in args:
+            stmt = stmt.where(Organization.name.contains(args["q"], autoescape=True))
+        page = paginate(db(), stmt, Organization, args["limit"], args["cursor"])
+        return {**page, "items": [_organization(row) for row in page["items"]]}
+
+    @requires("registry:write")
+    @organizations.arguments(OrganizationCreate)
+    @organizations.response(201, OrganizationSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+        """Register an organization in your district (an operator names `district_id`)"""
+        district_id = body.pop("district_id")
+        organization = usecases.register_organization(
+            db(), principal(), **body, district_id=None if district_id is None else str(district_id))
+        return _organization(organization), 201, {"Location": f"/v1/organizations/{organization.id}",
+                                                  "ETag": etag(organization.version)}
+
+
+@organizations.route("/<uuid:organization_id>")
+class OrganizationItem(MethodView):
+    @requires("registry:read")
+    @organizations.response(200, OrganizationSchema)
+    def get(self, organization_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """One organization (its contact phone masked unless you hold registry:pii)"""
+        organization = visible_or_404(db().get(Organization, organization_id), "organization")
+        return _organization(organization), 200, {"ETag": etag(organization.version)}
+
+    @requires("registry:write")
+    @organizations.arguments(OrganizationUpdate)
+    @organizations.response(200, OrganizationSchema)
+    def patch(self, body: dict[str, Any], organization_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """Change an organization's kind, name, address or contact (send If-Match with the ETag you read)"""
+        organization = usecases.edit_organization(db(), principal(), organization_id, body,
+                                                  check_version=check_if_match)
+        return _organization(organization), 200, {"ETag": etag(organization.version)}

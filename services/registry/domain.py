@@ -39,3 +39,34 @@ def check_kind(level: str, kind: str | None) -> None:
     if level != "compound" and kind is not None:
         raise ValidationFailed.field("kind", "only compounds have a kind")
 
+
+
+# --- Organizations (单位 / 组织) ----------------------------------------------------------------------
+
+ORGANIZATION_KINDS = (
+    "government_agency",  # 机关
+    "soe",  # 国企
+    "school",  # 学校
+    "hospital",  # 医院
+    "police_station",  # 派出所
+    "enterprise",  # 企业
+    "social_organization",  # 社会组织
+    "property_company",  # 物业公司
+    "owners_committee",  # 业委会
+    "party_branch",  # 党支部
+)
+
+
+def organization_district(actor_district: str | None, asked: str | None) -> str:
+    """The district a new organization belongs to: the caller's own, or the one an operator names.
+
+    `actor_district` is None for an operator, who must name the district; a district client may
+    name only its own.
+    """
+    if actor_district is None:
+        if asked is None:
+            raise ValidationFailed.field("district_id", "an operator names the organization's district")
+        return asked
+    if asked is not None and asked != actor_district:
+        raise ValidationFailed.field("district_id", "not your district")
+    return actor_district

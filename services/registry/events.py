@@ -33,3 +33,37 @@ COMMITTEE_CREATED = declare(
     "registry.committee.created", "A community's big party committee was set up.", CommitteeData
 )
 
+
+
+# --- Organizations ---------------------------------------------------------------------------------------
+
+class OrganizationData(ma.Schema):
+    """An organization as anyone may read it: no contact person, no phone number."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    address = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+class OrganizationContactData(ma.Schema):
+    """Whom to call at an organization, for notify; personal data, so only on linli.private."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    contact_person = ma.fields.String(allow_none=True)
+    contact_phone = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+ORGANIZATION_CREATED = declare("registry.organization.created",
+                               "An organization (agency, school, company, ...) was registered.", OrganizationData)
+ORGANIZATION_UPDATED = declare("registry.organization.updated", "An organization's kind, name or address changed.",
+                               OrganizationData)
+ORGANIZATION_CONTACT = declare(
+    "registry.organization.contact",
+    "An organization's contact person or phone number was set or changed (private: personal data).",
+    OrganizationContactData, private=True)

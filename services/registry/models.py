@@ -44,3 +44,22 @@ class Committee(Entity, Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
     __table_args__ = (Index("ix_committees_district_created", "district_id", "created_at", "id"),)
+
+
+# --- Organizations, their resources, pairings and committee units ------------------------------------
+
+class Organization(Entity, Base):
+    """A government agency, school, company, ... that can join committees and pair with compounds (单位)."""
+
+    __tablename__ = "organizations"
+
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact_person: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (
+        Index("ix_organizations_district_created", "district_id", "created_at", "id"),
+        Index("ix_organizations_district_kind", "district_id", "kind"),
+    )

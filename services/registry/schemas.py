@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 
-from linli.services.registry.domain import COMPOUND_KINDS, LEVELS
+from linli.services.registry.domain import COMPOUND_KINDS, LEVELS, ORGANIZATION_KINDS
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
@@ -58,3 +58,53 @@ class CommitteeCreate(ma.Schema):
 
 AreaPage = page_schema(AreaSchema)
 CommitteePage = page_schema(CommitteeSchema)
+
+
+# --- Organizations -----------------------------------------------------------------------------------------
+
+PHONE_MASKED = "masked (138****5678) unless the caller holds registry:pii"
+
+
+class Phone(ma.fields.String):
+    """A phone number as typed: digits, optionally after a leading +."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(validate=[  # type: ignore[arg-type]
+            ma.validate.Length(min=6, max=20),
+            ma.validate.Regexp(r"^\+?[0-9]+$", error="digits only, optionally after a leading +"),
+        ], **kwargs)
+
+
+class OrganizationSchema(EntitySchema):
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    name = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
+    contact_person = ma.fields.String(allow_none=True)
+    contact_phone = ma.fields.String(allow_none=True, metadata={"description": PHONE_MASKED})
+
+
+class OrganizationCreate(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    name = Text(required=True, max_length=200)
+    address = Text(load_default=None, allow_none=True, max_length=300)
+    contact_person = Text(load_default=None, allow_none=True, max_length=100)
+    contact_phone = Phone(load_default=None, allow_none=True)
+    district_id = ma.fields.UUID(load_default=None, allow_none=True,
+                                 metadata={"description": "operators only: the district it belongs to"})
+
+
+class OrganizationUpdate(ma.Schema):
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    name = Text(max_length=200)
+    address = Text(allow_none=True, max_length=300)
+    contact_person = Text(allow_none=True, max_length=100)
+    contact_phone = Phone(allow_none=True)
+
+
+class OrganizationQuery(PageArgs):
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    q = ma.fields.String(validate=ma.validate.Length(min=1, max=100),
+                         metadata={"description": "a fragment of the name"})
+
+
+OrganizationPage = page_schema(OrganizationSchema)

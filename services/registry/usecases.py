@@ -14,8 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from linli.services.registry import domain
-from linli.services.registry.events import AREA_CREATED, AREA_UPDATED, COMMITTEE_CREATED
-from linli.services.registry.models import Area, Committee
+from linli.services.registry.events import (
+    AREA_CREATED,
+    AREA_UPDATED,
+    COMMITTEE_CREATED,
+    ORGANIZATION_CONTACT,
+    ORGANIZATION_CREATED,
+    ORGANIZATION_UPDATED,
+)
+from linli.services.registry.models import Area, Committee, Organization
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -92,3 +99,56 @@ def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID,
     session.add(committee)
     record(session, COMMITTEE_CREATED, committee)
     return committee
+
+
+# --- Organizations -----------------------------------------------------------------------------------------
+
+EDITABLE_ORGANIZATION_FIELDS = ("kind", "name", "address", "contact_person", "contact_phone")
+_CONTACT_FIELDS = ("contact_person", "contact_phone")
+
+
+def register_organization(session: Session, actor: Actor, *, kind: str, name: str, address: str | None = None,
+                          contact_person: str | None = None, contact_phone: str | None = None,
+                          district_id: str | None = None) -> Organization:
+    """Register an organization in the caller's district (an operator names the district)."""
+    district = domain.organization_district(None if actor.is_operator else actor.district, district_id)
+    if actor.is_operator:
+        _check_district_exists(session, district)
+    organization = Organization(district_id=district, kind=kind, name=name, address=address,
+                                contact_person=contact_person, contact_phone=contact_phone)
+    session.add(organization)
+    record(session, ORGANIZATION_CREATED, organization)
+    if contact_person is not None or contact_phone is not None:
+        record(session, ORGANIZATION_CONTACT, organization)
+    return organization
+
+
+def edit_organization(session: Session, actor: Actor, organization_id: uuid.UUID, changes: Mapping[str, Any],
+                      *, check_version: VersionCheck | None = None) -> Organization:
+    """Change an organization's fields; the contact goes out privately, the rest publicly, each only if changed."""
+    organization = session.get(Organization, organization_id, with_for_update=True)
+    if organization is None or not actor.sees(organization.district_id):
+        raise NotFound("organization not found")
+    if check_version is not None:
+        check_version(organization.version)
+    unknown = set(changes) - set(EDITABLE_ORGANIZATION_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    changed = {name: value for name, value in changes.items() if getattr(organization, name) != value}
+    for name, value in changed.items():
+        setattr(organization, name, value)
+    if set(changed) - set(_CONTACT_FIELDS):
+        record(session, ORGANIZATION_UPDATED, organization)
+    if set(changed) & set(_CONTACT_FIELDS):
+        record(session, ORGANIZATION_CONTACT, organization)
+    return organization
+
+
+def _check_district_exists(session: Session, district_id: str) -> None:
+    try:
+        area_id = uuid.UUID(district_id)
+    except ValueError:
+        raise ValidationFailed.field("district_id", "no such district") from None
+    district = session.get(Area, area_id)
+    if district is None or district.level != "district":
+        raise ValidationFailed.field("district_id", "no such district")

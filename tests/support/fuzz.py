@@ -146,7 +146,24 @@ def seed_registry(sut: ServiceUnderTest) -> Seed:
         "community_id": [community, other_community, *free],
         "committee_id": [committee, other_committee],
         "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees"),
+        **_seed_registry_units(sut, op, district, other, compound),
     })
+
+
+def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: str, other: str,
+                         compound: str) -> dict[str, list[Any]]:
+    """Organizations of both districts, with ids worth sending to the operations on them."""
+
+    def organization(owner: str, name: str) -> str:
+        body = {"kind": "hospital", "name": name, "contact_phone": "13812345678", "district_id": owner}
+        return _created(sut.client.post("/v1/organizations", json=body, headers=op))["id"]
+
+    organizations = [organization(district, "永川区人民医院"), organization(other, "璧山区人民医院")]
+    return {
+        "organization_id": organizations,
+        "district_id": [district, other],
+        "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees", "/v1/organizations"),
+    }
 
 
 def _compound_event(district: str, name: str) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""organizations, their resources, pairings with compounds, committee units
+
+Revision ID: 0005
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from linli.shared.infra_migrations import entity_columns
+
+revision = "0005"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "organizations",
+        *entity_columns(),
+        sa.Column("kind", sa.String(30), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("address", sa.String(300), nullable=True),
+        sa.Column("contact_person", sa.String(100), nullable=True),
+        sa.Column("contact_phone", sa.String(20), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_organizations"),
+    )
+    op.create_index("ix_organizations_district_created", "organizations", ["district_id", "created_at", "id"])
+    op.create_index("ix_organizations_district_kind", "organizations", ["district_id", "kind"])
+    op.create_index("ix_organizations_district_id", "organizations", ["district_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("organizations")

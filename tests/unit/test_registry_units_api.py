@@ -1,0 +1,112 @@
+"""registry's organizations, resources, pairings and committee units over HTTP."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from linli.shared.tables import outbox
+
+OPERATOR = ("*", "registry:admin")
+PHONE = "13812345678"
+
+
+def _setup(sut) -> dict:
+    """Two districts; in Yongchuan a community with a compound; callers of each district."""
+    op = sut.as_(*OPERATOR)
+
+    def area(body: dict) -> dict:
+        r = sut.client.post("/v1/areas", json=body, headers=op)
+        assert r.status_code == 201, r.json
+        return r.json
+
+    district = area({"level": "district", "name": "永川区"})
+    other = area({"level": "district", "name": "璧山区"})
+    street = area({"level": "street", "name": "中山路街道", "parent_id": district["id"]})
+    community = area({"level": "community", "name": "星光社区", "parent_id": street["id"]})
+    compound = area({"level": "compound", "name": "星光小区", "kind": "managed", "parent_id": community["id"]})
+    return {
+        "district": district, "other": other, "community": community, "compound": compound,
+        "clerk": sut.as_(district["id"], "registry:read registry:write"),
+        "pii": sut.as_(district["id"], "registry:read registry:write registry:pii"),
+        "stranger": sut.as_(other["id"], "registry:read registry:write"),
+    }
+
+
+def _organization(sut, headers, **fields) -> dict:
+    body = {"kind": "hospital", "name": "永川区人民医院", "contact_person": "李医生", "contact_phone": PHONE,
+            "address": "人民大道1号", **fields}
+    r = sut.client.post("/v1/organizations", json=body, headers=headers)
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def _routing_keys(sut) -> list[str]:
+    with sut.rt.factory() as s:
+        return list(s.scalars(select(outbox.c.routing_key).order_by(outbox.c.seq)))
+
+
+# --- Organizations -------------------------------------------------------------------------------------
+
+def test_the_contact_phone_is_masked_unless_the_caller_holds_registry_pii(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    created = _organization(sut, w["clerk"])
+    assert created["contact_phone"] == "138****5678"
+    url = f"/v1/organizations/{created['id']}"
+    assert sut.client.get(url, headers=w["clerk"]).json["contact_phone"] == "138****5678"
+    assert sut.client.get(url, headers=w["pii"]).json["contact_phone"] == PHONE
+    listed = sut.client.get("/v1/organizations", headers=w["clerk"]).json["items"]
+    assert [o["contact_phone"] for o in listed] == ["138****5678"]
+    assert sut.client.get("/v1/organizations", headers=w["pii"]).json["items"][0]["contact_phone"] == PHONE
+    # The masked view was never written back over the stored number.
+    assert sut.client.get(url, headers=w["pii"]).json["contact_phone"] == PHONE
+
+
+def test_organizations_filter_by_kind_and_name_fragment_within_the_district(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    hospital = _organization(sut, w["clerk"])
+    school = _organization(sut, w["clerk"], kind="school", name="星光小学", contact_phone=None)
+    _organization(sut, w["stranger"], kind="school", name="璧山小学")
+    percent = _organization(sut, w["clerk"], kind="enterprise", name="百分之100%物业")
+
+    def ids(query: str) -> list[str]:
+        r = sut.client.get(f"/v1/organizations{query}", headers=w["clerk"])
+        assert r.status_code == 200, r.json
+        return [o["id"] for o in r.json["items"]]
+
+    assert ids("?kind=school") == [school["id"]]
+    assert ids("?q=医院") == [hospital["id"]]
+    assert ids("?q=%25") == [percent["id"]]  # a literal %, not a wildcard
+    assert set(ids("")) == {hospital["id"], school["id"], percent["id"]}
+    r = sut.client.get("/v1/organizations?kind=bank", headers=w["clerk"])
+    assert r.status_code in (400, 422) and "kind" in str(r.json)
+
+
+def test_an_operator_names_the_district_and_a_foreign_organization_is_404(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    op = sut.as_(*OPERATOR)
+    r = sut.client.post("/v1/organizations", json={"kind": "soe", "name": "国企"}, headers=op)
+    assert r.status_code == 422 and "district_id" in r.json["errors"]
+    made = _organization(sut, op, district_id=w["district"]["id"])
+    assert made["district_id"] == w["district"]["id"]
+    assert sut.client.get(f"/v1/organizations/{made['id']}", headers=w["stranger"]).status_code == 404
+    r = sut.client.patch(f"/v1/organizations/{made['id']}", json={"name": "x"}, headers=w["stranger"])
+    assert r.status_code == 404
+
+
+def test_patch_honours_if_match_and_sends_the_events_of_what_changed(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    made = _organization(sut, w["clerk"])
+    url = f"/v1/organizations/{made['id']}"
+    ok = sut.client.patch(url, json={"name": "永川医院", "contact_phone": "13900001111"},
+                          headers={**w["clerk"], "If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.headers["ETag"] == '"2"' and ok.json["contact_phone"] == "139****1111"
+    stale = sut.client.patch(url, json={"name": "again"}, headers={**w["clerk"], "If-Match": '"1"'})
+    assert stale.status_code == 412
+    bad = sut.client.patch(url, json={"contact_phone": "call me"}, headers=w["clerk"])
+    assert bad.status_code == 422 and "contact_phone" in bad.json["errors"]
+    assert _routing_keys(sut)[-4:] == ["registry.organization.created", "registry.organization.contact",
+                                       "registry.organization.updated", "registry.organization.contact"]

@@ -1,0 +1,120 @@
+"""registry's organizations, resources, pairings and committee units, as use cases on a SQLite session."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from linli.services.registry import domain, usecases
+from linli.services.registry.models import Area, Base
+from linli.shared.actors import Actor
+from linli.shared.errors import NotFound, ValidationFailed
+from linli.shared.events import CATALOGUE
+from tests.support.sessions import committed_events
+
+OPERATOR = Actor("ops", "*", frozenset({"registry:admin"}))
+PHONE = "13812345678"
+
+
+@pytest.fixture
+def factory(make_store):
+    return make_store(Base.metadata)
+
+
+def _area(session, actor, level, name, parent=None, kind=None) -> Area:
+    return usecases.add_area(session, actor, level=level, name=name, parent_id=parent.id if parent else None,
+                             kind=kind, time_zone="Asia/Shanghai")
+
+
+@pytest.fixture
+def world(factory):
+    """A district with a community and a compound, its clerk, and a hospital with a contact."""
+    with factory() as session:
+        district = _area(session, OPERATOR, "district", "永川区")
+        clerk = Actor("clerk", district.district_id, frozenset({"registry:write"}))
+        street = _area(session, clerk, "street", "中山路街道", district)
+        community = _area(session, clerk, "community", "星光社区", street)
+        compound = _area(session, clerk, "compound", "星光小区", community, kind="three_no")
+        hospital = usecases.register_organization(session, clerk, kind="hospital", name="永川区人民医院",
+                                                  address="永川区人民大道1号", contact_person="李医生",
+                                                  contact_phone=PHONE)
+        session.commit()
+    return {"clerk": clerk, "district": district, "community": community, "compound": compound,
+            "hospital": hospital}
+
+
+# --- Organizations -------------------------------------------------------------------------------------
+
+def test_an_organization_is_public_without_its_contact_which_goes_out_privately(factory, world):
+    hospital = world["hospital"]
+    [created] = committed_events(factory, "registry.organization.created")
+    assert created["data"] == {"id": str(hospital.id), "district_id": hospital.district_id, "kind": "hospital",
+                               "name": "永川区人民医院", "address": "永川区人民大道1号", "version": 1}
+    [contact] = committed_events(factory, "registry.organization.contact")
+    assert contact["data"]["contact_phone"] == PHONE and contact["data"]["contact_person"] == "李医生"
+    assert CATALOGUE["registry.organization.contact"].private
+    assert not CATALOGUE["registry.organization.created"].private
+    assert not CATALOGUE["registry.organization.updated"].private
+
+
+def test_no_public_registry_event_schema_has_a_phone_or_contact_field():
+    for key, event_type in CATALOGUE.items():
+        if key.startswith("registry.") and not event_type.private:
+            fields = set(event_type.payload().fields)
+            assert not {f for f in fields if "phone" in f or "contact" in f}, key
+
+
+def test_an_organization_without_a_contact_sends_no_private_event(factory, world):
+    with factory() as session:
+        usecases.register_organization(session, world["clerk"], kind="school", name="星光小学")
+        session.commit()
+    assert len(committed_events(factory, "registry.organization.contact")) == 1  # the hospital's only
+
+
+def test_an_edit_sends_the_public_and_the_private_event_only_for_what_changed(factory, world):
+    clerk, hospital = world["clerk"], world["hospital"]
+    seen: list[int] = []
+    with factory() as session:
+        usecases.edit_organization(session, clerk, hospital.id, {"name": "永川区人民医院"}, check_version=seen.append)
+        usecases.edit_organization(session, clerk, hospital.id, {"contact_phone": "13900000000"})
+        edited = usecases.edit_organization(session, clerk, hospital.id, {"address": None, "kind": "hospital"})
+        session.commit()
+    assert seen == [1]
+    assert edited.version == 3 and edited.address is None
+    [updated] = committed_events(factory, "registry.organization.updated")
+    assert updated["data"]["address"] is None and updated["data"]["version"] == 3
+    contacts = committed_events(factory, "registry.organization.contact")
+    assert [c["data"]["contact_phone"] for c in contacts] == [PHONE, "13900000000"]
+
+
+def test_an_organization_belongs_to_the_callers_district_or_the_one_an_operator_names(factory, world):
+    district_id = world["district"].district_id
+    with factory() as session:
+        by_operator = usecases.register_organization(session, OPERATOR, kind="soe", name="永川国企",
+                                                     district_id=district_id)
+        assert by_operator.district_id == district_id
+        for actor, asked, field in ((OPERATOR, None, "district_id"), (OPERATOR, str(uuid.uuid4()), "district_id"),
+                                    (OPERATOR, "not-a-uuid", "district_id"),
+                                    (OPERATOR, str(world["community"].id), "district_id"),
+                                    (world["clerk"], str(uuid.uuid4()), "district_id")):
+            with pytest.raises(ValidationFailed) as raised:
+                usecases.register_organization(session, actor, kind="soe", name="x", district_id=asked)
+            assert list(raised.value.errors) == [field]
+
+
+def test_editing_a_foreign_or_missing_organization_is_not_found(factory, world):
+    stranger = Actor("stranger", str(uuid.uuid4()), frozenset({"registry:write"}))
+    with factory() as session:
+        for actor, organization_id in ((stranger, world["hospital"].id), (world["clerk"], uuid.uuid4())):
+            with pytest.raises(NotFound):
+                usecases.edit_organization(session, actor, organization_id, {"name": "x"})
+
+
+def test_organization_kinds_are_snake_case_codes():
+    assert len(domain.ORGANIZATION_KINDS) == 10
+    assert all(kind == kind.lower() and " " not in kind for kind in domain.ORGANIZATION_KINDS)
+    with pytest.raises(ValidationFailed):
+        domain.organization_district("d1", "d2")
+    assert domain.organization_district("d1", None) == "d1"
+    assert domain.organization_district(None, "d2") == "d2"
