@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.registry import usecases
-from linli.services.registry.models import Area, Committee, Organization
+from linli.services.registry import domain, usecases
+from linli.services.registry.models import Area, Committee, Organization, Resource
 from linli.services.registry.schemas import (
     AreaCreate,
     AreaPage,
@@ -25,7 +25,14 @@ from linli.services.registry.schemas import (
     OrganizationQuery,
     OrganizationSchema,
     OrganizationUpdate,
+    ResourceCategoryPage,
+    ResourceCreate,
+    ResourcePage,
+    ResourceQuery,
+    ResourceSchema,
 )
+from linli.shared.db import utcnow
+from linli.shared.errors import NotFound
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.pagination import PageArgs, paginate
@@ -186,3 +193,66 @@ class OrganizationItem(MethodView):
         organization = usecases.edit_organization(db(), principal(), organization_id, body,
                                                   check_version=check_if_match)
         return _organization(organization), 200, {"ETag": etag(organization.version)}
+
+
+# --- Resources ---------------------------------------------------------------------------------------------
+
+resource_categories = Blueprint("resource_categories", __name__, url_prefix="/v1/resource-categories",
+                                description="The suite's one vocabulary of resource, skill and ticket categories.")
+
+
+@resource_categories.route("")
+class ResourceCategories(MethodView):
+    @requires("registry:read")
+    @resource_categories.response(200, ResourceCategoryPage)
+    def get(self) -> dict[str, Any]:
+        """Every category code with its Chinese and English label (one page: the list is short)"""
+        items = [{"code": code, "zh": zh, "en": en} for code, (zh, en) in domain.RESOURCE_CATEGORIES.items()]
+        return {"items": items, "next_cursor": None}
+
+
+@organizations.route("/<uuid:organization_id>/resources")
+class OrganizationResources(MethodView):
+    @requires("registry:read")
+    @organizations.arguments(ResourceQuery, location="query")
+    @organizations.response(200, ResourcePage)
+    def get(self, args: dict[str, Any], organization_id: uuid.UUID) -> dict[str, Any]:
+        """An organization's resources, newest first (removed ones only with include_removed=true)"""
+        organization = visible_or_404(db().get(Organization, organization_id), "organization")
+        stmt = select(Resource).where(Resource.organization_id == organization.id)
+        if not args["include_removed"]:
+            stmt = stmt.where(Resource.state == domain.RESOURCE_AVAILABLE)
+        if "category" in args:
+            stmt = stmt.where(Resource.category == args["category"])
+        return paginate(db(), stmt, Resource, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @organizations.arguments(ResourceCreate)
+    @organizations.response(201, ResourceSchema)
+    def post(self, body: dict[str, Any], organization_id: uuid.UUID) -> tuple[Resource, int, dict[str, str]]:
+        """Add a resource to the organization's list"""
+        resource = usecases.add_resource(db(), principal(), organization_id, **body)
+        return resource, 201, {"Location": f"/v1/organizations/{organization_id}/resources/{resource.id}",
+                               "ETag": etag(resource.version)}
+
+
+@organizations.route("/<uuid:organization_id>/resources/<uuid:resource_id>")
+class OrganizationResourceItem(MethodView):
+    @requires("registry:read")
+    @organizations.response(200, ResourceSchema)
+    def get(self, organization_id: uuid.UUID, resource_id: uuid.UUID) -> tuple[Resource, int, dict[str, str]]:
+        """One resource of the organization"""
+        resource = visible_or_404(db().get(Resource, resource_id), "resource")
+        if resource.organization_id != organization_id:
+            raise NotFound("resource not found")
+        return resource, 200, {"ETag": etag(resource.version)}
+
+
+@organizations.route("/<uuid:organization_id>/resources/<uuid:resource_id>/remove")
+class OrganizationResourceRemove(MethodView):
+    @requires("registry:write")
+    @organizations.response(200, ResourceSchema)
+    def post(self, organization_id: uuid.UUID, resource_id: uuid.UUID) -> tuple[Resource, int, dict[str, str]]:
+        """Take a resource off the list (it stays readable as removed; removing it again is 409)"""
+        resource = usecases.remove_resource(db(), principal(), organization_id, resource_id, utcnow())
+        return resource, 200, {"ETag": etag(resource.version)}

@@ -6,7 +6,7 @@ carries the district's id, so one district's data never mixes with another's.
 
 from __future__ import annotations
 
-from linli.shared.errors import ValidationFailed
+from linli.shared.errors import InvalidTransition, ValidationFailed
 
 LEVELS = ("district", "street", "community", "compound", "building", "grid")
 PARENT_LEVEL = {
@@ -70,3 +70,49 @@ def organization_district(actor_district: str | None, asked: str | None) -> str:
     if asked is not None and asked != actor_district:
         raise ValidationFailed.field("district_id", "not your district")
     return actor_district
+
+
+# --- Resources (资源清单) ------------------------------------------------------------------------------------
+
+RESOURCE_KINDS = ("staff", "venue", "funds", "vehicles", "skills")
+# The suite's one vocabulary of what a resource, a member's skill or a ticket is about: code -> (zh, en).
+# Tickets match units and members to a ticket by these codes, so a code, once published, is never renamed.
+RESOURCE_CATEGORIES: dict[str, tuple[str, str]] = {
+    "tree_trimming": ("树木修剪", "Tree trimming"),
+    "medical": ("医疗卫生", "Medical care"),
+    "legal_aid": ("法律援助", "Legal aid"),
+    "noise": ("噪音治理", "Noise control"),
+    "fire_safety": ("消防安全", "Fire safety"),
+    "parking": ("停车管理", "Parking"),
+    "venue": ("活动场地", "Venue"),
+    "funds": ("资金支持", "Funds"),
+    "elderly_care": ("养老服务", "Elderly care"),
+    "education": ("教育辅导", "Education"),
+    "child_care": ("托幼照护", "Child care"),
+    "sanitation": ("环境卫生", "Sanitation"),
+    "repairs": ("维修服务", "Repairs"),
+    "dispute_mediation": ("矛盾调解", "Dispute mediation"),
+    "public_security": ("治安巡逻", "Public security"),
+    "employment": ("就业帮扶", "Employment help"),
+    "mental_health": ("心理疏导", "Counselling"),
+    "disability_support": ("助残服务", "Disability support"),
+}
+RESOURCE_AVAILABLE = "available"
+RESOURCE_REMOVED = "removed"
+RESOURCE_STATES = (RESOURCE_AVAILABLE, RESOURCE_REMOVED)
+
+
+def check_resource_removable(state: str) -> None:
+    """A resource is taken off the list once; removing it again is a nonsense move."""
+    if state != RESOURCE_AVAILABLE:
+        raise InvalidTransition("this resource was already removed")
+
+
+def check_resource(kind: str, category: str, quantity: int) -> None:
+    """Raise unless a resource's kind and category are known codes and it offers at least one of something."""
+    if kind not in RESOURCE_KINDS:
+        raise ValidationFailed.field("kind", f"one of {', '.join(RESOURCE_KINDS)}")
+    if category not in RESOURCE_CATEGORIES:
+        raise ValidationFailed.field("category", "not a category of GET /v1/resource-categories")
+    if quantity < 1:
+        raise ValidationFailed.field("quantity", "at least 1")

@@ -67,3 +67,28 @@ ORGANIZATION_CONTACT = declare(
     "registry.organization.contact",
     "An organization's contact person or phone number was set or changed (private: personal data).",
     OrganizationContactData, private=True)
+
+
+# --- Resources ---------------------------------------------------------------------------------------------
+
+class ResourceData(ma.Schema):
+    """A resource after the change, with every category its organization now offers (for matching tickets)."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+    state = ma.fields.String(required=True)
+    organization_categories = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "the categories of all resources the organization offers after this change, sorted"})
+    version = ma.fields.Integer(required=True)
+
+
+RESOURCE_ADDED = declare("registry.resource.added", "An organization added a resource to its list (资源清单).",
+                         ResourceData)
+RESOURCE_REMOVED = declare("registry.resource.removed", "An organization took a resource off its list.",
+                           ResourceData)

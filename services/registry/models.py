@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from linli.shared.db import new_metadata
+from linli.shared.db import UTCDateTime, new_metadata
 from linli.shared.orm import Entity
 
 
@@ -62,4 +63,24 @@ class Organization(Entity, Base):
     __table_args__ = (
         Index("ix_organizations_district_created", "district_id", "created_at", "id"),
         Index("ix_organizations_district_kind", "district_id", "kind"),
+    )
+
+
+class Resource(Entity, Base):
+    """What an organization offers residents (资源清单): staff, a venue, funds, vehicles or skills."""
+
+    __tablename__ = "resources"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int] = mapped_column(default=1)
+    state: Mapped[str] = mapped_column(String(20), default="available")
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_resources_organization_created", "organization_id", "created_at", "id"),
+        # Matching a ticket's category to the units that offer it.
+        Index("ix_resources_district_category", "district_id", "category", "state"),
     )

@@ -6,7 +6,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 
-from linli.services.registry.domain import COMPOUND_KINDS, LEVELS, ORGANIZATION_KINDS
+from linli.services.registry.domain import (
+    COMPOUND_KINDS,
+    LEVELS,
+    ORGANIZATION_KINDS,
+    RESOURCE_CATEGORIES,
+    RESOURCE_KINDS,
+    RESOURCE_STATES,
+)
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
@@ -108,3 +115,37 @@ class OrganizationQuery(PageArgs):
 
 
 OrganizationPage = page_schema(OrganizationSchema)
+
+
+# --- Resources ---------------------------------------------------------------------------------------------
+
+class ResourceCategorySchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "the code resources, skills and tickets use"})
+    zh = ma.fields.String(metadata={"description": "Chinese label"})
+    en = ma.fields.String(metadata={"description": "English label"})
+
+
+class ResourceSchema(EntitySchema):
+    organization_id = ma.fields.UUID()
+    kind = ma.fields.String(validate=ma.validate.OneOf(RESOURCE_KINDS))
+    category = ma.fields.String(validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    description = ma.fields.String()
+    quantity = ma.fields.Integer()
+    state = ma.fields.String(validate=ma.validate.OneOf(RESOURCE_STATES))
+    removed_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class ResourceCreate(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(RESOURCE_KINDS))
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    description = Text(required=True, max_length=500)
+    quantity = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+
+
+class ResourceQuery(PageArgs):
+    category = ma.fields.String(validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    include_removed = ma.fields.Boolean(load_default=False)
+
+
+ResourceCategoryPage = page_schema(ResourceCategorySchema)
+ResourcePage = page_schema(ResourceSchema)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,8 +22,10 @@ from linli.services.registry.events import (
     ORGANIZATION_CONTACT,
     ORGANIZATION_CREATED,
     ORGANIZATION_UPDATED,
+    RESOURCE_ADDED,
+    RESOURCE_REMOVED,
 )
-from linli.services.registry.models import Area, Committee, Organization
+from linli.services.registry.models import Area, Committee, Organization, Resource
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -152,3 +155,50 @@ def _check_district_exists(session: Session, district_id: str) -> None:
     district = session.get(Area, area_id)
     if district is None or district.level != "district":
         raise ValidationFailed.field("district_id", "no such district")
+
+
+# --- Resources ---------------------------------------------------------------------------------------------
+
+def add_resource(session: Session, actor: Actor, organization_id: uuid.UUID, *, kind: str, category: str,
+                 description: str, quantity: int = 1) -> Resource:
+    """Add a resource to an organization's list."""
+    organization = _visible_organization(session, actor, organization_id)
+    domain.check_resource(kind, category, quantity)
+    resource = Resource(district_id=organization.district_id, organization_id=organization.id, kind=kind,
+                        category=category, description=description, quantity=quantity,
+                        state=domain.RESOURCE_AVAILABLE)
+    session.add(resource)
+    session.flush()
+    record(session, RESOURCE_ADDED, resource, payload_of=_resource_state(session, resource, organization))
+    return resource
+
+
+def remove_resource(session: Session, actor: Actor, organization_id: uuid.UUID, resource_id: uuid.UUID,
+                    now: datetime) -> Resource:
+    """Take a resource off an organization's list; it stays readable as removed."""
+    organization = _visible_organization(session, actor, organization_id)
+    resource = session.get(Resource, resource_id, with_for_update=True)
+    if resource is None or resource.organization_id != organization.id:
+        raise NotFound("resource not found")
+    domain.check_resource_removable(resource.state)
+    resource.state = domain.RESOURCE_REMOVED
+    resource.removed_at = now
+    session.flush()
+    record(session, RESOURCE_REMOVED, resource, payload_of=_resource_state(session, resource, organization))
+    return resource
+
+
+def _visible_organization(session: Session, actor: Actor, organization_id: uuid.UUID) -> Organization:
+    organization = session.get(Organization, organization_id)
+    if organization is None or not actor.sees(organization.district_id):
+        raise NotFound("organization not found")
+    return organization
+
+
+def _resource_state(session: Session, resource: Resource, organization: Organization) -> dict[str, Any]:
+    offered = session.scalars(select(Resource.category).distinct().where(
+        Resource.organization_id == organization.id, Resource.state == domain.RESOURCE_AVAILABLE))
+    return {"id": resource.id, "district_id": resource.district_id, "organization_id": organization.id,
+            "organization_name": organization.name, "kind": resource.kind, "category": resource.category,
+            "description": resource.description, "quantity": resource.quantity, "state": resource.state,
+            "organization_categories": sorted(offered), "version": resource.version}

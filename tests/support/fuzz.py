@@ -159,8 +159,11 @@ def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: st
         return _created(sut.client.post("/v1/organizations", json=body, headers=op))["id"]
 
     organizations = [organization(district, "永川区人民医院"), organization(other, "璧山区人民医院")]
+    resources = [_created(sut.client.post(f"/v1/organizations/{org}/resources", json={
+        "kind": "staff", "category": "medical", "description": "义诊医生"}, headers=op))["id"] for org in organizations]
     return {
         "organization_id": organizations,
+        "resource_id": resources,
         "district_id": [district, other],
         "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees", "/v1/organizations"),
     }

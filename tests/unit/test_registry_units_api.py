@@ -110,3 +110,56 @@ def test_patch_honours_if_match_and_sends_the_events_of_what_changed(make_servic
     assert bad.status_code == 422 and "contact_phone" in bad.json["errors"]
     assert _routing_keys(sut)[-4:] == ["registry.organization.created", "registry.organization.contact",
                                        "registry.organization.updated", "registry.organization.contact"]
+
+
+# --- Resources -----------------------------------------------------------------------------------------
+
+def test_the_resource_categories_are_one_listed_vocabulary(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    r = sut.client.get("/v1/resource-categories", headers=w["clerk"])
+    assert r.status_code == 200 and r.json["next_cursor"] is None
+    medical = next(c for c in r.json["items"] if c["code"] == "medical")
+    assert medical == {"code": "medical", "zh": "医疗卫生", "en": "Medical care"}
+
+
+def test_resources_are_added_listed_and_removed(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    org = _organization(sut, w["clerk"])
+    url = f"/v1/organizations/{org['id']}/resources"
+    clinic = sut.client.post(url, json={"kind": "staff", "category": "medical", "description": "义诊医生",
+                                        "quantity": 2}, headers=w["clerk"])
+    assert clinic.status_code == 201 and clinic.json["state"] == "available" and clinic.json["quantity"] == 2
+    hall = sut.client.post(url, json={"kind": "venue", "category": "venue", "description": "礼堂"},
+                           headers=w["clerk"]).json
+    assert hall["quantity"] == 1
+    removed = sut.client.post(f"{url}/{clinic.json['id']}/remove", headers=w["clerk"])
+    assert removed.status_code == 200 and removed.json["state"] == "removed" and removed.json["removed_at"]
+    again = sut.client.post(f"{url}/{clinic.json['id']}/remove", headers=w["clerk"])
+    assert again.status_code == 409 and again.json["type"] == "/problems/invalid-transition"
+    listed = sut.client.get(url, headers=w["clerk"]).json["items"]
+    assert [r["id"] for r in listed] == [hall["id"]]
+    everything = sut.client.get(f"{url}?include_removed=true", headers=w["clerk"]).json["items"]
+    assert {r["id"] for r in everything} == {hall["id"], clinic.json["id"]}
+    assert sut.client.get(f"{url}?category=venue&include_removed=true", headers=w["clerk"]).json["items"] == [hall]
+    assert sut.client.get(f"{url}/{hall['id']}", headers=w["clerk"]).json == hall
+    assert _routing_keys(sut)[-3:] == ["registry.resource.added", "registry.resource.added",
+                                       "registry.resource.removed"]
+
+
+def test_resources_of_a_foreign_or_missing_organization_are_404_and_bad_codes_name_the_field(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    org = _organization(sut, w["clerk"])
+    url = f"/v1/organizations/{org['id']}/resources"
+    body = {"kind": "staff", "category": "medical", "description": "x"}
+    assert sut.client.get(url, headers=w["stranger"]).status_code == 404
+    assert sut.client.post(url, json=body, headers=w["stranger"]).status_code == 404
+    other = _organization(sut, w["clerk"], name="别的单位")
+    hall = sut.client.post(url, json=body, headers=w["clerk"]).json
+    wrong = f"/v1/organizations/{other['id']}/resources/{hall['id']}"
+    assert sut.client.get(wrong, headers=w["clerk"]).status_code == 404
+    assert sut.client.post(f"{wrong}/remove", headers=w["clerk"]).status_code == 404
+    r = sut.client.post(url, json={**body, "category": "astrology"}, headers=w["clerk"])
+    assert r.status_code == 422 and "category" in r.json["errors"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from linli.services.registry import domain, usecases
 from linli.services.registry.models import Area, Base
 from linli.shared.actors import Actor
-from linli.shared.errors import NotFound, ValidationFailed
+from linli.shared.errors import InvalidTransition, NotFound, ValidationFailed
 from linli.shared.events import CATALOGUE
 from tests.support.sessions import committed_events
 
@@ -118,3 +119,63 @@ def test_organization_kinds_are_snake_case_codes():
         domain.organization_district("d1", "d2")
     assert domain.organization_district("d1", None) == "d1"
     assert domain.organization_district(None, "d2") == "d2"
+
+
+# --- Resources -----------------------------------------------------------------------------------------
+
+NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def test_resources_added_and_removed_carry_the_categories_the_organization_still_offers(factory, world):
+    clerk, hospital = world["clerk"], world["hospital"]
+    with factory() as session:
+        clinic = usecases.add_resource(session, clerk, hospital.id, kind="staff", category="medical",
+                                       description="每月义诊医生2名", quantity=2)
+        usecases.add_resource(session, clerk, hospital.id, kind="venue", category="venue", description="会议室")
+        usecases.add_resource(session, clerk, hospital.id, kind="skills", category="medical", description="急救培训")
+        removed = usecases.remove_resource(session, clerk, hospital.id, clinic.id, NOW)
+        session.commit()
+    assert (removed.state, removed.removed_at, removed.version) == ("removed", NOW, 2)
+    added = committed_events(factory, "registry.resource.added")
+    assert [e["data"]["organization_categories"] for e in added] == [
+        ["medical"], ["medical", "venue"], ["medical", "venue"]]
+    assert added[0]["data"]["organization_name"] == "永川区人民医院" and added[0]["data"]["quantity"] == 2
+    [gone] = committed_events(factory, "registry.resource.removed")
+    # Another medical resource is still on the list, so the organization still offers medical care.
+    assert gone["subject"] == str(clinic.id) and gone["data"]["state"] == "removed"
+    assert gone["data"]["organization_categories"] == ["medical", "venue"] and gone["data"]["version"] == 2
+
+
+def test_a_resource_is_removed_once_and_only_through_its_own_organization(factory, world):
+    clerk, hospital = world["clerk"], world["hospital"]
+    with factory() as session:
+        school = usecases.register_organization(session, clerk, kind="school", name="星光小学")
+        venue = usecases.add_resource(session, clerk, hospital.id, kind="venue", category="venue", description="礼堂")
+        session.commit()
+    with factory() as session:
+        with pytest.raises(NotFound):
+            usecases.remove_resource(session, clerk, school.id, venue.id, NOW)
+        usecases.remove_resource(session, clerk, hospital.id, venue.id, NOW)
+        with pytest.raises(InvalidTransition):
+            usecases.remove_resource(session, clerk, hospital.id, venue.id, NOW)
+
+
+def test_resource_rules_name_the_field_and_a_foreign_organization_is_not_found(factory, world):
+    clerk, hospital = world["clerk"], world["hospital"]
+    stranger = Actor("stranger", str(uuid.uuid4()), frozenset({"registry:write"}))
+    with factory() as session:
+        for fields, field in (({"kind": "boats"}, "kind"), ({"category": "astrology"}, "category"),
+                              ({"quantity": 0}, "quantity")):
+            body = {"kind": "staff", "category": "medical", "description": "x", "quantity": 1, **fields}
+            with pytest.raises(ValidationFailed) as raised:
+                usecases.add_resource(session, clerk, hospital.id, **body)
+            assert list(raised.value.errors) == [field]
+        with pytest.raises(NotFound):
+            usecases.add_resource(session, stranger, hospital.id, kind="staff", category="medical", description="x")
+
+
+def test_the_category_vocabulary_covers_the_named_codes_with_both_labels():
+    named = {"tree_trimming", "medical", "legal_aid", "noise", "fire_safety", "parking", "venue", "funds",
+             "elderly_care", "education"}
+    assert named <= set(domain.RESOURCE_CATEGORIES)
+    assert all(zh and en and zh != en for zh, en in domain.RESOURCE_CATEGORIES.values())

@@ -7,6 +7,7 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
+from linli.shared.db import UTCDateTime
 from linli.shared.infra_migrations import entity_columns
 
 revision = "0005"
@@ -30,6 +31,25 @@ def upgrade() -> None:
     op.create_index("ix_organizations_district_kind", "organizations", ["district_id", "kind"])
     op.create_index("ix_organizations_district_id", "organizations", ["district_id"])
 
+    op.create_table(
+        "resources",
+        *entity_columns(),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("category", sa.String(40), nullable=False),
+        sa.Column("description", sa.String(500), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("removed_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"],
+                                name="fk_resources_organization_id_organizations"),
+        sa.PrimaryKeyConstraint("id", name="pk_resources"),
+    )
+    op.create_index("ix_resources_organization_created", "resources", ["organization_id", "created_at", "id"])
+    op.create_index("ix_resources_district_category", "resources", ["district_id", "category", "state"])
+    op.create_index("ix_resources_district_id", "resources", ["district_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("resources")
     op.drop_table("organizations")
