@@ -7,10 +7,10 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from linli.services.registry import domain, usecases
-from linli.services.registry.models import Area, Committee, Organization, Resource
+from linli.services.registry.models import Area, Committee, Organization, Pairing, Resource
 from linli.services.registry.schemas import (
     AreaCreate,
     AreaPage,
@@ -25,6 +25,11 @@ from linli.services.registry.schemas import (
     OrganizationQuery,
     OrganizationSchema,
     OrganizationUpdate,
+    PairingCreate,
+    PairingPage,
+    PairingQuery,
+    PairingRemove,
+    PairingSchema,
     ResourceCategoryPage,
     ResourceCreate,
     ResourcePage,
@@ -256,3 +261,55 @@ class OrganizationResourceRemove(MethodView):
         """Take a resource off the list (it stays readable as removed; removing it again is 409)"""
         resource = usecases.remove_resource(db(), principal(), organization_id, resource_id, utcnow())
         return resource, 200, {"ETag": etag(resource.version)}
+
+
+# --- Pairings ----------------------------------------------------------------------------------------------
+
+pairings = Blueprint("pairings", __name__, url_prefix="/v1/pairings",
+                     description="Organizations paired with the compounds they are responsible for (结对包建).")
+
+
+@pairings.route("")
+class Pairings(MethodView):
+    @requires("registry:read")
+    @pairings.arguments(PairingQuery, location="query")
+    @pairings.response(200, PairingPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List pairings, newest first"""
+        stmt = in_district(select(Pairing), Pairing.district_id)
+        for name in ("organization_id", "compound_id", "state"):
+            if name in args:
+                stmt = stmt.where(getattr(Pairing, name) == args[name])
+        if "active_on" in args:
+            day = args["active_on"]
+            stmt = stmt.where(Pairing.starts_on <= day, or_(Pairing.ends_on.is_(None), Pairing.ends_on >= day))
+        return paginate(db(), stmt, Pairing, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @pairings.arguments(PairingCreate)
+    @pairings.response(201, PairingSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Pairing, int, dict[str, str]]:
+        """Pair an organization with a compound of its district (one pairing of the two at a time)"""
+        pairing = usecases.pair(db(), principal(), **body)
+        return pairing, 201, {"Location": f"/v1/pairings/{pairing.id}", "ETag": etag(pairing.version)}
+
+
+@pairings.route("/<uuid:pairing_id>")
+class PairingItem(MethodView):
+    @requires("registry:read")
+    @pairings.response(200, PairingSchema)
+    def get(self, pairing_id: uuid.UUID) -> tuple[Pairing, int, dict[str, str]]:
+        """One pairing"""
+        pairing = visible_or_404(db().get(Pairing, pairing_id), "pairing")
+        return pairing, 200, {"ETag": etag(pairing.version)}
+
+
+@pairings.route("/<uuid:pairing_id>/remove")
+class PairingRemoval(MethodView):
+    @requires("registry:write")
+    @pairings.arguments(PairingRemove)
+    @pairings.response(200, PairingSchema)
+    def post(self, body: dict[str, Any], pairing_id: uuid.UUID) -> tuple[Pairing, int, dict[str, str]]:
+        """End a pairing on `ends_on` (its last day); removing it again is 409"""
+        pairing = usecases.unpair(db(), principal(), pairing_id, **body)
+        return pairing, 200, {"ETag": etag(pairing.version)}

@@ -6,6 +6,8 @@ carries the district's id, so one district's data never mixes with another's.
 
 from __future__ import annotations
 
+from datetime import date
+
 from linli.shared.errors import InvalidTransition, ValidationFailed
 
 LEVELS = ("district", "street", "community", "compound", "building", "grid")
@@ -116,3 +118,28 @@ def check_resource(kind: str, category: str, quantity: int) -> None:
         raise ValidationFailed.field("category", "not a category of GET /v1/resource-categories")
     if quantity < 1:
         raise ValidationFailed.field("quantity", "at least 1")
+
+
+# --- Pairings (一对一结对包建) -------------------------------------------------------------------------------
+
+PAIRING_ACTIVE = "active"
+PAIRING_REMOVED = "removed"
+PAIRING_STATES = (PAIRING_ACTIVE, PAIRING_REMOVED)
+
+
+def check_pairing_dates(starts_on: date, ends_on: date | None) -> None:
+    """A pairing ends (its last day, inclusive) no earlier than it starts."""
+    if ends_on is not None and ends_on < starts_on:
+        raise ValidationFailed.field("ends_on", "before starts_on")
+
+
+def periods_overlap(a_start: date, a_end: date | None, b_start: date, b_end: date | None) -> bool:
+    """Whether two periods of inclusive days (None: open-ended) share a day."""
+    return (a_end is None or b_start <= a_end) and (b_end is None or a_start <= b_end)
+
+
+def check_pairing_removal(state: str, starts_on: date, ends_on: date) -> None:
+    """An active pairing ends on a day no earlier than its start; an ended one cannot end again."""
+    if state != PAIRING_ACTIVE:
+        raise InvalidTransition("this pairing was already removed")
+    check_pairing_dates(starts_on, ends_on)

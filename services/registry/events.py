@@ -92,3 +92,24 @@ RESOURCE_ADDED = declare("registry.resource.added", "An organization added a res
                          ResourceData)
 RESOURCE_REMOVED = declare("registry.resource.removed", "An organization took a resource off its list.",
                            ResourceData)
+
+
+# --- Pairings ----------------------------------------------------------------------------------------------
+
+class PairingData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    compound_id = ma.fields.UUID(required=True)
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(allow_none=True, metadata={"description": "last day, inclusive; none: open-ended"})
+    state = ma.fields.String(required=True)
+    reason = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+PAIRING_CREATED = declare("registry.pairing.created",
+                          "An organization was paired with a compound it is responsible for (结对包建).", PairingData)
+PAIRING_REMOVED = declare("registry.pairing.removed", "A pairing of an organization with a compound ended.",
+                          PairingData)

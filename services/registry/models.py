@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Uuid, text
+from sqlalchemy import Date, ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from linli.shared.db import UTCDateTime, new_metadata
@@ -83,4 +83,23 @@ class Resource(Entity, Base):
         Index("ix_resources_organization_created", "organization_id", "created_at", "id"),
         # Matching a ticket's category to the units that offer it.
         Index("ix_resources_district_category", "district_id", "category", "state"),
+    )
+
+
+class Pairing(Entity, Base):
+    """An organization responsible for a compound over a period (一对一结对包建); days are inclusive."""
+
+    __tablename__ = "pairings"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20), default="active")
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_pairings_district_created", "district_id", "created_at", "id"),
+        Index("ix_pairings_organization_created", "organization_id", "created_at", "id"),
+        Index("ix_pairings_compound_created", "compound_id", "created_at", "id"),
     )

@@ -10,6 +10,7 @@ from linli.services.registry.domain import (
     COMPOUND_KINDS,
     LEVELS,
     ORGANIZATION_KINDS,
+    PAIRING_STATES,
     RESOURCE_CATEGORIES,
     RESOURCE_KINDS,
     RESOURCE_STATES,
@@ -149,3 +150,36 @@ class ResourceQuery(PageArgs):
 
 ResourceCategoryPage = page_schema(ResourceCategorySchema)
 ResourcePage = page_schema(ResourceSchema)
+
+
+# --- Pairings ----------------------------------------------------------------------------------------------
+
+class PairingSchema(EntitySchema):
+    organization_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    starts_on = ma.fields.Date()
+    ends_on = ma.fields.Date(allow_none=True, metadata={"description": "last day, inclusive; none: open-ended"})
+    state = ma.fields.String(validate=ma.validate.OneOf(PAIRING_STATES))
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why it was removed"})
+
+
+class PairingCreate(ma.Schema):
+    organization_id = ma.fields.UUID(required=True)
+    compound_id = ma.fields.UUID(required=True)
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(load_default=None, allow_none=True, metadata={"description": "last day, inclusive"})
+
+
+class PairingRemove(ma.Schema):
+    ends_on = ma.fields.Date(required=True, metadata={"description": "the pairing's last day"})
+    reason = Text(load_default=None, allow_none=True, max_length=500)
+
+
+class PairingQuery(PageArgs):
+    organization_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    state = ma.fields.String(validate=ma.validate.OneOf(PAIRING_STATES))
+    active_on = ma.fields.Date(metadata={"description": "only pairings whose dates include this day"})
+
+
+PairingPage = page_schema(PairingSchema)

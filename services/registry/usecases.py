@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,10 +22,12 @@ from linli.services.registry.events import (
     ORGANIZATION_CONTACT,
     ORGANIZATION_CREATED,
     ORGANIZATION_UPDATED,
+    PAIRING_CREATED,
+    PAIRING_REMOVED,
     RESOURCE_ADDED,
     RESOURCE_REMOVED,
 )
-from linli.services.registry.models import Area, Committee, Organization, Resource
+from linli.services.registry.models import Area, Committee, Organization, Pairing, Resource
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -202,3 +204,57 @@ def _resource_state(session: Session, resource: Resource, organization: Organiza
             "organization_name": organization.name, "kind": resource.kind, "category": resource.category,
             "description": resource.description, "quantity": resource.quantity, "state": resource.state,
             "organization_categories": sorted(offered), "version": resource.version}
+
+
+# --- Pairings ----------------------------------------------------------------------------------------------
+
+def pair(session: Session, actor: Actor, *, organization_id: uuid.UUID, compound_id: uuid.UUID, starts_on: date,
+         ends_on: date | None = None) -> Pairing:
+    """Pair an organization with a compound of its district; one pairing of the two at a time."""
+    organization = _referenced_organization(session, actor, organization_id, "organization_id")
+    compound = session.get(Area, compound_id)
+    if compound is None or not actor.sees(compound.district_id) or compound.level != "compound":
+        raise ValidationFailed.field("compound_id", "no such compound")
+    if compound.district_id != organization.district_id:
+        raise ValidationFailed.field("compound_id", "in another district than the organization")
+    domain.check_pairing_dates(starts_on, ends_on)
+    current = session.scalars(select(Pairing).where(
+        Pairing.organization_id == organization.id, Pairing.compound_id == compound.id,
+        Pairing.state == domain.PAIRING_ACTIVE))
+    if any(domain.periods_overlap(p.starts_on, p.ends_on, starts_on, ends_on) for p in current):
+        raise Conflict("this organization is already paired with this compound for these dates")
+    pairing = Pairing(district_id=organization.district_id, organization_id=organization.id,
+                      compound_id=compound.id, starts_on=starts_on, ends_on=ends_on, state=domain.PAIRING_ACTIVE)
+    session.add(pairing)
+    session.flush()
+    record(session, PAIRING_CREATED, pairing, payload_of=_pairing_state(pairing, organization))
+    return pairing
+
+
+def unpair(session: Session, actor: Actor, pairing_id: uuid.UUID, *, ends_on: date,
+           reason: str | None = None) -> Pairing:
+    """End a pairing on `ends_on` (its last day); it stays listed, as removed."""
+    pairing = session.get(Pairing, pairing_id, with_for_update=True)
+    if pairing is None or not actor.sees(pairing.district_id):
+        raise NotFound("pairing not found")
+    domain.check_pairing_removal(pairing.state, pairing.starts_on, ends_on)
+    pairing.state, pairing.ends_on, pairing.reason = domain.PAIRING_REMOVED, ends_on, reason
+    session.flush()
+    organization = session.get_one(Organization, pairing.organization_id)
+    record(session, PAIRING_REMOVED, pairing, payload_of=_pairing_state(pairing, organization))
+    return pairing
+
+
+def _referenced_organization(session: Session, actor: Actor, organization_id: uuid.UUID, field: str) -> Organization:
+    """An organization named in a request body: unknown or foreign is a validation error on that field."""
+    organization = session.get(Organization, organization_id)
+    if organization is None or not actor.sees(organization.district_id):
+        raise ValidationFailed.field(field, "no such organization")
+    return organization
+
+
+def _pairing_state(pairing: Pairing, organization: Organization) -> dict[str, Any]:
+    return {"id": pairing.id, "district_id": pairing.district_id, "organization_id": organization.id,
+            "organization_name": organization.name, "compound_id": pairing.compound_id,
+            "starts_on": pairing.starts_on, "ends_on": pairing.ends_on, "state": pairing.state,
+            "reason": pairing.reason, "version": pairing.version}

@@ -161,11 +161,17 @@ def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: st
     organizations = [organization(district, "永川区人民医院"), organization(other, "璧山区人民医院")]
     resources = [_created(sut.client.post(f"/v1/organizations/{org}/resources", json={
         "kind": "staff", "category": "medical", "description": "义诊医生"}, headers=op))["id"] for org in organizations]
+    # Pairings reach the 409 of a second active pairing and, with fuzzed dates, the 201 again.
+    pairings = [_created(sut.client.post("/v1/pairings", json={
+        "organization_id": organizations[0], "compound_id": compound, "starts_on": "2025-01-01",
+        "ends_on": "2025-12-31"}, headers=op))["id"]]
     return {
         "organization_id": organizations,
         "resource_id": resources,
+        "pairing_id": pairings,
+        "compound_id": [compound],
         "district_id": [district, other],
-        "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees", "/v1/organizations"),
+        "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees", "/v1/organizations", "/v1/pairings"),
     }
 
 

@@ -163,3 +163,51 @@ def test_resources_of_a_foreign_or_missing_organization_are_404_and_bad_codes_na
     assert sut.client.post(f"{wrong}/remove", headers=w["clerk"]).status_code == 404
     r = sut.client.post(url, json={**body, "category": "astrology"}, headers=w["clerk"])
     assert r.status_code == 422 and "category" in r.json["errors"]
+
+
+# --- Pairings ------------------------------------------------------------------------------------------
+
+def test_pairings_are_created_filtered_and_removed(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    org = _organization(sut, w["clerk"])
+    compound = w["compound"]["id"]
+    r = sut.client.post("/v1/pairings", json={"organization_id": org["id"], "compound_id": compound,
+                                              "starts_on": "2025-01-01", "ends_on": "2025-12-31"},
+                        headers=w["clerk"])
+    assert r.status_code == 201 and r.json["state"] == "active", r.json
+    pairing = r.json
+    twice = sut.client.post("/v1/pairings", json={"organization_id": org["id"], "compound_id": compound,
+                                                  "starts_on": "2025-06-01"}, headers=w["clerk"])
+    assert twice.status_code == 409
+
+    def ids(query: str) -> list[str]:
+        r = sut.client.get(f"/v1/pairings{query}", headers=w["clerk"])
+        assert r.status_code == 200, r.json
+        return [p["id"] for p in r.json["items"]]
+
+    assert ids(f"?compound_id={compound}&active_on=2025-03-01") == [pairing["id"]]
+    assert ids(f"?organization_id={org['id']}&active_on=2026-01-01") == []
+    assert ids("?active_on=2024-12-31") == []
+    removed = sut.client.post(f"/v1/pairings/{pairing['id']}/remove", json={"ends_on": "2025-03-31",
+                                                                           "reason": "单位搬迁"}, headers=w["clerk"])
+    assert removed.status_code == 200 and removed.json["state"] == "removed" and removed.json["ends_on"] == "2025-03-31"
+    assert ids("?active_on=2025-04-01") == [] and ids("?state=removed") == [pairing["id"]]
+    again = sut.client.post(f"/v1/pairings/{pairing['id']}/remove", json={"ends_on": "2025-03-31"},
+                            headers=w["clerk"])
+    assert again.status_code == 409
+    assert sut.client.get(f"/v1/pairings/{pairing['id']}", headers=w["stranger"]).status_code == 404
+    assert sut.client.get("/v1/pairings", headers=w["stranger"]).json["items"] == []
+    assert _routing_keys(sut)[-2:] == ["registry.pairing.created", "registry.pairing.removed"]
+
+
+def test_a_pairing_with_an_unknown_organization_or_a_non_compound_is_422_naming_the_field(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    org = _organization(sut, w["clerk"])
+    for body, field in (({"organization_id": w["compound"]["id"]}, "organization_id"),
+                        ({"compound_id": w["community"]["id"]}, "compound_id"),
+                        ({"ends_on": "2024-01-01"}, "ends_on")):
+        r = sut.client.post("/v1/pairings", json={"organization_id": org["id"], "compound_id": w["compound"]["id"],
+                                                  "starts_on": "2025-01-01", **body}, headers=w["clerk"])
+        assert r.status_code == 422 and field in r.json["errors"], r.json

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from linli.services.registry import domain, usecases
 from linli.services.registry.models import Area, Base
 from linli.shared.actors import Actor
-from linli.shared.errors import InvalidTransition, NotFound, ValidationFailed
+from linli.shared.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from linli.shared.events import CATALOGUE
 from tests.support.sessions import committed_events
 
@@ -179,3 +179,92 @@ def test_the_category_vocabulary_covers_the_named_codes_with_both_labels():
              "elderly_care", "education"}
     assert named <= set(domain.RESOURCE_CATEGORIES)
     assert all(zh and en and zh != en for zh, en in domain.RESOURCE_CATEGORIES.values())
+
+
+# --- Pairings ------------------------------------------------------------------------------------------
+
+def test_a_pairing_is_created_and_removed_with_events_telling_the_organization_and_dates(factory, world):
+    clerk, hospital, compound = world["clerk"], world["hospital"], world["compound"]
+    with factory() as session:
+        pairing = usecases.pair(session, clerk, organization_id=hospital.id, compound_id=compound.id,
+                                starts_on=date(2025, 1, 1))
+        session.commit()
+    with factory() as session:
+        ended = usecases.unpair(session, clerk, pairing.id, ends_on=date(2025, 6, 30), reason="调整包片")
+        session.commit()
+    assert (ended.state, ended.ends_on, ended.version) == ("removed", date(2025, 6, 30), 2)
+    [created] = committed_events(factory, "registry.pairing.created")
+    assert created["data"] == {"id": str(pairing.id), "district_id": pairing.district_id,
+                               "organization_id": str(hospital.id), "organization_name": "永川区人民医院",
+                               "compound_id": str(compound.id), "starts_on": "2025-01-01", "ends_on": None,
+                               "state": "active", "reason": None, "version": 1}
+    [removed] = committed_events(factory, "registry.pairing.removed")
+    assert removed["data"]["ends_on"] == "2025-06-30" and removed["data"]["version"] == 2
+    with factory() as session, pytest.raises(InvalidTransition):
+        usecases.unpair(session, clerk, pairing.id, ends_on=date(2025, 7, 1))
+
+
+def test_one_pairing_of_an_organization_and_a_compound_at_a_time(factory, world):
+    clerk, hospital, compound = world["clerk"], world["hospital"], world["compound"]
+    with factory() as session:
+        usecases.pair(session, clerk, organization_id=hospital.id, compound_id=compound.id,
+                      starts_on=date(2025, 1, 1), ends_on=date(2025, 12, 31))
+        with pytest.raises(Conflict):
+            usecases.pair(session, clerk, organization_id=hospital.id, compound_id=compound.id,
+                          starts_on=date(2025, 12, 31))
+        later = usecases.pair(session, clerk, organization_id=hospital.id, compound_id=compound.id,
+                              starts_on=date(2026, 1, 1))
+        assert later.state == "active"
+
+
+def test_pairing_references_and_dates_name_the_field(factory, world):
+    clerk, hospital, compound, community = world["clerk"], world["hospital"], world["compound"], world["community"]
+    stranger = Actor("stranger", str(uuid.uuid4()), frozenset({"registry:write"}))
+    cases = [
+        (clerk, {"organization_id": uuid.uuid4()}, "organization_id"),
+        (stranger, {}, "organization_id"),
+        (clerk, {"compound_id": community.id}, "compound_id"),
+        (clerk, {"compound_id": uuid.uuid4()}, "compound_id"),
+        (clerk, {"ends_on": date(2024, 12, 31)}, "ends_on"),
+    ]
+    with factory() as session:
+        for actor, fields, field in cases:
+            body = {"organization_id": hospital.id, "compound_id": compound.id, "starts_on": date(2025, 1, 1),
+                    **fields}
+            with pytest.raises(ValidationFailed) as raised:
+                usecases.pair(session, actor, **body)
+            assert list(raised.value.errors) == [field], fields
+        pairing = usecases.pair(session, clerk, organization_id=hospital.id, compound_id=compound.id,
+                                starts_on=date(2025, 1, 1))
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.unpair(session, clerk, pairing.id, ends_on=date(2024, 1, 1))
+        assert list(raised.value.errors) == ["ends_on"]
+        with pytest.raises(NotFound):
+            usecases.unpair(session, stranger, pairing.id, ends_on=date(2025, 2, 1))
+
+
+def test_an_organization_pairs_only_with_compounds_of_its_own_district(factory, world):
+    with factory() as session:
+        other = usecases.add_area(session, OPERATOR, level="district", name="璧山区", parent_id=None, kind=None,
+                                  time_zone="Asia/Shanghai")
+        school = usecases.register_organization(session, OPERATOR, kind="school", name="璧山小学",
+                                                district_id=other.district_id)
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.pair(session, OPERATOR, organization_id=school.id, compound_id=world["compound"].id,
+                          starts_on=date(2025, 1, 1))
+        assert list(raised.value.errors) == ["compound_id"]
+
+
+@pytest.mark.parametrize(("a", "b", "overlap"), [
+    ((1, 10), (11, None), False),
+    ((1, 10), (10, 12), True),
+    ((5, None), (1, 4), False),
+    ((5, None), (1, None), True),
+    ((1, 1), (1, 1), True),
+])
+def test_periods_of_inclusive_days_overlap_when_they_share_a_day(a, b, overlap):
+    def day(n):
+        return None if n is None else date(2025, 1, n)
+
+    assert domain.periods_overlap(day(a[0]), day(a[1]), day(b[0]), day(b[1])) is overlap
+    assert domain.periods_overlap(day(b[0]), day(b[1]), day(a[0]), day(a[1])) is overlap

@@ -49,7 +49,27 @@ def upgrade() -> None:
     op.create_index("ix_resources_district_category", "resources", ["district_id", "category", "state"])
     op.create_index("ix_resources_district_id", "resources", ["district_id"])
 
+    op.create_table(
+        "pairings",
+        *entity_columns(),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("compound_id", sa.Uuid(), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=True),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("reason", sa.String(500), nullable=True),
+        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"],
+                                name="fk_pairings_organization_id_organizations"),
+        sa.ForeignKeyConstraint(["compound_id"], ["areas.id"], name="fk_pairings_compound_id_areas"),
+        sa.PrimaryKeyConstraint("id", name="pk_pairings"),
+    )
+    op.create_index("ix_pairings_district_created", "pairings", ["district_id", "created_at", "id"])
+    op.create_index("ix_pairings_organization_created", "pairings", ["organization_id", "created_at", "id"])
+    op.create_index("ix_pairings_compound_created", "pairings", ["compound_id", "created_at", "id"])
+    op.create_index("ix_pairings_district_id", "pairings", ["district_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("pairings")
     op.drop_table("resources")
     op.drop_table("organizations")
