@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
 from linli.services.registry import domain, usecases
-from linli.services.registry.models import Area, Committee, Organization, Pairing, Resource
+from linli.services.registry.models import Area, Committee, CommitteeUnit, Organization, Pairing, Resource
 from linli.services.registry.schemas import (
     AreaCreate,
     AreaPage,
@@ -20,6 +20,12 @@ from linli.services.registry.schemas import (
     CommitteeCreate,
     CommitteePage,
     CommitteeSchema,
+    CommitteeUnitJoin,
+    CommitteeUnitLeave,
+    CommitteeUnitPage,
+    CommitteeUnitQuery,
+    CommitteeUnitSchema,
+    CommitteeUpdate,
     OrganizationCreate,
     OrganizationPage,
     OrganizationQuery,
@@ -106,8 +112,7 @@ class Committees(MethodView):
     @committees.response(201, CommitteeSchema)
     def post(self, body: dict[str, Any]) -> tuple[Committee, int, dict[str, str]]:
         """Set up a community's big party committee (one per community)"""
-        committee = usecases.set_up_committee(db(), principal(), community_id=body["community_id"],
-                                              name=body["name"])
+        committee = usecases.set_up_committee(db(), principal(), **body)
         return committee, 201, {"Location": f"/v1/committees/{committee.id}", "ETag": etag(committee.version)}
 
 
@@ -313,3 +318,55 @@ class PairingRemoval(MethodView):
         """End a pairing on `ends_on` (its last day); removing it again is 409"""
         pairing = usecases.unpair(db(), principal(), pairing_id, **body)
         return pairing, 200, {"ETag": etag(pairing.version)}
+
+
+# --- Committees: convenor and units ------------------------------------------------------------------------
+
+@committees.route("/<uuid:committee_id>")
+class CommitteeEdit(MethodView):
+    @requires("registry:write")
+    @committees.arguments(CommitteeUpdate)
+    @committees.response(200, CommitteeSchema)
+    def patch(self, body: dict[str, Any], committee_id: uuid.UUID) -> tuple[Committee, int, dict[str, str]]:
+        """Rename a committee or change its convenor (send If-Match with the ETag you read)"""
+        committee = usecases.edit_committee(db(), principal(), committee_id, body, check_version=check_if_match)
+        return committee, 200, {"ETag": etag(committee.version)}
+
+
+def _unit(row: CommitteeUnit) -> Any:
+    return _shown(row, "member_phone")
+
+
+@committees.route("/<uuid:committee_id>/units")
+class CommitteeUnits(MethodView):
+    @requires("registry:read")
+    @committees.arguments(CommitteeUnitQuery, location="query")
+    @committees.response(200, CommitteeUnitPage)
+    def get(self, args: dict[str, Any], committee_id: uuid.UUID) -> dict[str, Any]:
+        """The committee's units, newest first; with include_left=true its whole history"""
+        committee = visible_or_404(db().get(Committee, committee_id), "committee")
+        stmt = select(CommitteeUnit).where(CommitteeUnit.committee_id == committee.id)
+        if not args["include_left"]:
+            stmt = stmt.where(CommitteeUnit.left_on.is_(None))
+        page = paginate(db(), stmt, CommitteeUnit, args["limit"], args["cursor"])
+        return {**page, "items": [_unit(row) for row in page["items"]]}
+
+    @requires("registry:write")
+    @committees.arguments(CommitteeUnitJoin)
+    @committees.response(201, CommitteeUnitSchema)
+    def post(self, body: dict[str, Any], committee_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """An organization joins the committee with the part-time member it sends (joining twice is 409)"""
+        unit = usecases.join_committee(db(), principal(), committee_id, **body)
+        return _unit(unit), 201, {"ETag": etag(unit.version)}
+
+
+@committees.route("/<uuid:committee_id>/units/<uuid:organization_id>/leave")
+class CommitteeUnitLeaving(MethodView):
+    @requires("registry:write")
+    @committees.arguments(CommitteeUnitLeave)
+    @committees.response(200, CommitteeUnitSchema)
+    def post(self, body: dict[str, Any], committee_id: uuid.UUID,
+             organization_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """A unit leaves the committee on `left_on`, for `reason` (leaving when not a unit is 409)"""
+        unit = usecases.leave_committee(db(), principal(), committee_id, organization_id, **body)
+        return _unit(unit), 200, {"ETag": etag(unit.version)}

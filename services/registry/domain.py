@@ -143,3 +143,22 @@ def check_pairing_removal(state: str, starts_on: date, ends_on: date) -> None:
     if state != PAIRING_ACTIVE:
         raise InvalidTransition("this pairing was already removed")
     check_pairing_dates(starts_on, ends_on)
+
+
+# --- Committee units (共建单位) ----------------------------------------------------------------------------
+
+
+def check_join(already_member: bool, last_left_on: date | None, joined_on: date) -> None:
+    """An organization joins a committee it is not in, no earlier than the day it last left."""
+    if already_member:
+        raise InvalidTransition("this organization is already a unit of the committee")
+    if last_left_on is not None and joined_on < last_left_on:
+        raise ValidationFailed.field("joined_on", "before the day this organization last left")
+
+
+def check_leave(joined_on: date | None, left_on: date) -> None:
+    """Only a current unit leaves (`joined_on` None: not a member), no earlier than it joined."""
+    if joined_on is None:
+        raise InvalidTransition("this organization is not a unit of the committee")
+    if left_on < joined_on:
+        raise ValidationFailed.field("left_on", "before the day it joined")

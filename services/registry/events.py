@@ -18,12 +18,25 @@ class AreaData(ma.Schema):
     version = ma.fields.Integer(required=True)
 
 
+class CommitteeUnitData(ma.Schema):
+    """A current unit of a committee, as read models keep it."""
+
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    organization_kind = ma.fields.String(required=True)
+    joined_on = ma.fields.Date(required=True)
+
+
 class CommitteeData(ma.Schema):
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
     community_id = ma.fields.UUID(required=True)
     name = ma.fields.String(required=True)
     time_zone = ma.fields.String(required=True)
+    convenor_name = ma.fields.String(allow_none=True)
+    convenor_member_id = ma.fields.UUID(allow_none=True)
+    units = ma.fields.List(ma.fields.Nested(CommitteeUnitData), required=True, metadata={
+        "description": "the committee's current units after the change, in the order they joined"})
     version = ma.fields.Integer(required=True)
 
 
@@ -113,3 +126,43 @@ PAIRING_CREATED = declare("registry.pairing.created",
                           "An organization was paired with a compound it is responsible for (结对包建).", PairingData)
 PAIRING_REMOVED = declare("registry.pairing.removed", "A pairing of an organization with a compound ended.",
                           PairingData)
+
+
+# --- Committee units -----------------------------------------------------------------------------------------
+
+class CommitteeUnitChangeData(CommitteeData):
+    """A committee after a unit joined or left: the committee, the unit that moved, and the current units.
+
+    `id` and `version` are the committee's, so a read model orders these with the committee's other events.
+    """
+
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    organization_kind = ma.fields.String(required=True)
+    joined_on = ma.fields.Date(required=True)
+    left_on = ma.fields.Date(allow_none=True)
+    left_reason = ma.fields.String(allow_none=True)
+
+
+class CommitteeUnitContactData(ma.Schema):
+    """The part-time member (兼职委员) a unit sends, for notify; personal data, so only on linli.private."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    committee_id = ma.fields.UUID(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    member_name = ma.fields.String(required=True)
+    member_phone = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+COMMITTEE_UPDATED = declare("registry.committee.updated", "A committee's name or convenor changed.", CommitteeData)
+COMMITTEE_UNIT_JOINED = declare("registry.committee.unit_joined",
+                                "An organization joined a committee as a co-building unit (共建单位).",
+                                CommitteeUnitChangeData)
+COMMITTEE_UNIT_LEFT = declare("registry.committee.unit_left", "A co-building unit left a committee.",
+                              CommitteeUnitChangeData)
+COMMITTEE_UNIT_CONTACT = declare(
+    "registry.committee_unit.contact",
+    "The part-time member a unit sends to a committee, with their phone (private: personal data).",
+    CommitteeUnitContactData, private=True)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Index, String, Uuid, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from linli.shared.db import UTCDateTime, new_metadata
 from linli.shared.orm import Entity
@@ -43,6 +43,12 @@ class Committee(Entity, Base):
     community_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # The community party secretary who convenes it; the member id once members are registered.
+    convenor_name: Mapped[str | None] = mapped_column(String(100))
+    convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Current units: kept on the row so a join or a leave changes the committee, bumping its version,
+    # which orders every committee event for the read models built from them.
+    unit_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (Index("ix_committees_district_created", "district_id", "created_at", "id"),)
 
@@ -102,4 +108,28 @@ class Pairing(Entity, Base):
         Index("ix_pairings_district_created", "district_id", "created_at", "id"),
         Index("ix_pairings_organization_created", "organization_id", "created_at", "id"),
         Index("ix_pairings_compound_created", "compound_id", "created_at", "id"),
+    )
+
+
+class CommitteeUnit(Entity, Base):
+    """One stint of an organization in a committee: joined, and perhaps left; a rejoin is a new row."""
+
+    __tablename__ = "committee_units"
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("committees.id"))
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    joined_on: Mapped[date] = mapped_column(Date)
+    # The part-time member (兼职委员) the organization sends.
+    member_name: Mapped[str] = mapped_column(String(100))
+    member_phone: Mapped[str | None] = mapped_column(String(20))
+    left_on: Mapped[date | None] = mapped_column(Date)
+    left_reason: Mapped[str | None] = mapped_column(String(500))
+
+    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        Index("ix_committee_units_committee_created", "committee_id", "created_at", "id"),
+        # One current stint per organization and committee, against racing writers too.
+        Index("uq_committee_units_current", "committee_id", "organization_id", unique=True,
+              sqlite_where=text("left_on IS NULL"), postgresql_where=text("left_on IS NULL")),
     )

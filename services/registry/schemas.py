@@ -57,11 +57,16 @@ class CommitteeSchema(EntitySchema):
     community_id = ma.fields.UUID()
     name = ma.fields.String()
     time_zone = ma.fields.String()
+    convenor_name = ma.fields.String(allow_none=True, metadata={"description": "the community party secretary"})
+    convenor_member_id = ma.fields.UUID(allow_none=True)
+    unit_count = ma.fields.Integer(metadata={"description": "current co-building units"})
 
 
 class CommitteeCreate(ma.Schema):
     community_id = ma.fields.UUID(required=True)
     name = Text(required=True, max_length=200)
+    convenor_name = Text(load_default=None, allow_none=True, max_length=100)
+    convenor_member_id = ma.fields.UUID(load_default=None, allow_none=True)
 
 
 AreaPage = page_schema(AreaSchema)
@@ -183,3 +188,44 @@ class PairingQuery(PageArgs):
 
 
 PairingPage = page_schema(PairingSchema)
+
+
+# --- Committees: convenor and units ------------------------------------------------------------------------
+
+class CommitteeUpdate(ma.Schema):
+    name = Text(max_length=200)
+    convenor_name = Text(allow_none=True, max_length=100)
+    convenor_member_id = ma.fields.UUID(allow_none=True)
+
+
+class CommitteeUnitSchema(EntitySchema):
+    committee_id = ma.fields.UUID()
+    organization_id = ma.fields.UUID()
+    organization_name = ma.fields.String(attribute="organization.name")
+    organization_kind = ma.fields.String(attribute="organization.kind")
+    joined_on = ma.fields.Date()
+    member_name = ma.fields.String(metadata={"description": "the part-time member (兼职委员) the unit sends"})
+    member_phone = ma.fields.String(allow_none=True, metadata={"description": PHONE_MASKED})
+    left_on = ma.fields.Date(allow_none=True)
+    left_reason = ma.fields.String(allow_none=True)
+    state = ma.fields.Function(lambda unit: "left" if unit.left_on is not None else "member",
+                               metadata={"enum": ["member", "left"]})
+
+
+class CommitteeUnitJoin(ma.Schema):
+    organization_id = ma.fields.UUID(required=True)
+    joined_on = ma.fields.Date(required=True)
+    member_name = Text(required=True, max_length=100)
+    member_phone = Phone(load_default=None, allow_none=True)
+
+
+class CommitteeUnitLeave(ma.Schema):
+    left_on = ma.fields.Date(required=True)
+    reason = Text(required=True, max_length=500)
+
+
+class CommitteeUnitQuery(PageArgs):
+    include_left = ma.fields.Boolean(load_default=False, metadata={"description": "also the units that left"})
+
+
+CommitteeUnitPage = page_schema(CommitteeUnitSchema)

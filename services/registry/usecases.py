@@ -19,6 +19,10 @@ from linli.services.registry.events import (
     AREA_CREATED,
     AREA_UPDATED,
     COMMITTEE_CREATED,
+    COMMITTEE_UNIT_CONTACT,
+    COMMITTEE_UNIT_JOINED,
+    COMMITTEE_UNIT_LEFT,
+    COMMITTEE_UPDATED,
     ORGANIZATION_CONTACT,
     ORGANIZATION_CREATED,
     ORGANIZATION_UPDATED,
@@ -27,7 +31,7 @@ from linli.services.registry.events import (
     RESOURCE_ADDED,
     RESOURCE_REMOVED,
 )
-from linli.services.registry.models import Area, Committee, Organization, Pairing, Resource
+from linli.services.registry.models import Area, Committee, CommitteeUnit, Organization, Pairing, Resource
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -92,7 +96,8 @@ def _check_name_free(session: Session, parent_id: uuid.UUID | None, name: str) -
         raise Conflict(f"an area named {name!r} already exists here", errors={"name": ["already taken"]})
 
 
-def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID, name: str) -> Committee:
+def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID, name: str,
+                     convenor_name: str | None = None, convenor_member_id: uuid.UUID | None = None) -> Committee:
     """Set up a community's big party committee; a community has one at most."""
     community = session.get(Area, community_id)
     if community is None or not actor.sees(community.district_id) or community.level != domain.COMMITTEE_LEVEL:
@@ -100,9 +105,11 @@ def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID,
     if session.scalar(select(Committee.id).where(Committee.community_id == community.id)):
         raise Conflict("this community already has a committee")
     committee = Committee(district_id=community.district_id, community_id=community.id, name=name,
-                          time_zone=community.time_zone)
+                          time_zone=community.time_zone, convenor_name=convenor_name,
+                          convenor_member_id=convenor_member_id, unit_count=0)
     session.add(committee)
-    record(session, COMMITTEE_CREATED, committee)
+    session.flush()
+    record(session, COMMITTEE_CREATED, committee, payload_of=_committee_state(session, committee))
     return committee
 
 
@@ -258,3 +265,95 @@ def _pairing_state(pairing: Pairing, organization: Organization) -> dict[str, An
             "organization_name": organization.name, "compound_id": pairing.compound_id,
             "starts_on": pairing.starts_on, "ends_on": pairing.ends_on, "state": pairing.state,
             "reason": pairing.reason, "version": pairing.version}
+
+
+# --- Committees: convenor and units ------------------------------------------------------------------------
+
+EDITABLE_COMMITTEE_FIELDS = ("name", "convenor_name", "convenor_member_id")
+
+
+def edit_committee(session: Session, actor: Actor, committee_id: uuid.UUID, changes: Mapping[str, Any],
+                   *, check_version: VersionCheck | None = None) -> Committee:
+    """Rename a committee or change its convenor; an edit that changes nothing records nothing."""
+    committee = _visible_committee(session, actor, committee_id)
+    if check_version is not None:
+        check_version(committee.version)
+    unknown = set(changes) - set(EDITABLE_COMMITTEE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    changed = {name: value for name, value in changes.items() if getattr(committee, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(committee, name, value)
+        session.flush()
+        record(session, COMMITTEE_UPDATED, committee, payload_of=_committee_state(session, committee))
+    return committee
+
+
+def join_committee(session: Session, actor: Actor, committee_id: uuid.UUID, *, organization_id: uuid.UUID,
+                   joined_on: date, member_name: str, member_phone: str | None = None) -> CommitteeUnit:
+    """An organization of the committee's district joins it, sending a part-time member (兼职委员)."""
+    committee = _visible_committee(session, actor, committee_id)
+    organization = _referenced_organization(session, actor, organization_id, "organization_id")
+    if organization.district_id != committee.district_id:
+        raise ValidationFailed.field("organization_id", "in another district than the committee")
+    stints = list(session.scalars(select(CommitteeUnit).where(
+        CommitteeUnit.committee_id == committee.id, CommitteeUnit.organization_id == organization.id)))
+    last_left = max((s.left_on for s in stints if s.left_on is not None), default=None)
+    domain.check_join(any(s.left_on is None for s in stints), last_left, joined_on)
+    unit = CommitteeUnit(district_id=committee.district_id, committee_id=committee.id,
+                         organization_id=organization.id, organization=organization, joined_on=joined_on,
+                         member_name=member_name, member_phone=member_phone)
+    session.add(unit)
+    committee.unit_count += 1
+    session.flush()
+    record(session, COMMITTEE_UNIT_JOINED, committee, payload_of=_unit_change(session, committee, unit))
+    record(session, COMMITTEE_UNIT_CONTACT, unit, payload_of=_unit_contact(unit))
+    return unit
+
+
+def leave_committee(session: Session, actor: Actor, committee_id: uuid.UUID, organization_id: uuid.UUID, *,
+                    left_on: date, reason: str) -> CommitteeUnit:
+    """A current unit leaves the committee; its stint stays listed with the day and the reason."""
+    committee = _visible_committee(session, actor, committee_id)
+    unit = session.scalar(select(CommitteeUnit).where(
+        CommitteeUnit.committee_id == committee.id, CommitteeUnit.organization_id == organization_id,
+        CommitteeUnit.left_on.is_(None)).with_for_update())
+    domain.check_leave(None if unit is None else unit.joined_on, left_on)
+    assert unit is not None  # check_leave refused a non-member
+    unit.left_on, unit.left_reason = left_on, reason
+    committee.unit_count -= 1
+    session.flush()
+    record(session, COMMITTEE_UNIT_LEFT, committee, payload_of=_unit_change(session, committee, unit))
+    return unit
+
+
+def _visible_committee(session: Session, actor: Actor, committee_id: uuid.UUID) -> Committee:
+    # Locked: joins and leaves of one committee take turns, so its unit count and version stay true.
+    committee = session.get(Committee, committee_id, with_for_update=True)
+    if committee is None or not actor.sees(committee.district_id):
+        raise NotFound("committee not found")
+    return committee
+
+
+def _committee_state(session: Session, committee: Committee) -> dict[str, Any]:
+    current = session.scalars(select(CommitteeUnit).where(
+        CommitteeUnit.committee_id == committee.id, CommitteeUnit.left_on.is_(None))
+        .order_by(CommitteeUnit.joined_on, CommitteeUnit.created_at, CommitteeUnit.id))
+    units = [{"organization_id": u.organization_id, "organization_name": u.organization.name,
+              "organization_kind": u.organization.kind, "joined_on": u.joined_on} for u in current]
+    return {"id": committee.id, "district_id": committee.district_id, "community_id": committee.community_id,
+            "name": committee.name, "time_zone": committee.time_zone, "convenor_name": committee.convenor_name,
+            "convenor_member_id": committee.convenor_member_id, "units": units, "version": committee.version}
+
+
+def _unit_change(session: Session, committee: Committee, unit: CommitteeUnit) -> dict[str, Any]:
+    return {**_committee_state(session, committee), "organization_id": unit.organization_id,
+            "organization_name": unit.organization.name, "organization_kind": unit.organization.kind,
+            "joined_on": unit.joined_on, "left_on": unit.left_on, "left_reason": unit.left_reason}
+
+
+def _unit_contact(unit: CommitteeUnit) -> dict[str, Any]:
+    return {"id": unit.id, "district_id": unit.district_id, "committee_id": unit.committee_id,
+            "organization_id": unit.organization_id, "member_name": unit.member_name,
+            "member_phone": unit.member_phone, "version": unit.version}

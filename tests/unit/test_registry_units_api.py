@@ -211,3 +211,54 @@ def test_a_pairing_with_an_unknown_organization_or_a_non_compound_is_422_naming_
         r = sut.client.post("/v1/pairings", json={"organization_id": org["id"], "compound_id": w["compound"]["id"],
                                                   "starts_on": "2025-01-01", **body}, headers=w["clerk"])
         assert r.status_code == 422 and field in r.json["errors"], r.json
+
+
+# --- Committees: convenor and units --------------------------------------------------------------------
+
+def test_units_join_leave_and_their_history_is_listable(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    r = sut.client.post("/v1/committees", json={"community_id": w["community"]["id"], "name": "星光社区大党委",
+                                                "convenor_name": "张书记"}, headers=w["clerk"])
+    assert r.status_code == 201 and r.json["convenor_name"] == "张书记" and r.json["unit_count"] == 0
+    committee = r.json
+    org = _organization(sut, w["clerk"])
+    url = f"/v1/committees/{committee['id']}/units"
+    joined = sut.client.post(url, json={"organization_id": org["id"], "joined_on": "2025-01-01",
+                                        "member_name": "李医生", "member_phone": PHONE}, headers=w["clerk"])
+    assert joined.status_code == 201, joined.json
+    assert joined.json["member_phone"] == "138****5678" and joined.json["organization_name"] == "永川区人民医院"
+    assert joined.json["state"] == "member"
+    twice = sut.client.post(url, json={"organization_id": org["id"], "joined_on": "2025-02-01",
+                                       "member_name": "李医生"}, headers=w["clerk"])
+    assert twice.status_code == 409 and twice.json["type"] == "/problems/invalid-transition"
+    assert sut.client.get(url, headers=w["pii"]).json["items"][0]["member_phone"] == PHONE
+    left = sut.client.post(f"{url}/{org['id']}/leave", json={"left_on": "2025-06-30", "reason": "单位撤并"},
+                           headers=w["clerk"])
+    assert left.status_code == 200 and left.json["state"] == "left" and left.json["left_reason"] == "单位撤并"
+    again = sut.client.post(f"{url}/{org['id']}/leave", json={"left_on": "2025-07-01", "reason": "x"},
+                            headers=w["clerk"])
+    assert again.status_code == 409
+    assert sut.client.get(url, headers=w["clerk"]).json["items"] == []
+    history = sut.client.get(f"{url}?include_left=true", headers=w["clerk"]).json["items"]
+    assert [u["id"] for u in history] == [joined.json["id"]]
+    now = sut.client.get(f"/v1/committees/{committee['id']}", headers=w["clerk"])
+    assert now.json["unit_count"] == 0 and now.headers["ETag"] == '"3"'
+    assert sut.client.get(url, headers=w["stranger"]).status_code == 404
+    assert [k for k in _routing_keys(sut) if k.startswith("registry.committee")] == [
+        "registry.committee.created", "registry.committee.unit_joined", "registry.committee_unit.contact",
+        "registry.committee.unit_left"]
+
+
+def test_the_convenor_is_edited_with_if_match(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    committee = sut.client.post("/v1/committees", json={"community_id": w["community"]["id"], "name": "大党委"},
+                                headers=w["clerk"]).json
+    url = f"/v1/committees/{committee['id']}"
+    ok = sut.client.patch(url, json={"convenor_name": "刘书记"}, headers={**w["clerk"], "If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.json["convenor_name"] == "刘书记" and ok.headers["ETag"] == '"2"'
+    stale = sut.client.patch(url, json={"name": "x"}, headers={**w["clerk"], "If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert sut.client.patch(url, json={"name": "x"}, headers=w["stranger"]).status_code == 404
+    assert sut.client.get(url, headers=w["clerk"]).json["convenor_name"] == "刘书记"

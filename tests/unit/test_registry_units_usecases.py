@@ -268,3 +268,110 @@ def test_periods_of_inclusive_days_overlap_when_they_share_a_day(a, b, overlap):
 
     assert domain.periods_overlap(day(a[0]), day(a[1]), day(b[0]), day(b[1])) is overlap
     assert domain.periods_overlap(day(b[0]), day(b[1]), day(a[0]), day(a[1])) is overlap
+
+
+# --- Committees: convenor and units --------------------------------------------------------------------
+
+def _committee(factory, world):
+    with factory() as session:
+        committee = usecases.set_up_committee(session, world["clerk"], community_id=world["community"].id,
+                                              name="星光社区大党委", convenor_name="张书记")
+        session.commit()
+    return committee
+
+
+def test_units_join_and_leave_with_events_carrying_the_committee_and_its_current_units(factory, world):
+    clerk, hospital = world["clerk"], world["hospital"]
+    committee = _committee(factory, world)
+    with factory() as session:
+        school = usecases.register_organization(session, clerk, kind="school", name="星光小学")
+        usecases.join_committee(session, clerk, committee.id, organization_id=hospital.id,
+                                joined_on=date(2025, 1, 1), member_name="李医生", member_phone=PHONE)
+        usecases.join_committee(session, clerk, committee.id, organization_id=school.id,
+                                joined_on=date(2025, 2, 1), member_name="王老师")
+        left = usecases.leave_committee(session, clerk, committee.id, hospital.id, left_on=date(2025, 6, 30),
+                                        reason="单位撤并")
+        session.commit()
+    assert (left.left_on, left.left_reason) == (date(2025, 6, 30), "单位撤并")
+    [created] = committed_events(factory, "registry.committee.created")
+    assert created["data"]["units"] == [] and created["data"]["convenor_name"] == "张书记"
+    joined = committed_events(factory, "registry.committee.unit_joined")
+    assert [e["subject"] for e in joined] == [str(committee.id)] * 2
+    assert [e["data"]["version"] for e in joined] == [2, 3]  # the committee's versions: one order for all
+    assert joined[1]["data"]["units"] == [
+        {"organization_id": str(hospital.id), "organization_name": "永川区人民医院", "organization_kind": "hospital",
+         "joined_on": "2025-01-01"},
+        {"organization_id": str(school.id), "organization_name": "星光小学", "organization_kind": "school",
+         "joined_on": "2025-02-01"}]
+    [gone] = committed_events(factory, "registry.committee.unit_left")
+    assert gone["data"]["organization_id"] == str(hospital.id) and gone["data"]["left_on"] == "2025-06-30"
+    assert gone["data"]["community_id"] == str(world["community"].id) and gone["data"]["version"] == 4
+    assert [u["organization_id"] for u in gone["data"]["units"]] == [str(school.id)]
+    assert "member_name" not in gone["data"] and "member_phone" not in str(gone["data"])
+    contacts = committed_events(factory, "registry.committee_unit.contact")
+    assert [(c["data"]["member_name"], c["data"]["member_phone"]) for c in contacts] == [
+        ("李医生", PHONE), ("王老师", None)]
+    assert CATALOGUE["registry.committee_unit.contact"].private
+
+
+def test_joining_twice_and_leaving_when_not_a_unit_are_invalid_transitions(factory, world):
+    clerk, hospital = world["clerk"], world["hospital"]
+    committee = _committee(factory, world)
+    with factory() as session:
+        with pytest.raises(InvalidTransition):
+            usecases.leave_committee(session, clerk, committee.id, hospital.id, left_on=date(2025, 1, 1), reason="x")
+        usecases.join_committee(session, clerk, committee.id, organization_id=hospital.id,
+                                joined_on=date(2025, 1, 1), member_name="李医生")
+        with pytest.raises(InvalidTransition):
+            usecases.join_committee(session, clerk, committee.id, organization_id=hospital.id,
+                                    joined_on=date(2025, 2, 1), member_name="李医生")
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.leave_committee(session, clerk, committee.id, hospital.id, left_on=date(2024, 1, 1), reason="x")
+        assert list(raised.value.errors) == ["left_on"]
+        usecases.leave_committee(session, clerk, committee.id, hospital.id, left_on=date(2025, 3, 1), reason="x")
+        with pytest.raises(ValidationFailed) as raised:
+            usecases.join_committee(session, clerk, committee.id, organization_id=hospital.id,
+                                    joined_on=date(2025, 2, 1), member_name="李医生")
+        assert list(raised.value.errors) == ["joined_on"]
+        rejoined = usecases.join_committee(session, clerk, committee.id, organization_id=hospital.id,
+                                           joined_on=date(2025, 3, 1), member_name="赵医生")
+        session.commit()
+    assert rejoined.left_on is None
+    assert [e["data"]["version"] for e in committed_events(factory)
+            if e["subject"] == str(committee.id)] == [1, 2, 3, 4]
+
+
+def test_a_unit_comes_from_the_committees_district_and_the_committee_must_be_visible(factory, world):
+    committee = _committee(factory, world)
+    stranger = Actor("stranger", str(uuid.uuid4()), frozenset({"registry:write"}))
+    with factory() as session:
+        other = usecases.add_area(session, OPERATOR, level="district", name="璧山区", parent_id=None, kind=None,
+                                  time_zone="Asia/Shanghai")
+        foreign = usecases.register_organization(session, OPERATOR, kind="school", name="璧山小学",
+                                                 district_id=other.district_id)
+        for organization_id in (foreign.id, uuid.uuid4()):
+            with pytest.raises(ValidationFailed) as raised:
+                usecases.join_committee(session, OPERATOR, committee.id, organization_id=organization_id,
+                                        joined_on=date(2025, 1, 1), member_name="x")
+            assert list(raised.value.errors) == ["organization_id"]
+        with pytest.raises(NotFound):
+            usecases.join_committee(session, stranger, committee.id, organization_id=world["hospital"].id,
+                                    joined_on=date(2025, 1, 1), member_name="x")
+
+
+def test_a_convenor_edit_records_the_committee_with_its_units_and_a_no_op_records_nothing(factory, world):
+    clerk = world["clerk"]
+    committee = _committee(factory, world)
+    member_id = uuid.uuid4()
+    seen: list[int] = []
+    with factory() as session:
+        usecases.join_committee(session, clerk, committee.id, organization_id=world["hospital"].id,
+                                joined_on=date(2025, 1, 1), member_name="李医生")
+        edited = usecases.edit_committee(session, clerk, committee.id, {"convenor_name": "刘书记",
+                                                                        "convenor_member_id": member_id},
+                                         check_version=seen.append)
+        usecases.edit_committee(session, clerk, committee.id, {"convenor_name": "刘书记"})
+        session.commit()
+    assert seen == [2] and edited.version == 3
+    [updated] = committed_events(factory, "registry.committee.updated")
+    assert updated["data"]["convenor_member_id"] == str(member_id) and len(updated["data"]["units"]) == 1

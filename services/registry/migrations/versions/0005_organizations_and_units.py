@@ -68,8 +68,36 @@ def upgrade() -> None:
     op.create_index("ix_pairings_compound_created", "pairings", ["compound_id", "created_at", "id"])
     op.create_index("ix_pairings_district_id", "pairings", ["district_id"])
 
+    op.add_column("committees", sa.Column("convenor_name", sa.String(100), nullable=True))
+    op.add_column("committees", sa.Column("convenor_member_id", sa.Uuid(), nullable=True))
+    op.add_column("committees", sa.Column("unit_count", sa.Integer(), nullable=False, server_default="0"))
+    op.create_table(
+        "committee_units",
+        *entity_columns(),
+        sa.Column("committee_id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("joined_on", sa.Date(), nullable=False),
+        sa.Column("member_name", sa.String(100), nullable=False),
+        sa.Column("member_phone", sa.String(20), nullable=True),
+        sa.Column("left_on", sa.Date(), nullable=True),
+        sa.Column("left_reason", sa.String(500), nullable=True),
+        sa.ForeignKeyConstraint(["committee_id"], ["committees.id"], name="fk_committee_units_committee_id_committees"),
+        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"],
+                                name="fk_committee_units_organization_id_organizations"),
+        sa.PrimaryKeyConstraint("id", name="pk_committee_units"),
+    )
+    op.create_index("ix_committee_units_committee_created", "committee_units", ["committee_id", "created_at", "id"])
+    op.create_index("uq_committee_units_current", "committee_units", ["committee_id", "organization_id"],
+                    unique=True, sqlite_where=sa.text("left_on IS NULL"), postgresql_where=sa.text("left_on IS NULL"))
+    op.create_index("ix_committee_units_district_id", "committee_units", ["district_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("committee_units")
+    with op.batch_alter_table("committees") as batch:
+        batch.drop_column("unit_count")
+        batch.drop_column("convenor_member_id")
+        batch.drop_column("convenor_name")
     op.drop_table("pairings")
     op.drop_table("resources")
     op.drop_table("organizations")
