@@ -75,7 +75,9 @@ def load_demo(suite: Suite) -> None:
         "district_id": district["id"]}, headers={**registry.headers, "Content-Type": "text/csv"})
     if imported.status_code != 201:
         raise RuntimeError(f"demo: area import answered {imported.status_code}: {imported.get_json()}")
-    committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委"})
+    committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委",
+                                                 "convenor_name": "张书记"})
+    _load_units(registry, district["id"], committee["id"], xingguang["id"])
 
     tickets = _Client(suite, "tickets", token)
     if tickets.wait_until_known("/v1/compounds", xingguang["id"]):
@@ -98,3 +100,23 @@ def load_demo(suite: Suite) -> None:
     else:
         log.warning("demo_rotation_skipped", reason="rotation did not learn the committee in time")
     log.info("demo_loaded", district=district["id"])
+
+
+def _load_units(registry: _Client, district_id: str, committee_id: str, compound_id: str) -> None:
+    """Co-building units with their resources; one paired with the three-no compound."""
+    units = [("hospital", "永川区人民医院", "medical", "每月义诊医生2名"),
+             ("police_station", "中山路派出所", "public_security", "夜间巡逻民警"),
+             ("school", "星光小学", "venue", "周末开放操场")]
+    for kind, name, category, offer in units:
+        organization = registry.post("/v1/organizations", {
+            "kind": kind, "name": name, "district_id": district_id, "contact_person": "联络员",
+            "contact_phone": "13800000000"})
+        registry.post(f"/v1/organizations/{organization['id']}/resources",
+                      {"kind": "venue" if category == "venue" else "staff", "category": category,
+                       "description": offer})
+        registry.post(f"/v1/committees/{committee_id}/units", {
+            "organization_id": organization["id"], "joined_on": date.today().replace(day=1).isoformat(),
+            "member_name": f"{name}兼职委员"})
+        if kind == "hospital":
+            registry.post("/v1/pairings", {"organization_id": organization["id"], "compound_id": compound_id,
+                                           "starts_on": date.today().replace(month=1, day=1).isoformat()})

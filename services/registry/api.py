@@ -9,11 +9,11 @@ import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from linli.services.registry import import_files, usecases
+from linli.services.registry import domain, import_files, usecases
 from linli.services.registry.domain import DETAILS
-from linli.services.registry.models import Area, Committee
+from linli.services.registry.models import Area, Committee, CommitteeUnit, Organization, Pairing, Resource
 from linli.services.registry.schemas import (
     AreaCreate,
     AreaMove,
@@ -27,14 +27,36 @@ from linli.services.registry.schemas import (
     CommitteeCreate,
     CommitteePage,
     CommitteeSchema,
+    CommitteeUnitJoin,
+    CommitteeUnitLeave,
+    CommitteeUnitPage,
+    CommitteeUnitQuery,
+    CommitteeUnitSchema,
+    CommitteeUpdate,
     CoverageSchema,
     CoverageUpdate,
     ImportQuery,
     ImportResult,
     ImportRow,
+    OrganizationCreate,
+    OrganizationPage,
+    OrganizationQuery,
+    OrganizationSchema,
+    OrganizationUpdate,
+    PairingCreate,
+    PairingPage,
+    PairingQuery,
+    PairingRemove,
+    PairingSchema,
+    ResourceCategoryPage,
+    ResourceCreate,
+    ResourcePage,
+    ResourceQuery,
+    ResourceSchema,
     TreeQuery,
 )
-from linli.shared.errors import ValidationFailed
+from linli.shared.db import utcnow
+from linli.shared.errors import NotFound, ValidationFailed
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.guards import json_body, raw_text
@@ -42,6 +64,7 @@ from linli.shared.http.operations import accepts
 from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.problems import flatten_messages
 from linli.shared.http.uow import db
+from linli.shared.phones import mask_phone
 
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
@@ -107,8 +130,7 @@ class Committees(MethodView):
     @committees.response(201, CommitteeSchema)
     def post(self, body: dict[str, Any]) -> tuple[Committee, int, dict[str, str]]:
         """Set up a community's big party committee (one per community)"""
-        committee = usecases.set_up_committee(db(), principal(), community_id=body["community_id"],
-                                              name=body["name"])
+        committee = usecases.set_up_committee(db(), principal(), **body)
         return committee, 201, {"Location": f"/v1/committees/{committee.id}", "ETag": etag(committee.version)}
 
 
@@ -251,3 +273,248 @@ class AreaImport(MethodView):
                   "path": p.path} for p in planned]
         return {"dry_run": args["dry_run"], "count": len(items), "items": items}, 200 if args["dry_run"] else 201
 
+
+# --- Organizations -----------------------------------------------------------------------------------------
+
+PII_SCOPE = "registry:pii"
+
+organizations = Blueprint("organizations", __name__, url_prefix="/v1/organizations",
+                          description="Agencies, schools, companies and other organizations (单位 / 组织).")
+
+
+class _Masked:
+    """A row as a caller without registry:pii sees it: its phone numbers masked.
+
+    A stand-in rather than an edit of the row: the row is in the request's session, so a masked
+    number set on it would be committed over the real one.
+    """
+
+    def __init__(self, row: Any, *phone_fields: str) -> None:
+        self._row = row
+        for name in phone_fields:
+            value = getattr(row, name)
+            self.__dict__[name] = None if value is None else mask_phone(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
+def _shown(row: Any, *phone_fields: str) -> Any:
+    return row if principal().has(PII_SCOPE) else _Masked(row, *phone_fields)
+
+
+def _organization(row: Organization) -> Any:
+    return _shown(row, "contact_phone")
+
+
+@organizations.route("")
+class Organizations(MethodView):
+    @requires("registry:read")
+    @organizations.arguments(OrganizationQuery, location="query")
+    @organizations.response(200, OrganizationPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List organizations, newest first (contact phones masked unless you hold registry:pii)"""
+        stmt = in_district(select(Organization), Organization.district_id)
+        if "kind" in args:
+            stmt = stmt.where(Organization.kind == args["kind"])
+        if "q" in args:
+            stmt = stmt.where(Organization.name.contains(args["q"], autoescape=True))
+        page = paginate(db(), stmt, Organization, args["limit"], args["cursor"])
+        return {**page, "items": [_organization(row) for row in page["items"]]}
+
+    @requires("registry:write")
+    @organizations.arguments(OrganizationCreate)
+    @organizations.response(201, OrganizationSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+        """Register an organization in your district (an operator names `district_id`)"""
+        district_id = body.pop("district_id")
+        organization = usecases.register_organization(
+            db(), principal(), **body, district_id=None if district_id is None else str(district_id))
+        return _organization(organization), 201, {"Location": f"/v1/organizations/{organization.id}",
+                                                  "ETag": etag(organization.version)}
+
+
+@organizations.route("/<uuid:organization_id>")
+class OrganizationItem(MethodView):
+    @requires("registry:read")
+    @organizations.response(200, OrganizationSchema)
+    def get(self, organization_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """One organization (its contact phone masked unless you hold registry:pii)"""
+        organization = visible_or_404(db().get(Organization, organization_id), "organization")
+        return _organization(organization), 200, {"ETag": etag(organization.version)}
+
+    @requires("registry:write")
+    @organizations.arguments(OrganizationUpdate)
+    @organizations.response(200, OrganizationSchema)
+    def patch(self, body: dict[str, Any], organization_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """Change an organization's kind, name, address or contact (send If-Match with the ETag you read)"""
+        organization = usecases.edit_organization(db(), principal(), organization_id, body,
+                                                  check_version=check_if_match)
+        return _organization(organization), 200, {"ETag": etag(organization.version)}
+
+
+# --- Resources ---------------------------------------------------------------------------------------------
+
+resource_categories = Blueprint("resource_categories", __name__, url_prefix="/v1/resource-categories",
+                                description="The suite's one vocabulary of resource, skill and ticket categories.")
+
+
+@resource_categories.route("")
+class ResourceCategories(MethodView):
+    @requires("registry:read")
+    @resource_categories.response(200, ResourceCategoryPage)
+    def get(self) -> dict[str, Any]:
+        """Every category code with its Chinese and English label (one page: the list is short)"""
+        items = [{"code": code, "zh": zh, "en": en} for code, (zh, en) in domain.RESOURCE_CATEGORIES.items()]
+        return {"items": items, "next_cursor": None}
+
+
+@organizations.route("/<uuid:organization_id>/resources")
+class OrganizationResources(MethodView):
+    @requires("registry:read")
+    @organizations.arguments(ResourceQuery, location="query")
+    @organizations.response(200, ResourcePage)
+    def get(self, args: dict[str, Any], organization_id: uuid.UUID) -> dict[str, Any]:
+        """An organization's resources, newest first (removed ones only with include_removed=true)"""
+        organization = visible_or_404(db().get(Organization, organization_id), "organization")
+        stmt = select(Resource).where(Resource.organization_id == organization.id)
+        if not args["include_removed"]:
+            stmt = stmt.where(Resource.state == domain.RESOURCE_AVAILABLE)
+        if "category" in args:
+            stmt = stmt.where(Resource.category == args["category"])
+        return paginate(db(), stmt, Resource, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @organizations.arguments(ResourceCreate)
+    @organizations.response(201, ResourceSchema)
+    def post(self, body: dict[str, Any], organization_id: uuid.UUID) -> tuple[Resource, int, dict[str, str]]:
+        """Add a resource to the organization's list"""
+        resource = usecases.add_resource(db(), principal(), organization_id, **body)
+        return resource, 201, {"Location": f"/v1/organizations/{organization_id}/resources/{resource.id}",
+                               "ETag": etag(resource.version)}
+
+
+@organizations.route("/<uuid:organization_id>/resources/<uuid:resource_id>")
+class OrganizationResourceItem(MethodView):
+    @requires("registry:read")
+    @organizations.response(200, ResourceSchema)
+    def get(self, organization_id: uuid.UUID, resource_id: uuid.UUID) -> tuple[Resource, int, dict[str, str]]:
+        """One resource of the organization"""
+        resource = visible_or_404(db().get(Resource, resource_id), "resource")
+        if resource.organization_id != organization_id:
+            raise NotFound("resource not found")
+        return resource, 200, {"ETag": etag(resource.version)}
+
+
+@organizations.route("/<uuid:organization_id>/resources/<uuid:resource_id>/remove")
+class OrganizationResourceRemove(MethodView):
+    @requires("registry:write")
+    @organizations.response(200, ResourceSchema)
+    def post(self, organization_id: uuid.UUID, resource_id: uuid.UUID) -> tuple[Resource, int, dict[str, str]]:
+        """Take a resource off the list (it stays readable as removed; removing it again is 409)"""
+        resource = usecases.remove_resource(db(), principal(), organization_id, resource_id, utcnow())
+        return resource, 200, {"ETag": etag(resource.version)}
+
+
+# --- Pairings ----------------------------------------------------------------------------------------------
+
+pairings = Blueprint("pairings", __name__, url_prefix="/v1/pairings",
+                     description="Organizations paired with the compounds they are responsible for (结对包建).")
+
+
+@pairings.route("")
+class Pairings(MethodView):
+    @requires("registry:read")
+    @pairings.arguments(PairingQuery, location="query")
+    @pairings.response(200, PairingPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List pairings, newest first"""
+        stmt = in_district(select(Pairing), Pairing.district_id)
+        for name in ("organization_id", "compound_id", "state"):
+            if name in args:
+                stmt = stmt.where(getattr(Pairing, name) == args[name])
+        if "active_on" in args:
+            day = args["active_on"]
+            stmt = stmt.where(Pairing.starts_on <= day, or_(Pairing.ends_on.is_(None), Pairing.ends_on >= day))
+        return paginate(db(), stmt, Pairing, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @pairings.arguments(PairingCreate)
+    @pairings.response(201, PairingSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Pairing, int, dict[str, str]]:
+        """Pair an organization with a compound of its district (one pairing of the two at a time)"""
+        pairing = usecases.pair(db(), principal(), **body)
+        return pairing, 201, {"Location": f"/v1/pairings/{pairing.id}", "ETag": etag(pairing.version)}
+
+
+@pairings.route("/<uuid:pairing_id>")
+class PairingItem(MethodView):
+    @requires("registry:read")
+    @pairings.response(200, PairingSchema)
+    def get(self, pairing_id: uuid.UUID) -> tuple[Pairing, int, dict[str, str]]:
+        """One pairing"""
+        pairing = visible_or_404(db().get(Pairing, pairing_id), "pairing")
+        return pairing, 200, {"ETag": etag(pairing.version)}
+
+
+@pairings.route("/<uuid:pairing_id>/remove")
+class PairingRemoval(MethodView):
+    @requires("registry:write")
+    @pairings.arguments(PairingRemove)
+    @pairings.response(200, PairingSchema)
+    def post(self, body: dict[str, Any], pairing_id: uuid.UUID) -> tuple[Pairing, int, dict[str, str]]:
+        """End a pairing on `ends_on` (its last day); removing it again is 409"""
+        pairing = usecases.unpair(db(), principal(), pairing_id, **body)
+        return pairing, 200, {"ETag": etag(pairing.version)}
+
+
+# --- Committees: convenor and units ------------------------------------------------------------------------
+
+@committees.route("/<uuid:committee_id>")
+class CommitteeEdit(MethodView):
+    @requires("registry:write")
+    @committees.arguments(CommitteeUpdate)
+    @committees.response(200, CommitteeSchema)
+    def patch(self, body: dict[str, Any], committee_id: uuid.UUID) -> tuple[Committee, int, dict[str, str]]:
+        """Rename a committee or change its convenor (send If-Match with the ETag you read)"""
+        committee = usecases.edit_committee(db(), principal(), committee_id, body, check_version=check_if_match)
+        return committee, 200, {"ETag": etag(committee.version)}
+
+
+def _unit(row: CommitteeUnit) -> Any:
+    return _shown(row, "member_phone")
+
+
+@committees.route("/<uuid:committee_id>/units")
+class CommitteeUnits(MethodView):
+    @requires("registry:read")
+    @committees.arguments(CommitteeUnitQuery, location="query")
+    @committees.response(200, CommitteeUnitPage)
+    def get(self, args: dict[str, Any], committee_id: uuid.UUID) -> dict[str, Any]:
+        """The committee's units, newest first; with include_left=true its whole history"""
+        committee = visible_or_404(db().get(Committee, committee_id), "committee")
+        stmt = select(CommitteeUnit).where(CommitteeUnit.committee_id == committee.id)
+        if not args["include_left"]:
+            stmt = stmt.where(CommitteeUnit.left_on.is_(None))
+        page = paginate(db(), stmt, CommitteeUnit, args["limit"], args["cursor"])
+        return {**page, "items": [_unit(row) for row in page["items"]]}
+
+    @requires("registry:write")
+    @committees.arguments(CommitteeUnitJoin)
+    @committees.response(201, CommitteeUnitSchema)
+    def post(self, body: dict[str, Any], committee_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """An organization joins the committee with the part-time member it sends (joining twice is 409)"""
+        unit = usecases.join_committee(db(), principal(), committee_id, **body)
+        return _unit(unit), 201, {"ETag": etag(unit.version)}
+
+
+@committees.route("/<uuid:committee_id>/units/<uuid:organization_id>/leave")
+class CommitteeUnitLeaving(MethodView):
+    @requires("registry:write")
+    @committees.arguments(CommitteeUnitLeave)
+    @committees.response(200, CommitteeUnitSchema)
+    def post(self, body: dict[str, Any], committee_id: uuid.UUID,
+             organization_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """A unit leaves the committee on `left_on`, for `reason` (leaving when not a unit is 409)"""
+        unit = usecases.leave_committee(db(), principal(), committee_id, organization_id, **body)
+        return _unit(unit), 200, {"ETag": etag(unit.version)}

@@ -7,9 +7,10 @@ carries the district's id, so one district's data never mixes with another's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
-from linli.shared.errors import Conflict, ValidationFailed
+from linli.shared.errors import Conflict, InvalidTransition, ValidationFailed
 
 LEVELS = ("district", "street", "community", "compound", "building", "grid")
 PARENT_LEVEL = {
@@ -125,3 +126,125 @@ def coverable_error(level: str, community_id: object, grid_community_id: object)
     if community_id != grid_community_id:
         return "not in the grid's community"
     return None
+
+
+
+# --- Organizations (单位 / 组织) ----------------------------------------------------------------------
+
+ORGANIZATION_KINDS = (
+    "government_agency",  # 机关
+    "soe",  # 国企
+    "school",  # 学校
+    "hospital",  # 医院
+    "police_station",  # 派出所
+    "enterprise",  # 企业
+    "social_organization",  # 社会组织
+    "property_company",  # 物业公司
+    "owners_committee",  # 业委会
+    "party_branch",  # 党支部
+)
+
+
+def organization_district(actor_district: str | None, asked: str | None) -> str:
+    """The district a new organization belongs to: the caller's own, or the one an operator names.
+
+    `actor_district` is None for an operator, who must name the district; a district client may
+    name only its own.
+    """
+    if actor_district is None:
+        if asked is None:
+            raise ValidationFailed.field("district_id", "an operator names the organization's district")
+        return asked
+    if asked is not None and asked != actor_district:
+        raise ValidationFailed.field("district_id", "not your district")
+    return actor_district
+
+
+# --- Resources (资源清单) ------------------------------------------------------------------------------------
+
+RESOURCE_KINDS = ("staff", "venue", "funds", "vehicles", "skills")
+# The suite's one vocabulary of what a resource, a member's skill or a ticket is about: code -> (zh, en).
+# Tickets match units and members to a ticket by these codes, so a code, once published, is never renamed.
+RESOURCE_CATEGORIES: dict[str, tuple[str, str]] = {
+    "tree_trimming": ("树木修剪", "Tree trimming"),
+    "medical": ("医疗卫生", "Medical care"),
+    "legal_aid": ("法律援助", "Legal aid"),
+    "noise": ("噪音治理", "Noise control"),
+    "fire_safety": ("消防安全", "Fire safety"),
+    "parking": ("停车管理", "Parking"),
+    "venue": ("活动场地", "Venue"),
+    "funds": ("资金支持", "Funds"),
+    "elderly_care": ("养老服务", "Elderly care"),
+    "education": ("教育辅导", "Education"),
+    "child_care": ("托幼照护", "Child care"),
+    "sanitation": ("环境卫生", "Sanitation"),
+    "repairs": ("维修服务", "Repairs"),
+    "dispute_mediation": ("矛盾调解", "Dispute mediation"),
+    "public_security": ("治安巡逻", "Public security"),
+    "employment": ("就业帮扶", "Employment help"),
+    "mental_health": ("心理疏导", "Counselling"),
+    "disability_support": ("助残服务", "Disability support"),
+}
+RESOURCE_AVAILABLE = "available"
+RESOURCE_REMOVED = "removed"
+RESOURCE_STATES = (RESOURCE_AVAILABLE, RESOURCE_REMOVED)
+
+
+def check_resource_removable(state: str) -> None:
+    """A resource is taken off the list once; removing it again is a nonsense move."""
+    if state != RESOURCE_AVAILABLE:
+        raise InvalidTransition("this resource was already removed")
+
+
+def check_resource(kind: str, category: str, quantity: int) -> None:
+    """Raise unless a resource's kind and category are known codes and it offers at least one of something."""
+    if kind not in RESOURCE_KINDS:
+        raise ValidationFailed.field("kind", f"one of {', '.join(RESOURCE_KINDS)}")
+    if category not in RESOURCE_CATEGORIES:
+        raise ValidationFailed.field("category", "not a category of GET /v1/resource-categories")
+    if quantity < 1:
+        raise ValidationFailed.field("quantity", "at least 1")
+
+
+# --- Pairings (一对一结对包建) -------------------------------------------------------------------------------
+
+PAIRING_ACTIVE = "active"
+PAIRING_REMOVED = "removed"
+PAIRING_STATES = (PAIRING_ACTIVE, PAIRING_REMOVED)
+
+
+def check_pairing_dates(starts_on: date, ends_on: date | None) -> None:
+    """A pairing ends (its last day, inclusive) no earlier than it starts."""
+    if ends_on is not None and ends_on < starts_on:
+        raise ValidationFailed.field("ends_on", "before starts_on")
+
+
+def periods_overlap(a_start: date, a_end: date | None, b_start: date, b_end: date | None) -> bool:
+    """Whether two periods of inclusive days (None: open-ended) share a day."""
+    return (a_end is None or b_start <= a_end) and (b_end is None or a_start <= b_end)
+
+
+def check_pairing_removal(state: str, starts_on: date, ends_on: date) -> None:
+    """An active pairing ends on a day no earlier than its start; an ended one cannot end again."""
+    if state != PAIRING_ACTIVE:
+        raise InvalidTransition("this pairing was already removed")
+    check_pairing_dates(starts_on, ends_on)
+
+
+# --- Committee units (共建单位) ----------------------------------------------------------------------------
+
+
+def check_join(already_member: bool, last_left_on: date | None, joined_on: date) -> None:
+    """An organization joins a committee it is not in, no earlier than the day it last left."""
+    if already_member:
+        raise InvalidTransition("this organization is already a unit of the committee")
+    if last_left_on is not None and joined_on < last_left_on:
+        raise ValidationFailed.field("joined_on", "before the day this organization last left")
+
+
+def check_leave(joined_on: date | None, left_on: date) -> None:
+    """Only a current unit leaves (`joined_on` None: not a member), no earlier than it joined."""
+    if joined_on is None:
+        raise InvalidTransition("this organization is not a unit of the committee")
+    if left_on < joined_on:
+        raise ValidationFailed.field("left_on", "before the day it joined")

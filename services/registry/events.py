@@ -28,12 +28,25 @@ class AreaData(ma.Schema):
     version = ma.fields.Integer(required=True)
 
 
+class CommitteeUnitData(ma.Schema):
+    """A current unit of a committee, as read models keep it."""
+
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    organization_kind = ma.fields.String(required=True)
+    joined_on = ma.fields.Date(required=True)
+
+
 class CommitteeData(ma.Schema):
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
     community_id = ma.fields.UUID(required=True)
     name = ma.fields.String(required=True)
     time_zone = ma.fields.String(required=True)
+    convenor_name = ma.fields.String(allow_none=True)
+    convenor_member_id = ma.fields.UUID(allow_none=True)
+    units = ma.fields.List(ma.fields.Nested(CommitteeUnitData), required=True, metadata={
+        "description": "the committee's current units after the change, in the order they joined"})
     version = ma.fields.Integer(required=True)
 
 
@@ -62,3 +75,123 @@ AREA_COVERAGE_CHANGED = declare(
     "A grid's coverage (the compounds and buildings it covers) was replaced; the grid's own id is the subject.",
     CoverageData,
 )
+
+
+# --- Organizations ---------------------------------------------------------------------------------------
+
+class OrganizationData(ma.Schema):
+    """An organization as anyone may read it: no contact person, no phone number."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    address = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+class OrganizationContactData(ma.Schema):
+    """Whom to call at an organization, for notify; personal data, so only on linli.private."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    contact_person = ma.fields.String(allow_none=True)
+    contact_phone = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+ORGANIZATION_CREATED = declare("registry.organization.created",
+                               "An organization (agency, school, company, ...) was registered.", OrganizationData)
+ORGANIZATION_UPDATED = declare("registry.organization.updated", "An organization's kind, name or address changed.",
+                               OrganizationData)
+ORGANIZATION_CONTACT = declare(
+    "registry.organization.contact",
+    "An organization's contact person or phone number was set or changed (private: personal data).",
+    OrganizationContactData, private=True)
+
+
+# --- Resources ---------------------------------------------------------------------------------------------
+
+class ResourceData(ma.Schema):
+    """A resource after the change, with every category its organization now offers (for matching tickets)."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+    state = ma.fields.String(required=True)
+    organization_categories = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "the categories of all resources the organization offers after this change, sorted"})
+    version = ma.fields.Integer(required=True)
+
+
+RESOURCE_ADDED = declare("registry.resource.added", "An organization added a resource to its list (资源清单).",
+                         ResourceData)
+RESOURCE_REMOVED = declare("registry.resource.removed", "An organization took a resource off its list.",
+                           ResourceData)
+
+
+# --- Pairings ----------------------------------------------------------------------------------------------
+
+class PairingData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    compound_id = ma.fields.UUID(required=True)
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(allow_none=True, metadata={"description": "last day, inclusive; none: open-ended"})
+    state = ma.fields.String(required=True)
+    reason = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+PAIRING_CREATED = declare("registry.pairing.created",
+                          "An organization was paired with a compound it is responsible for (结对包建).", PairingData)
+PAIRING_REMOVED = declare("registry.pairing.removed", "A pairing of an organization with a compound ended.",
+                          PairingData)
+
+
+# --- Committee units -----------------------------------------------------------------------------------------
+
+class CommitteeUnitChangeData(CommitteeData):
+    """A committee after a unit joined or left: the committee, the unit that moved, and the current units.
+
+    `id` and `version` are the committee's, so a read model orders these with the committee's other events.
+    """
+
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    organization_kind = ma.fields.String(required=True)
+    joined_on = ma.fields.Date(required=True)
+    left_on = ma.fields.Date(allow_none=True)
+    left_reason = ma.fields.String(allow_none=True)
+
+
+class CommitteeUnitContactData(ma.Schema):
+    """The part-time member (兼职委员) a unit sends, for notify; personal data, so only on linli.private."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    committee_id = ma.fields.UUID(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    member_name = ma.fields.String(required=True)
+    member_phone = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+COMMITTEE_UPDATED = declare("registry.committee.updated", "A committee's name or convenor changed.", CommitteeData)
+COMMITTEE_UNIT_JOINED = declare("registry.committee.unit_joined",
+                                "An organization joined a committee as a co-building unit (共建单位).",
+                                CommitteeUnitChangeData)
+COMMITTEE_UNIT_LEFT = declare("registry.committee.unit_left", "A co-building unit left a committee.",
+                              CommitteeUnitChangeData)
+COMMITTEE_UNIT_CONTACT = declare(
+    "registry.committee_unit.contact",
+    "The part-time member a unit sends to a committee, with their phone (private: personal data).",
+    CommitteeUnitContactData, private=True)

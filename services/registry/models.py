@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Uuid, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Uuid, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from linli.shared.db import new_metadata
+from linli.shared.db import UTCDateTime, new_metadata
 from linli.shared.orm import Entity
 
 
@@ -52,6 +53,12 @@ class Committee(Entity, Base):
     community_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # The community party secretary who convenes it; the member id once members are registered.
+    convenor_name: Mapped[str | None] = mapped_column(String(100))
+    convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Current units: kept on the row so a join or a leave changes the committee, bumping its version,
+    # which orders every committee event for the read models built from them.
+    unit_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (Index("ix_committees_district_created", "district_id", "created_at", "id"),)
 
@@ -64,3 +71,85 @@ grid_coverage = Table(
     Column("area_id", Uuid, ForeignKey("areas.id"), primary_key=True, index=True),
     Column("district_id", String(64), nullable=False),
 )
+
+
+# --- Organizations, their resources, pairings and committee units ------------------------------------
+
+class Organization(Entity, Base):
+    """A government agency, school, company, ... that can join committees and pair with compounds (单位)."""
+
+    __tablename__ = "organizations"
+
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact_person: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (
+        Index("ix_organizations_district_created", "district_id", "created_at", "id"),
+        Index("ix_organizations_district_kind", "district_id", "kind"),
+    )
+
+
+class Resource(Entity, Base):
+    """What an organization offers residents (资源清单): staff, a venue, funds, vehicles or skills."""
+
+    __tablename__ = "resources"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int] = mapped_column(default=1)
+    state: Mapped[str] = mapped_column(String(20), default="available")
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_resources_organization_created", "organization_id", "created_at", "id"),
+        # Matching a ticket's category to the units that offer it.
+        Index("ix_resources_district_category", "district_id", "category", "state"),
+    )
+
+
+class Pairing(Entity, Base):
+    """An organization responsible for a compound over a period (一对一结对包建); days are inclusive."""
+
+    __tablename__ = "pairings"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20), default="active")
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_pairings_district_created", "district_id", "created_at", "id"),
+        Index("ix_pairings_organization_created", "organization_id", "created_at", "id"),
+        Index("ix_pairings_compound_created", "compound_id", "created_at", "id"),
+    )
+
+
+class CommitteeUnit(Entity, Base):
+    """One stint of an organization in a committee: joined, and perhaps left; a rejoin is a new row."""
+
+    __tablename__ = "committee_units"
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("committees.id"))
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    joined_on: Mapped[date] = mapped_column(Date)
+    # The part-time member (兼职委员) the organization sends.
+    member_name: Mapped[str] = mapped_column(String(100))
+    member_phone: Mapped[str | None] = mapped_column(String(20))
+    left_on: Mapped[date | None] = mapped_column(Date)
+    left_reason: Mapped[str | None] = mapped_column(String(500))
+
+    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        Index("ix_committee_units_committee_created", "committee_id", "created_at", "id"),
+        # One current stint per organization and committee, against racing writers too.
+        Index("uq_committee_units_current", "committee_id", "organization_id", unique=True,
+              sqlite_where=text("left_on IS NULL"), postgresql_where=text("left_on IS NULL")),
+    )

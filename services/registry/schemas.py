@@ -12,6 +12,11 @@ from linli.services.registry.domain import (
     LAST_YEAR_BUILT,
     LEVELS,
     MANAGEMENT_MODES,
+    ORGANIZATION_KINDS,
+    PAIRING_STATES,
+    RESOURCE_CATEGORIES,
+    RESOURCE_KINDS,
+    RESOURCE_STATES,
 )
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
@@ -73,11 +78,16 @@ class CommitteeSchema(EntitySchema):
     community_id = ma.fields.UUID()
     name = ma.fields.String()
     time_zone = ma.fields.String()
+    convenor_name = ma.fields.String(allow_none=True, metadata={"description": "the community party secretary"})
+    convenor_member_id = ma.fields.UUID(allow_none=True)
+    unit_count = ma.fields.Integer(metadata={"description": "current co-building units"})
 
 
 class CommitteeCreate(ma.Schema):
     community_id = ma.fields.UUID(required=True)
     name = Text(required=True, max_length=200)
+    convenor_name = Text(load_default=None, allow_none=True, max_length=100)
+    convenor_member_id = ma.fields.UUID(load_default=None, allow_none=True)
 
 
 AreaPage = page_schema(AreaSchema)
@@ -163,3 +173,161 @@ class ImportResult(ma.Schema):
     dry_run = ma.fields.Boolean()
     count = ma.fields.Integer()
     items = ma.fields.List(ma.fields.Nested(ImportedArea))
+
+
+# --- Organizations -----------------------------------------------------------------------------------------
+
+PHONE_MASKED = "masked (138****5678) unless the caller holds registry:pii"
+
+
+class Phone(ma.fields.String):
+    """A phone number as typed: digits, optionally after a leading +."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(validate=[  # type: ignore[arg-type]
+            ma.validate.Length(min=6, max=20),
+            ma.validate.Regexp(r"^\+?[0-9]+$", error="digits only, optionally after a leading +"),
+        ], **kwargs)
+
+
+class OrganizationSchema(EntitySchema):
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    name = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
+    contact_person = ma.fields.String(allow_none=True)
+    contact_phone = ma.fields.String(allow_none=True, metadata={"description": PHONE_MASKED})
+
+
+class OrganizationCreate(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    name = Text(required=True, max_length=200)
+    address = Text(load_default=None, allow_none=True, max_length=300)
+    contact_person = Text(load_default=None, allow_none=True, max_length=100)
+    contact_phone = Phone(load_default=None, allow_none=True)
+    district_id = ma.fields.UUID(load_default=None, allow_none=True,
+                                 metadata={"description": "operators only: the district it belongs to"})
+
+
+class OrganizationUpdate(ma.Schema):
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    name = Text(max_length=200)
+    address = Text(allow_none=True, max_length=300)
+    contact_person = Text(allow_none=True, max_length=100)
+    contact_phone = Phone(allow_none=True)
+
+
+class OrganizationQuery(PageArgs):
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    q = ma.fields.String(validate=ma.validate.Length(min=1, max=100),
+                         metadata={"description": "a fragment of the name"})
+
+
+OrganizationPage = page_schema(OrganizationSchema)
+
+
+# --- Resources ---------------------------------------------------------------------------------------------
+
+class ResourceCategorySchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "the code resources, skills and tickets use"})
+    zh = ma.fields.String(metadata={"description": "Chinese label"})
+    en = ma.fields.String(metadata={"description": "English label"})
+
+
+class ResourceSchema(EntitySchema):
+    organization_id = ma.fields.UUID()
+    kind = ma.fields.String(validate=ma.validate.OneOf(RESOURCE_KINDS))
+    category = ma.fields.String(validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    description = ma.fields.String()
+    quantity = ma.fields.Integer()
+    state = ma.fields.String(validate=ma.validate.OneOf(RESOURCE_STATES))
+    removed_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class ResourceCreate(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(RESOURCE_KINDS))
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    description = Text(required=True, max_length=500)
+    quantity = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+
+
+class ResourceQuery(PageArgs):
+    category = ma.fields.String(validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    include_removed = ma.fields.Boolean(load_default=False)
+
+
+ResourceCategoryPage = page_schema(ResourceCategorySchema)
+ResourcePage = page_schema(ResourceSchema)
+
+
+# --- Pairings ----------------------------------------------------------------------------------------------
+
+class PairingSchema(EntitySchema):
+    organization_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    starts_on = ma.fields.Date()
+    ends_on = ma.fields.Date(allow_none=True, metadata={"description": "last day, inclusive; none: open-ended"})
+    state = ma.fields.String(validate=ma.validate.OneOf(PAIRING_STATES))
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why it was removed"})
+
+
+class PairingCreate(ma.Schema):
+    organization_id = ma.fields.UUID(required=True)
+    compound_id = ma.fields.UUID(required=True)
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(load_default=None, allow_none=True, metadata={"description": "last day, inclusive"})
+
+
+class PairingRemove(ma.Schema):
+    ends_on = ma.fields.Date(required=True, metadata={"description": "the pairing's last day"})
+    reason = Text(load_default=None, allow_none=True, max_length=500)
+
+
+class PairingQuery(PageArgs):
+    organization_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    state = ma.fields.String(validate=ma.validate.OneOf(PAIRING_STATES))
+    active_on = ma.fields.Date(metadata={"description": "only pairings whose dates include this day"})
+
+
+PairingPage = page_schema(PairingSchema)
+
+
+# --- Committees: convenor and units ------------------------------------------------------------------------
+
+class CommitteeUpdate(ma.Schema):
+    name = Text(max_length=200)
+    convenor_name = Text(allow_none=True, max_length=100)
+    convenor_member_id = ma.fields.UUID(allow_none=True)
+
+
+class CommitteeUnitSchema(EntitySchema):
+    committee_id = ma.fields.UUID()
+    organization_id = ma.fields.UUID()
+    organization_name = ma.fields.String(attribute="organization.name")
+    organization_kind = ma.fields.String(attribute="organization.kind")
+    joined_on = ma.fields.Date()
+    member_name = ma.fields.String(metadata={"description": "the part-time member (兼职委员) the unit sends"})
+    member_phone = ma.fields.String(allow_none=True, metadata={"description": PHONE_MASKED})
+    left_on = ma.fields.Date(allow_none=True)
+    left_reason = ma.fields.String(allow_none=True)
+    state = ma.fields.Function(lambda unit: "left" if unit.left_on is not None else "member",
+                               metadata={"enum": ["member", "left"]})
+
+
+class CommitteeUnitJoin(ma.Schema):
+    organization_id = ma.fields.UUID(required=True)
+    joined_on = ma.fields.Date(required=True)
+    member_name = Text(required=True, max_length=100)
+    member_phone = Phone(load_default=None, allow_none=True)
+
+
+class CommitteeUnitLeave(ma.Schema):
+    left_on = ma.fields.Date(required=True)
+    reason = Text(required=True, max_length=500)
+
+
+class CommitteeUnitQuery(PageArgs):
+    include_left = ma.fields.Boolean(load_default=False, metadata={"description": "also the units that left"})
+
+
+CommitteeUnitPage = page_schema(CommitteeUnitSchema)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.registry.api import areas, committees
+from linli.services.registry.api import areas, committees, organizations, pairings, resource_categories
 from linli.services.registry.models import Base
 from linli.shared.service import ServiceSpec
 
@@ -13,7 +13,7 @@ SPEC = ServiceSpec(
     title="linli registry",
     description="Areas, organizations, committees, party members, check-ins and service records.",
     metadata=Base.metadata,
-    blueprints=[areas, committees],
+    blueprints=[areas, committees, organizations, resource_categories, pairings],
     migrations=Path(__file__).parent / "migrations",
     scopes={
         "registry:read": "read areas, organizations, committees, members, check-ins and service records",

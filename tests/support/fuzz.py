@@ -146,7 +146,33 @@ def seed_registry(sut: ServiceUnderTest) -> Seed:
         "community_id": [community, other_community, *free],
         "committee_id": [committee, other_committee],
         "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees"),
+        **_seed_registry_units(sut, op, district, other, compound),
     })
+
+
+def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: str, other: str,
+                         compound: str) -> dict[str, list[Any]]:
+    """Organizations of both districts, with ids worth sending to the operations on them."""
+
+    def organization(owner: str, name: str) -> str:
+        body = {"kind": "hospital", "name": name, "contact_phone": "13812345678", "district_id": owner}
+        return _created(sut.client.post("/v1/organizations", json=body, headers=op))["id"]
+
+    organizations = [organization(district, "永川区人民医院"), organization(other, "璧山区人民医院")]
+    resources = [_created(sut.client.post(f"/v1/organizations/{org}/resources", json={
+        "kind": "staff", "category": "medical", "description": "义诊医生"}, headers=op))["id"] for org in organizations]
+    # Pairings reach the 409 of a second active pairing and, with fuzzed dates, the 201 again.
+    pairings = [_created(sut.client.post("/v1/pairings", json={
+        "organization_id": organizations[0], "compound_id": compound, "starts_on": "2025-01-01",
+        "ends_on": "2025-12-31"}, headers=op))["id"]]
+    return {
+        "organization_id": organizations,
+        "resource_id": resources,
+        "pairing_id": pairings,
+        "compound_id": [compound],
+        "district_id": [district, other],
+        "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees", "/v1/organizations", "/v1/pairings"),
+    }
 
 
 def _compound_event(district: str, name: str) -> dict[str, Any]:

@@ -1,0 +1,19 @@
+"""Phone numbers as people other than their owner see them: masked, so they can be recognised, not called.
+
+Plain Python: domain rules, event schemas and views of every service use the same masking.
+"""
+
+from __future__ import annotations
+
+
+def mask_phone(phone: str) -> str:
+    """`13812345678` -> `138****5678`: enough to recognise a number, not to call it.
+
+    At least four characters are always hidden, and a short number shows at most
+    seven, split between its head and its tail.
+    """
+    phone = phone.strip()
+    shown = max(0, min(7, len(phone) - 4))
+    tail = min(4, (shown + 1) // 2)
+    head = shown - tail
+    return phone[:head] + "*" * (len(phone) - shown) + phone[len(phone) - tail:]
