@@ -55,6 +55,7 @@ def isolated_bus(url: str, **overrides: object) -> BusSettings:
     options: dict[str, object] = {
         "url": url,
         "exchange": f"b{tag}.linli.events",
+        "private_exchange": f"b{tag}.linli.private",
         "dead_exchange": f"b{tag}.linli.dead",
         "queue_prefix": f"b{tag}.",
     }
@@ -67,6 +68,7 @@ def bus_environment(bus: BusSettings) -> dict[str, str]:
     return {
         "LINLI_BROKER_URL": bus.url,
         "LINLI_EXCHANGE": bus.exchange,
+        "LINLI_PRIVATE_EXCHANGE": bus.private_exchange,
         "LINLI_DEAD_EXCHANGE": bus.dead_exchange,
         "LINLI_QUEUE_PREFIX": bus.queue_prefix,
     }
@@ -81,7 +83,7 @@ def delete_bus(bus: BusSettings, queues: list[str]) -> None:
                     channel.queue_delete(name)
                 except Exception:  # noqa: BLE001 - already gone is fine
                     channel = conn.channel()
-        for exchange in (bus.exchange, bus.dead_exchange, f"{bus.queue_prefix}linli.requeue"):
+        for exchange in (bus.exchange, bus.private_exchange, bus.dead_exchange, f"{bus.queue_prefix}linli.requeue"):
             try:
                 channel.exchange_delete(exchange)
             except Exception:  # noqa: BLE001
