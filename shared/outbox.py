@@ -14,7 +14,7 @@ import uuid
 import zlib
 from typing import Any
 
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import bindparam, event, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from linli.shared.bus import (
@@ -116,6 +116,19 @@ def _forget(session: Session) -> None:
     session.info.pop("outbox_dirty", None)
 
 
+_COLUMNS = (outbox.c.seq, outbox.c.event_id, outbox.c.routing_key, outbox.c.body, outbox.c.traceparent)
+_UNSENT = select(*_COLUMNS).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.seq).limit(bindparam("limit"))
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.seq.in_(_UNSENT.with_only_columns(outbox.c.seq).scalar_subquery()))
+    .values(sent_at=bindparam("sent_at"))
+    .returning(*_COLUMNS)
+)
+_LOCK_AND_BOUND = text(
+    "SELECT pg_try_advisory_xact_lock(:key), set_config('idle_in_transaction_session_timeout', :bound, true)"
+)
+
+
 def _lock_key(service: str) -> int:
     return zlib.crc32(f"linli.outbox.{service}".encode())
 
@@ -131,6 +144,7 @@ class Relay:
         poll_seconds: float = 1.0,
         retention: Retention = Retention(),
         observe_seconds: float = 10.0,
+        gather_seconds: float = 0.005,
     ) -> None:
         self.service = service
         self.factory = factory
@@ -139,6 +153,7 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.retention = retention
         self.observe_seconds = observe_seconds
+        self.gather_seconds = gather_seconds
         engine = factory.kw["bind"]
         self._url = engine.url.render_as_string(hide_password=False)
         self._wakeup = Wakeups.get(str(engine.url))
@@ -159,26 +174,28 @@ class Relay:
     def publish_pending(self) -> int:
         """Publish one batch of unsent events; returns how many went out."""
         with transaction(self.factory) as session:
-            query = select(outbox.c.seq, outbox.c.event_id, outbox.c.routing_key, outbox.c.body,
-                           outbox.c.traceparent).where(outbox.c.sent_at.is_(None))
             if is_postgres(session):
-                # One relay at a time per database keeps commit order; other replicas wait their turn.
-                locked = session.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _lock_key(self.service)}
-                ).scalar()
+                # One relay at a time per database keeps commit order; other replicas wait their turn. Every
+                # wait on the broker is bounded; should one still hang, the server ends this transaction rather
+                # than let it hold the lock (and stop every relay) for ever. Both in one round trip.
+                bound_ms = int((4 * self.publisher.settings.timeout_seconds + 5) * 1000)
+                locked = session.execute(_LOCK_AND_BOUND, {"key": _lock_key(self.service),
+                                                           "bound": f"{bound_ms}ms"}).scalar()
                 if not locked:
                     return 0
-                # Every wait on the broker is bounded; should one still hang, the server ends this
-                # transaction rather than let it hold the lock (and stop every relay) for ever.
-                bound_ms = int((4 * self.publisher.settings.timeout_seconds + 5) * 1000)
-                session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {bound_ms}"))
-            rows = session.execute(query.order_by(outbox.c.seq).limit(self.batch_size)).all()
+                # Claimed and marked in one statement: the mark commits only if the broker confirmed them all.
+                rows = sorted(session.execute(_CLAIM, {"sent_at": utcnow(), "limit": self.batch_size}).all(),
+                              key=lambda row: row.seq)
+                if rows:
+                    self.publisher.publish([self._message(row) for row in rows])
+            else:
+                rows = session.execute(_UNSENT, {"limit": self.batch_size}).all()
+                if rows:
+                    self.publisher.publish([self._message(row) for row in rows])
+                    session.execute(update(outbox).where(outbox.c.seq.in_([row.seq for row in rows]))
+                                    .values(sent_at=utcnow()))
             if not rows:
                 return 0
-            self.publisher.publish([self._message(row) for row in rows])
-            session.execute(
-                update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(sent_at=utcnow())
-            )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
@@ -249,7 +266,10 @@ class Relay:
                 continue
             self.publisher.keepalive()
             # The wake-up is a hint; the poll is what guarantees progress.
-            self._wakeup.wait(min(self.poll_seconds, heartbeat_interval(self.publisher.settings)))
+            if self._wakeup.wait(min(self.poll_seconds, heartbeat_interval(self.publisher.settings))):
+                # Under load commits arrive every few ms, each with its NOTIFY: a round costs the same for one
+                # event as for fifty, so the relay lets the commits of the next few ms join this one's batch.
+                stop.wait(self.gather_seconds)
             self._wakeup.clear()
         if listener:
             listener.stop()

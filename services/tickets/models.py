@@ -21,6 +21,8 @@ class Ticket(Entity, Base):
 
     __tablename__ = "tickets"
 
+    # Not indexed alone: ix_tickets_district_created leads with it, and every index costs each insert its upkeep.
+    district_id: Mapped[str] = mapped_column(String(64))
     # No foreign key to `compounds`: that table is a copy of registry's data and may be rebuilt from events.
     compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     title: Mapped[str] = mapped_column(String(200))

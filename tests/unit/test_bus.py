@@ -9,13 +9,13 @@ import uuid
 import marshmallow as ma
 import pytest
 
-from linli.shared.bus import retry_delays_ms
+from linli.shared.bus import ConfirmingPublisher, retry_delays_ms
 from linli.shared.config import BusSettings
 from linli.shared.consumer import ATTEMPTS_HEADER, Outcome, Worker, read_delivery
 from linli.shared.db import transaction
 from linli.shared.dlq import handle_of
 from linli.shared.events import InvalidEvent, declare, decode, encode, is_private
-from linli.shared.outbox import emit
+from linli.shared.outbox import Relay, emit
 from linli.shared.subscriptions import Subscription, topologies
 from tests.support.apps import cloud_event, memory_bus, service_under_test
 from tests.support.waiting import wait_for
@@ -128,6 +128,32 @@ def test_private_and_public_events_both_reach_a_subscription_on_the_memory_trans
             emit(s, NOTE_PRIVATE, subject=str(uuid.uuid4()), data={"text": "b"}, district="d")
         sut.rt.relay().publish_pending()
         wait_for(lambda: sorted(got) == ["unit.note.phoned", "unit.note.posted"], message="both events")
+    finally:
+        stop.set()
+        thread.join(10)
+        sut.rt.dispose()
+
+
+def test_a_woken_relay_lets_the_commits_of_the_next_moments_join_its_batch(tmp_path):
+    sut = service_under_test("registry", f"sqlite:///{tmp_path}/r.db", memory_bus())
+    publisher = ConfirmingPublisher(sut.rt.settings.bus, topologies=sut.rt.topologies())
+    batches: list[int] = []
+    waiting = threading.Event()
+    publish, keepalive = publisher.publish, publisher.keepalive
+    publisher.publish = lambda messages: (batches.append(len(messages)), publish(messages))[1]  # type: ignore[method-assign]
+    publisher.keepalive = lambda: (waiting.set(), keepalive())[1]  # type: ignore[method-assign]
+    relay = Relay(sut.rt.name, sut.rt.factory, publisher, poll_seconds=1.0, gather_seconds=0.5)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert waiting.wait(10)  # its first round found nothing: it waits for a wake-up
+        for n in range(5):
+            with transaction(sut.rt.factory) as s:
+                emit(s, NOTE_PUBLIC, subject=str(uuid.uuid4()), data={"text": str(n)}, district="d")
+        wait_for(lambda: sum(batches) == 5, message="five events published")
+        # The first commit woke it; the four right after it went out in the same round, not one round each.
+        assert batches == [5]
     finally:
         stop.set()
         thread.join(10)
