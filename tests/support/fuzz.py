@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import SkipTest
 
+import pytest
 import structlog
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -419,6 +420,15 @@ def _traceback_of(logs: list[dict[str, Any]], response: Response) -> str | None:
         if entry.get("exception") and entry.get("request_id") == request_id:
             return f"{entry.get('event')}: {entry['exception'][-3000:]}"
     return None
+
+
+def check_service(sut: ServiceUnderTest, service: str, *, examples: int) -> None:
+    """Fuzz a service and fail the test with every finding."""
+    report = fuzz_service(sut, service, examples=examples)
+    print(f"{service}: {report.requests} requests\n{report.status_table()}")
+    assert report.requests > 0
+    if report.findings:
+        pytest.fail(report.failure_text(), pytrace=False)
 
 
 def fuzz_service(sut: ServiceUnderTest, service: str, *, examples: int = 30) -> FuzzReport:
