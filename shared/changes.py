@@ -8,6 +8,7 @@ its payload written in one place only: the event's payload schema.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 import marshmallow as ma
@@ -39,3 +40,15 @@ def record(session: Session, event_type: EventType, entity: Recordable, *, paylo
     session.flush()
     data = _dumper(event_type.payload).dump(entity if payload_of is None else payload_of)
     return emit(session, event_type, subject=entity.id, data=data, district=entity.district_id)
+
+
+def edits(entity: Any, changes: Mapping[str, Any], editable: Collection[str]) -> dict[str, Any]:
+    """The fields of `changes` whose values differ from `entity`'s; none at all means nothing to record.
+
+    A field outside `editable` is a bug in the caller (its schema lets through what the use case does not
+    take), not bad input, so it raises ValueError rather than a domain error.
+    """
+    unknown = set(changes) - set(editable)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    return {name: value for name, value in changes.items() if getattr(entity, name) != value}

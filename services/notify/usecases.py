@@ -20,7 +20,7 @@ from linli.services.notify.models import Notification
 from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.actors import Actor
 from linli.shared.changes import record
-from linli.shared.errors import NotFound
+from linli.shared.visibility import visible
 
 
 def notify_of_ticket(session: Session, *, district_id: str, template: str, ticket: Mapping[str, Any],
@@ -40,9 +40,7 @@ def notify_of_ticket(session: Session, *, district_id: str, template: str, ticke
 
 def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID, now: datetime) -> Notification:
     """Mark a notification read; reading it again changes nothing and records nothing."""
-    notification = session.get(Notification, notification_id, with_for_update=True)
-    if notification is None or not actor.sees(notification.district_id):
-        raise NotFound("notification not found")
+    notification = visible(session, actor, Notification, notification_id, what="notification", for_update=True)
     state, changed = domain.read(notification.state)
     if changed:
         notification.state = state

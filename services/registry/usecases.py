@@ -45,10 +45,11 @@ from linli.services.registry.models import (
     grid_coverage,
 )
 from linli.shared.actors import Actor
-from linli.shared.changes import record
+from linli.shared.changes import edits, record
 from linli.shared.db import utcnow
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from linli.shared.outbox import emit
+from linli.shared.visibility import visible
 
 # Called with the version an edit is about to change; raises if the caller expected another.
 VersionCheck = Callable[[int], None]
@@ -88,21 +89,16 @@ def add_area(session: Session, actor: Actor, *, level: str, name: str, parent_id
 def edit_area(session: Session, actor: Actor, area_id: uuid.UUID, changes: Mapping[str, Any],
               *, check_version: VersionCheck | None = None) -> Area:
     """Rename an area, change its kind, time zone or details; an edit that changes nothing records nothing."""
-    area = session.get(Area, area_id, with_for_update=True)
-    if area is None or not actor.sees(area.district_id):
-        raise NotFound("area not found")
+    area = visible(session, actor, Area, area_id, what="area", for_update=True)
     if check_version is not None:
         check_version(area.version)
-    unknown = set(changes) - set(EDITABLE_AREA_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    changed = edits(area, changes, EDITABLE_AREA_FIELDS)
     if "kind" in changes:
         domain.check_kind(area.level, changes["kind"])
     # The details are judged as they will stand, so a three-no compound cannot gain a property company,
     # nor a compound with one become three-no, whichever field the edit names.
     after = {name: changes.get(name, getattr(area, name)) for name in domain.DETAILS}
     domain.check_details(area.level, changes.get("kind", area.kind), after)
-    changed = {name: value for name, value in changes.items() if getattr(area, name) != value}
     if "name" in changed:
         _check_name_free(session, area.parent_id, changed["name"])
     if changed:
@@ -143,10 +139,7 @@ MAX_DEPTH = len(domain.LEVELS)
 
 
 def visible_area(session: Session, actor: Actor, area_id: uuid.UUID, *, for_update: bool = False) -> Area:
-    area = session.get(Area, area_id, with_for_update=for_update)
-    if area is None or not actor.sees(area.district_id):
-        raise NotFound("area not found")
-    return area
+    return visible(session, actor, Area, area_id, what="area", for_update=for_update)
 
 
 def ancestors(session: Session, area: Area) -> list[Area]:
@@ -441,15 +434,10 @@ def register_organization(session: Session, actor: Actor, *, kind: str, name: st
 def edit_organization(session: Session, actor: Actor, organization_id: uuid.UUID, changes: Mapping[str, Any],
                       *, check_version: VersionCheck | None = None) -> Organization:
     """Change an organization's fields; the contact goes out privately, the rest publicly, each only if changed."""
-    organization = session.get(Organization, organization_id, with_for_update=True)
-    if organization is None or not actor.sees(organization.district_id):
-        raise NotFound("organization not found")
+    organization = visible(session, actor, Organization, organization_id, what="organization", for_update=True)
     if check_version is not None:
         check_version(organization.version)
-    unknown = set(changes) - set(EDITABLE_ORGANIZATION_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    changed = {name: value for name, value in changes.items() if getattr(organization, name) != value}
+    changed = edits(organization, changes, EDITABLE_ORGANIZATION_FIELDS)
     for name, value in changed.items():
         setattr(organization, name, value)
     if set(changed) - set(_CONTACT_FIELDS):
@@ -501,10 +489,7 @@ def remove_resource(session: Session, actor: Actor, organization_id: uuid.UUID, 
 
 
 def _visible_organization(session: Session, actor: Actor, organization_id: uuid.UUID) -> Organization:
-    organization = session.get(Organization, organization_id)
-    if organization is None or not actor.sees(organization.district_id):
-        raise NotFound("organization not found")
-    return organization
+    return visible(session, actor, Organization, organization_id, what="organization")
 
 
 def _resource_state(session: Session, resource: Resource, organization: Organization) -> dict[str, Any]:
@@ -544,9 +529,7 @@ def pair(session: Session, actor: Actor, *, organization_id: uuid.UUID, compound
 def unpair(session: Session, actor: Actor, pairing_id: uuid.UUID, *, ends_on: date,
            reason: str | None = None) -> Pairing:
     """End a pairing on `ends_on` (its last day); it stays listed, as removed."""
-    pairing = session.get(Pairing, pairing_id, with_for_update=True)
-    if pairing is None or not actor.sees(pairing.district_id):
-        raise NotFound("pairing not found")
+    pairing = visible(session, actor, Pairing, pairing_id, what="pairing", for_update=True)
     domain.check_pairing_removal(pairing.state, pairing.starts_on, ends_on)
     pairing.state, pairing.ends_on, pairing.reason = domain.PAIRING_REMOVED, ends_on, reason
     session.flush()
@@ -633,10 +616,7 @@ def leave_committee(session: Session, actor: Actor, committee_id: uuid.UUID, org
 
 def _visible_committee(session: Session, actor: Actor, committee_id: uuid.UUID) -> Committee:
     # Locked: joins and leaves of one committee take turns, so its unit count and version stay true.
-    committee = session.get(Committee, committee_id, with_for_update=True)
-    if committee is None or not actor.sees(committee.district_id):
-        raise NotFound("committee not found")
-    return committee
+    return visible(session, actor, Committee, committee_id, what="committee", for_update=True)
 
 
 def _committee_state(session: Session, committee: Committee) -> dict[str, Any]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import marshmallow as ma
 import pytest
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from linli.shared.changes import record
+from linli.shared.actors import Actor
+from linli.shared.changes import edits, record
 from linli.shared.db import new_metadata
+from linli.shared.errors import NotFound
 from linli.shared.events import declare
 from linli.shared.orm import Entity
+from linli.shared.visibility import visible
 from tests.support.sessions import committed_events
 
 
@@ -90,3 +95,27 @@ def test_a_dump_its_own_schema_refuses_is_not_emitted(make_store):
             record(session, THING_CHANGED, thing)
         session.rollback()
     assert committed_events(factory) == []
+
+
+def test_edits_are_the_fields_that_differ_and_an_uneditable_field_is_a_bug():
+    thing = Thing(district_id="d1", name="lamp")
+    assert edits(thing, {"name": "lamp"}, ("name",)) == {}
+    assert edits(thing, {"name": "light"}, ("name",)) == {"name": "light"}
+    with pytest.raises(ValueError, match="district_id"):
+        edits(thing, {"district_id": "d2"}, ("name",))
+
+
+def test_another_districts_entity_is_not_found_like_a_missing_one(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session:
+        thing = Thing(district_id="d1", name="lamp")
+        session.add(thing)
+        session.commit()
+        assert visible(session, Actor("c", "d1", frozenset()), Thing, thing.id, what="thing") is thing
+        assert visible(session, Actor("ops", "*", frozenset()), Thing, thing.id, what="thing") is thing
+        answers = []
+        for actor, thing_id in ((Actor("c", "d2", frozenset()), thing.id), (Actor("c", "d1", frozenset()), uuid4())):
+            with pytest.raises(NotFound) as raised:
+                visible(session, actor, Thing, thing_id, what="thing")
+            answers.append(raised.value.detail)
+        assert answers == ["thing not found", "thing not found"]

@@ -52,7 +52,7 @@ def test_use_cases_and_domain_rules_run_without_flask(service):
                      "sqlalchemy", "marshmallow")
 
 
-@pytest.mark.parametrize("module", ["actors", "changes", "errors", "incoming"])
+@pytest.mark.parametrize("module", ["actors", "changes", "errors", "incoming", "visibility"])
 def test_the_shared_steps_of_use_cases_run_without_flask(module):
     assert not _uses(_imports(ROOT / "shared" / f"{module}.py"), "flask", "flask_smorest", "linli.shared.http")
 
