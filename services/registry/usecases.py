@@ -78,6 +78,7 @@ def add_area(session: Session, actor: Actor, *, level: str, name: str, parent_id
         district_id = str(area_id)
     else:
         district_id = parent.district_id
+    _raise_unless_organizations_fit(session, district_id, details)
     _check_name_free(session, parent_id, name)
     area = Area(id=area_id, district_id=district_id, parent_id=parent_id, level=level, name=name, kind=kind,
                 time_zone=time_zone, **details)
@@ -99,6 +100,7 @@ def edit_area(session: Session, actor: Actor, area_id: uuid.UUID, changes: Mappi
     # nor a compound with one become three-no, whichever field the edit names.
     after = {name: changes.get(name, getattr(area, name)) for name in domain.DETAILS}
     domain.check_details(area.level, changes.get("kind", area.kind), after)
+    _raise_unless_organizations_fit(session, area.district_id, changed)
     if "name" in changed:
         _check_name_free(session, area.parent_id, changed["name"])
     if changed:
@@ -106,6 +108,32 @@ def edit_area(session: Session, actor: Actor, area_id: uuid.UUID, changes: Mappi
             setattr(area, name, value)
         record(session, AREA_UPDATED, area)
     return area
+
+
+# A compound's detail naming an organization, and the kind that organization must be.
+_ORGANIZATION_DETAILS = {"property_company_id": "property_company", "owners_committee_id": "owners_committee"}
+
+
+def _organization_errors(session: Session, district_id: str, details: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with the organizations a compound's details name: each must be of its district and kind."""
+    errors = {}
+    for field, kind in _ORGANIZATION_DETAILS.items():
+        organization_id = details.get(field)
+        if organization_id is None:
+            continue
+        organization = session.get(Organization, organization_id)
+        if organization is None or organization.district_id != district_id:
+            errors[field] = "no such organization in this district"
+        elif organization.kind != kind:
+            errors[field] = f"must be an organization of kind {kind}, not {organization.kind}"
+    return errors
+
+
+def _raise_unless_organizations_fit(session: Session, district_id: str, details: Mapping[str, Any]) -> None:
+    errors = _organization_errors(session, district_id, details)
+    if errors:
+        raise ValidationFailed(f"invalid input: {', '.join(sorted(errors))}",
+                               errors={field: [message] for field, message in errors.items()})
 
 
 def _check_name_free(session: Session, parent_id: uuid.UUID | None, name: str) -> None:
@@ -360,6 +388,8 @@ def import_areas(session: Session, actor: Actor, rows: Sequence[tuple[int, Mappi
             for key, messages in domain.detail_errors(row["level"], row.get("kind"), details).items():
                 for message in messages:
                     fail(key, message)
+            for key, message in _organization_errors(session, district.district_id, details).items():
+                fail(key, message)
             if (parent.id, name) in taken:
                 fail("name", "already taken under this parent")
         if any(key.startswith(f"line {line}.") or key == f"line {line}" for key in errors) or parent is None:

@@ -121,9 +121,17 @@ def test_a_community_has_one_committee_at_most_and_only_communities_have_one(fac
 
 # --- Area details --------------------------------------------------------------------------------
 
+def _organization(factory, actor, kind: str, name: str) -> uuid.UUID:
+    with factory() as session:
+        organization = usecases.register_organization(session, actor, kind=kind, name=name)
+        session.commit()
+        return organization.id
+
+
 def test_a_compound_is_added_and_edited_with_its_details_and_the_events_carry_them(factory):
     clerk, _, community, _ = _tree(factory)
-    company = uuid.uuid4()
+    company = _organization(factory, clerk, "property_company", "渝兴物业")
+    owners = _organization(factory, clerk, "owners_committee", "兴龙湖业委会")
     with factory() as session:
         compound = usecases.add_area(
             session, clerk, level="compound", name="兴龙湖小区", parent_id=community.id, kind="managed",
@@ -132,7 +140,7 @@ def test_a_compound_is_added_and_edited_with_its_details_and_the_events_carry_th
                                                 "property_company_id": company})
         session.commit()
     with factory() as session:
-        usecases.edit_area(session, clerk, compound.id, {"households": 900, "owners_committee_id": company,
+        usecases.edit_area(session, clerk, compound.id, {"households": 900, "owners_committee_id": owners,
                                                          "management_mode": "red_property"})
         session.commit()
     created, updated = committed_events(factory)[-2:]
@@ -140,18 +148,43 @@ def test_a_compound_is_added_and_edited_with_its_details_and_the_events_carry_th
     assert updated["type"] == "linli.registry.area.updated"
     assert (updated["data"]["households"], updated["data"]["management_mode"], updated["data"]["version"]) == (
         900, "red_property", 2)
-    assert updated["data"]["owners_committee_id"] == str(company) and updated["data"]["units"] is None
+    assert updated["data"]["owners_committee_id"] == str(owners) and updated["data"]["units"] is None
+
+
+def test_a_compound_names_only_organizations_of_its_district_and_the_right_kind(factory):
+    clerk, _, community, _ = _tree(factory)
+    school = _organization(factory, clerk, "school", "星光小学")
+    elsewhere = Actor("ops", "*", frozenset({"registry:admin"}))
+    with factory() as session:
+        other_district = usecases.add_area(session, elsewhere, level="district", name="璧山区", parent_id=None,
+                                           kind=None, time_zone="Asia/Shanghai")
+        session.commit()
+    with factory() as session:
+        foreign = usecases.register_organization(session, elsewhere, kind="property_company", name="外区物业",
+                                                 district_id=other_district.district_id)
+        session.commit()
+    for details, message in (({"property_company_id": uuid.uuid4()}, "no such organization"),
+                             ({"property_company_id": foreign.id}, "no such organization"),
+                             ({"owners_committee_id": school}, "must be an organization of kind owners_committee")):
+        with factory() as session, pytest.raises(ValidationFailed) as raised:
+            usecases.add_area(session, clerk, level="compound", name="新小区", parent_id=community.id,
+                              kind="managed", time_zone="Asia/Shanghai", details=details)
+        [(field, [text])] = raised.value.errors.items()
+        assert field == next(iter(details)) and text.startswith(message), raised.value.errors
+    assert [e["data"]["name"] for e in committed_events(factory) if e["type"] == "linli.registry.area.created"
+            ].count("新小区") == 0
 
 
 def test_a_three_no_compound_cannot_gain_a_property_company_nor_a_compound_with_one_become_three_no(factory):
     clerk, _, community, three_no = _tree(factory)
+    company = _organization(factory, clerk, "property_company", "渝兴物业")
     with factory() as session:
         with pytest.raises(ValidationFailed) as raised:
-            usecases.edit_area(session, clerk, three_no.id, {"property_company_id": uuid.uuid4()})
+            usecases.edit_area(session, clerk, three_no.id, {"property_company_id": company})
         assert list(raised.value.errors) == ["property_company_id"]
         managed = usecases.add_area(session, clerk, level="compound", name="有物业", parent_id=community.id,
                                     kind="managed", time_zone="Asia/Shanghai",
-                                    details={"property_company_id": uuid.uuid4()})
+                                    details={"property_company_id": company})
         with pytest.raises(ValidationFailed) as raised:
             usecases.edit_area(session, clerk, managed.id, {"kind": "three_no"})
         assert list(raised.value.errors) == ["property_company_id"]
