@@ -13,7 +13,17 @@ from sqlalchemy import or_, select
 
 from linli.services.registry import domain, import_files, usecases
 from linli.services.registry.domain import DETAILS
-from linli.services.registry.models import Area, Committee, CommitteeUnit, Organization, Pairing, Resource
+from linli.services.registry.models import (
+    Area,
+    Committee,
+    CommitteeUnit,
+    Member,
+    MemberRole,
+    MemberSkill,
+    Organization,
+    Pairing,
+    Resource,
+)
 from linli.services.registry.schemas import (
     AreaCreate,
     AreaMove,
@@ -38,6 +48,11 @@ from linli.services.registry.schemas import (
     ImportQuery,
     ImportResult,
     ImportRow,
+    MemberCreate,
+    MemberPage,
+    MemberQuery,
+    MemberSchema,
+    MemberUpdate,
     OrganizationCreate,
     OrganizationPage,
     OrganizationQuery,
@@ -518,3 +533,69 @@ class CommitteeUnitLeaving(MethodView):
         """A unit leaves the committee on `left_on`, for `reason` (leaving when not a unit is 409)"""
         unit = usecases.leave_committee(db(), principal(), committee_id, organization_id, **body)
         return _unit(unit), 200, {"ETag": etag(unit.version)}
+
+
+# --- Party members -----------------------------------------------------------------------------------------
+
+members = Blueprint("members", __name__, url_prefix="/v1/members",
+                    description="Party members (党员): home, employer, skills, roles, pledges.")
+
+
+def _member(row: Member) -> Any:
+    return _shown(row, "phone")
+
+
+@members.route("")
+class Members(MethodView):
+    @requires("registry:read")
+    @members.arguments(MemberQuery, location="query")
+    @members.response(200, MemberPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Search members, newest first (phones masked unless you hold registry:pii)
+
+        `q` finds a fragment of the name anywhere in it, Chinese included; the other filters are exact.
+        """
+        stmt = in_district(select(Member), Member.district_id)
+        for name in ("compound_id", "building_id", "employer_id", "status", "membership"):
+            if name in args:
+                stmt = stmt.where(getattr(Member, name) == args[name])
+        if "q" in args:
+            stmt = stmt.where(Member.name.icontains(args["q"], autoescape=True))
+        if "skill" in args:
+            stmt = stmt.where(Member.id.in_(select(MemberSkill.member_id).where(MemberSkill.skill == args["skill"])))
+        if "role" in args:
+            stmt = stmt.where(Member.id.in_(select(MemberRole.member_id).where(MemberRole.role == args["role"])))
+        page = paginate(db(), stmt, Member, args["limit"], args["cursor"])
+        return {**page, "items": [_member(row) for row in page["items"]]}
+
+    @requires("registry:write")
+    @members.arguments(MemberCreate)
+    @members.response(201, MemberSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+        """Register a party member living in a compound of your district (one member per phone: 409)
+
+        Emits `registry.member.registered` (no phone) and, privately, `registry.member.contact`.
+        """
+        member = usecases.register_member(db(), principal(), **body)
+        return _member(member), 201, {"Location": f"/v1/members/{member.id}", "ETag": etag(member.version)}
+
+
+@members.route("/<uuid:member_id>")
+class MemberItem(MethodView):
+    @requires("registry:read")
+    @members.response(200, MemberSchema)
+    def get(self, member_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """One member (the phone masked unless you hold registry:pii)"""
+        member = visible_or_404(db().get(Member, member_id), "member")
+        return _member(member), 200, {"ETag": etag(member.version)}
+
+    @requires("registry:write")
+    @members.arguments(MemberUpdate)
+    @members.response(200, MemberSchema)
+    def patch(self, body: dict[str, Any], member_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """Change a member's name, phone, employer, building, status, skills or roles (send If-Match)
+
+        The home compound changes only when a check-in at another compound is confirmed.
+        """
+        member = usecases.edit_member(db(), principal(), member_id, body, check_version=check_if_match)
+        return _member(member), 200, {"ETag": etag(member.version)}

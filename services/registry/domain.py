@@ -248,3 +248,51 @@ def check_leave(joined_on: date | None, left_on: date) -> None:
         raise InvalidTransition("this organization is not a unit of the committee")
     if left_on < joined_on:
         raise ValidationFailed.field("left_on", "before the day it joined")
+
+
+# --- Party members (党员) ------------------------------------------------------------------------------------
+
+MEMBER_STATUSES = ("in_service", "retired")  # 在职 / 退休
+MEMBER_ROLES = (
+    "building_leader",  # 楼栋长
+    "unit_leader",  # 单元长
+    "floor_leader",  # 楼层长
+    "party_group_leader",  # 党小组长
+    "branch_committee_member",  # 支委委员
+    "branch_secretary",  # 支部书记
+)
+# Roles that look after part of a building, so only a member living in a known building holds one.
+BUILDING_ROLES = ("building_leader", "unit_leader", "floor_leader")
+MEMBERSHIP_ACTIVE = "active"
+MEMBERSHIP_LEFT = "left"
+MEMBERSHIPS = (MEMBERSHIP_ACTIVE, MEMBERSHIP_LEFT)
+
+
+def member_errors(skills: list[str], roles: list[str], building_known: bool) -> dict[str, list[str]]:
+    """What is wrong with a member's skills and roles as they would stand, by field."""
+    errors: dict[str, list[str]] = {}
+    unknown_skills = sorted(set(skills) - set(RESOURCE_CATEGORIES))
+    if unknown_skills:
+        errors["skills"] = [f"not categories of GET /v1/resource-categories: {', '.join(unknown_skills)}"]
+    unknown_roles = sorted(set(roles) - set(MEMBER_ROLES))
+    if unknown_roles:
+        errors["roles"] = [f"unknown roles: {', '.join(unknown_roles)}; one of {', '.join(MEMBER_ROLES)}"]
+    building_roles = sorted(set(roles) & set(BUILDING_ROLES))
+    if building_roles and not building_known:
+        errors.setdefault("roles", []).append(
+            f"{', '.join(building_roles)} need the member's home building (building_id)")
+    return errors
+
+
+def check_member(skills: list[str], roles: list[str], building_known: bool) -> None:
+    """Raise unless the skills are known categories and the roles known ones the member can hold."""
+    errors = member_errors(skills, roles, building_known)
+    if errors:
+        raise ValidationFailed(f"invalid member: {', '.join(sorted(errors))}", errors=errors)
+
+
+def check_active(membership: str) -> None:
+    """A member who left takes no new step (check-in, pledge, leaving again) here."""
+    if membership != MEMBERSHIP_ACTIVE:
+        raise InvalidTransition("this member has left; their membership here has ended")
+

@@ -195,3 +195,40 @@ COMMITTEE_UNIT_CONTACT = declare(
     "registry.committee_unit.contact",
     "The part-time member a unit sends to a committee, with their phone (private: personal data).",
     CommitteeUnitContactData, private=True)
+
+
+# --- Party members -----------------------------------------------------------------------------------------
+
+class MemberData(ma.Schema):
+    """A member as anyone may read it: no phone number."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    employer_id = ma.fields.UUID(allow_none=True)
+    compound_id = ma.fields.UUID(required=True)
+    building_id = ma.fields.UUID(allow_none=True)
+    status = ma.fields.String(required=True)
+    skills = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "resource categories"})
+    roles = ma.fields.List(ma.fields.String(), required=True)
+    membership = ma.fields.String(required=True, metadata={"description": "active, or left"})
+    left_on = ma.fields.Date(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+class MemberContactData(ma.Schema):
+    """How to reach a member, for notify; personal data, so only on linli.private."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    phone = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+MEMBER_REGISTERED = declare("registry.member.registered", "A party member was registered.", MemberData)
+MEMBER_UPDATED = declare("registry.member.updated",
+                         "A member's name, employer, building, status, skills or roles changed.", MemberData)
+MEMBER_CONTACT = declare("registry.member.contact",
+                         "A member's name and phone number, when set or changed (private: personal data).",
+                         MemberContactData, private=True)

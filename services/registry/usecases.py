@@ -26,6 +26,9 @@ from linli.services.registry.events import (
     COMMITTEE_UNIT_JOINED,
     COMMITTEE_UNIT_LEFT,
     COMMITTEE_UPDATED,
+    MEMBER_CONTACT,
+    MEMBER_REGISTERED,
+    MEMBER_UPDATED,
     ORGANIZATION_CONTACT,
     ORGANIZATION_CREATED,
     ORGANIZATION_UPDATED,
@@ -39,6 +42,7 @@ from linli.services.registry.models import (
     Area,
     Committee,
     CommitteeUnit,
+    Member,
     Organization,
     Pairing,
     Resource,
@@ -640,3 +644,94 @@ def _unit_contact(unit: CommitteeUnit) -> dict[str, Any]:
     return {"id": unit.id, "district_id": unit.district_id, "committee_id": unit.committee_id,
             "organization_id": unit.organization_id, "member_name": unit.member_name,
             "member_phone": unit.member_phone, "version": unit.version}
+
+
+# --- Party members -----------------------------------------------------------------------------------------
+
+EDITABLE_MEMBER_FIELDS = ("name", "phone", "employer_id", "building_id", "status", "skills", "roles")
+_MEMBER_CONTACT_FIELDS = ("name", "phone")
+
+
+def register_member(session: Session, actor: Actor, *, name: str, phone: str, compound_id: uuid.UUID,
+                    building_id: uuid.UUID | None = None, employer_id: uuid.UUID | None = None,
+                    status: str = "in_service", skills: Sequence[str] = (), roles: Sequence[str] = ()) -> Member:
+    """Register a party member living in a compound; the compound's district is the member's."""
+    compound = _referenced_area(session, actor, compound_id, "compound_id", "compound")
+    _check_building(session, compound, building_id)
+    if employer_id is not None:
+        _check_employer(session, actor, compound.district_id, employer_id)
+    skills, roles = sorted(set(skills)), sorted(set(roles))
+    domain.check_member(skills, roles, building_id is not None)
+    _check_phone_free(session, compound.district_id, phone, None)
+    member = Member(district_id=compound.district_id, name=name, phone=phone, compound_id=compound.id,
+                    building_id=building_id, employer_id=employer_id, status=status,
+                    membership=domain.MEMBERSHIP_ACTIVE)
+    member.skills, member.roles = skills, roles
+    session.add(member)
+    record(session, MEMBER_REGISTERED, member)
+    record(session, MEMBER_CONTACT, member)
+    return member
+
+
+def edit_member(session: Session, actor: Actor, member_id: uuid.UUID, changes: Mapping[str, Any],
+                *, check_version: VersionCheck | None = None) -> Member:
+    """Change a member's fields; the home compound changes only through a confirmed check-in.
+
+    The name and phone go out privately, the rest publicly (the name both ways), each only if changed.
+    """
+    member = visible(session, actor, Member, member_id, what="member", for_update=True)
+    if check_version is not None:
+        check_version(member.version)
+    changes = {name: sorted(set(value)) if name in ("skills", "roles") else value for name, value in changes.items()}
+    changed = edits(member, changes, EDITABLE_MEMBER_FIELDS)
+    if "building_id" in changed and changed["building_id"] is not None:
+        _check_building(session, session.get_one(Area, member.compound_id), changed["building_id"])
+    if changed.get("employer_id") is not None:
+        _check_employer(session, actor, member.district_id, changed["employer_id"])
+    domain.check_member(changes.get("skills", member.skills), changes.get("roles", member.roles),
+                        changes.get("building_id", member.building_id) is not None)
+    if "phone" in changed:
+        _check_phone_free(session, member.district_id, changed["phone"], member.id)
+    if not changed:
+        return member
+    for name, value in changed.items():
+        setattr(member, name, value)
+    # Skills and roles are rows of their own: touching the member's row makes its version move with them.
+    member.updated_at = utcnow()
+    if set(changed) - {"phone"}:
+        record(session, MEMBER_UPDATED, member)
+    if set(changed) & set(_MEMBER_CONTACT_FIELDS):
+        record(session, MEMBER_CONTACT, member)
+    return member
+
+
+def _referenced_area(session: Session, actor: Actor, area_id: uuid.UUID, field: str, level: str) -> Area:
+    """An area of `level` named in a request body: unknown, foreign or of another level is an error on `field`."""
+    area = session.get(Area, area_id)
+    if area is None or not actor.sees(area.district_id) or area.level != level:
+        raise ValidationFailed.field(field, f"no such {level}")
+    return area
+
+
+def _check_building(session: Session, compound: Area, building_id: uuid.UUID | None) -> None:
+    if building_id is None:
+        return
+    building = session.get(Area, building_id)
+    if building is None or building.level != "building" or building.district_id != compound.district_id:
+        raise ValidationFailed.field("building_id", "no such building")
+    if building.parent_id != compound.id:
+        raise ValidationFailed.field("building_id", "not a building of the member's home compound")
+
+
+def _check_employer(session: Session, actor: Actor, district_id: str, employer_id: uuid.UUID) -> None:
+    employer = _referenced_organization(session, actor, employer_id, "employer_id")
+    if employer.district_id != district_id:
+        raise ValidationFailed.field("employer_id", "in another district than the member")
+
+
+def _check_phone_free(session: Session, district_id: str, phone: str, member_id: uuid.UUID | None) -> None:
+    """One member per phone number within a district (a unique index holds it against racing writers too)."""
+    taken = session.scalar(select(Member.id).where(Member.district_id == district_id, Member.phone == phone))
+    if taken is not None and taken != member_id:
+        raise Conflict("a member with this phone number is already registered in the district",
+                       errors={"phone": ["already registered"]})

@@ -1,0 +1,144 @@
+"""registry's party members, as use cases on a SQLite session."""
+
+from __future__ import annotations
+
+import pytest
+
+from linli.services.registry import usecases
+from linli.services.registry.models import Area, Base
+from linli.shared.actors import Actor
+from linli.shared.errors import Conflict, NotFound, ValidationFailed
+from linli.shared.events import CATALOGUE
+from tests.support.sessions import committed_events
+
+OPERATOR = Actor("ops", "*", frozenset({"registry:admin"}))
+PHONE = "13812345678"
+
+
+@pytest.fixture
+def factory(make_store):
+    return make_store(Base.metadata)
+
+
+def _area(session, actor, level, name, parent=None, kind=None) -> Area:
+    return usecases.add_area(session, actor, level=level, name=name, parent_id=parent.id if parent else None,
+                             kind=kind, time_zone="Asia/Shanghai")
+
+
+@pytest.fixture
+def world(factory):
+    """A district with two compounds (the first with a building), a hospital, and another district."""
+    with factory() as session:
+        district = _area(session, OPERATOR, "district", "永川区")
+        other = _area(session, OPERATOR, "district", "璧山区")
+        clerk = Actor("clerk", district.district_id, frozenset({"registry:write"}))
+        stranger = Actor("stranger", other.district_id, frozenset({"registry:write"}))
+        street = _area(session, clerk, "street", "中山路街道", district)
+        community = _area(session, clerk, "community", "星光社区", street)
+        compound = _area(session, clerk, "compound", "星光小区", community, kind="managed")
+        building = _area(session, clerk, "building", "1栋", compound)
+        second = _area(session, clerk, "compound", "月光小区", community, kind="old")
+        far_building = _area(session, clerk, "building", "2栋", second)
+        hospital = usecases.register_organization(session, clerk, kind="hospital", name="永川区人民医院")
+        foreign = usecases.register_organization(session, stranger, kind="school", name="璧山小学")
+        session.commit()
+    return {"clerk": clerk, "stranger": stranger, "compound": compound, "building": building, "second": second,
+            "far_building": far_building, "hospital": hospital, "foreign": foreign}
+
+
+def _register(session, w, **fields):
+    body = {"name": "张三", "phone": PHONE, "compound_id": w["compound"].id, "building_id": w["building"].id,
+            "employer_id": w["hospital"].id, "skills": ["medical", "legal_aid", "medical"],
+            "roles": ["building_leader"], **fields}
+    return usecases.register_member(session, w["clerk"], **body)
+
+
+def test_a_registered_member_goes_out_publicly_without_phone_and_privately_with_it(factory, world):
+    with factory() as session:
+        member = _register(session, world)
+        session.commit()
+        assert member.skills == ["legal_aid", "medical"] and member.roles == ["building_leader"]
+    [registered] = committed_events(factory, "registry.member.registered")
+    assert registered["data"]["skills"] == ["legal_aid", "medical"]
+    assert registered["data"]["compound_id"] == str(world["compound"].id)
+    assert PHONE not in str(registered)
+    [contact] = committed_events(factory, "registry.member.contact")
+    assert contact["data"] == {"id": str(member.id), "district_id": member.district_id, "name": "张三",
+                               "phone": PHONE, "version": 1}
+    assert CATALOGUE["registry.member.contact"].private
+    assert not CATALOGUE["registry.member.registered"].private and not CATALOGUE["registry.member.updated"].private
+
+
+def test_one_member_per_phone_within_a_district(factory, world):
+    with factory() as session:
+        _register(session, world)
+        session.commit()
+        with pytest.raises(Conflict) as caught:
+            _register(session, world, name="李四")
+        assert caught.value.errors == {"phone": ["already registered"]}
+
+
+@pytest.mark.parametrize(("field", "key"), [
+    ("compound_id", "second_building"), ("compound_id", "hospital_id"), ("building_id", "far_building"),
+    ("building_id", "compound"), ("employer_id", "foreign"), ("employer_id", "compound")])
+def test_unknown_or_misplaced_references_name_their_field(factory, world, field, key):
+    ids = {"second_building": world["far_building"].id, "hospital_id": world["hospital"].id,
+           "far_building": world["far_building"].id, "compound": world["compound"].id,
+           "foreign": world["foreign"].id}
+    with factory() as session, pytest.raises(ValidationFailed) as caught:
+        _register(session, world, **{field: ids[key]})
+    assert list(caught.value.errors or {}) == [field]
+
+
+def test_a_building_leader_needs_a_building(factory, world):
+    with factory() as session, pytest.raises(ValidationFailed) as caught:
+        _register(session, world, building_id=None)
+    assert list(caught.value.errors or {}) == ["roles"]
+
+
+def test_another_district_cannot_see_or_edit_a_member(factory, world):
+    with factory() as session:
+        member = _register(session, world)
+        session.commit()
+        with pytest.raises(NotFound):
+            usecases.edit_member(session, world["stranger"], member.id, {"name": "王五"})
+        with pytest.raises(ValidationFailed):
+            usecases.register_member(session, world["stranger"], name="王五", phone="13900000000",
+                                     compound_id=world["compound"].id)
+
+
+def test_an_edit_records_only_what_changed_and_the_version_moves_with_skills(factory, world):
+    with factory() as session:
+        member = _register(session, world)
+        session.commit()
+        seen: list[int] = []
+        usecases.edit_member(session, world["clerk"], member.id, {"skills": ["medical", "legal_aid"]},
+                             check_version=seen.append)
+        session.commit()
+        assert seen == [1] and member.version == 1  # the same skills, in another order: no change
+        usecases.edit_member(session, world["clerk"], member.id, {"skills": ["noise"], "roles": []})
+        session.commit()
+        assert member.version == 2 and member.skills == ["noise"] and member.roles == []
+        usecases.edit_member(session, world["clerk"], member.id, {"phone": "13900000000"})
+        session.commit()
+    [_, updated] = [e["data"] for e in committed_events(factory, "registry.member.registered")
+                    + committed_events(factory, "registry.member.updated")]
+    assert (updated["skills"], updated["roles"], updated["version"]) == (["noise"], [], 2)
+    assert len(committed_events(factory, "registry.member.updated")) == 1  # the phone went out privately only
+    contacts = committed_events(factory, "registry.member.contact")
+    assert [c["data"]["phone"] for c in contacts] == [PHONE, "13900000000"]
+
+
+def test_an_edit_keeps_phones_unique_and_buildings_inside_the_home_compound(factory, world):
+    with factory() as session:
+        member = _register(session, world)
+        _register(session, world, name="李四", phone="13900000000", roles=[])
+        session.commit()
+        with pytest.raises(Conflict):
+            usecases.edit_member(session, world["clerk"], member.id, {"phone": "13900000000"})
+        with pytest.raises(ValidationFailed) as caught:
+            usecases.edit_member(session, world["clerk"], member.id, {"building_id": world["far_building"].id})
+        assert list(caught.value.errors or {}) == ["building_id"]
+        with pytest.raises(ValidationFailed) as caught:
+            usecases.edit_member(session, world["clerk"], member.id, {"building_id": None})
+        assert list(caught.value.errors or {}) == ["roles"]  # a building leader keeps a building
