@@ -22,6 +22,7 @@ from linli.services.registry.models import (
     MemberSkill,
     Organization,
     Pairing,
+    Pledge,
     Resource,
 )
 from linli.services.registry.schemas import (
@@ -63,6 +64,10 @@ from linli.services.registry.schemas import (
     PairingQuery,
     PairingRemove,
     PairingSchema,
+    PledgeCreate,
+    PledgePage,
+    PledgeQuery,
+    PledgeSchema,
     ResourceCategoryPage,
     ResourceCreate,
     ResourcePage,
@@ -599,3 +604,48 @@ class MemberItem(MethodView):
         """
         member = usecases.edit_member(db(), principal(), member_id, body, check_version=check_if_match)
         return _member(member), 200, {"ETag": etag(member.version)}
+
+
+@members.route("/<uuid:member_id>/pledges")
+class MemberPledges(MethodView):
+    @requires("registry:read")
+    @members.arguments(PledgeQuery, location="query")
+    @members.response(200, PledgePage)
+    def get(self, args: dict[str, Any], member_id: uuid.UUID) -> dict[str, Any]:
+        """A member's public pledges, newest first"""
+        member = visible_or_404(db().get(Member, member_id), "member")
+        stmt = select(Pledge).where(Pledge.member_id == member.id)
+        if "status" in args:
+            stmt = stmt.where(Pledge.status == args["status"])
+        return paginate(db(), stmt, Pledge, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @members.arguments(PledgeCreate)
+    @members.response(201, PledgeSchema)
+    def post(self, body: dict[str, Any], member_id: uuid.UUID) -> tuple[Pledge, int, dict[str, str]]:
+        """A member makes a public pledge (a member who left: 409); emits `registry.pledge.added`"""
+        pledge = usecases.add_pledge(db(), principal(), member_id, **body)
+        return pledge, 201, {"Location": f"/v1/members/{member_id}/pledges/{pledge.id}",
+                             "ETag": etag(pledge.version)}
+
+
+@members.route("/<uuid:member_id>/pledges/<uuid:pledge_id>")
+class MemberPledgeItem(MethodView):
+    @requires("registry:read")
+    @members.response(200, PledgeSchema)
+    def get(self, member_id: uuid.UUID, pledge_id: uuid.UUID) -> tuple[Pledge, int, dict[str, str]]:
+        """One pledge of the member"""
+        pledge = visible_or_404(db().get(Pledge, pledge_id), "pledge")
+        if pledge.member_id != member_id:
+            raise NotFound("pledge not found")
+        return pledge, 200, {"ETag": etag(pledge.version)}
+
+
+@members.route("/<uuid:member_id>/pledges/<uuid:pledge_id>/fulfil")
+class MemberPledgeFulfilment(MethodView):
+    @requires("registry:write")
+    @members.response(200, PledgeSchema)
+    def post(self, member_id: uuid.UUID, pledge_id: uuid.UUID) -> tuple[Pledge, int, dict[str, str]]:
+        """Mark the pledge fulfilled (again: 409); emits `registry.pledge.fulfilled`"""
+        pledge = usecases.fulfil_pledge(db(), principal(), member_id, pledge_id, utcnow())
+        return pledge, 200, {"ETag": etag(pledge.version)}

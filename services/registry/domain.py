@@ -296,3 +296,16 @@ def check_active(membership: str) -> None:
     if membership != MEMBERSHIP_ACTIVE:
         raise InvalidTransition("this member has left; their membership here has ended")
 
+
+
+# --- Pledges (承诺) ---------------------------------------------------------------------------------------------
+
+PLEDGE_OPEN = "open"
+PLEDGE_FULFILLED = "fulfilled"
+PLEDGE_STATUSES = (PLEDGE_OPEN, PLEDGE_FULFILLED)
+
+
+def check_fulfillable(status: str) -> None:
+    """A pledge is fulfilled once."""
+    if status != PLEDGE_OPEN:
+        raise InvalidTransition("this pledge was already fulfilled")

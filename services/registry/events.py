@@ -232,3 +232,19 @@ MEMBER_UPDATED = declare("registry.member.updated",
 MEMBER_CONTACT = declare("registry.member.contact",
                          "A member's name and phone number, when set or changed (private: personal data).",
                          MemberContactData, private=True)
+
+
+class PledgeData(ma.Schema):
+    """A member's public pledge: the member's id and the pledge's text, nothing personal besides."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    member_id = ma.fields.UUID(required=True)
+    text = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "open, or fulfilled"})
+    fulfilled_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+PLEDGE_ADDED = declare("registry.pledge.added", "A member made a public pledge (承诺).", PledgeData)
+PLEDGE_FULFILLED = declare("registry.pledge.fulfilled", "A member's pledge was fulfilled.", PledgeData)

@@ -225,3 +225,16 @@ class MemberRole(Base):
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
 
     __table_args__ = (Index("ix_member_roles_role", "role", "member_id"),)
+
+
+class Pledge(Entity, Base):
+    """A public promise a member makes to the neighbourhood (承诺), open until fulfilled."""
+
+    __tablename__ = "pledges"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_pledges_member_created", "member_id", "created_at", "id"),)

@@ -17,6 +17,7 @@ from linli.services.registry.domain import (
     MEMBERSHIPS,
     ORGANIZATION_KINDS,
     PAIRING_STATES,
+    PLEDGE_STATUSES,
     RESOURCE_CATEGORIES,
     RESOURCE_KINDS,
     RESOURCE_STATES,
@@ -399,3 +400,21 @@ class MemberQuery(PageArgs):
 
 
 MemberPage = page_schema(MemberSchema)
+
+
+class PledgeSchema(EntitySchema):
+    member_id = ma.fields.UUID()
+    text = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PLEDGE_STATUSES))
+    fulfilled_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class PledgeCreate(ma.Schema):
+    text = Text(required=True, max_length=500, metadata={"description": "what the member pledges to do"})
+
+
+class PledgeQuery(PageArgs):
+    status = ma.fields.String(validate=ma.validate.OneOf(PLEDGE_STATUSES))
+
+
+PledgePage = page_schema(PledgeSchema)

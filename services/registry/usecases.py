@@ -34,6 +34,8 @@ from linli.services.registry.events import (
     ORGANIZATION_UPDATED,
     PAIRING_CREATED,
     PAIRING_REMOVED,
+    PLEDGE_ADDED,
+    PLEDGE_FULFILLED,
     RESOURCE_ADDED,
     RESOURCE_REMOVED,
     AreaData,
@@ -45,6 +47,7 @@ from linli.services.registry.models import (
     Member,
     Organization,
     Pairing,
+    Pledge,
     Resource,
     grid_coverage,
 )
@@ -735,3 +738,28 @@ def _check_phone_free(session: Session, district_id: str, phone: str, member_id:
     if taken is not None and taken != member_id:
         raise Conflict("a member with this phone number is already registered in the district",
                        errors={"phone": ["already registered"]})
+
+
+# --- Pledges -----------------------------------------------------------------------------------------------
+
+def add_pledge(session: Session, actor: Actor, member_id: uuid.UUID, *, text: str) -> Pledge:
+    """A current member makes a public pledge; it is open until fulfilled."""
+    member = visible(session, actor, Member, member_id, what="member")
+    domain.check_active(member.membership)
+    pledge = Pledge(district_id=member.district_id, member_id=member.id, text=text, status=domain.PLEDGE_OPEN)
+    session.add(pledge)
+    record(session, PLEDGE_ADDED, pledge)
+    return pledge
+
+
+def fulfil_pledge(session: Session, actor: Actor, member_id: uuid.UUID, pledge_id: uuid.UUID,
+                  now: datetime) -> Pledge:
+    """Mark a member's open pledge fulfilled; a fulfilled one stays so (409 on a second try)."""
+    member = visible(session, actor, Member, member_id, what="member")
+    pledge = session.get(Pledge, pledge_id, with_for_update=True)
+    if pledge is None or pledge.member_id != member.id:
+        raise NotFound("pledge not found")
+    domain.check_fulfillable(pledge.status)
+    pledge.status, pledge.fulfilled_at = domain.PLEDGE_FULFILLED, now
+    record(session, PLEDGE_FULFILLED, pledge)
+    return pledge

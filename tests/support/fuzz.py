@@ -181,7 +181,9 @@ def _seed_registry_members(sut: ServiceUnderTest, op: dict[str, str], compound: 
     """A party member, so the operations on one reach their 2xx and 409 paths."""
     member = _created(sut.client.post("/v1/members", json={
         "name": "张三", "phone": "13812345678", "compound_id": compound, "skills": ["medical"]}, headers=op))["id"]
-    return {"member_id": [member]}
+    pledges = [_created(sut.client.post(f"/v1/members/{member}/pledges", json={"text": "调解邻里纠纷"},
+                                        headers=op))["id"]]
+    return {"member_id": [member], "pledge_id": pledges}
 
 
 def _compound_event(district: str, name: str) -> dict[str, Any]:

@@ -118,3 +118,30 @@ def test_members_are_searched_by_name_fragment_and_every_filter_with_keyset_page
     rest = sut.client.get(f"/v1/members?limit=3&cursor={first['next_cursor']}", headers=w["clerk"]).json
     assert [m["id"] for m in first["items"] + rest["items"]] == [percent["id"], wang["id"], li["id"], zhang["id"]]
     assert rest["next_cursor"] is None
+
+
+# --- Pledges -----------------------------------------------------------------------------------------------
+
+def test_pledges_are_listed_added_and_fulfilled_once(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    member = _member(sut, w)
+    url = f"/v1/members/{member['id']}/pledges"
+    first = sut.client.post(url, json={"text": " 每周为楼栋老人量一次血压 "}, headers=w["clerk"])
+    assert first.status_code == 201 and first.json["text"] == "每周为楼栋老人量一次血压", first.json
+    assert first.json["status"] == "open" and first.headers["Location"] == f"{url}/{first.json['id']}"
+    second = sut.client.post(url, json={"text": "调解邻里纠纷"}, headers=w["clerk"]).json
+    done = sut.client.post(f"{url}/{first.json['id']}/fulfil", headers=w["clerk"])
+    assert done.status_code == 200 and done.json["status"] == "fulfilled" and done.json["fulfilled_at"]
+    again = sut.client.post(f"{url}/{first.json['id']}/fulfil", headers=w["clerk"])
+    assert again.status_code == 409
+    listed = sut.client.get(url, headers=w["clerk"]).json["items"]
+    assert [p["id"] for p in listed] == [second["id"], first.json["id"]]
+    assert [p["id"] for p in sut.client.get(f"{url}?status=open", headers=w["clerk"]).json["items"]] == [
+        second["id"]]
+    assert sut.client.get(f"{url}/{second['id']}", headers=w["clerk"]).headers["ETag"] == '"1"'
+    assert sut.client.post(url, json={"text": "  "}, headers=w["clerk"]).status_code == 422
+    assert sut.client.get(url, headers=w["stranger"]).status_code == 404
+    assert sut.client.post(f"{url}/{second['id']}/fulfil", headers=w["stranger"]).status_code == 404
+    other = _member(sut, w, name="李四", phone="13900000009", roles=[])
+    assert sut.client.get(f"/v1/members/{other['id']}/pledges/{second['id']}", headers=w["clerk"]).status_code == 404

@@ -32,3 +32,9 @@ def test_a_member_who_left_takes_no_new_step():
     domain.check_active(domain.MEMBERSHIP_ACTIVE)
     with pytest.raises(InvalidTransition):
         domain.check_active(domain.MEMBERSHIP_LEFT)
+
+
+def test_a_pledge_is_fulfilled_once():
+    domain.check_fulfillable(domain.PLEDGE_OPEN)
+    with pytest.raises(InvalidTransition):
+        domain.check_fulfillable(domain.PLEDGE_FULFILLED)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from linli.services.registry import usecases
 from linli.services.registry.models import Area, Base
 from linli.shared.actors import Actor
-from linli.shared.errors import Conflict, NotFound, ValidationFailed
+from linli.shared.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from linli.shared.events import CATALOGUE
 from tests.support.sessions import committed_events
 
@@ -142,3 +144,38 @@ def test_an_edit_keeps_phones_unique_and_buildings_inside_the_home_compound(fact
         with pytest.raises(ValidationFailed) as caught:
             usecases.edit_member(session, world["clerk"], member.id, {"building_id": None})
         assert list(caught.value.errors or {}) == ["roles"]  # a building leader keeps a building
+
+
+# --- Pledges -----------------------------------------------------------------------------------------------
+
+def test_a_pledge_goes_out_publicly_with_the_member_id_and_text_only_and_is_fulfilled_once(factory, world):
+    now = datetime(2026, 5, 1, 8, tzinfo=UTC)
+    with factory() as session:
+        member = _register(session, world)
+        pledge = usecases.add_pledge(session, world["clerk"], member.id, text="每周为楼栋老人量一次血压")
+        session.commit()
+        usecases.fulfil_pledge(session, world["clerk"], member.id, pledge.id, now)
+        session.commit()
+        assert (pledge.status, pledge.fulfilled_at, pledge.version) == ("fulfilled", now, 2)
+        with pytest.raises(InvalidTransition):
+            usecases.fulfil_pledge(session, world["clerk"], member.id, pledge.id, now)
+    [added] = committed_events(factory, "registry.pledge.added")
+    assert set(added["data"]) == {"id", "district_id", "member_id", "text", "status", "fulfilled_at", "version"}
+    assert (added["data"]["member_id"], added["data"]["status"]) == (str(member.id), "open")
+    [fulfilled] = committed_events(factory, "registry.pledge.fulfilled")
+    assert (fulfilled["data"]["status"], fulfilled["data"]["version"]) == ("fulfilled", 2)
+
+
+def test_a_pledge_is_reached_only_through_its_own_member_and_district(factory, world):
+    now = datetime(2026, 5, 1, 8, tzinfo=UTC)
+    with factory() as session:
+        member = _register(session, world)
+        other = _register(session, world, name="李四", phone="13900000000", roles=[])
+        pledge = usecases.add_pledge(session, world["clerk"], member.id, text="调解邻里纠纷")
+        session.commit()
+        with pytest.raises(NotFound):
+            usecases.fulfil_pledge(session, world["clerk"], other.id, pledge.id, now)
+        with pytest.raises(NotFound):
+            usecases.fulfil_pledge(session, world["stranger"], member.id, pledge.id, now)
+        with pytest.raises(NotFound):
+            usecases.add_pledge(session, world["stranger"], member.id, text="x")

@@ -1,4 +1,4 @@
-"""party members with their skills and roles; pg_trgm for searching names
+"""party members with their skills, roles and pledges; pg_trgm for searching names
 
 Revision ID: 0006
 Revises: 0005
@@ -7,6 +7,7 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
+from linli.shared.db import UTCDateTime
 from linli.shared.infra_migrations import entity_columns
 
 revision = "0006"
@@ -62,8 +63,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_member_roles_role", "member_roles", ["role", "member_id"])
 
+    op.create_table(
+        "pledges",
+        *entity_columns(),
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("text", sa.String(500), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("fulfilled_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name="fk_pledges_member_id_members"),
+        sa.PrimaryKeyConstraint("id", name="pk_pledges"),
+    )
+    op.create_index("ix_pledges_member_created", "pledges", ["member_id", "created_at", "id"])
+    op.create_index("ix_pledges_district_id", "pledges", ["district_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("pledges")
     op.drop_table("member_roles")
     op.drop_table("member_skills")
     op.drop_table("members")
