@@ -78,7 +78,12 @@ def load_demo(suite: Suite) -> None:
     committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委",
                                                  "convenor_name": "张书记"})
     hospital_id = _load_units(registry, district["id"], committee["id"], xingguang["id"])
-    _load_members(registry, xingguang["id"], building["id"], hospital_id)
+    doctor, _ = _load_members(registry, xingguang["id"], building["id"], hospital_id)
+    # The doctor reports to the compound's branch (报到), which confirms; the teacher has yet to.
+    check_in = registry.post("/v1/check-ins", {"member_id": doctor["id"]})
+    confirmed = registry.client.post(f"/v1/check-ins/{check_in['id']}/confirm", headers=registry.headers)
+    if confirmed.status_code != 200:
+        raise RuntimeError(f"demo: confirming the check-in answered {confirmed.status_code}: {confirmed.get_json()}")
 
     tickets = _Client(suite, "tickets", token)
     if tickets.wait_until_known("/v1/compounds", xingguang["id"]):
@@ -127,11 +132,13 @@ def _load_units(registry: _Client, district_id: str, committee_id: str, compound
 
 
 def _load_members(registry: _Client, compound_id: str, building_id: str, employer_id: str) -> list[dict[str, Any]]:
-    """Two party members of the three-no compound: a doctor leading building 3, and a retired teacher."""
+    """Two party members of the three-no compound: a doctor leading building 3, with a pledge, and a retired
+    teacher."""
     doctor = registry.post("/v1/members", {
         "name": "刘医生", "phone": "13900000001", "compound_id": compound_id, "building_id": building_id,
         "employer_id": employer_id, "skills": ["medical", "elderly_care"], "roles": ["building_leader"]})
     teacher = registry.post("/v1/members", {
         "name": "陈老师", "phone": "13900000002", "compound_id": compound_id, "status": "retired",
         "skills": ["education", "dispute_mediation"], "roles": ["party_group_leader"]})
+    registry.post(f"/v1/members/{doctor['id']}/pledges", {"text": "每月为3栋老人义诊一次"})
     return [doctor, teacher]

@@ -15,6 +15,7 @@ from linli.services.registry import domain, import_files, usecases
 from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import (
     Area,
+    CheckIn,
     Committee,
     CommitteeUnit,
     Member,
@@ -34,6 +35,11 @@ from linli.services.registry.schemas import (
     AreaSchema,
     AreaTree,
     AreaUpdate,
+    CheckInCreate,
+    CheckInPage,
+    CheckInQuery,
+    CheckInReject,
+    CheckInSchema,
     ChildrenQuery,
     CommitteeCreate,
     CommitteePage,
@@ -50,6 +56,7 @@ from linli.services.registry.schemas import (
     ImportResult,
     ImportRow,
     MemberCreate,
+    MemberLeave,
     MemberPage,
     MemberQuery,
     MemberSchema,
@@ -649,3 +656,89 @@ class MemberPledgeFulfilment(MethodView):
         """Mark the pledge fulfilled (again: 409); emits `registry.pledge.fulfilled`"""
         pledge = usecases.fulfil_pledge(db(), principal(), member_id, pledge_id, utcnow())
         return pledge, 200, {"ETag": etag(pledge.version)}
+
+
+
+@members.route("/<uuid:member_id>/leave")
+class MemberLeaving(MethodView):
+    @requires("registry:write")
+    @members.arguments(MemberLeave)
+    @members.response(200, MemberSchema)
+    def post(self, body: dict[str, Any], member_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """End the membership here: the member's check-ins end with it (leaving twice: 409; honours If-Match)
+
+        Emits `registry.check_in.ended` for each check-in that ends, then `registry.member.left`.
+        """
+        member = usecases.leave(db(), principal(), member_id, utcnow(), **body, check_version=check_if_match)
+        return _member(member), 200, {"ETag": etag(member.version)}
+
+
+# --- Check-ins -------------------------------------------------------------------------------------------------
+
+check_ins = Blueprint("check_ins", __name__, url_prefix="/v1/check-ins",
+                      description="Members reporting to the branch of the compound they live in (报到).")
+
+
+@check_ins.route("")
+class CheckIns(MethodView):
+    @requires("registry:read")
+    @check_ins.arguments(CheckInQuery, location="query")
+    @check_ins.response(200, CheckInPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List check-ins, newest first"""
+        stmt = in_district(select(CheckIn), CheckIn.district_id)
+        for name in ("member_id", "compound_id", "state"):
+            if name in args:
+                stmt = stmt.where(getattr(CheckIn, name) == args[name])
+        return paginate(db(), stmt, CheckIn, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @check_ins.arguments(CheckInCreate)
+    @check_ins.response(201, CheckInSchema)
+    def post(self, body: dict[str, Any]) -> tuple[CheckIn, int, dict[str, str]]:
+        """A member reports to the branch of their home compound, or of the one they move to (`submitted`)
+
+        One check-in awaiting the branch per member, and none at a compound they are checked in at (409).
+        Emits `registry.check_in.submitted`.
+        """
+        check_in = usecases.submit_check_in(db(), principal(), **body)
+        return check_in, 201, {"Location": f"/v1/check-ins/{check_in.id}", "ETag": etag(check_in.version)}
+
+
+@check_ins.route("/<uuid:check_in_id>")
+class CheckInItem(MethodView):
+    @requires("registry:read")
+    @check_ins.response(200, CheckInSchema)
+    def get(self, check_in_id: uuid.UUID) -> tuple[CheckIn, int, dict[str, str]]:
+        """One check-in"""
+        check_in = visible_or_404(db().get(CheckIn, check_in_id), "check-in")
+        return check_in, 200, {"ETag": etag(check_in.version)}
+
+
+@check_ins.route("/<uuid:check_in_id>/confirm")
+class CheckInConfirmation(MethodView):
+    @requires("registry:write")
+    @check_ins.response(200, CheckInSchema)
+    def post(self, check_in_id: uuid.UUID) -> tuple[CheckIn, int, dict[str, str]]:
+        """The branch confirms a submitted check-in (other states: 409 naming the state; honours If-Match)
+
+        The member's earlier confirmed check-in ends (`registry.check_in.ended`) and, when it was at another
+        compound or building, their home moves here (`registry.member.moved`). Emits `registry.check_in.confirmed`.
+        """
+        check_in = usecases.confirm_check_in(db(), principal(), check_in_id, utcnow(), check_version=check_if_match)
+        return check_in, 200, {"ETag": etag(check_in.version)}
+
+
+@check_ins.route("/<uuid:check_in_id>/reject")
+class CheckInRejection(MethodView):
+    @requires("registry:write")
+    @check_ins.arguments(CheckInReject)
+    @check_ins.response(200, CheckInSchema)
+    def post(self, body: dict[str, Any], check_in_id: uuid.UUID) -> tuple[CheckIn, int, dict[str, str]]:
+        """The branch rejects a submitted check-in with a reason (other states: 409; honours If-Match)
+
+        Emits `registry.check_in.rejected`.
+        """
+        check_in = usecases.reject_check_in(db(), principal(), check_in_id, utcnow(), **body,
+                                            check_version=check_if_match)
+        return check_in, 200, {"ETag": etag(check_in.version)}

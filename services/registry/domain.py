@@ -309,3 +309,47 @@ def check_fulfillable(status: str) -> None:
     """A pledge is fulfilled once."""
     if status != PLEDGE_OPEN:
         raise InvalidTransition("this pledge was already fulfilled")
+
+
+# --- Check-ins (报到) -------------------------------------------------------------------------------------------
+
+CHECK_IN_SUBMITTED = "submitted"
+CHECK_IN_CONFIRMED = "confirmed"
+CHECK_IN_REJECTED = "rejected"
+CHECK_IN_ENDED = "ended"
+CHECK_IN_STATES = (CHECK_IN_SUBMITTED, CHECK_IN_CONFIRMED, CHECK_IN_REJECTED, CHECK_IN_ENDED)
+# What the branch may do to a check-in in each state. "end" is no request of its own: a check-in ends
+# when the member's check-in elsewhere is confirmed, or when the member leaves.
+CHECK_IN_MOVES: dict[str, dict[str, str]] = {
+    CHECK_IN_SUBMITTED: {"confirm": CHECK_IN_CONFIRMED, "reject": CHECK_IN_REJECTED, "end": CHECK_IN_ENDED},
+    CHECK_IN_CONFIRMED: {"end": CHECK_IN_ENDED},
+    CHECK_IN_REJECTED: {},
+    CHECK_IN_ENDED: {},
+}
+
+
+def check_in_after(state: str, verb: str) -> str:
+    """The state a check-in in `state` reaches by `verb`; a move not allowed from there is a 409 naming both."""
+    allowed = CHECK_IN_MOVES[state]
+    if verb not in allowed:
+        verbs = [v for v in allowed if v != "end"]
+        raise InvalidTransition(
+            f"a {state} check-in cannot be {verb}ed; allowed now: {', '.join(verbs) or 'nothing'}",
+            errors={"state": [f"is {state}; allowed: {', '.join(verbs) or 'nothing'}"]})
+    return allowed[verb]
+
+
+def check_submission(membership: str, *, pending: bool, confirmed_here: bool) -> None:
+    """A current member with no check-in awaiting the branch reports to a compound they are not checked in at."""
+    check_active(membership)
+    if pending:
+        raise InvalidTransition("this member already has a check-in awaiting the branch's decision")
+    if confirmed_here:
+        raise InvalidTransition("this member is already checked in at this compound")
+
+
+def roles_after_move(roles: list[str], building_changed: bool) -> list[str]:
+    """A member moving to another building gives up the roles that belonged to the old one."""
+    if not building_changed:
+        return roles
+    return [role for role in roles if role not in BUILDING_ROLES]

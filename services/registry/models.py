@@ -238,3 +238,28 @@ class Pledge(Entity, Base):
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_pledges_member_created", "member_id", "created_at", "id"),)
+
+
+class CheckIn(Entity, Base):
+    """A member reporting to the branch of a compound they live in (报到); a move is a new check-in."""
+
+    __tablename__ = "check_ins"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"))
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
+    building_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("areas.id"))
+    state: Mapped[str] = mapped_column(String(20), default="submitted")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_check_ins_district_created", "district_id", "created_at", "id"),
+        Index("ix_check_ins_member_created", "member_id", "created_at", "id"),
+        Index("ix_check_ins_compound_created", "compound_id", "created_at", "id"),
+        # At most one check-in awaiting the branch and one in force per member, against racing writers too.
+        Index("uq_check_ins_submitted", "member_id", unique=True, sqlite_where=text("state = 'submitted'"),
+              postgresql_where=text("state = 'submitted'")),
+        Index("uq_check_ins_confirmed", "member_id", unique=True, sqlite_where=text("state = 'confirmed'"),
+              postgresql_where=text("state = 'confirmed'")),
+    )

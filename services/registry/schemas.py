@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import marshmallow as ma
 
 from linli.services.registry.domain import (
+    CHECK_IN_STATES,
     COMPOUND_KINDS,
     FIRST_YEAR_BUILT,
     LAST_YEAR_BUILT,
@@ -418,3 +419,43 @@ class PledgeQuery(PageArgs):
 
 
 PledgePage = page_schema(PledgeSchema)
+
+
+
+# --- Check-ins and leaving -------------------------------------------------------------------------------------
+
+class CheckInSchema(EntitySchema):
+    member_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    building_id = ma.fields.UUID(allow_none=True)
+    state = ma.fields.String(validate=ma.validate.OneOf(CHECK_IN_STATES))
+    decided_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when the branch decided"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why the branch rejected it"})
+    ended_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class CheckInCreate(ma.Schema):
+    member_id = ma.fields.UUID(required=True)
+    compound_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "the compound reported to; default the member's home. Another compound is a move, "
+                       "done when the branch confirms"})
+    building_id = ma.fields.UUID(load_default=None, allow_none=True,
+                                 metadata={"description": "a building of that compound"})
+
+
+class CheckInReject(ma.Schema):
+    reason = Text(required=True, max_length=500)
+
+
+class CheckInQuery(PageArgs):
+    member_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    state = ma.fields.String(validate=ma.validate.OneOf(CHECK_IN_STATES))
+
+
+class MemberLeave(ma.Schema):
+    left_on = ma.fields.Date(required=True)
+    reason = Text(load_default=None, allow_none=True, max_length=500)
+
+
+CheckInPage = page_schema(CheckInSchema)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from linli.services.registry.api import (
     areas,
+    check_ins,
     committees,
     members,
     organizations,
@@ -20,7 +21,7 @@ SPEC = ServiceSpec(
     title="linli registry",
     description="Areas, organizations, committees, party members, check-ins and service records.",
     metadata=Base.metadata,
-    blueprints=[areas, committees, organizations, resource_categories, pairings, members],
+    blueprints=[areas, committees, organizations, resource_categories, pairings, members, check_ins],
     migrations=Path(__file__).parent / "migrations",
     scopes={
         "registry:read": "read areas, organizations, committees, members, check-ins and service records",

@@ -21,12 +21,18 @@ from linli.services.registry.events import (
     AREA_CREATED,
     AREA_MOVED,
     AREA_UPDATED,
+    CHECK_IN_CONFIRMED,
+    CHECK_IN_ENDED,
+    CHECK_IN_REJECTED,
+    CHECK_IN_SUBMITTED,
     COMMITTEE_CREATED,
     COMMITTEE_UNIT_CONTACT,
     COMMITTEE_UNIT_JOINED,
     COMMITTEE_UNIT_LEFT,
     COMMITTEE_UPDATED,
     MEMBER_CONTACT,
+    MEMBER_LEFT,
+    MEMBER_MOVED,
     MEMBER_REGISTERED,
     MEMBER_UPDATED,
     ORGANIZATION_CONTACT,
@@ -39,9 +45,11 @@ from linli.services.registry.events import (
     RESOURCE_ADDED,
     RESOURCE_REMOVED,
     AreaData,
+    MemberData,
 )
 from linli.services.registry.models import (
     Area,
+    CheckIn,
     Committee,
     CommitteeUnit,
     Member,
@@ -763,3 +771,102 @@ def fulfil_pledge(session: Session, actor: Actor, member_id: uuid.UUID, pledge_i
     pledge.status, pledge.fulfilled_at = domain.PLEDGE_FULFILLED, now
     record(session, PLEDGE_FULFILLED, pledge)
     return pledge
+
+
+# --- Check-ins, moves and leaving ---------------------------------------------------------------------------
+
+def submit_check_in(session: Session, actor: Actor, *, member_id: uuid.UUID, compound_id: uuid.UUID | None = None,
+                    building_id: uuid.UUID | None = None) -> CheckIn:
+    """A member reports to the branch of a compound: their home one, or the one they are moving to."""
+    member = session.get(Member, member_id, with_for_update=True)
+    if member is None or not actor.sees(member.district_id):
+        raise ValidationFailed.field("member_id", "no such member")
+    if compound_id is None:
+        compound_id = member.compound_id
+        building_id = building_id or member.building_id
+    compound = _referenced_area(session, actor, compound_id, "compound_id", "compound")
+    if compound.district_id != member.district_id:
+        raise ValidationFailed.field("compound_id", "in another district than the member")
+    _check_building(session, compound, building_id)
+    open_ones = list(session.scalars(select(CheckIn).where(
+        CheckIn.member_id == member.id,
+        CheckIn.state.in_((domain.CHECK_IN_SUBMITTED, domain.CHECK_IN_CONFIRMED)))))
+    domain.check_submission(
+        member.membership,
+        pending=any(c.state == domain.CHECK_IN_SUBMITTED for c in open_ones),
+        confirmed_here=any(c.state == domain.CHECK_IN_CONFIRMED and c.compound_id == compound.id for c in open_ones))
+    check_in = CheckIn(district_id=member.district_id, member_id=member.id, compound_id=compound.id,
+                       building_id=building_id, state=domain.CHECK_IN_SUBMITTED)
+    session.add(check_in)
+    record(session, CHECK_IN_SUBMITTED, check_in)
+    return check_in
+
+
+def confirm_check_in(session: Session, actor: Actor, check_in_id: uuid.UUID, now: datetime,
+                     *, check_version: VersionCheck | None = None) -> CheckIn:
+    """The branch confirms: the member's check-in in force elsewhere ends and their home moves here."""
+    check_in = _visible_check_in(session, actor, check_in_id, check_version)
+    confirmed = domain.check_in_after(check_in.state, "confirm")
+    member = session.get_one(Member, check_in.member_id, with_for_update=True)
+    previous = session.scalar(select(CheckIn).where(CheckIn.member_id == member.id,
+                                                    CheckIn.state == domain.CHECK_IN_CONFIRMED)
+                              .with_for_update())
+    if previous is not None:
+        # Ended (and flushed) first: the member has one check-in in force at a time, by a unique index.
+        _end(session, previous, now)
+    check_in.state, check_in.decided_at = confirmed, now
+    record(session, CHECK_IN_CONFIRMED, check_in)
+    building = check_in.building_id
+    if check_in.compound_id == member.compound_id and building is None:
+        building = member.building_id
+    if (check_in.compound_id, building) != (member.compound_id, member.building_id):
+        moved_from = (member.compound_id, member.building_id)
+        member.roles = domain.roles_after_move(member.roles, building != member.building_id)
+        member.compound_id, member.building_id = check_in.compound_id, building
+        member.updated_at = now
+        session.flush()
+        record(session, MEMBER_MOVED, member, payload_of={
+            **MemberData().dump(member), "previous_compound_id": moved_from[0],
+            "previous_building_id": moved_from[1], "check_in_id": check_in.id})
+    return check_in
+
+
+def reject_check_in(session: Session, actor: Actor, check_in_id: uuid.UUID, now: datetime, *, reason: str,
+                    check_version: VersionCheck | None = None) -> CheckIn:
+    """The branch turns a check-in down, saying why; the member may submit another."""
+    check_in = _visible_check_in(session, actor, check_in_id, check_version)
+    check_in.state = domain.check_in_after(check_in.state, "reject")
+    check_in.decided_at, check_in.reason = now, reason
+    record(session, CHECK_IN_REJECTED, check_in)
+    return check_in
+
+
+def leave(session: Session, actor: Actor, member_id: uuid.UUID, now: datetime, *, left_on: date,
+          reason: str | None = None, check_version: VersionCheck | None = None) -> Member:
+    """A member's membership here ends: their check-ins in force or awaiting the branch end with it."""
+    member = visible(session, actor, Member, member_id, what="member", for_update=True)
+    if check_version is not None:
+        check_version(member.version)
+    domain.check_active(member.membership)
+    ending = list(session.scalars(select(CheckIn).where(
+        CheckIn.member_id == member.id,
+        CheckIn.state.in_((domain.CHECK_IN_SUBMITTED, domain.CHECK_IN_CONFIRMED))).with_for_update()))
+    for check_in in ending:
+        _end(session, check_in, now)
+    member.membership, member.left_on, member.left_reason = domain.MEMBERSHIP_LEFT, left_on, reason
+    record(session, MEMBER_LEFT, member)
+    return member
+
+
+def _visible_check_in(session: Session, actor: Actor, check_in_id: uuid.UUID,
+                      check_version: VersionCheck | None) -> CheckIn:
+    check_in = visible(session, actor, CheckIn, check_in_id, what="check-in", for_update=True)
+    if check_version is not None:
+        check_version(check_in.version)
+    return check_in
+
+
+def _end(session: Session, check_in: CheckIn, now: datetime) -> None:
+    check_in.state = domain.check_in_after(check_in.state, "end")
+    check_in.ended_at = now
+    record(session, CHECK_IN_ENDED, check_in)

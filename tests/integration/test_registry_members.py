@@ -72,3 +72,36 @@ def test_members_are_found_by_a_chinese_name_fragment_through_the_trigram_index(
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(conn.scalars(text("EXPLAIN SELECT id FROM members WHERE name ILIKE '%李晓明%'")))
     assert "ix_members_name_trgm" in plan, plan
+
+
+def test_a_move_s_check_in_events_and_the_member_s_move_arrive_in_order(live, bus, run_threads):
+    registry = live("registry", bus)
+    public = Collector(bus, binding="registry.#")
+    run_threads(registry.rt.relay().run)
+    clerk, compound = _district(registry)
+    community = registry.client.get(f"/v1/areas/{compound}", headers=clerk).json["parent_id"]
+    second = registry.client.post("/v1/areas", json={"level": "compound", "name": "月光小区", "kind": "old",
+                                                     "parent_id": community}, headers=clerk).json["id"]
+    member = registry.client.post("/v1/members", json={"name": "张三", "phone": PHONE, "compound_id": compound},
+                                  headers=clerk).json["id"]
+    ids = []
+    for target in (compound, second):
+        r = registry.client.post("/v1/check-ins", json={"member_id": member, "compound_id": target}, headers=clerk)
+        assert r.status_code == 201, r.json
+        ids.append(r.json["id"])
+        # On PostgreSQL the unique "one in force per member" index checks each row at once: the old
+        # check-in must end before the new one is confirmed.
+        confirmed = registry.client.post(f"/v1/check-ins/{r.json['id']}/confirm", headers=clerk)
+        assert confirmed.status_code == 200, confirmed.json
+    left = registry.client.post(f"/v1/members/{member}/leave", json={"left_on": "2026-06-01"}, headers=clerk)
+    assert left.status_code == 200, left.json
+    wait_for(lambda: public.of_type("registry.member.left"), timeout=30, message="the member's leaving")
+    steps = [(e["type"].removeprefix("linli.registry."), e["subject"]) for e in public.events
+             if "check_in" in e["type"] or e["type"].endswith(("moved", "left"))]
+    assert steps == [("check_in.submitted", ids[0]), ("check_in.confirmed", ids[0]),
+                     ("check_in.submitted", ids[1]), ("check_in.ended", ids[0]), ("check_in.confirmed", ids[1]),
+                     ("member.moved", member), ("check_in.ended", ids[1]), ("member.left", member)]
+    [moved] = public.of_type("registry.member.moved")
+    assert (moved["data"]["previous_compound_id"], moved["data"]["compound_id"]) == (compound, second)
+    assert all(PHONE not in str(event) for event in public.events)
+    public.close()

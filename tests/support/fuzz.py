@@ -178,12 +178,13 @@ def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: st
 
 
 def _seed_registry_members(sut: ServiceUnderTest, op: dict[str, str], compound: str) -> dict[str, list[Any]]:
-    """A party member, so the operations on one reach their 2xx and 409 paths."""
+    """A party member with a pledge and a check-in, so the operations on them reach their 2xx and 409 paths."""
     member = _created(sut.client.post("/v1/members", json={
         "name": "张三", "phone": "13812345678", "compound_id": compound, "skills": ["medical"]}, headers=op))["id"]
     pledges = [_created(sut.client.post(f"/v1/members/{member}/pledges", json={"text": "调解邻里纠纷"},
                                         headers=op))["id"]]
-    return {"member_id": [member], "pledge_id": pledges}
+    check_ins = [_created(sut.client.post("/v1/check-ins", json={"member_id": member}, headers=op))["id"]]
+    return {"member_id": [member], "pledge_id": pledges, "check_in_id": check_ins}
 
 
 def _compound_event(district: str, name: str) -> dict[str, Any]:

@@ -145,3 +145,67 @@ def test_pledges_are_listed_added_and_fulfilled_once(make_service):
     assert sut.client.post(f"{url}/{second['id']}/fulfil", headers=w["stranger"]).status_code == 404
     other = _member(sut, w, name="李四", phone="13900000009", roles=[])
     assert sut.client.get(f"/v1/members/{other['id']}/pledges/{second['id']}", headers=w["clerk"]).status_code == 404
+
+
+# --- Check-ins and leaving ------------------------------------------------------------------------------------
+
+def test_a_check_in_is_submitted_confirmed_and_a_move_ends_it(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    member = _member(sut, w)
+    first = sut.client.post("/v1/check-ins", json={"member_id": member["id"]}, headers=w["clerk"])
+    assert first.status_code == 201 and first.json["state"] == "submitted", first.json
+    assert first.json["compound_id"] == w["compound"]["id"]
+    url = f"/v1/check-ins/{first.json['id']}"
+    assert sut.client.post(f"{url}/confirm", headers={**w["clerk"], "If-Match": '"7"'}).status_code == 412
+    confirmed = sut.client.post(f"{url}/confirm", headers={**w["clerk"], "If-Match": '"1"'})
+    assert confirmed.status_code == 200 and confirmed.json["state"] == "confirmed", confirmed.json
+    twice = sut.client.post(f"{url}/confirm", headers=w["clerk"])
+    assert twice.status_code == 409 and "confirmed" in twice.json["detail"], twice.json
+    move = sut.client.post("/v1/check-ins", json={"member_id": member["id"], "compound_id": w["second"]["id"]},
+                           headers=w["clerk"]).json
+    assert sut.client.post(f"/v1/check-ins/{move['id']}/confirm", headers=w["clerk"]).status_code == 200
+    assert sut.client.get(url, headers=w["clerk"]).json["state"] == "ended"
+    moved = sut.client.get(f"/v1/members/{member['id']}", headers=w["clerk"]).json
+    assert (moved["compound_id"], moved["building_id"], moved["roles"]) == (w["second"]["id"], None, [])
+    states = {c["id"]: c["state"] for c in sut.client.get(f"/v1/check-ins?member_id={member['id']}",
+                                                          headers=w["clerk"]).json["items"]}
+    assert states == {first.json["id"]: "ended", move["id"]: "confirmed"}
+    assert [c["id"] for c in sut.client.get("/v1/check-ins?state=confirmed", headers=w["clerk"]).json["items"]] == [
+        move["id"]]
+    assert sut.client.get(url, headers=w["stranger"]).status_code == 404
+    assert sut.client.get("/v1/check-ins", headers=w["stranger"]).json["items"] == []
+
+
+def test_a_rejection_needs_a_reason_and_bad_references_are_422(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    member = _member(sut, w)
+    unknown = sut.client.post("/v1/check-ins", json={"member_id": w["compound"]["id"]}, headers=w["clerk"])
+    assert unknown.status_code == 422 and "member_id" in unknown.json["errors"]
+    foreign = sut.client.post("/v1/check-ins", json={"member_id": member["id"]}, headers=w["stranger"])
+    assert foreign.status_code == 422 and "member_id" in foreign.json["errors"]
+    check_in = sut.client.post("/v1/check-ins", json={"member_id": member["id"]}, headers=w["clerk"]).json
+    url = f"/v1/check-ins/{check_in['id']}/reject"
+    blank = sut.client.post(url, json={"reason": " "}, headers=w["clerk"])
+    assert blank.status_code == 422 and "reason" in blank.json["errors"]
+    rejected = sut.client.post(url, json={"reason": "不是本小区住户"}, headers=w["clerk"])
+    assert rejected.status_code == 200 and rejected.json["reason"] == "不是本小区住户"
+    assert sut.client.post(url, json={"reason": "again"}, headers=w["clerk"]).status_code == 409
+
+
+def test_leaving_ends_the_membership_and_its_check_ins(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    member = _member(sut, w)
+    check_in = sut.client.post("/v1/check-ins", json={"member_id": member["id"]}, headers=w["clerk"]).json
+    url = f"/v1/members/{member['id']}/leave"
+    left = sut.client.post(url, json={"left_on": "2026-06-01", "reason": "迁往外地"}, headers=w["pii"])
+    assert left.status_code == 200 and left.json["membership"] == "left", left.json
+    assert (left.json["left_on"], left.json["phone"]) == ("2026-06-01", PHONE)
+    assert sut.client.get(f"/v1/check-ins/{check_in['id']}", headers=w["clerk"]).json["state"] == "ended"
+    assert sut.client.post(url, json={"left_on": "2026-06-02"}, headers=w["clerk"]).status_code == 409
+    again = sut.client.post("/v1/check-ins", json={"member_id": member["id"]}, headers=w["clerk"])
+    assert again.status_code == 409
+    listed = sut.client.get("/v1/members?membership=left", headers=w["clerk"]).json["items"]
+    assert [m["id"] for m in listed] == [member["id"]]

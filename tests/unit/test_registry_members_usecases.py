@@ -179,3 +179,112 @@ def test_a_pledge_is_reached_only_through_its_own_member_and_district(factory, w
             usecases.fulfil_pledge(session, world["stranger"], member.id, pledge.id, now)
         with pytest.raises(NotFound):
             usecases.add_pledge(session, world["stranger"], member.id, text="x")
+
+
+# --- Check-ins, moves and leaving ---------------------------------------------------------------------------
+
+NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+
+def test_a_first_check_in_is_submitted_at_home_and_confirmed_without_a_move(factory, world):
+    clerk = world["clerk"]
+    with factory() as session:
+        member = _register(session, world)
+        check_in = usecases.submit_check_in(session, clerk, member_id=member.id)
+        assert (check_in.compound_id, check_in.building_id) == (world["compound"].id, world["building"].id)
+        session.commit()
+        usecases.confirm_check_in(session, clerk, check_in.id, NOW)
+        session.commit()
+        assert (check_in.state, check_in.decided_at) == ("confirmed", NOW)
+    keys = [e["type"].removeprefix("linli.") for e in committed_events(factory) if "check_in" in e["type"]
+            or "member.moved" in e["type"]]
+    assert keys == ["registry.check_in.submitted", "registry.check_in.confirmed"]
+
+
+def test_moving_house_ends_the_old_check_in_and_moves_the_member_on_confirmation(factory, world):
+    clerk = world["clerk"]
+    with factory() as session:
+        member = _register(session, world, roles=["building_leader", "branch_secretary"])
+        first = usecases.submit_check_in(session, clerk, member_id=member.id)
+        usecases.confirm_check_in(session, clerk, first.id, NOW)
+        session.commit()
+        move = usecases.submit_check_in(session, clerk, member_id=member.id, compound_id=world["second"].id,
+                                        building_id=world["far_building"].id)
+        session.commit()
+        assert member.compound_id == world["compound"].id  # not before the branch confirms
+        usecases.confirm_check_in(session, clerk, move.id, NOW)
+        session.commit()
+        assert (first.state, first.ended_at, move.state) == ("ended", NOW, "confirmed")
+        assert (member.compound_id, member.building_id) == (world["second"].id, world["far_building"].id)
+        assert member.roles == ["branch_secretary"]  # the old building's leader no more
+    [ended] = committed_events(factory, "registry.check_in.ended")
+    assert ended["subject"] == str(first.id)
+    [moved] = committed_events(factory, "registry.member.moved")
+    assert moved["data"]["previous_compound_id"] == str(world["compound"].id)
+    assert moved["data"]["compound_id"] == str(world["second"].id)
+    assert moved["data"]["check_in_id"] == str(move.id) and PHONE not in str(moved)
+
+
+def test_illegal_check_in_steps_are_409(factory, world):
+    clerk = world["clerk"]
+    with factory() as session:
+        member = _register(session, world)
+        check_in = usecases.submit_check_in(session, clerk, member_id=member.id)
+        session.commit()
+        with pytest.raises(InvalidTransition):  # one awaiting the branch at a time
+            usecases.submit_check_in(session, clerk, member_id=member.id, compound_id=world["second"].id)
+        usecases.reject_check_in(session, clerk, check_in.id, NOW, reason="不是本小区住户")
+        session.commit()
+        assert (check_in.state, check_in.reason) == ("rejected", "不是本小区住户")
+        with pytest.raises(InvalidTransition) as caught:
+            usecases.confirm_check_in(session, clerk, check_in.id, NOW)
+        assert "rejected" in caught.value.detail
+        again = usecases.submit_check_in(session, clerk, member_id=member.id)
+        usecases.confirm_check_in(session, clerk, again.id, NOW)
+        session.commit()
+        with pytest.raises(InvalidTransition):  # already checked in here
+            usecases.submit_check_in(session, clerk, member_id=member.id)
+        with pytest.raises(InvalidTransition):
+            usecases.reject_check_in(session, clerk, again.id, NOW, reason="x")
+
+
+def test_check_in_references_are_422_naming_the_field_and_foreign_ones_404(factory, world):
+    clerk = world["clerk"]
+    with factory() as session:
+        member = _register(session, world)
+        session.commit()
+        for fields, field in (({"member_id": world["compound"].id}, "member_id"),
+                              ({"member_id": member.id, "compound_id": world["building"].id}, "compound_id"),
+                              ({"member_id": member.id, "compound_id": world["second"].id,
+                                "building_id": world["building"].id}, "building_id")):
+            with pytest.raises(ValidationFailed) as caught:
+                usecases.submit_check_in(session, clerk, **fields)
+            assert list(caught.value.errors or {}) == [field]
+        with pytest.raises(ValidationFailed):
+            usecases.submit_check_in(session, world["stranger"], member_id=member.id)
+        check_in = usecases.submit_check_in(session, clerk, member_id=member.id)
+        session.commit()
+        with pytest.raises(NotFound):
+            usecases.confirm_check_in(session, world["stranger"], check_in.id, NOW)
+
+
+def test_leaving_ends_the_check_ins_and_the_membership_once(factory, world):
+    clerk = world["clerk"]
+    with factory() as session:
+        member = _register(session, world)
+        first = usecases.submit_check_in(session, clerk, member_id=member.id)
+        usecases.confirm_check_in(session, clerk, first.id, NOW)
+        pending = usecases.submit_check_in(session, clerk, member_id=member.id, compound_id=world["second"].id)
+        session.commit()
+        usecases.leave(session, clerk, member.id, NOW, left_on=NOW.date(), reason="迁往外地")
+        session.commit()
+        assert (first.state, pending.state) == ("ended", "ended")
+        assert (member.membership, member.left_on, member.left_reason) == ("left", NOW.date(), "迁往外地")
+        for step in (lambda: usecases.leave(session, clerk, member.id, NOW, left_on=NOW.date()),
+                     lambda: usecases.submit_check_in(session, clerk, member_id=member.id),
+                     lambda: usecases.add_pledge(session, clerk, member.id, text="x")):
+            with pytest.raises(InvalidTransition):
+                step()
+    [left] = committed_events(factory, "registry.member.left")
+    assert (left["data"]["membership"], left["data"]["left_on"]) == ("left", NOW.date().isoformat())
+    assert len(committed_events(factory, "registry.check_in.ended")) == 2

@@ -1,4 +1,4 @@
-"""party members with their skills, roles and pledges; pg_trgm for searching names
+"""party members with their skills, roles, pledges and check-ins; pg_trgm for searching names
 
 Revision ID: 0006
 Revises: 0005
@@ -76,8 +76,32 @@ def upgrade() -> None:
     op.create_index("ix_pledges_member_created", "pledges", ["member_id", "created_at", "id"])
     op.create_index("ix_pledges_district_id", "pledges", ["district_id"])
 
+    op.create_table(
+        "check_ins",
+        *entity_columns(),
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("compound_id", sa.Uuid(), nullable=False),
+        sa.Column("building_id", sa.Uuid(), nullable=True),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("decided_at", UTCDateTime(), nullable=True),
+        sa.Column("reason", sa.String(500), nullable=True),
+        sa.Column("ended_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name="fk_check_ins_member_id_members"),
+        sa.ForeignKeyConstraint(["compound_id"], ["areas.id"], name="fk_check_ins_compound_id_areas"),
+        sa.ForeignKeyConstraint(["building_id"], ["areas.id"], name="fk_check_ins_building_id_areas"),
+        sa.PrimaryKeyConstraint("id", name="pk_check_ins"),
+    )
+    op.create_index("ix_check_ins_district_created", "check_ins", ["district_id", "created_at", "id"])
+    op.create_index("ix_check_ins_member_created", "check_ins", ["member_id", "created_at", "id"])
+    op.create_index("ix_check_ins_compound_created", "check_ins", ["compound_id", "created_at", "id"])
+    for state in ("submitted", "confirmed"):
+        op.create_index(f"uq_check_ins_{state}", "check_ins", ["member_id"], unique=True,
+                        sqlite_where=sa.text(f"state = '{state}'"), postgresql_where=sa.text(f"state = '{state}'"))
+    op.create_index("ix_check_ins_district_id", "check_ins", ["district_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("check_ins")
     op.drop_table("pledges")
     op.drop_table("member_roles")
     op.drop_table("member_skills")
