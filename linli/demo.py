@@ -63,8 +63,8 @@ def load_demo(suite: Suite) -> None:
     xingguang = registry.post("/v1/areas", {"level": "compound", "name": "星光小区", "kind": "three_no",
                                             "parent_id": community["id"], "management_mode": "red_property",
                                             "households": 312, "residents": 870, "year_built": 1994})
-    registry.post("/v1/areas", {"level": "building", "name": "3栋", "parent_id": xingguang["id"], "units": 2,
-                                "floors": 7})
+    building = registry.post("/v1/areas", {"level": "building", "name": "3栋", "parent_id": xingguang["id"],
+                                           "units": 2, "floors": 7})
     xinglonghu = registry.post("/v1/areas", {"level": "compound", "name": "兴龙湖小区", "kind": "managed",
                                              "parent_id": community["id"], "management_mode": "property_company",
                                              "households": 1260, "residents": 3500, "year_built": 2012})
@@ -77,7 +77,13 @@ def load_demo(suite: Suite) -> None:
         raise RuntimeError(f"demo: area import answered {imported.status_code}: {imported.get_json()}")
     committee = registry.post("/v1/committees", {"community_id": community["id"], "name": "星光社区大党委",
                                                  "convenor_name": "张书记"})
-    _load_units(registry, district["id"], committee["id"], xingguang["id"])
+    hospital_id = _load_units(registry, district["id"], committee["id"], xingguang["id"])
+    doctor, _ = _load_members(registry, xingguang["id"], building["id"], hospital_id)
+    # The doctor reports to the compound's branch (报到), which confirms; the teacher has yet to.
+    check_in = registry.post("/v1/check-ins", {"member_id": doctor["id"]})
+    confirmed = registry.client.post(f"/v1/check-ins/{check_in['id']}/confirm", headers=registry.headers)
+    if confirmed.status_code != 200:
+        raise RuntimeError(f"demo: confirming the check-in answered {confirmed.status_code}: {confirmed.get_json()}")
 
     tickets = _Client(suite, "tickets", token)
     if tickets.wait_until_known("/v1/compounds", xingguang["id"]):
@@ -102,8 +108,9 @@ def load_demo(suite: Suite) -> None:
     log.info("demo_loaded", district=district["id"])
 
 
-def _load_units(registry: _Client, district_id: str, committee_id: str, compound_id: str) -> None:
-    """Co-building units with their resources; one paired with the three-no compound."""
+def _load_units(registry: _Client, district_id: str, committee_id: str, compound_id: str) -> str:
+    """Co-building units with their resources; one paired with the three-no compound. Returns the hospital's id."""
+    hospital_id = ""
     units = [("hospital", "永川区人民医院", "medical", "每月义诊医生2名"),
              ("police_station", "中山路派出所", "public_security", "夜间巡逻民警"),
              ("school", "星光小学", "venue", "周末开放操场")]
@@ -118,5 +125,20 @@ def _load_units(registry: _Client, district_id: str, committee_id: str, compound
             "organization_id": organization["id"], "joined_on": date.today().replace(day=1).isoformat(),
             "member_name": f"{name}兼职委员"})
         if kind == "hospital":
+            hospital_id = organization["id"]
             registry.post("/v1/pairings", {"organization_id": organization["id"], "compound_id": compound_id,
                                            "starts_on": date.today().replace(month=1, day=1).isoformat()})
+    return hospital_id
+
+
+def _load_members(registry: _Client, compound_id: str, building_id: str, employer_id: str) -> list[dict[str, Any]]:
+    """Two party members of the three-no compound: a doctor leading building 3, with a pledge, and a retired
+    teacher."""
+    doctor = registry.post("/v1/members", {
+        "name": "刘医生", "phone": "13900000001", "compound_id": compound_id, "building_id": building_id,
+        "employer_id": employer_id, "skills": ["medical", "elderly_care"], "roles": ["building_leader"]})
+    teacher = registry.post("/v1/members", {
+        "name": "陈老师", "phone": "13900000002", "compound_id": compound_id, "status": "retired",
+        "skills": ["education", "dispute_mediation"], "roles": ["party_group_leader"]})
+    registry.post(f"/v1/members/{doctor['id']}/pledges", {"text": "每月为3栋老人义诊一次"})
+    return [doctor, teacher]

@@ -13,7 +13,19 @@ from sqlalchemy import or_, select
 
 from linli.services.registry import domain, import_files, usecases
 from linli.services.registry.domain import DETAILS
-from linli.services.registry.models import Area, Committee, CommitteeUnit, Organization, Pairing, Resource
+from linli.services.registry.models import (
+    Area,
+    CheckIn,
+    Committee,
+    CommitteeUnit,
+    Member,
+    MemberRole,
+    MemberSkill,
+    Organization,
+    Pairing,
+    Pledge,
+    Resource,
+)
 from linli.services.registry.schemas import (
     AreaCreate,
     AreaMove,
@@ -23,6 +35,11 @@ from linli.services.registry.schemas import (
     AreaSchema,
     AreaTree,
     AreaUpdate,
+    CheckInCreate,
+    CheckInPage,
+    CheckInQuery,
+    CheckInReject,
+    CheckInSchema,
     ChildrenQuery,
     CommitteeCreate,
     CommitteePage,
@@ -38,6 +55,12 @@ from linli.services.registry.schemas import (
     ImportQuery,
     ImportResult,
     ImportRow,
+    MemberCreate,
+    MemberLeave,
+    MemberPage,
+    MemberQuery,
+    MemberSchema,
+    MemberUpdate,
     OrganizationCreate,
     OrganizationPage,
     OrganizationQuery,
@@ -48,6 +71,10 @@ from linli.services.registry.schemas import (
     PairingQuery,
     PairingRemove,
     PairingSchema,
+    PledgeCreate,
+    PledgePage,
+    PledgeQuery,
+    PledgeSchema,
     ResourceCategoryPage,
     ResourceCreate,
     ResourcePage,
@@ -518,3 +545,200 @@ class CommitteeUnitLeaving(MethodView):
         """A unit leaves the committee on `left_on`, for `reason` (leaving when not a unit is 409)"""
         unit = usecases.leave_committee(db(), principal(), committee_id, organization_id, **body)
         return _unit(unit), 200, {"ETag": etag(unit.version)}
+
+
+# --- Party members -----------------------------------------------------------------------------------------
+
+members = Blueprint("members", __name__, url_prefix="/v1/members",
+                    description="Party members (党员): home, employer, skills, roles, pledges.")
+
+
+def _member(row: Member) -> Any:
+    return _shown(row, "phone")
+
+
+@members.route("")
+class Members(MethodView):
+    @requires("registry:read")
+    @members.arguments(MemberQuery, location="query")
+    @members.response(200, MemberPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Search members, newest first (phones masked unless you hold registry:pii)
+
+        `q` finds a fragment of the name anywhere in it, Chinese included; the other filters are exact.
+        """
+        stmt = in_district(select(Member), Member.district_id)
+        for name in ("compound_id", "building_id", "employer_id", "status", "membership"):
+            if name in args:
+                stmt = stmt.where(getattr(Member, name) == args[name])
+        if "q" in args:
+            stmt = stmt.where(Member.name.icontains(args["q"], autoescape=True))
+        if "skill" in args:
+            stmt = stmt.where(Member.id.in_(select(MemberSkill.member_id).where(MemberSkill.skill == args["skill"])))
+        if "role" in args:
+            stmt = stmt.where(Member.id.in_(select(MemberRole.member_id).where(MemberRole.role == args["role"])))
+        page = paginate(db(), stmt, Member, args["limit"], args["cursor"])
+        return {**page, "items": [_member(row) for row in page["items"]]}
+
+    @requires("registry:write")
+    @members.arguments(MemberCreate)
+    @members.response(201, MemberSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+        """Register a party member living in a compound of your district (one member per phone: 409)
+
+        Emits `registry.member.registered` (no phone) and, privately, `registry.member.contact`.
+        """
+        member = usecases.register_member(db(), principal(), **body)
+        return _member(member), 201, {"Location": f"/v1/members/{member.id}", "ETag": etag(member.version)}
+
+
+@members.route("/<uuid:member_id>")
+class MemberItem(MethodView):
+    @requires("registry:read")
+    @members.response(200, MemberSchema)
+    def get(self, member_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """One member (the phone masked unless you hold registry:pii)"""
+        member = visible_or_404(db().get(Member, member_id), "member")
+        return _member(member), 200, {"ETag": etag(member.version)}
+
+    @requires("registry:write")
+    @members.arguments(MemberUpdate)
+    @members.response(200, MemberSchema)
+    def patch(self, body: dict[str, Any], member_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """Change a member's name, phone, employer, building, status, skills or roles (send If-Match)
+
+        The home compound changes only when a check-in at another compound is confirmed.
+        """
+        member = usecases.edit_member(db(), principal(), member_id, body, check_version=check_if_match)
+        return _member(member), 200, {"ETag": etag(member.version)}
+
+
+@members.route("/<uuid:member_id>/pledges")
+class MemberPledges(MethodView):
+    @requires("registry:read")
+    @members.arguments(PledgeQuery, location="query")
+    @members.response(200, PledgePage)
+    def get(self, args: dict[str, Any], member_id: uuid.UUID) -> dict[str, Any]:
+        """A member's public pledges, newest first"""
+        member = visible_or_404(db().get(Member, member_id), "member")
+        stmt = select(Pledge).where(Pledge.member_id == member.id)
+        if "status" in args:
+            stmt = stmt.where(Pledge.status == args["status"])
+        return paginate(db(), stmt, Pledge, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @members.arguments(PledgeCreate)
+    @members.response(201, PledgeSchema)
+    def post(self, body: dict[str, Any], member_id: uuid.UUID) -> tuple[Pledge, int, dict[str, str]]:
+        """A member makes a public pledge (a member who left: 409); emits `registry.pledge.added`"""
+        pledge = usecases.add_pledge(db(), principal(), member_id, **body)
+        return pledge, 201, {"Location": f"/v1/members/{member_id}/pledges/{pledge.id}",
+                             "ETag": etag(pledge.version)}
+
+
+@members.route("/<uuid:member_id>/pledges/<uuid:pledge_id>")
+class MemberPledgeItem(MethodView):
+    @requires("registry:read")
+    @members.response(200, PledgeSchema)
+    def get(self, member_id: uuid.UUID, pledge_id: uuid.UUID) -> tuple[Pledge, int, dict[str, str]]:
+        """One pledge of the member"""
+        pledge = visible_or_404(db().get(Pledge, pledge_id), "pledge")
+        if pledge.member_id != member_id:
+            raise NotFound("pledge not found")
+        return pledge, 200, {"ETag": etag(pledge.version)}
+
+
+@members.route("/<uuid:member_id>/pledges/<uuid:pledge_id>/fulfil")
+class MemberPledgeFulfilment(MethodView):
+    @requires("registry:write")
+    @members.response(200, PledgeSchema)
+    def post(self, member_id: uuid.UUID, pledge_id: uuid.UUID) -> tuple[Pledge, int, dict[str, str]]:
+        """Mark the pledge fulfilled (again: 409); emits `registry.pledge.fulfilled`"""
+        pledge = usecases.fulfil_pledge(db(), principal(), member_id, pledge_id, utcnow())
+        return pledge, 200, {"ETag": etag(pledge.version)}
+
+
+
+@members.route("/<uuid:member_id>/leave")
+class MemberLeaving(MethodView):
+    @requires("registry:write")
+    @members.arguments(MemberLeave)
+    @members.response(200, MemberSchema)
+    def post(self, body: dict[str, Any], member_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """End the membership here: the member's check-ins end with it (leaving twice: 409; honours If-Match)
+
+        Emits `registry.check_in.ended` for each check-in that ends, then `registry.member.left`.
+        """
+        member = usecases.leave(db(), principal(), member_id, utcnow(), **body, check_version=check_if_match)
+        return _member(member), 200, {"ETag": etag(member.version)}
+
+
+# --- Check-ins -------------------------------------------------------------------------------------------------
+
+check_ins = Blueprint("check_ins", __name__, url_prefix="/v1/check-ins",
+                      description="Members reporting to the branch of the compound they live in (报到).")
+
+
+@check_ins.route("")
+class CheckIns(MethodView):
+    @requires("registry:read")
+    @check_ins.arguments(CheckInQuery, location="query")
+    @check_ins.response(200, CheckInPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List check-ins, newest first"""
+        stmt = in_district(select(CheckIn), CheckIn.district_id)
+        for name in ("member_id", "compound_id", "state"):
+            if name in args:
+                stmt = stmt.where(getattr(CheckIn, name) == args[name])
+        return paginate(db(), stmt, CheckIn, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @check_ins.arguments(CheckInCreate)
+    @check_ins.response(201, CheckInSchema)
+    def post(self, body: dict[str, Any]) -> tuple[CheckIn, int, dict[str, str]]:
+        """A member reports to the branch of their home compound, or of the one they move to (`submitted`)
+
+        One check-in awaiting the branch per member, and none at a compound they are checked in at (409).
+        Emits `registry.check_in.submitted`.
+        """
+        check_in = usecases.submit_check_in(db(), principal(), **body)
+        return check_in, 201, {"Location": f"/v1/check-ins/{check_in.id}", "ETag": etag(check_in.version)}
+
+
+@check_ins.route("/<uuid:check_in_id>")
+class CheckInItem(MethodView):
+    @requires("registry:read")
+    @check_ins.response(200, CheckInSchema)
+    def get(self, check_in_id: uuid.UUID) -> tuple[CheckIn, int, dict[str, str]]:
+        """One check-in"""
+        check_in = visible_or_404(db().get(CheckIn, check_in_id), "check-in")
+        return check_in, 200, {"ETag": etag(check_in.version)}
+
+
+@check_ins.route("/<uuid:check_in_id>/confirm")
+class CheckInConfirmation(MethodView):
+    @requires("registry:write")
+    @check_ins.response(200, CheckInSchema)
+    def post(self, check_in_id: uuid.UUID) -> tuple[CheckIn, int, dict[str, str]]:
+        """The branch confirms a submitted check-in (other states: 409 naming the state; honours If-Match)
+
+        The member's earlier confirmed check-in ends (`registry.check_in.ended`) and, when it was at another
+        compound or building, their home moves here (`registry.member.moved`). Emits `registry.check_in.confirmed`.
+        """
+        check_in = usecases.confirm_check_in(db(), principal(), check_in_id, utcnow(), check_version=check_if_match)
+        return check_in, 200, {"ETag": etag(check_in.version)}
+
+
+@check_ins.route("/<uuid:check_in_id>/reject")
+class CheckInRejection(MethodView):
+    @requires("registry:write")
+    @check_ins.arguments(CheckInReject)
+    @check_ins.response(200, CheckInSchema)
+    def post(self, body: dict[str, Any], check_in_id: uuid.UUID) -> tuple[CheckIn, int, dict[str, str]]:
+        """The branch rejects a submitted check-in with a reason (other states: 409; honours If-Match)
+
+        Emits `registry.check_in.rejected`.
+        """
+        check_in = usecases.reject_check_in(db(), principal(), check_in_id, utcnow(), **body,
+                                            check_version=check_if_match)
+        return check_in, 200, {"ETag": etag(check_in.version)}

@@ -248,3 +248,108 @@ def check_leave(joined_on: date | None, left_on: date) -> None:
         raise InvalidTransition("this organization is not a unit of the committee")
     if left_on < joined_on:
         raise ValidationFailed.field("left_on", "before the day it joined")
+
+
+# --- Party members (党员) ------------------------------------------------------------------------------------
+
+MEMBER_STATUSES = ("in_service", "retired")  # 在职 / 退休
+MEMBER_ROLES = (
+    "building_leader",  # 楼栋长
+    "unit_leader",  # 单元长
+    "floor_leader",  # 楼层长
+    "party_group_leader",  # 党小组长
+    "branch_committee_member",  # 支委委员
+    "branch_secretary",  # 支部书记
+)
+# Roles that look after part of a building, so only a member living in a known building holds one.
+BUILDING_ROLES = ("building_leader", "unit_leader", "floor_leader")
+MEMBERSHIP_ACTIVE = "active"
+MEMBERSHIP_LEFT = "left"
+MEMBERSHIPS = (MEMBERSHIP_ACTIVE, MEMBERSHIP_LEFT)
+
+
+def member_errors(skills: list[str], roles: list[str], building_known: bool) -> dict[str, list[str]]:
+    """What is wrong with a member's skills and roles as they would stand, by field."""
+    errors: dict[str, list[str]] = {}
+    unknown_skills = sorted(set(skills) - set(RESOURCE_CATEGORIES))
+    if unknown_skills:
+        errors["skills"] = [f"not categories of GET /v1/resource-categories: {', '.join(unknown_skills)}"]
+    unknown_roles = sorted(set(roles) - set(MEMBER_ROLES))
+    if unknown_roles:
+        errors["roles"] = [f"unknown roles: {', '.join(unknown_roles)}; one of {', '.join(MEMBER_ROLES)}"]
+    building_roles = sorted(set(roles) & set(BUILDING_ROLES))
+    if building_roles and not building_known:
+        errors.setdefault("roles", []).append(
+            f"{', '.join(building_roles)} need the member's home building (building_id)")
+    return errors
+
+
+def check_member(skills: list[str], roles: list[str], building_known: bool) -> None:
+    """Raise unless the skills are known categories and the roles known ones the member can hold."""
+    errors = member_errors(skills, roles, building_known)
+    if errors:
+        raise ValidationFailed(f"invalid member: {', '.join(sorted(errors))}", errors=errors)
+
+
+def check_active(membership: str) -> None:
+    """A member who left takes no new step (check-in, pledge, leaving again) here."""
+    if membership != MEMBERSHIP_ACTIVE:
+        raise InvalidTransition("this member has left; their membership here has ended")
+
+
+
+# --- Pledges (承诺) ---------------------------------------------------------------------------------------------
+
+PLEDGE_OPEN = "open"
+PLEDGE_FULFILLED = "fulfilled"
+PLEDGE_STATUSES = (PLEDGE_OPEN, PLEDGE_FULFILLED)
+
+
+def check_fulfillable(status: str) -> None:
+    """A pledge is fulfilled once."""
+    if status != PLEDGE_OPEN:
+        raise InvalidTransition("this pledge was already fulfilled")
+
+
+# --- Check-ins (报到) -------------------------------------------------------------------------------------------
+
+CHECK_IN_SUBMITTED = "submitted"
+CHECK_IN_CONFIRMED = "confirmed"
+CHECK_IN_REJECTED = "rejected"
+CHECK_IN_ENDED = "ended"
+CHECK_IN_STATES = (CHECK_IN_SUBMITTED, CHECK_IN_CONFIRMED, CHECK_IN_REJECTED, CHECK_IN_ENDED)
+# What the branch may do to a check-in in each state. "end" is no request of its own: a check-in ends
+# when the member's check-in elsewhere is confirmed, or when the member leaves.
+CHECK_IN_MOVES: dict[str, dict[str, str]] = {
+    CHECK_IN_SUBMITTED: {"confirm": CHECK_IN_CONFIRMED, "reject": CHECK_IN_REJECTED, "end": CHECK_IN_ENDED},
+    CHECK_IN_CONFIRMED: {"end": CHECK_IN_ENDED},
+    CHECK_IN_REJECTED: {},
+    CHECK_IN_ENDED: {},
+}
+
+
+def check_in_after(state: str, verb: str) -> str:
+    """The state a check-in in `state` reaches by `verb`; a move not allowed from there is a 409 naming both."""
+    allowed = CHECK_IN_MOVES[state]
+    if verb not in allowed:
+        verbs = [v for v in allowed if v != "end"]
+        raise InvalidTransition(
+            f"a {state} check-in cannot be {verb}ed; allowed now: {', '.join(verbs) or 'nothing'}",
+            errors={"state": [f"is {state}; allowed: {', '.join(verbs) or 'nothing'}"]})
+    return allowed[verb]
+
+
+def check_submission(membership: str, *, pending: bool, confirmed_here: bool) -> None:
+    """A current member with no check-in awaiting the branch reports to a compound they are not checked in at."""
+    check_active(membership)
+    if pending:
+        raise InvalidTransition("this member already has a check-in awaiting the branch's decision")
+    if confirmed_here:
+        raise InvalidTransition("this member is already checked in at this compound")
+
+
+def roles_after_move(roles: list[str], building_changed: bool) -> list[str]:
+    """A member moving to another building gives up the roles that belonged to the old one."""
+    if not building_changed:
+        return roles
+    return [role for role in roles if role not in BUILDING_ROLES]

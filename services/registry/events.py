@@ -195,3 +195,91 @@ COMMITTEE_UNIT_CONTACT = declare(
     "registry.committee_unit.contact",
     "The part-time member a unit sends to a committee, with their phone (private: personal data).",
     CommitteeUnitContactData, private=True)
+
+
+# --- Party members -----------------------------------------------------------------------------------------
+
+class MemberData(ma.Schema):
+    """A member as anyone may read it: no phone number."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    employer_id = ma.fields.UUID(allow_none=True)
+    compound_id = ma.fields.UUID(required=True)
+    building_id = ma.fields.UUID(allow_none=True)
+    status = ma.fields.String(required=True)
+    skills = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "resource categories"})
+    roles = ma.fields.List(ma.fields.String(), required=True)
+    membership = ma.fields.String(required=True, metadata={"description": "active, or left"})
+    left_on = ma.fields.Date(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+class MemberContactData(ma.Schema):
+    """How to reach a member, for notify; personal data, so only on linli.private."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    phone = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+MEMBER_REGISTERED = declare("registry.member.registered", "A party member was registered.", MemberData)
+MEMBER_UPDATED = declare("registry.member.updated",
+                         "A member's name, employer, building, status, skills or roles changed.", MemberData)
+MEMBER_CONTACT = declare("registry.member.contact",
+                         "A member's name and phone number, when set or changed (private: personal data).",
+                         MemberContactData, private=True)
+
+
+class PledgeData(ma.Schema):
+    """A member's public pledge: the member's id and the pledge's text, nothing personal besides."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    member_id = ma.fields.UUID(required=True)
+    text = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "open, or fulfilled"})
+    fulfilled_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+PLEDGE_ADDED = declare("registry.pledge.added", "A member made a public pledge (承诺).", PledgeData)
+PLEDGE_FULFILLED = declare("registry.pledge.fulfilled", "A member's pledge was fulfilled.", PledgeData)
+
+
+# --- Check-ins, moves and leaving ---------------------------------------------------------------------------
+
+class CheckInData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    member_id = ma.fields.UUID(required=True)
+    compound_id = ma.fields.UUID(required=True)
+    building_id = ma.fields.UUID(allow_none=True)
+    state = ma.fields.String(required=True, metadata={"description": "submitted, confirmed, rejected or ended"})
+    decided_at = ma.fields.AwareDateTime(allow_none=True)
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why the branch rejected it"})
+    ended_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+class MemberMoveData(MemberData):
+    """A member after a confirmed check-in at another home; id and version are the member's."""
+
+    previous_compound_id = ma.fields.UUID(required=True)
+    previous_building_id = ma.fields.UUID(allow_none=True)
+    check_in_id = ma.fields.UUID(required=True, metadata={"description": "the confirmed check-in that moved them"})
+
+
+CHECK_IN_SUBMITTED = declare("registry.check_in.submitted",
+                             "A member reported to the branch of their home compound (报到).", CheckInData)
+CHECK_IN_CONFIRMED = declare("registry.check_in.confirmed", "The branch confirmed a member's check-in.", CheckInData)
+CHECK_IN_REJECTED = declare("registry.check_in.rejected", "The branch rejected a member's check-in, with a reason.",
+                            CheckInData)
+CHECK_IN_ENDED = declare("registry.check_in.ended",
+                         "A check-in stopped being in force: the member checked in elsewhere, or left.", CheckInData)
+MEMBER_MOVED = declare("registry.member.moved",
+                       "A member's home moved to the compound of their newly confirmed check-in.", MemberMoveData)
+MEMBER_LEFT = declare("registry.member.left", "A member's membership here ended.", MemberData)

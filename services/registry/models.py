@@ -153,3 +153,113 @@ class CommitteeUnit(Entity, Base):
         Index("uq_committee_units_current", "committee_id", "organization_id", unique=True,
               sqlite_where=text("left_on IS NULL"), postgresql_where=text("left_on IS NULL")),
     )
+
+
+# --- Party members ----------------------------------------------------------------------------------------
+
+class Member(Entity, Base):
+    """A party member (党员) living in a compound of the district."""
+
+    __tablename__ = "members"
+
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    employer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
+    building_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("areas.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    membership: Mapped[str] = mapped_column(String(20), default="active")
+    left_on: Mapped[date | None] = mapped_column(Date)
+    left_reason: Mapped[str | None] = mapped_column(String(500))
+
+    # Skills and roles live in their own rows so a search by one uses an index; `skills` and `roles`
+    # below are their codes, sorted.
+    skill_rows: Mapped[list[MemberSkill]] = relationship(lazy="selectin", cascade="all, delete-orphan",
+                                                         order_by="MemberSkill.skill")
+    role_rows: Mapped[list[MemberRole]] = relationship(lazy="selectin", cascade="all, delete-orphan",
+                                                       order_by="MemberRole.role")
+
+    __table_args__ = (
+        Index("ix_members_district_created", "district_id", "created_at", "id"),
+        # One member per phone number within a district, against racing writers too.
+        Index("uq_members_district_phone", "district_id", "phone", unique=True),
+        Index("ix_members_compound_created", "compound_id", "created_at", "id"),
+        Index("ix_members_building", "building_id"),
+        Index("ix_members_employer", "employer_id"),
+        # A name fragment (Chinese included) is found through trigrams on PostgreSQL; SQLite gets a plain index.
+        Index("ix_members_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+    )
+
+    @property
+    def skills(self) -> list[str]:
+        return sorted(row.skill for row in self.skill_rows)
+
+    @skills.setter
+    def skills(self, codes: list[str]) -> None:
+        kept = {row.skill: row for row in self.skill_rows}
+        self.skill_rows = [kept.get(code) or MemberSkill(skill=code) for code in sorted(set(codes))]
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted(row.role for row in self.role_rows)
+
+    @roles.setter
+    def roles(self, codes: list[str]) -> None:
+        kept = {row.role: row for row in self.role_rows}
+        self.role_rows = [kept.get(code) or MemberRole(role=code) for code in sorted(set(codes))]
+
+
+class MemberSkill(Base):
+    __tablename__ = "member_skills"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    __table_args__ = (Index("ix_member_skills_skill", "skill", "member_id"),)
+
+
+class MemberRole(Base):
+    __tablename__ = "member_roles"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    __table_args__ = (Index("ix_member_roles_role", "role", "member_id"),)
+
+
+class Pledge(Entity, Base):
+    """A public promise a member makes to the neighbourhood (承诺), open until fulfilled."""
+
+    __tablename__ = "pledges"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_pledges_member_created", "member_id", "created_at", "id"),)
+
+
+class CheckIn(Entity, Base):
+    """A member reporting to the branch of a compound they live in (报到); a move is a new check-in."""
+
+    __tablename__ = "check_ins"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"))
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
+    building_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("areas.id"))
+    state: Mapped[str] = mapped_column(String(20), default="submitted")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_check_ins_district_created", "district_id", "created_at", "id"),
+        Index("ix_check_ins_member_created", "member_id", "created_at", "id"),
+        Index("ix_check_ins_compound_created", "compound_id", "created_at", "id"),
+        # At most one check-in awaiting the branch and one in force per member, against racing writers too.
+        Index("uq_check_ins_submitted", "member_id", unique=True, sqlite_where=text("state = 'submitted'"),
+              postgresql_where=text("state = 'submitted'")),
+        Index("uq_check_ins_confirmed", "member_id", unique=True, sqlite_where=text("state = 'confirmed'"),
+              postgresql_where=text("state = 'confirmed'")),
+    )

@@ -7,13 +7,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import marshmallow as ma
 
 from linli.services.registry.domain import (
+    CHECK_IN_STATES,
     COMPOUND_KINDS,
     FIRST_YEAR_BUILT,
     LAST_YEAR_BUILT,
     LEVELS,
     MANAGEMENT_MODES,
+    MEMBER_ROLES,
+    MEMBER_STATUSES,
+    MEMBERSHIPS,
     ORGANIZATION_KINDS,
     PAIRING_STATES,
+    PLEDGE_STATUSES,
     RESOURCE_CATEGORIES,
     RESOURCE_KINDS,
     RESOURCE_STATES,
@@ -331,3 +336,126 @@ class CommitteeUnitQuery(PageArgs):
 
 
 CommitteeUnitPage = page_schema(CommitteeUnitSchema)
+
+
+# --- Party members -----------------------------------------------------------------------------------------
+
+def _skills(**kwargs: object) -> ma.fields.List:
+    return ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES))),
+                          validate=ma.validate.Length(max=len(RESOURCE_CATEGORIES)),
+                          metadata={"description": "codes of GET /v1/resource-categories"}, **kwargs)
+
+
+def _roles(**kwargs: object) -> ma.fields.List:
+    return ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(MEMBER_ROLES)),
+                          validate=ma.validate.Length(max=len(MEMBER_ROLES)),
+                          metadata={"description": "building, unit and floor leaders need building_id"}, **kwargs)
+
+
+class MemberSchema(EntitySchema):
+    name = ma.fields.String()
+    phone = ma.fields.String(metadata={"description": PHONE_MASKED})
+    employer_id = ma.fields.UUID(allow_none=True, metadata={"description": "an organization's id"})
+    compound_id = ma.fields.UUID(metadata={"description": "the home compound; moves with a confirmed check-in"})
+    building_id = ma.fields.UUID(allow_none=True)
+    status = ma.fields.String(validate=ma.validate.OneOf(MEMBER_STATUSES))
+    skills = ma.fields.List(ma.fields.String())
+    roles = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(MEMBER_ROLES)))
+    membership = ma.fields.String(validate=ma.validate.OneOf(MEMBERSHIPS))
+    left_on = ma.fields.Date(allow_none=True)
+    left_reason = ma.fields.String(allow_none=True)
+
+
+class MemberCreate(ma.Schema):
+    name = Text(required=True, max_length=100)
+    phone = Phone(required=True)
+    compound_id = ma.fields.UUID(required=True)
+    building_id = ma.fields.UUID(load_default=None, allow_none=True,
+                                 metadata={"description": "a building of the home compound"})
+    employer_id = ma.fields.UUID(load_default=None, allow_none=True)
+    status = ma.fields.String(load_default="in_service", validate=ma.validate.OneOf(MEMBER_STATUSES))
+    skills = _skills(load_default=list)
+    roles = _roles(load_default=list)
+
+
+class MemberUpdate(ma.Schema):
+    name = Text(max_length=100)
+    phone = Phone()
+    building_id = ma.fields.UUID(allow_none=True)
+    employer_id = ma.fields.UUID(allow_none=True)
+    status = ma.fields.String(validate=ma.validate.OneOf(MEMBER_STATUSES))
+    skills = _skills()
+    roles = _roles()
+
+
+class MemberQuery(PageArgs):
+    q = ma.fields.String(validate=ma.validate.Length(min=1, max=100),
+                         metadata={"description": "a fragment of the name"})
+    compound_id = ma.fields.UUID()
+    building_id = ma.fields.UUID()
+    employer_id = ma.fields.UUID()
+    skill = ma.fields.String(validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    role = ma.fields.String(validate=ma.validate.OneOf(MEMBER_ROLES))
+    status = ma.fields.String(validate=ma.validate.OneOf(MEMBER_STATUSES))
+    membership = ma.fields.String(validate=ma.validate.OneOf(MEMBERSHIPS))
+
+
+MemberPage = page_schema(MemberSchema)
+
+
+class PledgeSchema(EntitySchema):
+    member_id = ma.fields.UUID()
+    text = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PLEDGE_STATUSES))
+    fulfilled_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class PledgeCreate(ma.Schema):
+    text = Text(required=True, max_length=500, metadata={"description": "what the member pledges to do"})
+
+
+class PledgeQuery(PageArgs):
+    status = ma.fields.String(validate=ma.validate.OneOf(PLEDGE_STATUSES))
+
+
+PledgePage = page_schema(PledgeSchema)
+
+
+
+# --- Check-ins and leaving -------------------------------------------------------------------------------------
+
+class CheckInSchema(EntitySchema):
+    member_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    building_id = ma.fields.UUID(allow_none=True)
+    state = ma.fields.String(validate=ma.validate.OneOf(CHECK_IN_STATES))
+    decided_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when the branch decided"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why the branch rejected it"})
+    ended_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class CheckInCreate(ma.Schema):
+    member_id = ma.fields.UUID(required=True)
+    compound_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "the compound reported to; default the member's home. Another compound is a move, "
+                       "done when the branch confirms"})
+    building_id = ma.fields.UUID(load_default=None, allow_none=True,
+                                 metadata={"description": "a building of that compound"})
+
+
+class CheckInReject(ma.Schema):
+    reason = Text(required=True, max_length=500)
+
+
+class CheckInQuery(PageArgs):
+    member_id = ma.fields.UUID()
+    compound_id = ma.fields.UUID()
+    state = ma.fields.String(validate=ma.validate.OneOf(CHECK_IN_STATES))
+
+
+class MemberLeave(ma.Schema):
+    left_on = ma.fields.Date(required=True)
+    reason = Text(load_default=None, allow_none=True, max_length=500)
+
+
+CheckInPage = page_schema(CheckInSchema)

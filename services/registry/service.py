@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.registry.api import areas, committees, organizations, pairings, resource_categories
+from linli.services.registry.api import (
+    areas,
+    check_ins,
+    committees,
+    members,
+    organizations,
+    pairings,
+    resource_categories,
+)
 from linli.services.registry.models import Base
 from linli.shared.service import ServiceSpec
 
@@ -13,7 +21,7 @@ SPEC = ServiceSpec(
     title="linli registry",
     description="Areas, organizations, committees, party members, check-ins and service records.",
     metadata=Base.metadata,
-    blueprints=[areas, committees, organizations, resource_categories, pairings],
+    blueprints=[areas, committees, organizations, resource_categories, pairings, members, check_ins],
     migrations=Path(__file__).parent / "migrations",
     scopes={
         "registry:read": "read areas, organizations, committees, members, check-ins and service records",

@@ -21,26 +21,41 @@ from linli.services.registry.events import (
     AREA_CREATED,
     AREA_MOVED,
     AREA_UPDATED,
+    CHECK_IN_CONFIRMED,
+    CHECK_IN_ENDED,
+    CHECK_IN_REJECTED,
+    CHECK_IN_SUBMITTED,
     COMMITTEE_CREATED,
     COMMITTEE_UNIT_CONTACT,
     COMMITTEE_UNIT_JOINED,
     COMMITTEE_UNIT_LEFT,
     COMMITTEE_UPDATED,
+    MEMBER_CONTACT,
+    MEMBER_LEFT,
+    MEMBER_MOVED,
+    MEMBER_REGISTERED,
+    MEMBER_UPDATED,
     ORGANIZATION_CONTACT,
     ORGANIZATION_CREATED,
     ORGANIZATION_UPDATED,
     PAIRING_CREATED,
     PAIRING_REMOVED,
+    PLEDGE_ADDED,
+    PLEDGE_FULFILLED,
     RESOURCE_ADDED,
     RESOURCE_REMOVED,
     AreaData,
+    MemberData,
 )
 from linli.services.registry.models import (
     Area,
+    CheckIn,
     Committee,
     CommitteeUnit,
+    Member,
     Organization,
     Pairing,
+    Pledge,
     Resource,
     grid_coverage,
 )
@@ -670,3 +685,218 @@ def _unit_contact(unit: CommitteeUnit) -> dict[str, Any]:
     return {"id": unit.id, "district_id": unit.district_id, "committee_id": unit.committee_id,
             "organization_id": unit.organization_id, "member_name": unit.member_name,
             "member_phone": unit.member_phone, "version": unit.version}
+
+
+# --- Party members -----------------------------------------------------------------------------------------
+
+EDITABLE_MEMBER_FIELDS = ("name", "phone", "employer_id", "building_id", "status", "skills", "roles")
+_MEMBER_CONTACT_FIELDS = ("name", "phone")
+
+
+def register_member(session: Session, actor: Actor, *, name: str, phone: str, compound_id: uuid.UUID,
+                    building_id: uuid.UUID | None = None, employer_id: uuid.UUID | None = None,
+                    status: str = "in_service", skills: Sequence[str] = (), roles: Sequence[str] = ()) -> Member:
+    """Register a party member living in a compound; the compound's district is the member's."""
+    compound = _referenced_area(session, actor, compound_id, "compound_id", "compound")
+    _check_building(session, compound, building_id)
+    if employer_id is not None:
+        _check_employer(session, actor, compound.district_id, employer_id)
+    skills, roles = sorted(set(skills)), sorted(set(roles))
+    domain.check_member(skills, roles, building_id is not None)
+    _check_phone_free(session, compound.district_id, phone, None)
+    member = Member(district_id=compound.district_id, name=name, phone=phone, compound_id=compound.id,
+                    building_id=building_id, employer_id=employer_id, status=status,
+                    membership=domain.MEMBERSHIP_ACTIVE)
+    member.skills, member.roles = skills, roles
+    session.add(member)
+    record(session, MEMBER_REGISTERED, member)
+    record(session, MEMBER_CONTACT, member)
+    return member
+
+
+def edit_member(session: Session, actor: Actor, member_id: uuid.UUID, changes: Mapping[str, Any],
+                *, check_version: VersionCheck | None = None) -> Member:
+    """Change a member's fields; the home compound changes only through a confirmed check-in.
+
+    The name and phone go out privately, the rest publicly (the name both ways), each only if changed.
+    """
+    member = visible(session, actor, Member, member_id, what="member", for_update=True)
+    if check_version is not None:
+        check_version(member.version)
+    changes = {name: sorted(set(value)) if name in ("skills", "roles") else value for name, value in changes.items()}
+    changed = edits(member, changes, EDITABLE_MEMBER_FIELDS)
+    if "building_id" in changed and changed["building_id"] is not None:
+        _check_building(session, session.get_one(Area, member.compound_id), changed["building_id"])
+    if changed.get("employer_id") is not None:
+        _check_employer(session, actor, member.district_id, changed["employer_id"])
+    domain.check_member(changes.get("skills", member.skills), changes.get("roles", member.roles),
+                        changes.get("building_id", member.building_id) is not None)
+    if "phone" in changed:
+        _check_phone_free(session, member.district_id, changed["phone"], member.id)
+    if not changed:
+        return member
+    for name, value in changed.items():
+        setattr(member, name, value)
+    # Skills and roles are rows of their own: touching the member's row makes its version move with them.
+    member.updated_at = utcnow()
+    if set(changed) - {"phone"}:
+        record(session, MEMBER_UPDATED, member)
+    if set(changed) & set(_MEMBER_CONTACT_FIELDS):
+        record(session, MEMBER_CONTACT, member)
+    return member
+
+
+def _referenced_area(session: Session, actor: Actor, area_id: uuid.UUID, field: str, level: str) -> Area:
+    """An area of `level` named in a request body: unknown, foreign or of another level is an error on `field`."""
+    area = session.get(Area, area_id)
+    if area is None or not actor.sees(area.district_id) or area.level != level:
+        raise ValidationFailed.field(field, f"no such {level}")
+    return area
+
+
+def _check_building(session: Session, compound: Area, building_id: uuid.UUID | None) -> None:
+    if building_id is None:
+        return
+    building = session.get(Area, building_id)
+    if building is None or building.level != "building" or building.district_id != compound.district_id:
+        raise ValidationFailed.field("building_id", "no such building")
+    if building.parent_id != compound.id:
+        raise ValidationFailed.field("building_id", "not a building of the member's home compound")
+
+
+def _check_employer(session: Session, actor: Actor, district_id: str, employer_id: uuid.UUID) -> None:
+    employer = _referenced_organization(session, actor, employer_id, "employer_id")
+    if employer.district_id != district_id:
+        raise ValidationFailed.field("employer_id", "in another district than the member")
+
+
+def _check_phone_free(session: Session, district_id: str, phone: str, member_id: uuid.UUID | None) -> None:
+    """One member per phone number within a district (a unique index holds it against racing writers too)."""
+    taken = session.scalar(select(Member.id).where(Member.district_id == district_id, Member.phone == phone))
+    if taken is not None and taken != member_id:
+        raise Conflict("a member with this phone number is already registered in the district",
+                       errors={"phone": ["already registered"]})
+
+
+# --- Pledges -----------------------------------------------------------------------------------------------
+
+def add_pledge(session: Session, actor: Actor, member_id: uuid.UUID, *, text: str) -> Pledge:
+    """A current member makes a public pledge; it is open until fulfilled."""
+    member = visible(session, actor, Member, member_id, what="member")
+    domain.check_active(member.membership)
+    pledge = Pledge(district_id=member.district_id, member_id=member.id, text=text, status=domain.PLEDGE_OPEN)
+    session.add(pledge)
+    record(session, PLEDGE_ADDED, pledge)
+    return pledge
+
+
+def fulfil_pledge(session: Session, actor: Actor, member_id: uuid.UUID, pledge_id: uuid.UUID,
+                  now: datetime) -> Pledge:
+    """Mark a member's open pledge fulfilled; a fulfilled one stays so (409 on a second try)."""
+    member = visible(session, actor, Member, member_id, what="member")
+    pledge = session.get(Pledge, pledge_id, with_for_update=True)
+    if pledge is None or pledge.member_id != member.id:
+        raise NotFound("pledge not found")
+    domain.check_fulfillable(pledge.status)
+    pledge.status, pledge.fulfilled_at = domain.PLEDGE_FULFILLED, now
+    record(session, PLEDGE_FULFILLED, pledge)
+    return pledge
+
+
+# --- Check-ins, moves and leaving ---------------------------------------------------------------------------
+
+def submit_check_in(session: Session, actor: Actor, *, member_id: uuid.UUID, compound_id: uuid.UUID | None = None,
+                    building_id: uuid.UUID | None = None) -> CheckIn:
+    """A member reports to the branch of a compound: their home one, or the one they are moving to."""
+    member = session.get(Member, member_id, with_for_update=True)
+    if member is None or not actor.sees(member.district_id):
+        raise ValidationFailed.field("member_id", "no such member")
+    if compound_id is None:
+        compound_id = member.compound_id
+        building_id = building_id or member.building_id
+    compound = _referenced_area(session, actor, compound_id, "compound_id", "compound")
+    if compound.district_id != member.district_id:
+        raise ValidationFailed.field("compound_id", "in another district than the member")
+    _check_building(session, compound, building_id)
+    open_ones = list(session.scalars(select(CheckIn).where(
+        CheckIn.member_id == member.id,
+        CheckIn.state.in_((domain.CHECK_IN_SUBMITTED, domain.CHECK_IN_CONFIRMED)))))
+    domain.check_submission(
+        member.membership,
+        pending=any(c.state == domain.CHECK_IN_SUBMITTED for c in open_ones),
+        confirmed_here=any(c.state == domain.CHECK_IN_CONFIRMED and c.compound_id == compound.id for c in open_ones))
+    check_in = CheckIn(district_id=member.district_id, member_id=member.id, compound_id=compound.id,
+                       building_id=building_id, state=domain.CHECK_IN_SUBMITTED)
+    session.add(check_in)
+    record(session, CHECK_IN_SUBMITTED, check_in)
+    return check_in
+
+
+def confirm_check_in(session: Session, actor: Actor, check_in_id: uuid.UUID, now: datetime,
+                     *, check_version: VersionCheck | None = None) -> CheckIn:
+    """The branch confirms: the member's check-in in force elsewhere ends and their home moves here."""
+    check_in = _visible_check_in(session, actor, check_in_id, check_version)
+    confirmed = domain.check_in_after(check_in.state, "confirm")
+    member = session.get_one(Member, check_in.member_id, with_for_update=True)
+    previous = session.scalar(select(CheckIn).where(CheckIn.member_id == member.id,
+                                                    CheckIn.state == domain.CHECK_IN_CONFIRMED)
+                              .with_for_update())
+    if previous is not None:
+        # Ended (and flushed) first: the member has one check-in in force at a time, by a unique index.
+        _end(session, previous, now)
+    check_in.state, check_in.decided_at = confirmed, now
+    record(session, CHECK_IN_CONFIRMED, check_in)
+    building = check_in.building_id
+    if check_in.compound_id == member.compound_id and building is None:
+        building = member.building_id
+    if (check_in.compound_id, building) != (member.compound_id, member.building_id):
+        moved_from = (member.compound_id, member.building_id)
+        member.roles = domain.roles_after_move(member.roles, building != member.building_id)
+        member.compound_id, member.building_id = check_in.compound_id, building
+        member.updated_at = now
+        session.flush()
+        record(session, MEMBER_MOVED, member, payload_of={
+            **MemberData().dump(member), "previous_compound_id": moved_from[0],
+            "previous_building_id": moved_from[1], "check_in_id": check_in.id})
+    return check_in
+
+
+def reject_check_in(session: Session, actor: Actor, check_in_id: uuid.UUID, now: datetime, *, reason: str,
+                    check_version: VersionCheck | None = None) -> CheckIn:
+    """The branch turns a check-in down, saying why; the member may submit another."""
+    check_in = _visible_check_in(session, actor, check_in_id, check_version)
+    check_in.state = domain.check_in_after(check_in.state, "reject")
+    check_in.decided_at, check_in.reason = now, reason
+    record(session, CHECK_IN_REJECTED, check_in)
+    return check_in
+
+
+def leave(session: Session, actor: Actor, member_id: uuid.UUID, now: datetime, *, left_on: date,
+          reason: str | None = None, check_version: VersionCheck | None = None) -> Member:
+    """A member's membership here ends: their check-ins in force or awaiting the branch end with it."""
+    member = visible(session, actor, Member, member_id, what="member", for_update=True)
+    if check_version is not None:
+        check_version(member.version)
+    domain.check_active(member.membership)
+    ending = list(session.scalars(select(CheckIn).where(
+        CheckIn.member_id == member.id,
+        CheckIn.state.in_((domain.CHECK_IN_SUBMITTED, domain.CHECK_IN_CONFIRMED))).with_for_update()))
+    for check_in in ending:
+        _end(session, check_in, now)
+    member.membership, member.left_on, member.left_reason = domain.MEMBERSHIP_LEFT, left_on, reason
+    record(session, MEMBER_LEFT, member)
+    return member
+
+
+def _visible_check_in(session: Session, actor: Actor, check_in_id: uuid.UUID,
+                      check_version: VersionCheck | None) -> CheckIn:
+    check_in = visible(session, actor, CheckIn, check_in_id, what="check-in", for_update=True)
+    if check_version is not None:
+        check_version(check_in.version)
+    return check_in
+
+
+def _end(session: Session, check_in: CheckIn, now: datetime) -> None:
+    check_in.state = domain.check_in_after(check_in.state, "end")
+    check_in.ended_at = now
+    record(session, CHECK_IN_ENDED, check_in)

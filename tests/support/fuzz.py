@@ -148,6 +148,7 @@ def seed_registry(sut: ServiceUnderTest) -> Seed:
         "committee_id": [committee, other_committee],
         "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees"),
         **_seed_registry_units(sut, op, district, other, compound),
+        **_seed_registry_members(sut, op, compound),
     })
 
 
@@ -174,6 +175,16 @@ def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: st
         "district_id": [district, other],
         "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees", "/v1/organizations", "/v1/pairings"),
     }
+
+
+def _seed_registry_members(sut: ServiceUnderTest, op: dict[str, str], compound: str) -> dict[str, list[Any]]:
+    """A party member with a pledge and a check-in, so the operations on them reach their 2xx and 409 paths."""
+    member = _created(sut.client.post("/v1/members", json={
+        "name": "张三", "phone": "13812345678", "compound_id": compound, "skills": ["medical"]}, headers=op))["id"]
+    pledges = [_created(sut.client.post(f"/v1/members/{member}/pledges", json={"text": "调解邻里纠纷"},
+                                        headers=op))["id"]]
+    check_ins = [_created(sut.client.post("/v1/check-ins", json={"member_id": member}, headers=op))["id"]]
+    return {"member_id": [member], "pledge_id": pledges, "check_in_id": check_ins}
 
 
 def _compound_event(district: str, name: str) -> dict[str, Any]:
