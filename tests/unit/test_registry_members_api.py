@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-OPERATOR = ("*", "registry:admin")
+from tests.support.registry_world import yongchuan_over_http
+
 PHONE = "13812345678"
 
 
 def _setup(sut) -> dict:
     """Two districts; in Yongchuan a community with two compounds, a building, a hospital; callers of each."""
-    op = sut.as_(*OPERATOR)
-
-    def area(body: dict) -> dict:
-        r = sut.client.post("/v1/areas", json=body, headers=op)
-        assert r.status_code == 201, r.json
-        return r.json
-
-    district = area({"level": "district", "name": "永川区"})
-    other = area({"level": "district", "name": "璧山区"})
-    street = area({"level": "street", "name": "中山路街道", "parent_id": district["id"]})
-    community = area({"level": "community", "name": "星光社区", "parent_id": street["id"]})
-    compound = area({"level": "compound", "name": "星光小区", "kind": "managed", "parent_id": community["id"]})
-    second = area({"level": "compound", "name": "月光小区", "kind": "old", "parent_id": community["id"]})
-    building = area({"level": "building", "name": "1栋", "parent_id": compound["id"]})
-    clerk = sut.as_(district["id"], "registry:read registry:write")
-    hospital = sut.client.post("/v1/organizations", json={"kind": "hospital", "name": "永川区人民医院"}, headers=clerk)
-    return {
-        "district": district, "other": other, "community": community, "compound": compound, "second": second,
-        "building": building, "hospital": hospital.json, "clerk": clerk,
-        "pii": sut.as_(district["id"], "registry:read registry:write registry:pii"),
-        "stranger": sut.as_(other["id"], "registry:read registry:write"),
-    }
+    w = yongchuan_over_http(sut)
+    w["second"] = w["area"]({"level": "compound", "name": "月光小区", "kind": "old", "parent_id": w["community"]["id"]})
+    w["building"] = w["area"]({"level": "building", "name": "1栋", "parent_id": w["compound"]["id"]})
+    hospital = sut.client.post("/v1/organizations", json={"kind": "hospital", "name": "永川区人民医院"},
+                               headers=w["clerk"])
+    w["hospital"] = hospital.json
+    return w
 
 
 def _member(sut, w, headers=None, **fields) -> dict:

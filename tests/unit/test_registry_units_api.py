@@ -5,31 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from linli.shared.tables import outbox
+from tests.support.registry_world import yongchuan_over_http
 
-OPERATOR = ("*", "registry:admin")
 PHONE = "13812345678"
 
 
 def _setup(sut) -> dict:
     """Two districts; in Yongchuan a community with a compound; callers of each district."""
-    op = sut.as_(*OPERATOR)
-
-    def area(body: dict) -> dict:
-        r = sut.client.post("/v1/areas", json=body, headers=op)
-        assert r.status_code == 201, r.json
-        return r.json
-
-    district = area({"level": "district", "name": "永川区"})
-    other = area({"level": "district", "name": "璧山区"})
-    street = area({"level": "street", "name": "中山路街道", "parent_id": district["id"]})
-    community = area({"level": "community", "name": "星光社区", "parent_id": street["id"]})
-    compound = area({"level": "compound", "name": "星光小区", "kind": "managed", "parent_id": community["id"]})
-    return {
-        "district": district, "other": other, "community": community, "compound": compound,
-        "clerk": sut.as_(district["id"], "registry:read registry:write"),
-        "pii": sut.as_(district["id"], "registry:read registry:write registry:pii"),
-        "stranger": sut.as_(other["id"], "registry:read registry:write"),
-    }
+    return yongchuan_over_http(sut)
 
 
 def _organization(sut, headers, **fields) -> dict:
@@ -86,7 +69,7 @@ def test_organizations_filter_by_kind_and_name_fragment_within_the_district(make
 def test_an_operator_names_the_district_and_a_foreign_organization_is_404(make_service):
     sut = make_service("registry")
     w = _setup(sut)
-    op = sut.as_(*OPERATOR)
+    op = sut.as_("*", "registry:admin")
     r = sut.client.post("/v1/organizations", json={"kind": "soe", "name": "国企"}, headers=op)
     assert r.status_code == 422 and "district_id" in r.json["errors"]
     made = _organization(sut, op, district_id=w["district"]["id"])

@@ -8,24 +8,20 @@ from datetime import UTC, date, datetime
 import pytest
 
 from linli.services.registry import domain, usecases
-from linli.services.registry.models import Area, Base
+from linli.services.registry.models import Base
 from linli.shared.actors import Actor
 from linli.shared.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from linli.shared.events import CATALOGUE
+from tests.support.registry_world import OPERATOR
+from tests.support.registry_world import add_area as _area
 from tests.support.sessions import committed_events
 
-OPERATOR = Actor("ops", "*", frozenset({"registry:admin"}))
 PHONE = "13812345678"
 
 
 @pytest.fixture
 def factory(make_store):
     return make_store(Base.metadata)
-
-
-def _area(session, actor, level, name, parent=None, kind=None) -> Area:
-    return usecases.add_area(session, actor, level=level, name=name, parent_id=parent.id if parent else None,
-                             kind=kind, time_zone="Asia/Shanghai")
 
 
 @pytest.fixture
