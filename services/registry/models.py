@@ -263,3 +263,36 @@ class CheckIn(Entity, Base):
         Index("uq_check_ins_confirmed", "member_id", unique=True, sqlite_where=text("state = 'confirmed'"),
               postgresql_where=text("state = 'confirmed'")),
     )
+
+
+# --- Service given ----------------------------------------------------------------------------------------
+
+class ServiceRecord(Entity, Base):
+    """Hours of service a member gave (服务记录): logged by hand or credited by an activity or a ticket.
+
+    Time is kept in whole minutes so a year's sums by category are exact; the API speaks hours.
+    """
+
+    __tablename__ = "service_records"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"))
+    # `activity` or `ticket` when credited automatically (source_id is the activity's or ticket's id),
+    # `other` when logged by hand.
+    source: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    served_on: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column()
+    category: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20), default="logged")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_service_records_district_created", "district_id", "created_at", "id"),
+        Index("ix_service_records_member_served", "member_id", "served_on"),
+        # An activity or ticket credits a member once, however often its event is delivered.
+        Index("uq_service_records_source", "member_id", "source", "source_id", unique=True,
+              sqlite_where=text("source_id IS NOT NULL"), postgresql_where=text("source_id IS NOT NULL")),
+    )
