@@ -7,17 +7,30 @@ owed an answer.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 # Kept importable from here: the masking rule is the suite's, and tickets' code names it as its own rule.
+from linli.shared.errors import Conflict, InvalidTransition, ValidationFailed
 from linli.shared.phones import mask_phone as mask_phone
 
 SUBMITTED = "submitted"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+IN_PROGRESS = "in_progress"
+ESCALATED = "escalated"
+LISTED = "listed"
+DISPATCHED = "dispatched"
+RESOLVED = "resolved"
+REVIEWED = "reviewed"
+CLOSED = "closed"
 INITIAL_STATE = SUBMITTED
-STATES = (SUBMITTED,)
-# Open: the resident is still owed an answer, so the deadline runs. The state machine adds the closed
-# states (closed, merged, rejected) later; deriving CLOSED_STATES keeps the two sets from disagreeing.
-OPEN_STATES = frozenset({SUBMITTED})
+STATES = (SUBMITTED, ACCEPTED, REJECTED, IN_PROGRESS, ESCALATED, LISTED, DISPATCHED, RESOLVED, REVIEWED, CLOSED)
+# Open: the resident is still owed an answer, so the deadline runs; deriving CLOSED_STATES keeps the two
+# sets from disagreeing.
+OPEN_STATES = frozenset(STATES) - {REJECTED, CLOSED}
 CLOSED_STATES = frozenset(STATES) - OPEN_STATES
 
 DEFAULT_CATEGORY = "general"
@@ -44,3 +57,290 @@ def due_at_for(category: str, submitted_at: datetime) -> datetime:
 def becomes_overdue(state: str, overdue_already: bool) -> bool:
     """Whether a ticket whose deadline passed turns overdue now (once, and only while open)."""
     return state in OPEN_STATES and not overdue_already
+
+
+# --- The lifecycle: the compound blows the whistle, the units report (小区吹哨、部门报到) ---------------------------
+#
+# A ticket is a frozen value and every verb a function returning the next one, so the same rules hold
+# whether the API, an event handler or the clock moves a ticket, and a property test can drive them
+# through any sequence of actions in milliseconds.
+
+PROBLEM = "problem"
+WISH = "wish"  # 微心愿: a resident's small wish that a party member claims (三小认领)
+KINDS = (PROBLEM, WISH)
+NORMAL = "normal"
+URGENT = "urgent"  # 急事急办: may go straight to a functional department
+URGENCIES = (NORMAL, URGENT)
+# Why a ticket was closed without a fix; a fixed ticket closes with no reason.
+CLOSE_REASONS = ("not_responsible", "duplicate", "no_further_action", "referred")
+SATISFIED = "satisfied"
+BASICALLY_SATISFIED = "basically_satisfied"
+DISSATISFIED = "dissatisfied"
+RATINGS = (SATISFIED, BASICALLY_SATISFIED, DISSATISFIED)
+
+# A unit's part of a dispatched ticket, with its own progress.
+PART_DISPATCHED = "dispatched"
+PART_IN_PROGRESS = "in_progress"
+PART_RESOLVED = "resolved"
+PART_WITHDRAWN = "withdrawn"  # re-routed away, or still open when the ticket closed
+PART_STATES = (PART_DISPATCHED, PART_IN_PROGRESS, PART_RESOLVED, PART_WITHDRAWN)
+OPEN_PARTS = frozenset({PART_DISPATCHED, PART_IN_PROGRESS})
+
+
+@dataclass(frozen=True)
+class Part:
+    unit_id: uuid.UUID
+    lead: bool
+    state: str = PART_DISPATCHED
+    due_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_PARTS
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the lifecycle rules need to know of a ticket."""
+
+    state: str = SUBMITTED
+    kind: str = PROBLEM
+    urgency: str = NORMAL
+    parts: tuple[Part, ...] = ()
+    member_id: uuid.UUID | None = None  # who claimed a wish
+    rating: str | None = None  # the resident's rating of the current fix, cleared when it is reopened
+    close_reason: str | None = None
+
+    @property
+    def lead(self) -> Part | None:
+        return next((part for part in self.parts if part.lead and part.state != PART_WITHDRAWN), None)
+
+    def part(self, unit_id: uuid.UUID) -> Part | None:
+        return next((part for part in self.parts if part.unit_id == unit_id and part.state != PART_WITHDRAWN),
+                    None)
+
+    @property
+    def open_parts(self) -> tuple[Part, ...]:
+        return tuple(part for part in self.parts if part.open)
+
+
+# Whether each verb may be asked of a ticket at all, judged on the ticket alone; each verb then checks what
+# it is given. The 409 for an illegal move names the verbs these allow.
+_GUARDS: dict[str, Callable[[Ticket], bool]] = {
+    "accept": lambda t: t.state == SUBMITTED,
+    "reject": lambda t: t.state == SUBMITTED,
+    "start": lambda t: (t.state == ACCEPTED and t.kind == PROBLEM)
+    or (t.state in (DISPATCHED, IN_PROGRESS) and any(p.state == PART_DISPATCHED for p in t.parts)),
+    "escalate": lambda t: t.kind == PROBLEM and not t.parts and t.state in (ACCEPTED, IN_PROGRESS),
+    "list": lambda t: t.state == ESCALATED,
+    "dispatch": lambda t: t.kind == PROBLEM and (
+        t.state == LISTED or (t.urgency == URGENT and t.state in (SUBMITTED, ACCEPTED, ESCALATED))
+        or (t.state in (DISPATCHED, IN_PROGRESS) and bool(t.parts))),
+    "claim": lambda t: (t.kind == PROBLEM and t.state == LISTED) or (t.kind == WISH and t.state == ACCEPTED),
+    "resolve": lambda t: t.state in (DISPATCHED, IN_PROGRESS) or (t.state in (RESOLVED, REVIEWED)
+                                                                    and bool(t.open_parts)),
+    "reroute": lambda t: t.state in (DISPATCHED, IN_PROGRESS) and bool(t.parts),
+    "review": lambda t: t.state == RESOLVED,
+    "rate": lambda t: t.rating is None and (t.state == REVIEWED or (t.state == CLOSED and t.close_reason is None)),
+    "close": lambda t: t.state in OPEN_STATES,
+    "merge": lambda t: t.state in OPEN_STATES,
+}
+VERBS = tuple(_GUARDS)
+
+
+def allowed_verbs(ticket: Ticket) -> tuple[str, ...]:
+    return tuple(verb for verb in VERBS if _GUARDS[verb](ticket))
+
+
+def _require(ticket: Ticket, verb: str) -> None:
+    if not _GUARDS[verb](ticket):
+        allowed = ", ".join(allowed_verbs(ticket)) or "nothing"
+        raise InvalidTransition(f"a {ticket.state} {ticket.kind} cannot be {event_verb(verb)}; allowed now: {allowed}",
+                                errors={"state": [f"is {ticket.state}; allowed: {allowed}"]})
+
+
+def event_verb(verb: str) -> str:
+    """The event's verb: accept → accepted, list → listed, rate → rated."""
+    return f"{verb}d" if verb.endswith("e") else f"{verb}ed"
+
+
+def accept(ticket: Ticket) -> Ticket:
+    _require(ticket, "accept")
+    return replace(ticket, state=ACCEPTED)
+
+
+def reject(ticket: Ticket) -> Ticket:
+    """Refused at intake (not the compound's business, a prank): closed for good, and said why by the caller."""
+    _require(ticket, "reject")
+    return replace(ticket, state=REJECTED)
+
+
+def start(ticket: Ticket, unit_id: uuid.UUID | None = None) -> Ticket:
+    """Work begins: the compound on a ticket it handles itself, or a dispatched unit on its part."""
+    _require(ticket, "start")
+    if unit_id is None:
+        if ticket.parts:
+            raise ValidationFailed.field("unit_id", "name the dispatched unit that starts work")
+        if ticket.state != ACCEPTED:
+            raise ValidationFailed.field("unit_id", "name the dispatched unit that starts work")
+        return replace(ticket, state=IN_PROGRESS)
+    part = _open_part(ticket, unit_id)
+    if part.state != PART_DISPATCHED:
+        raise InvalidTransition("this unit has already started its part",
+                                errors={"unit_id": ["has already started"]})
+    started = _with_part(ticket, replace(part, state=PART_IN_PROGRESS))
+    return replace(started, state=IN_PROGRESS) if part.lead else started
+
+
+def escalate(ticket: Ticket) -> Ticket:
+    """The compound cannot solve it and blows the whistle to the community's committee (吹哨)."""
+    _require(ticket, "escalate")
+    return replace(ticket, state=ESCALATED)
+
+
+def list_for_meeting(ticket: Ticket) -> Ticket:
+    """Put on the list for the committee's joint meeting (挂单), where units claim it or are dispatched it."""
+    _require(ticket, "list")
+    return replace(ticket, state=LISTED)
+
+
+def dispatch(ticket: Ticket, parts: Sequence[Part]) -> Ticket:
+    """Send the ticket to units, one of them the lead; later calls add units to a dispatched ticket."""
+    _require(ticket, "dispatch")
+    if not parts:
+        raise ValidationFailed.field("units", "name at least one unit")
+    units = [part.unit_id for part in parts]
+    if len(set(units)) != len(units):
+        raise ValidationFailed.field("units", "a unit is named twice")
+    if any(ticket.part(unit) for unit in units):
+        raise Conflict("a unit named already has its part of this ticket", errors={"units": ["already dispatched"]})
+    leads = sum(part.lead for part in parts) + (ticket.lead is not None)
+    if leads != 1:
+        raise ValidationFailed.field("units", "exactly one unit leads the ticket" if not ticket.lead
+                                     else "the ticket already has its lead unit")
+    fresh = tuple(replace(part, state=PART_DISPATCHED) for part in parts)
+    state = ticket.state if ticket.state in (DISPATCHED, IN_PROGRESS) else DISPATCHED
+    return replace(ticket, state=state, parts=ticket.parts + fresh)
+
+
+def claim(ticket: Ticket, *, unit_id: uuid.UUID | None = None, member_id: uuid.UUID | None = None,
+          due_at: datetime | None = None) -> Ticket:
+    """A unit claims a listed problem as its lead (认领); a party member claims a wish and works on it."""
+    _require(ticket, "claim")
+    if ticket.kind == WISH:
+        if member_id is None or unit_id is not None:
+            raise ValidationFailed.field("member_id", "a wish is claimed by a party member, not a unit")
+        return replace(ticket, state=IN_PROGRESS, member_id=member_id)
+    if unit_id is None or member_id is not None:
+        raise ValidationFailed.field("unit_id", "a problem is claimed by a unit, not a member")
+    return replace(ticket, state=DISPATCHED, parts=(Part(unit_id, lead=True, due_at=due_at),))
+
+
+def resolve(ticket: Ticket, unit_id: uuid.UUID | None = None) -> Ticket:
+    """A unit resolves its part; the ticket is resolved when its lead does (or the compound or member, alone)."""
+    _require(ticket, "resolve")
+    if unit_id is None:
+        if ticket.parts:
+            raise ValidationFailed.field("unit_id", "name the dispatched unit that resolved its part")
+        if ticket.state != IN_PROGRESS:
+            raise InvalidTransition(f"a {ticket.state} ticket is resolved by the unit it was dispatched to",
+                                    errors={"state": [f"is {ticket.state}"]})
+        return replace(ticket, state=RESOLVED)
+    part = _open_part(ticket, unit_id)
+    resolved = _with_part(ticket, replace(part, state=PART_RESOLVED))
+    return replace(resolved, state=RESOLVED) if part.lead else resolved
+
+
+def reroute(ticket: Ticket, parts: Sequence[Part]) -> Ticket:
+    """The category changed: the open parts are withdrawn and the ticket goes to the units now responsible.
+
+    Units that already resolved their share keep it; only the work still open moves, with a new lead.
+    """
+    _require(ticket, "reroute")
+    withdrawn = tuple(replace(part, state=PART_WITHDRAWN) if part.open else part for part in ticket.parts)
+    return dispatch(replace(ticket, state=DISPATCHED, parts=withdrawn), parts)
+
+
+def review(ticket: Ticket, *, passed: bool) -> Ticket:
+    """The on-site check (回头看): a pass awaits the resident's rating, a fail sends the work back."""
+    _require(ticket, "review")
+    return replace(ticket, state=REVIEWED) if passed else _reopen(ticket)
+
+
+def rate(ticket: Ticket, rating: str) -> Ticket:
+    """The resident's verdict on the fix: content closes a reviewed ticket, dissatisfied reopens it."""
+    _require(ticket, "rate")
+    if rating not in RATINGS:
+        raise ValidationFailed.field("rating", f"is one of {', '.join(RATINGS)}")
+    if rating == DISSATISFIED:
+        return _reopen(ticket)
+    return replace(ticket, state=CLOSED, rating=rating)
+
+
+def close(ticket: Ticket, reason: str | None = None) -> Ticket:
+    """Close a reviewed ticket as fixed, or any open one without a fix for a reason; open parts are withdrawn."""
+    _require(ticket, "close")
+    if reason is None and ticket.state != REVIEWED:
+        raise ValidationFailed.field("reason", f"a {ticket.state} ticket is closed without a fix only for a reason: "
+                                               f"{', '.join(CLOSE_REASONS)}")
+    if reason is not None and reason not in CLOSE_REASONS:
+        raise ValidationFailed.field("reason", f"is one of {', '.join(CLOSE_REASONS)}")
+    parts = tuple(replace(part, state=PART_WITHDRAWN) if part.open else part for part in ticket.parts)
+    return replace(ticket, state=CLOSED, parts=parts, close_reason=reason)
+
+
+def check_merge(duplicate: Ticket, master: Ticket, *, same: bool, same_compound: bool) -> None:
+    """A duplicate joins an open master of the same compound; it is closed with the master, as `duplicate`."""
+    _require(duplicate, "merge")
+    if same:
+        raise ValidationFailed.field("master_id", "a ticket cannot be merged into itself")
+    if not same_compound:
+        raise ValidationFailed.field("master_id", "the master ticket is of another compound")
+    if master.state not in OPEN_STATES:
+        raise Conflict("the master ticket is already closed", errors={"master_id": [f"is {master.state}"]})
+
+
+def _reopen(ticket: Ticket) -> Ticket:
+    """Back to work: the lead's part to dispatched again, or the compound's or member's own work in progress."""
+    lead = ticket.lead
+    if lead is None:
+        return replace(ticket, state=IN_PROGRESS, rating=None, close_reason=None)
+    return replace(_with_part(ticket, replace(lead, state=PART_DISPATCHED)), state=DISPATCHED, rating=None,
+                   close_reason=None)
+
+
+def _open_part(ticket: Ticket, unit_id: uuid.UUID) -> Part:
+    part = ticket.part(unit_id)
+    if part is None or not part.open:
+        raise ValidationFailed.field("unit_id", "this unit has no open part of this ticket")
+    return part
+
+
+def _with_part(ticket: Ticket, changed: Part) -> Ticket:
+    return replace(ticket, parts=tuple(changed if part.unit_id == changed.unit_id and part.state != PART_WITHDRAWN
+                                       else part for part in ticket.parts))
+
+
+def inconsistencies(ticket: Ticket) -> list[str]:
+    """What is wrong with a ticket's state as a whole; the lifecycle never produces one with any."""
+    found = []
+    if ticket.state in CLOSED_STATES and ticket.open_parts:
+        found.append(f"{ticket.state} with an open part")
+    live_leads = [p for p in ticket.parts if p.lead and p.state != PART_WITHDRAWN]
+    if len(live_leads) > 1:
+        found.append("more than one lead")
+    if ticket.parts and ticket.state in (DISPATCHED, IN_PROGRESS, RESOLVED, REVIEWED) and not live_leads:
+        found.append(f"{ticket.state} without a lead")
+    if ticket.state in (RESOLVED, REVIEWED) and live_leads and live_leads[0].state != PART_RESOLVED:
+        found.append(f"{ticket.state} while its lead has not resolved")
+    if ticket.state == DISPATCHED and (not live_leads or not live_leads[0].open):
+        found.append("dispatched without an open lead")
+    if ticket.kind == WISH and ticket.parts:
+        found.append("a wish dispatched to units")
+    if ticket.kind == PROBLEM and ticket.member_id is not None:
+        found.append("a problem claimed by a member")
+    if ticket.rating is not None and (ticket.state != CLOSED or ticket.close_reason is not None):
+        found.append(f"rated while {ticket.state}")
+    if ticket.close_reason is not None and ticket.state != CLOSED:
+        found.append(f"a close reason while {ticket.state}")
+    return found
