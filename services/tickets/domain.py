@@ -274,7 +274,7 @@ def rate(ticket: Ticket, rating: str) -> Ticket:
         raise ValidationFailed.field("rating", f"is one of {', '.join(RATINGS)}")
     if rating == DISSATISFIED:
         return _reopen(ticket)
-    return replace(ticket, state=CLOSED, rating=rating)
+    return replace(_closed(ticket, None), rating=rating)
 
 
 def close(ticket: Ticket, reason: str | None = None) -> Ticket:
@@ -285,6 +285,11 @@ def close(ticket: Ticket, reason: str | None = None) -> Ticket:
                                                f"{', '.join(CLOSE_REASONS)}")
     if reason is not None and reason not in CLOSE_REASONS:
         raise ValidationFailed.field("reason", f"is one of {', '.join(CLOSE_REASONS)}")
+    return _closed(ticket, reason)
+
+
+def _closed(ticket: Ticket, reason: str | None) -> Ticket:
+    """However a ticket closes, the units' parts still open are withdrawn with it."""
     parts = tuple(replace(part, state=PART_WITHDRAWN) if part.open else part for part in ticket.parts)
     return replace(ticket, state=CLOSED, parts=parts, close_reason=reason)
 
