@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +157,13 @@ def test_an_employer_s_table_is_whole_or_refused():
     with pytest.raises(ValidationFailed) as caught:
         evaluation.check_table_size(evaluation.MAX_TABLE_ROWS + 1)
     assert list(caught.value.errors or {}) == ["organization_id"]
+
+
+@pytest.mark.parametrize("module", ["evaluation", "evaluation_files"])
+def test_the_evaluation_rules_and_its_file_are_plain_python(module):
+    path = Path(__file__).resolve().parents[2] / "services" / "registry" / f"{module}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    frameworks = ("flask", "flask_smorest", "sqlalchemy", "marshmallow", "kombu", "linli.shared.http")
+    assert not {name for name in imported if name.split(".")[0] in frameworks or name.startswith(frameworks)}
