@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
-from linli.services.registry import domain, import_files, usecases
+from linli.services.registry import domain, evaluation, evaluation_files, import_files, usecases
 from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import (
     Area,
@@ -52,6 +53,8 @@ from linli.services.registry.schemas import (
     CommitteeUpdate,
     CoverageSchema,
     CoverageUpdate,
+    EvaluationQuery,
+    EvaluationTableSchema,
     ImportQuery,
     ImportResult,
     ImportRow,
@@ -742,3 +745,107 @@ class CheckInRejection(MethodView):
         check_in = usecases.reject_check_in(db(), principal(), check_in_id, utcnow(), **body,
                                             check_version=check_if_match)
         return check_in, 200, {"ETag": etag(check_in.version)}
+
+
+# --- Evaluations (双向评价) -----------------------------------------------------------------------------------
+
+evaluations = Blueprint("evaluations", __name__, url_prefix="/v1/evaluations",
+                        description="What party members did in a year, for their employers' assessment (双向评价).")
+
+_CSV_RESPONSE = {
+    "schema": {"type": "string", "description": (
+        "UTF-8 with a byte-order mark (so Excel reads the Chinese); a header row, then one row per member: name, "
+        "phone (masked unless registry:pii), check-in, pledges, one column of verified hours per category present, "
+        "total verified hours, hours awaiting verification, activities, tickets, member id. Headers in Chinese, "
+        "in English with `Accept-Language: en`")},
+    "headers": {"Content-Disposition": {"schema": {"type": "string"}, "description": (
+        "CSV only: attachment, under a file name saying whose evaluations of which year")}},
+}
+_EVALUATIONS_ANSWER = "the evaluations: JSON by default; with `Accept: text/csv`, the same table as a CSV file"
+
+
+@evaluations.route("")
+class Evaluations(MethodView):
+    @requires("registry:read")
+    @evaluations.arguments(EvaluationQuery, location="query")
+    @evaluations.response(200, EvaluationTableSchema, description=_EVALUATIONS_ANSWER)
+    @evaluations.alt_response(200, schema=_CSV_RESPONSE["schema"], content_type=evaluation_files.MEDIA_TYPE,
+                              headers=_CSV_RESPONSE["headers"], success=True, description=_EVALUATIONS_ANSWER)
+    @evaluations.alt_response(404, response="NOT_FOUND")
+    def get(self, args: dict[str, Any]) -> Any:
+        """A year's evaluations: one member's (member_id), or an employer's table of its members (organization_id)
+
+        Give `year` and exactly one of `member_id` and `organization_id` (422 naming them otherwise). Per member:
+        the check-in standing at the year's end (for this year: now) and whether one was in force during it;
+        pledges made, fulfilled and still open; hours of service by category and their total, counting
+        **verified** service records only, with logged but not yet verified hours as a separate figure;
+        how many distinct activities and tickets the member served (verified records of the year). The year
+        runs from 1 January to 1 January in the district's time zone; service counts by the day it was given.
+
+        An organization's table lists every member whose employer it is now and who had not left before the
+        year began, by name, complete in one answer: past 5000 members it is refused (422 naming
+        organization_id) rather than cut; a member or organization of another district is 404. Pledge items
+        and activity and ticket ids come only with one member's evaluation. Phones are masked unless you hold
+        registry:pii. `Accept: text/csv` answers a CSV file instead, for spreadsheets.
+        """
+        who = principal()
+        if "member_id" in args:
+            table = usecases.evaluate_member(db(), who, args["member_id"], year=args["year"])
+        else:
+            table = usecases.evaluate_organization(db(), who, args["organization_id"], year=args["year"])
+        shown = [_evaluation_shown(row, who.has(PII_SCOPE)) for row in table.rows]
+        vary = {"Vary": "Accept, Accept-Language"}
+        if request.accept_mimetypes.best_match(["application/json", evaluation_files.MEDIA_TYPE],
+                                               default="application/json") == evaluation_files.MEDIA_TYPE:
+            return _evaluation_file(table, shown, vary)
+        return _evaluation_json(table, shown), 200, vary
+
+
+def _evaluation_shown(row: Any, pii: bool) -> Any:
+    return row if pii else dataclasses.replace(row, phone=mask_phone(row.phone))
+
+
+def _evaluation_file(table: usecases.EvaluationTable, rows: list[Any], headers: dict[str, str]) -> Response:
+    language = evaluation_files.language_of(request.accept_languages.best_match(["zh-CN", "zh", "en"]))
+    subject_id = table.organization.id if table.organization else table.member_id
+    title = table.organization.name if table.organization else rows[0].name
+    body = evaluation_files.csv_of(rows, table.categories, table.compound_names, language)
+    return Response(body, mimetype=evaluation_files.MEDIA_TYPE, headers={
+        **headers, "Content-Language": "zh-CN" if language == "zh" else "en",
+        "Content-Disposition": evaluation_files.disposition(title, table.year.number, subject_id, language)})
+
+
+def _evaluation_json(table: usecases.EvaluationTable, rows: list[Any]) -> dict[str, Any]:
+    one_member = table.member_id is not None
+    return {
+        "year": table.year.number, "time_zone": table.time_zone, "starts_at": table.year.starts_at,
+        "ends_at": table.year.ends_at, "member_id": table.member_id,
+        "organization_id": table.organization.id if table.organization else None,
+        "organization_name": table.organization.name if table.organization else None,
+        "categories": [{"code": code, "zh": domain.RESOURCE_CATEGORIES.get(code, (code, code))[0],
+                        "en": domain.RESOURCE_CATEGORIES.get(code, (code, code))[1]} for code in table.categories],
+        "count": len(rows),
+        "items": [_evaluation_item(row, table, one_member) for row in rows],
+    }
+
+
+def _evaluation_item(row: Any, table: usecases.EvaluationTable, one_member: bool) -> dict[str, Any]:
+    standing, pledges, service = row.check_in, row.pledges, row.service
+    item = {
+        "member_id": row.member_id, "name": row.name, "phone": row.phone, "status": row.status,
+        "membership": row.membership,
+        "check_in": {"status_at_year_end": standing.status_at_year_end, "compound_id": standing.compound_id,
+                     "compound_name": table.compound_names.get(standing.compound_id) if standing.compound_id else None,
+                     "checked_in_during_year": standing.checked_in_during_year,
+                     "confirmed_in_year": standing.confirmed_in_year},
+        "pledges": {"made": pledges.made, "fulfilled": pledges.fulfilled, "open_at_year_end": pledges.open_at_year_end},
+        "hours": {"by_category": [{"category": code, "minutes": minutes, "hours": evaluation.hours(minutes)}
+                                  for code, minutes in service.by_category],
+                  "total_minutes": service.total_minutes, "total_hours": service.total_hours,
+                  "unverified_minutes": service.unverified_minutes, "unverified_hours": service.unverified_hours},
+        "activities": row.activities, "tickets": row.tickets,
+    }
+    if one_member:
+        item["pledge_items"] = [dataclasses.asdict(pledge) for pledge in pledges.items]
+        item["activity_ids"], item["ticket_ids"] = table.activity_ids, table.ticket_ids
+    return item

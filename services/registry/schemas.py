@@ -23,6 +23,7 @@ from linli.services.registry.domain import (
     RESOURCE_KINDS,
     RESOURCE_STATES,
 )
+from linli.services.registry.evaluation import FIRST_YEAR, LAST_YEAR, STANDINGS
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
@@ -459,3 +460,97 @@ class MemberLeave(ma.Schema):
 
 
 CheckInPage = page_schema(CheckInSchema)
+
+
+# --- Evaluations (双向评价) -----------------------------------------------------------------------------------
+
+class EvaluationQuery(ma.Schema):
+    year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=FIRST_YEAR, max=LAST_YEAR), metadata={
+        "description": "the calendar year, in the district's time zone"})
+    member_id = ma.fields.UUID(metadata={"description": "one member's evaluation"})
+    organization_id = ma.fields.UUID(metadata={"description": "the table of every member the organization employs"})
+
+    @ma.validates_schema
+    def _one_subject(self, data: dict[str, object], **_kwargs: object) -> None:
+        given = [name for name in ("member_id", "organization_id") if data.get(name) is not None]
+        if len(given) != 1:
+            message = "give member_id or organization_id, not both" if given else "give member_id or organization_id"
+            raise ma.ValidationError({"member_id": [message], "organization_id": [message]})
+
+
+class EvaluationCheckIn(ma.Schema):
+    status_at_year_end = ma.fields.String(validate=ma.validate.OneOf(STANDINGS), metadata={
+        "description": "confirmed: checked in at a compound's branch; submitted: waiting for the branch; none"})
+    compound_id = ma.fields.UUID(allow_none=True, metadata={"description": "where, at the year's end"})
+    compound_name = ma.fields.String(allow_none=True)
+    checked_in_during_year = ma.fields.Boolean(metadata={
+        "description": "a confirmed check-in was in force at some time of the year"})
+    confirmed_in_year = ma.fields.Integer(metadata={
+        "description": "check-ins the branches confirmed during the year (a move counts again)"})
+
+
+class EvaluationPledge(ma.Schema):
+    id = ma.fields.UUID()
+    text = ma.fields.String()
+    made_at = ma.fields.AwareDateTime()
+    fulfilled_at = ma.fields.AwareDateTime(allow_none=True)
+    status_at_year_end = ma.fields.String(validate=ma.validate.OneOf(PLEDGE_STATUSES))
+
+
+class EvaluationPledges(ma.Schema):
+    made = ma.fields.Integer(metadata={"description": "pledges made during the year"})
+    fulfilled = ma.fields.Integer(metadata={"description": "pledges fulfilled during the year, whenever made"})
+    open_at_year_end = ma.fields.Integer()
+
+
+class CategoryHours(ma.Schema):
+    category = ma.fields.String(metadata={"description": "a code of GET /v1/resource-categories"})
+    minutes = ma.fields.Integer()
+    hours = ma.fields.Float(metadata={"description": "minutes / 60, to the hundredth"})
+
+
+class EvaluationHours(ma.Schema):
+    by_category = ma.fields.List(ma.fields.Nested(CategoryHours), metadata={
+        "description": "verified service only, categories in the order of GET /v1/resource-categories"})
+    total_minutes = ma.fields.Integer()
+    total_hours = ma.fields.Float(metadata={
+        "description": "the total minutes as hours; may differ by 0.01 from the sum of the rounded categories"})
+    unverified_minutes = ma.fields.Integer(metadata={"description": "logged, not yet verified: not in the totals"})
+    unverified_hours = ma.fields.Float()
+
+
+class EvaluationSchema(ma.Schema):
+    member_id = ma.fields.UUID()
+    name = ma.fields.String()
+    phone = ma.fields.String(metadata={"description": "masked unless you hold registry:pii"})
+    status = ma.fields.String(validate=ma.validate.OneOf(MEMBER_STATUSES))
+    membership = ma.fields.String(validate=ma.validate.OneOf(MEMBERSHIPS))
+    check_in = ma.fields.Nested(EvaluationCheckIn)
+    pledges = ma.fields.Nested(EvaluationPledges)
+    hours = ma.fields.Nested(EvaluationHours)
+    activities = ma.fields.Integer(metadata={"description": "distinct activities with verified service in the year"})
+    tickets = ma.fields.Integer(metadata={"description": "distinct tickets with verified service in the year"})
+    pledge_items = ma.fields.List(ma.fields.Nested(EvaluationPledge), metadata={
+        "description": "one member's evaluation only: every pledge open at some time of the year, oldest first"})
+    activity_ids = ma.fields.List(ma.fields.UUID(), metadata={"description": "one member's evaluation only"})
+    ticket_ids = ma.fields.List(ma.fields.UUID(), metadata={"description": "one member's evaluation only"})
+
+
+class EvaluationCategory(ma.Schema):
+    code = ma.fields.String()
+    zh = ma.fields.String()
+    en = ma.fields.String()
+
+
+class EvaluationTableSchema(ma.Schema):
+    year = ma.fields.Integer()
+    time_zone = ma.fields.String(metadata={"description": "the district's, in which the year runs"})
+    starts_at = ma.fields.AwareDateTime(metadata={"description": "the year's first instant"})
+    ends_at = ma.fields.AwareDateTime(metadata={"description": "the next year's first instant"})
+    member_id = ma.fields.UUID(allow_none=True)
+    organization_id = ma.fields.UUID(allow_none=True)
+    organization_name = ma.fields.String(allow_none=True)
+    categories = ma.fields.List(ma.fields.Nested(EvaluationCategory), metadata={
+        "description": "the categories any member of the table served in (the CSV's hours columns)"})
+    count = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(EvaluationSchema), metadata={"description": "by name"})

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from linli.services.registry import domain
+from linli.services.registry import domain, evaluation
 from linli.services.registry.events import (
     AREA_COVERAGE_CHANGED,
     AREA_CREATED,
@@ -57,6 +57,7 @@ from linli.services.registry.models import (
     Pairing,
     Pledge,
     Resource,
+    ServiceRecord,
     grid_coverage,
 )
 from linli.shared.actors import Actor
@@ -900,3 +901,156 @@ def _end(session: Session, check_in: CheckIn, now: datetime) -> None:
     check_in.state = domain.check_in_after(check_in.state, "end")
     check_in.ended_at = now
     record(session, CHECK_IN_ENDED, check_in)
+
+
+# --- Evaluations (双向评价) -----------------------------------------------------------------------------------
+
+# A district whose area row is missing (a district id of a test) lives in the suite's default time zone.
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class EvaluationTable:
+    """A year's evaluations: of one member, or one row per member of an employer."""
+
+    year: evaluation.Year
+    time_zone: str
+    member_id: uuid.UUID | None
+    organization: Organization | None
+    rows: list[evaluation.Evaluation]
+    categories: list[str]
+    compound_names: dict[uuid.UUID, str]
+    # The distinct activities and tickets of one member's verified service; None for an employer's table.
+    activity_ids: list[uuid.UUID] | None = None
+    ticket_ids: list[uuid.UUID] | None = None
+
+
+def evaluate_member(session: Session, actor: Actor, member_id: uuid.UUID, *, year: int) -> EvaluationTable:
+    """What one member did in `year`: check-in, pledges, hours of verified service, activities, tickets."""
+    member = visible(session, actor, Member, member_id, what="member")
+    time_zone = _time_zone_of(session, member.district_id)
+    span = evaluation.year_of(year, time_zone)
+    rows = _evaluations(session, span, Member.id == member.id, members_in_span=False)
+    activity_ids, ticket_ids = _sources_of(session, member.id, span)
+    return EvaluationTable(span, time_zone, member.id, None, rows, evaluation.table_categories(rows),
+                           _compound_names(session, rows), activity_ids, ticket_ids)
+
+
+def evaluate_organization(session: Session, actor: Actor, organization_id: uuid.UUID, *,
+                          year: int) -> EvaluationTable:
+    """The employer's table for `year` (its yearly party-building assessment): one row per member it employs.
+
+    Members are those whose employer the organization is now and who had not left before the year began
+    (when they were registered here says nothing of when they joined the party, so it does not count); the
+    table is complete or refused (evaluation.MAX_TABLE_ROWS).
+    """
+    organization = visible(session, actor, Organization, organization_id, what="organization")
+    time_zone = _time_zone_of(session, organization.district_id)
+    span = evaluation.year_of(year, time_zone)
+    rows = _evaluations(session, span, Member.employer_id == organization.id, members_in_span=True)
+    return EvaluationTable(span, time_zone, None, organization, rows, evaluation.table_categories(rows),
+                           _compound_names(session, rows))
+
+
+def _time_zone_of(session: Session, district_id: str) -> str:
+    try:
+        district = session.get(Area, uuid.UUID(district_id))
+    except ValueError:
+        district = None
+    return district.time_zone if district is not None else DEFAULT_TIME_ZONE
+
+
+def _evaluations(session: Session, span: evaluation.Year, which: ColumnElement[bool], *,
+                 members_in_span: bool) -> list[evaluation.Evaluation]:
+    """The evaluations of the members `which` selects, in five queries whatever their number.
+
+    Service minutes and distinct activities and tickets are summed by the database (GROUP BY member);
+    pledges and check-ins, a handful per member, come as rows that the domain rules read.
+    """
+    stmt = select(Member.id, Member.name, Member.phone, Member.status, Member.membership).where(which)
+    if members_in_span:
+        stmt = stmt.where(or_(Member.left_on.is_(None), Member.left_on >= span.first_day))
+    members = session.execute(stmt.limit(evaluation.MAX_TABLE_ROWS + 1)).all()
+    evaluation.check_table_size(len(members))
+    ids = select(Member.id).where(which).scalar_subquery()
+    minutes = _minutes_by_member(session, ids, span)
+    sources = _source_counts(session, ids, span)
+    pledges = _pledges_by_member(session, ids, span)
+    check_ins = _check_ins_by_member(session, ids, span)
+    facts = [evaluation.MemberFacts(
+        member_id=m.id, name=m.name, phone=m.phone, status=m.status, membership=m.membership,
+        check_ins=check_ins.get(m.id, []), pledges=pledges.get(m.id, []), minutes=minutes.get(m.id, []),
+        activities=sources.get((m.id, evaluation.SOURCE_ACTIVITY), 0),
+        tickets=sources.get((m.id, evaluation.SOURCE_TICKET), 0)) for m in members]
+    # Sorted here rather than by the database, so every database lists a table in the same order.
+    return sorted((evaluation.evaluate(f, span) for f in facts), key=lambda e: (e.name, str(e.member_id)))
+
+
+def _served_in(span: evaluation.Year) -> ColumnElement[bool]:
+    return ServiceRecord.served_on.between(span.first_day, span.last_day)
+
+
+def _minutes_by_member(session: Session, ids: Any,
+                       span: evaluation.Year) -> dict[uuid.UUID, list[evaluation.MinutesFact]]:
+    stmt = (select(ServiceRecord.member_id, ServiceRecord.category, ServiceRecord.state,
+                   func.sum(ServiceRecord.minutes))
+            .where(ServiceRecord.member_id.in_(ids), _served_in(span),
+                   ServiceRecord.state.in_((evaluation.RECORD_VERIFIED, evaluation.RECORD_LOGGED)))
+            .group_by(ServiceRecord.member_id, ServiceRecord.category, ServiceRecord.state))
+    found: dict[uuid.UUID, list[evaluation.MinutesFact]] = {}
+    for member_id, category, state, minutes in session.execute(stmt):
+        found.setdefault(member_id, []).append(evaluation.MinutesFact(category, state, int(minutes)))
+    return found
+
+
+def _source_counts(session: Session, ids: Any, span: evaluation.Year) -> dict[tuple[uuid.UUID, str], int]:
+    """How many distinct activities and tickets each member gave verified service to in the year."""
+    stmt = (select(ServiceRecord.member_id, ServiceRecord.source, func.count(distinct(ServiceRecord.source_id)))
+            .where(ServiceRecord.member_id.in_(ids), _served_in(span),
+                   ServiceRecord.state == evaluation.RECORD_VERIFIED,
+                   ServiceRecord.source.in_((evaluation.SOURCE_ACTIVITY, evaluation.SOURCE_TICKET)))
+            .group_by(ServiceRecord.member_id, ServiceRecord.source))
+    return {(member_id, source): count for member_id, source, count in session.execute(stmt)}
+
+
+def _sources_of(session: Session, member_id: uuid.UUID,
+                span: evaluation.Year) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    stmt = (select(ServiceRecord.source, ServiceRecord.source_id).distinct()
+            .where(ServiceRecord.member_id == member_id, _served_in(span),
+                   ServiceRecord.state == evaluation.RECORD_VERIFIED, ServiceRecord.source_id.is_not(None),
+                   ServiceRecord.source.in_((evaluation.SOURCE_ACTIVITY, evaluation.SOURCE_TICKET))))
+    found: dict[str, list[uuid.UUID]] = {evaluation.SOURCE_ACTIVITY: [], evaluation.SOURCE_TICKET: []}
+    for source, source_id in session.execute(stmt):
+        found[source].append(source_id)
+    return sorted(found[evaluation.SOURCE_ACTIVITY], key=str), sorted(found[evaluation.SOURCE_TICKET], key=str)
+
+
+def _pledges_by_member(session: Session, ids: Any,
+                       span: evaluation.Year) -> dict[uuid.UUID, list[evaluation.PledgeFact]]:
+    stmt = (select(Pledge.member_id, Pledge.id, Pledge.text, Pledge.created_at, Pledge.fulfilled_at)
+            .where(Pledge.member_id.in_(ids), Pledge.created_at < span.ends_at,
+                   or_(Pledge.fulfilled_at.is_(None), Pledge.fulfilled_at >= span.starts_at)))
+    found: dict[uuid.UUID, list[evaluation.PledgeFact]] = {}
+    for member_id, pledge_id, text, made_at, fulfilled_at in session.execute(stmt):
+        found.setdefault(member_id, []).append(evaluation.PledgeFact(pledge_id, text, made_at, fulfilled_at))
+    return found
+
+
+def _check_ins_by_member(session: Session, ids: Any,
+                         span: evaluation.Year) -> dict[uuid.UUID, list[evaluation.CheckInFact]]:
+    stmt = (select(CheckIn.member_id, CheckIn.compound_id, CheckIn.state, CheckIn.created_at, CheckIn.decided_at,
+                   CheckIn.ended_at)
+            .where(CheckIn.member_id.in_(ids), CheckIn.created_at < span.ends_at,
+                   or_(CheckIn.ended_at.is_(None), CheckIn.ended_at >= span.starts_at)))
+    found: dict[uuid.UUID, list[evaluation.CheckInFact]] = {}
+    for member_id, compound_id, state, submitted_at, decided_at, ended_at in session.execute(stmt):
+        found.setdefault(member_id, []).append(evaluation.CheckInFact(
+            compound_id, submitted_at, decided_at, rejected=state == domain.CHECK_IN_REJECTED, ended_at=ended_at))
+    return found
+
+
+def _compound_names(session: Session, rows: Sequence[evaluation.Evaluation]) -> dict[uuid.UUID, str]:
+    ids = {row.check_in.compound_id for row in rows if row.check_in.compound_id is not None}
+    if not ids:
+        return {}
+    return {area_id: name for area_id, name in session.execute(select(Area.id, Area.name).where(Area.id.in_(ids)))}
