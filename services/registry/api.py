@@ -50,6 +50,8 @@ from linli.services.registry.schemas import (
     CommitteeUnitQuery,
     CommitteeUnitSchema,
     CommitteeUpdate,
+    CoverageReport,
+    CoverageReportQuery,
     CoverageSchema,
     CoverageUpdate,
     ImportQuery,
@@ -344,6 +346,8 @@ class Organizations(MethodView):
         stmt = in_district(select(Organization), Organization.district_id)
         if "kind" in args:
             stmt = stmt.where(Organization.kind == args["kind"])
+        if "area_id" in args:
+            stmt = stmt.where(Organization.area_id == args["area_id"])
         if "q" in args:
             stmt = stmt.where(Organization.name.contains(args["q"], autoescape=True))
         page = paginate(db(), stmt, Organization, args["limit"], args["cursor"])
@@ -687,7 +691,7 @@ class CheckIns(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List check-ins, newest first"""
         stmt = in_district(select(CheckIn), CheckIn.district_id)
-        for name in ("member_id", "compound_id", "state"):
+        for name in ("member_id", "compound_id", "branch_id", "state"):
             if name in args:
                 stmt = stmt.where(getattr(CheckIn, name) == args[name])
         return paginate(db(), stmt, CheckIn, args["limit"], args["cursor"])
@@ -742,3 +746,25 @@ class CheckInRejection(MethodView):
         check_in = usecases.reject_check_in(db(), principal(), check_in_id, utcnow(), **body,
                                             check_version=check_if_match)
         return check_in, 200, {"ETag": etag(check_in.version)}
+
+
+# --- Coverage ---------------------------------------------------------------------------------------------------
+
+coverage = Blueprint("coverage", __name__, url_prefix="/v1/coverage",
+                     description="How far party members, branches and pairings reach an area's compounds (覆盖情况).")
+
+
+@coverage.route("")
+class Coverage(MethodView):
+    @requires("registry:read")
+    @coverage.arguments(CoverageReportQuery, location="query")
+    @coverage.response(200, CoverageReport)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Coverage of a compound, or of every compound of a community or street, with totals
+
+        Per compound: current members living there, those in service, those checked in there (a confirmed
+        check-in), role holders per role, buildings where no member living there is a party group leader,
+        and whether a party branch serves it (or its community) and an organization is paired with it
+        today in the district's time zone. Another district's area is 404; a district, building or grid 422.
+        """
+        return usecases.area_coverage(db(), principal(), args["area_id"], utcnow())

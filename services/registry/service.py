@@ -8,6 +8,7 @@ from linli.services.registry.api import (
     areas,
     check_ins,
     committees,
+    coverage,
     members,
     organizations,
     pairings,
@@ -21,7 +22,8 @@ SPEC = ServiceSpec(
     title="linli registry",
     description="Areas, organizations, committees, party members, check-ins and service records.",
     metadata=Base.metadata,
-    blueprints=[areas, committees, organizations, resource_categories, pairings, members, check_ins],
+    blueprints=[areas, committees, organizations, resource_categories, pairings, members, check_ins,
+                coverage],
     migrations=Path(__file__).parent / "migrations",
     scopes={
         "registry:read": "read areas, organizations, committees, members, check-ins and service records",
