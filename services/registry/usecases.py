@@ -972,7 +972,9 @@ def area_coverage(session: Session, actor: Actor, area_id: uuid.UUID, now: datet
     day = domain.day_in(now, district.time_zone if district is not None else area.time_zone)
     compounds = session.execute(select(Area.id, Area.name, Area.parent_id).where(_compounds_under(area))
                                 .order_by(Area.name, Area.id)).all()
-    scope = select(Area.id).where(_compounds_under(area))
+    # The ids themselves rather than a subquery: PostgreSQL then expects a street's 100,000 members, not a
+    # handful, and hashes member_roles instead of probing it once per member.
+    scope = [c.id for c in compounds]
     tallies = _tallies(session, scope)
     buildings: dict[uuid.UUID, list[domain.Place]] = {}
     for building in session.execute(select(Area.id, Area.name, Area.parent_id).where(
@@ -984,8 +986,7 @@ def area_coverage(session: Session, actor: Actor, area_id: uuid.UUID, now: datet
         Member.compound_id.in_(scope), Member.building_id.is_not(None))))
     communities = sorted({c.parent_id for c in compounds})
     served = set(session.scalars(select(Organization.area_id).distinct().where(
-        Organization.kind == domain.PARTY_BRANCH,
-        or_(Organization.area_id.in_(scope), Organization.area_id.in_(communities)))))
+        Organization.kind == domain.PARTY_BRANCH, Organization.area_id.in_([*scope, *communities]))))
     paired = set(session.scalars(select(Pairing.compound_id).distinct().where(
         Pairing.compound_id.in_(scope), Pairing.starts_on <= day,
         or_(Pairing.ends_on.is_(None), Pairing.ends_on >= day))))
@@ -995,7 +996,7 @@ def area_coverage(session: Session, actor: Actor, area_id: uuid.UUID, now: datet
     return domain.coverage_report({"id": area.id, "name": area.name, "level": area.level}, day, lines)
 
 
-def _tallies(session: Session, scope: Any) -> dict[uuid.UUID, domain.Tally]:
+def _tallies(session: Session, scope: Sequence[uuid.UUID]) -> dict[uuid.UUID, domain.Tally]:
     """Current members, those in service, confirmed check-ins and role holders per compound of `scope`."""
     tallies: dict[uuid.UUID, domain.Tally] = {}
     current = (Member.membership == domain.MEMBERSHIP_ACTIVE) & Member.compound_id.in_(scope)
