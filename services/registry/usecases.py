@@ -850,7 +850,7 @@ def submit_check_in(session: Session, actor: Actor, *, member_id: uuid.UUID, com
         confirmed_here=any(c.state == domain.CHECK_IN_CONFIRMED and c.compound_id == compound.id for c in open_ones))
     check_in = CheckIn(district_id=member.district_id, member_id=member.id, compound_id=compound.id,
                        building_id=building_id, state=domain.CHECK_IN_SUBMITTED,
-                       branch_id=branch_serving(session, compound))
+                       branch_id=_branch_serving(session, compound))
     session.add(check_in)
     record(session, CHECK_IN_SUBMITTED, check_in)
     return check_in
@@ -928,7 +928,7 @@ def _end(session: Session, check_in: CheckIn, now: datetime) -> None:
 
 # --- Party branches, convenors and coverage -------------------------------------------------------------------
 
-def branch_serving(session: Session, compound: Area) -> uuid.UUID | None:
+def _branch_serving(session: Session, compound: Area) -> uuid.UUID | None:
     """The party branch a member of `compound` reports to: the compound's own, else its community's, else None.
 
     Of several branches serving one area, the first registered.
