@@ -79,6 +79,8 @@ def load_demo(suite: Suite) -> None:
                                                  "convenor_name": "张书记"})
     hospital_id = _load_units(registry, district["id"], committee["id"], xingguang["id"])
     doctor, _ = _load_members(registry, xingguang["id"], building["id"], hospital_id)
+    registry.post("/v1/organizations", {"kind": "party_branch", "name": "星光小区党支部", "district_id": district["id"],
+                                        "area_id": xingguang["id"]})
     # The doctor reports to the compound's branch (报到), which confirms; the teacher has yet to.
     check_in = registry.post("/v1/check-ins", {"member_id": doctor["id"]})
     confirmed = registry.client.post(f"/v1/check-ins/{check_in['id']}/confirm", headers=registry.headers)

@@ -51,6 +51,8 @@ from linli.services.registry.schemas import (
     CommitteeUnitQuery,
     CommitteeUnitSchema,
     CommitteeUpdate,
+    CoverageReport,
+    CoverageReportQuery,
     CoverageSchema,
     CoverageUpdate,
     EvaluationQuery,
@@ -347,6 +349,8 @@ class Organizations(MethodView):
         stmt = in_district(select(Organization), Organization.district_id)
         if "kind" in args:
             stmt = stmt.where(Organization.kind == args["kind"])
+        if "area_id" in args:
+            stmt = stmt.where(Organization.area_id == args["area_id"])
         if "q" in args:
             stmt = stmt.where(Organization.name.contains(args["q"], autoescape=True))
         page = paginate(db(), stmt, Organization, args["limit"], args["cursor"])
@@ -690,7 +694,7 @@ class CheckIns(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List check-ins, newest first"""
         stmt = in_district(select(CheckIn), CheckIn.district_id)
-        for name in ("member_id", "compound_id", "state"):
+        for name in ("member_id", "compound_id", "branch_id", "state"):
             if name in args:
                 stmt = stmt.where(getattr(CheckIn, name) == args[name])
         return paginate(db(), stmt, CheckIn, args["limit"], args["cursor"])
@@ -849,3 +853,23 @@ def _evaluation_item(row: Any, table: usecases.EvaluationTable, one_member: bool
         item["pledge_items"] = [dataclasses.asdict(pledge) for pledge in pledges.items]
         item["activity_ids"], item["ticket_ids"] = table.activity_ids, table.ticket_ids
     return item
+# --- Coverage ---------------------------------------------------------------------------------------------------
+
+coverage = Blueprint("coverage", __name__, url_prefix="/v1/coverage",
+                     description="How far party members, branches and pairings reach an area's compounds (覆盖情况).")
+
+
+@coverage.route("")
+class Coverage(MethodView):
+    @requires("registry:read")
+    @coverage.arguments(CoverageReportQuery, location="query")
+    @coverage.response(200, CoverageReport)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Coverage of a compound, or of every compound of a community or street, with totals
+
+        Per compound: current members living there, those in service, those checked in there (a confirmed
+        check-in), role holders per role, buildings where no member living there is a party group leader,
+        and whether a party branch serves it (or its community) and an organization is paired with it
+        today in the district's time zone. Another district's area is 404; a district, building or grid 422.
+        """
+        return usecases.area_coverage(db(), principal(), args["area_id"], utcnow())

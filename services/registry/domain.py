@@ -6,9 +6,11 @@ carries the district's id, so one district's data never mixes with another's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from linli.shared.errors import Conflict, InvalidTransition, ValidationFailed
 
@@ -353,3 +355,144 @@ def roles_after_move(roles: list[str], building_changed: bool) -> list[str]:
     if not building_changed:
         return roles
     return [role for role in roles if role not in BUILDING_ROLES]
+
+
+# --- Party branches, committee convenors and coverage (支部覆盖) -----------------------------------------------
+
+PARTY_BRANCH = "party_branch"
+# A branch serves one compound, or a whole community (a community-level branch) for compounds without their own.
+BRANCH_AREA_LEVELS = ("compound", "community")
+
+
+def check_branch_area(kind: str, area_level: str | None) -> None:
+    """Only a party branch serves an area, and that area is a compound or a community (`area_level` None: none)."""
+    if area_level is None:
+        return
+    if kind != PARTY_BRANCH:
+        raise ValidationFailed.field("area_id", f"only organizations of kind {PARTY_BRANCH} serve an area")
+    if area_level not in BRANCH_AREA_LEVELS:
+        raise ValidationFailed.field("area_id", f"a party branch serves a compound or a community, not a {area_level}")
+
+
+def branch_for(compound_id: object, community_id: object, branches: Mapping[Any, Any]) -> Any | None:
+    """The branch a member of `compound_id` reports to: the compound's own, else its community's, else none.
+
+    `branches` maps an area's id to the branch serving it.
+    """
+    return branches.get(compound_id) or branches.get(community_id)
+
+
+def check_convenor(*, membership: str | None, home_community_id: object, community_id: object) -> None:
+    """A committee's convenor is a current member living in one of the committee's community's compounds.
+
+    `membership` None: no such member in the committee's district.
+    """
+    if membership is None:
+        raise ValidationFailed.field("convenor_member_id", "no such member in the committee's district")
+    if membership != MEMBERSHIP_ACTIVE:
+        raise ValidationFailed.field("convenor_member_id", "this member has left")
+    if home_community_id != community_id:
+        raise ValidationFailed.field("convenor_member_id", "does not live in a compound of the committee's community")
+
+
+# What a coverage report may be asked of: one compound, or all the compounds of a community or a street.
+COVERAGE_LEVELS = ("compound", "community", "street")
+GROUP_LEADER_ROLE = "party_group_leader"
+IN_SERVICE = "in_service"
+# Every role is counted, those nobody holds as 0, so a report's columns are the same for every compound.
+COUNTED_ROLES = MEMBER_ROLES
+
+
+def check_coverage_level(level: str) -> None:
+    if level not in COVERAGE_LEVELS:
+        raise ValidationFailed.field("area_id", f"coverage is reported for a compound, community or street, "
+                                                f"not a {level}")
+
+
+def day_in(now: datetime, time_zone: str) -> date:
+    """The local date at `now` in `time_zone`: a pairing is in force on whole local days."""
+    return now.astimezone(ZoneInfo(time_zone)).date()
+
+
+@dataclass(frozen=True)
+class Place:
+    """An area as a report names it."""
+
+    id: Any
+    name: str
+
+
+@dataclass
+class Tally:
+    """What the grouped counts found for one compound: its current members' numbers."""
+
+    members: int = 0
+    in_service: int = 0
+    checked_in: int = 0
+    roles: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompoundCoverage:
+    id: Any
+    name: str
+    members: int
+    in_service: int
+    checked_in: int
+    roles: dict[str, int]
+    buildings: int
+    buildings_without_group_leader: list[Place]
+    has_branch: bool
+    has_pairing: bool
+
+
+def role_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """Members per counted role, in the order of COUNTED_ROLES; a code no longer known is not counted."""
+    return {role: counts.get(role, 0) for role in COUNTED_ROLES}
+
+
+def compound_coverage(compound: Place, community_id: object, tally: Tally, buildings: Sequence[Place], *,
+                      led_buildings: Collection[Any], served_areas: Collection[Any],
+                      paired_compounds: Collection[Any]) -> CompoundCoverage:
+    """One compound's line of the report.
+
+    `led_buildings`: buildings where a current member living there is a party group leader;
+    `served_areas`: areas a party branch serves (the compound counts as served when its community is);
+    `paired_compounds`: compounds with a pairing in force.
+    """
+    return CompoundCoverage(
+        id=compound.id, name=compound.name, members=tally.members, in_service=tally.in_service,
+        checked_in=tally.checked_in, roles=role_counts(tally.roles), buildings=len(buildings),
+        buildings_without_group_leader=[b for b in buildings if b.id not in led_buildings],
+        has_branch=compound.id in served_areas or community_id in served_areas,
+        has_pairing=compound.id in paired_compounds)
+
+
+def roll_up(compounds: Sequence[CompoundCoverage]) -> dict[str, Any]:
+    """The totals of an area over its compounds' lines."""
+    return {
+        "compounds": len(compounds),
+        "members": sum(c.members for c in compounds),
+        "in_service": sum(c.in_service for c in compounds),
+        "checked_in": sum(c.checked_in for c in compounds),
+        "roles": {role: sum(c.roles.get(role, 0) for c in compounds) for role in COUNTED_ROLES},
+        "buildings": sum(c.buildings for c in compounds),
+        "buildings_without_group_leader": sum(len(c.buildings_without_group_leader) for c in compounds),
+        "compounds_without_branch": sum(not c.has_branch for c in compounds),
+        "compounds_without_pairing": sum(not c.has_pairing for c in compounds),
+    }
+
+
+def coverage_report(area: Mapping[str, Any], on: date, compounds: Sequence[CompoundCoverage]) -> dict[str, Any]:
+    """The whole report: the area, its totals, each compound's line and the compounds lacking a branch or pairing.
+
+    `on`: the local day the pairings were judged on.
+    """
+    return {
+        "area": area,
+        "on": on,
+        "totals": roll_up(compounds),
+        "compounds": compounds,
+        "compounds_without_branch": [Place(c.id, c.name) for c in compounds if not c.has_branch],
+        "compounds_without_pairing": [Place(c.id, c.name) for c in compounds if not c.has_pairing],
+    }

@@ -87,6 +87,8 @@ class OrganizationData(ma.Schema):
     kind = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     address = ma.fields.String(allow_none=True)
+    area_id = ma.fields.UUID(allow_none=True, metadata={
+        "description": "a party branch's compound, or its community for a community-level branch"})
     version = ma.fields.Integer(required=True)
 
 
@@ -103,8 +105,8 @@ class OrganizationContactData(ma.Schema):
 
 ORGANIZATION_CREATED = declare("registry.organization.created",
                                "An organization (agency, school, company, ...) was registered.", OrganizationData)
-ORGANIZATION_UPDATED = declare("registry.organization.updated", "An organization's kind, name or address changed.",
-                               OrganizationData)
+ORGANIZATION_UPDATED = declare("registry.organization.updated",
+                               "An organization's kind, name, address or served area changed.", OrganizationData)
 ORGANIZATION_CONTACT = declare(
     "registry.organization.contact",
     "An organization's contact person or phone number was set or changed (private: personal data).",
@@ -262,6 +264,8 @@ class CheckInData(ma.Schema):
     decided_at = ma.fields.AwareDateTime(allow_none=True)
     reason = ma.fields.String(allow_none=True, metadata={"description": "why the branch rejected it"})
     ended_at = ma.fields.AwareDateTime(allow_none=True)
+    branch_id = ma.fields.UUID(allow_none=True, metadata={
+        "description": "the party branch serving the compound, else its community, when the member reported"})
     version = ma.fields.Integer(required=True)
 
 

@@ -85,10 +85,14 @@ class Organization(Entity, Base):
     address: Mapped[str | None] = mapped_column(String(300))
     contact_person: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # A party branch's compound, or its community for a community-level branch (no FK: added to a filled table).
+    area_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     __table_args__ = (
         Index("ix_organizations_district_created", "district_id", "created_at", "id"),
         Index("ix_organizations_district_kind", "district_id", "kind"),
+        # The branches serving a set of compounds and communities, for check-ins and coverage.
+        Index("ix_organizations_area_kind", "area_id", "kind"),
     )
 
 
@@ -252,9 +256,12 @@ class CheckIn(Entity, Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(500))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The party branch serving the compound (or its community) when the member reported; none if it had none.
+    branch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     __table_args__ = (
         Index("ix_check_ins_district_created", "district_id", "created_at", "id"),
+        Index("ix_check_ins_branch_created", "branch_id", "created_at", "id"),
         Index("ix_check_ins_member_created", "member_id", "created_at", "id"),
         Index("ix_check_ins_compound_created", "compound_id", "created_at", "id"),
         # At most one check-in awaiting the branch and one in force per member, against racing writers too.

@@ -9,6 +9,7 @@ import marshmallow as ma
 from linli.services.registry.domain import (
     CHECK_IN_STATES,
     COMPOUND_KINDS,
+    COVERAGE_LEVELS,
     FIRST_YEAR_BUILT,
     LAST_YEAR_BUILT,
     LEVELS,
@@ -184,6 +185,7 @@ class ImportResult(ma.Schema):
 # --- Organizations -----------------------------------------------------------------------------------------
 
 PHONE_MASKED = "masked (138****5678) unless the caller holds registry:pii"
+BRANCH_AREA = "party branches only: the compound it serves, or the community for a community-level branch"
 
 
 class Phone(ma.fields.String):
@@ -202,6 +204,7 @@ class OrganizationSchema(EntitySchema):
     address = ma.fields.String(allow_none=True)
     contact_person = ma.fields.String(allow_none=True)
     contact_phone = ma.fields.String(allow_none=True, metadata={"description": PHONE_MASKED})
+    area_id = ma.fields.UUID(allow_none=True, metadata={"description": BRANCH_AREA})
 
 
 class OrganizationCreate(ma.Schema):
@@ -212,6 +215,7 @@ class OrganizationCreate(ma.Schema):
     contact_phone = Phone(load_default=None, allow_none=True)
     district_id = ma.fields.UUID(load_default=None, allow_none=True,
                                  metadata={"description": "operators only: the district it belongs to"})
+    area_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={"description": BRANCH_AREA})
 
 
 class OrganizationUpdate(ma.Schema):
@@ -220,10 +224,12 @@ class OrganizationUpdate(ma.Schema):
     address = Text(allow_none=True, max_length=300)
     contact_person = Text(allow_none=True, max_length=100)
     contact_phone = Phone(allow_none=True)
+    area_id = ma.fields.UUID(allow_none=True, metadata={"description": BRANCH_AREA})
 
 
 class OrganizationQuery(PageArgs):
     kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
+    area_id = ma.fields.UUID(metadata={"description": "only the party branches serving this area"})
     q = ma.fields.String(validate=ma.validate.Length(min=1, max=100),
                          metadata={"description": "a fragment of the name"})
 
@@ -433,6 +439,9 @@ class CheckInSchema(EntitySchema):
     decided_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when the branch decided"})
     reason = ma.fields.String(allow_none=True, metadata={"description": "why the branch rejected it"})
     ended_at = ma.fields.AwareDateTime(allow_none=True)
+    branch_id = ma.fields.UUID(allow_none=True, metadata={
+        "description": "the party branch reported to: the one serving the compound, else its community; null "
+                       "when neither has one"})
 
 
 class CheckInCreate(ma.Schema):
@@ -451,6 +460,7 @@ class CheckInReject(ma.Schema):
 class CheckInQuery(PageArgs):
     member_id = ma.fields.UUID()
     compound_id = ma.fields.UUID()
+    branch_id = ma.fields.UUID()
     state = ma.fields.String(validate=ma.validate.OneOf(CHECK_IN_STATES))
 
 
@@ -554,3 +564,56 @@ class EvaluationTableSchema(ma.Schema):
         "description": "the categories any member of the table served in (the CSV's hours columns)"})
     count = ma.fields.Integer()
     items = ma.fields.List(ma.fields.Nested(EvaluationSchema), metadata={"description": "by name"})
+# --- Coverage (覆盖情况) ---------------------------------------------------------------------------------------
+
+_ROLE_COUNTS = {"description": "members holding each role, every role code present",
+                "example": dict.fromkeys(MEMBER_ROLES, 0)}
+
+
+class PlaceSchema(ma.Schema):
+    id = ma.fields.UUID()
+    name = ma.fields.String()
+
+
+class CoveredArea(PlaceSchema):
+    level = ma.fields.String(validate=ma.validate.OneOf(COVERAGE_LEVELS))
+
+
+class CoverageReportQuery(ma.Schema):
+    area_id = ma.fields.UUID(required=True, metadata={"description": "a compound, community or street"})
+
+
+class CompoundCoverageSchema(ma.Schema):
+    id = ma.fields.UUID()
+    name = ma.fields.String()
+    members = ma.fields.Integer(metadata={"description": "current members living here"})
+    in_service = ma.fields.Integer(metadata={"description": "of them, in service (在职)"})
+    checked_in = ma.fields.Integer(metadata={"description": "members with a confirmed check-in here"})
+    roles = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata=_ROLE_COUNTS)
+    buildings = ma.fields.Integer()
+    buildings_without_group_leader = ma.fields.List(ma.fields.Nested(PlaceSchema), metadata={
+        "description": "buildings where no current member living there is a party group leader"})
+    has_branch = ma.fields.Boolean(metadata={"description": "a party branch serves the compound or its community"})
+    has_pairing = ma.fields.Boolean(metadata={
+        "description": "an organization is paired with it today (in the district's time zone)"})
+
+
+class CoverageTotals(ma.Schema):
+    compounds = ma.fields.Integer()
+    members = ma.fields.Integer()
+    in_service = ma.fields.Integer()
+    checked_in = ma.fields.Integer()
+    roles = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata=_ROLE_COUNTS)
+    buildings = ma.fields.Integer()
+    buildings_without_group_leader = ma.fields.Integer()
+    compounds_without_branch = ma.fields.Integer()
+    compounds_without_pairing = ma.fields.Integer()
+
+
+class CoverageReport(ma.Schema):
+    area = ma.fields.Nested(CoveredArea)
+    on = ma.fields.Date(metadata={"description": "the local day pairings were judged on"})
+    totals = ma.fields.Nested(CoverageTotals)
+    compounds = ma.fields.List(ma.fields.Nested(CompoundCoverageSchema), metadata={"description": "by name"})
+    compounds_without_branch = ma.fields.List(ma.fields.Nested(PlaceSchema))
+    compounds_without_pairing = ma.fields.List(ma.fields.Nested(PlaceSchema))

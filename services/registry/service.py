@@ -8,6 +8,7 @@ from linli.services.registry.api import (
     areas,
     check_ins,
     committees,
+    coverage,
     evaluations,
     members,
     organizations,
@@ -23,7 +24,7 @@ SPEC = ServiceSpec(
     description="Areas, organizations, committees, party members, check-ins and service records.",
     metadata=Base.metadata,
     blueprints=[areas, committees, organizations, resource_categories, pairings, members, check_ins,
-                evaluations],
+                evaluations, coverage],
     migrations=Path(__file__).parent / "migrations",
     scopes={
         "registry:read": "read areas, organizations, committees, members, check-ins and service records",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, distinct, func, or_, select
+from sqlalchemy import ColumnElement, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from linli.services.registry import domain, evaluation
@@ -53,6 +53,7 @@ from linli.services.registry.models import (
     Committee,
     CommitteeUnit,
     Member,
+    MemberRole,
     Organization,
     Pairing,
     Pledge,
@@ -167,6 +168,8 @@ def set_up_committee(session: Session, actor: Actor, *, community_id: uuid.UUID,
         raise ValidationFailed.field("community_id", "no such community")
     if session.scalar(select(Committee.id).where(Committee.community_id == community.id)):
         raise Conflict("this community already has a committee")
+    if convenor_member_id is not None:
+        _check_convenor(session, community, convenor_member_id)
     committee = Committee(district_id=community.district_id, community_id=community.id, name=name,
                           time_zone=community.time_zone, convenor_name=convenor_name,
                           convenor_member_id=convenor_member_id, unit_count=0)
@@ -457,19 +460,23 @@ def _insert_planned(session: Session, district_id: str, planned: Sequence[Planne
 
 # --- Organizations -----------------------------------------------------------------------------------------
 
-EDITABLE_ORGANIZATION_FIELDS = ("kind", "name", "address", "contact_person", "contact_phone")
+EDITABLE_ORGANIZATION_FIELDS = ("kind", "name", "address", "contact_person", "contact_phone", "area_id")
 _CONTACT_FIELDS = ("contact_person", "contact_phone")
 
 
 def register_organization(session: Session, actor: Actor, *, kind: str, name: str, address: str | None = None,
                           contact_person: str | None = None, contact_phone: str | None = None,
-                          district_id: str | None = None) -> Organization:
-    """Register an organization in the caller's district (an operator names the district)."""
+                          district_id: str | None = None, area_id: uuid.UUID | None = None) -> Organization:
+    """Register an organization in the caller's district (an operator names the district).
+
+    A party branch may name the area it serves (`area_id`): a compound, or a community.
+    """
     district = domain.organization_district(None if actor.is_operator else actor.district, district_id)
     if actor.is_operator:
         _check_district_exists(session, district)
+    domain.check_branch_area(kind, _branch_area_level(session, district, area_id))
     organization = Organization(district_id=district, kind=kind, name=name, address=address,
-                                contact_person=contact_person, contact_phone=contact_phone)
+                                contact_person=contact_person, contact_phone=contact_phone, area_id=area_id)
     session.add(organization)
     record(session, ORGANIZATION_CREATED, organization)
     if contact_person is not None or contact_phone is not None:
@@ -484,6 +491,10 @@ def edit_organization(session: Session, actor: Actor, organization_id: uuid.UUID
     if check_version is not None:
         check_version(organization.version)
     changed = edits(organization, changes, EDITABLE_ORGANIZATION_FIELDS)
+    if {"kind", "area_id"} & set(changed):
+        # Judged as it will stand: a branch with an area cannot become a school, whichever field changes.
+        domain.check_branch_area(changes.get("kind", organization.kind), _branch_area_level(
+            session, organization.district_id, changes.get("area_id", organization.area_id)))
     for name, value in changed.items():
         setattr(organization, name, value)
     if set(changed) - set(_CONTACT_FIELDS):
@@ -491,6 +502,16 @@ def edit_organization(session: Session, actor: Actor, organization_id: uuid.UUID
     if set(changed) & set(_CONTACT_FIELDS):
         record(session, ORGANIZATION_CONTACT, organization)
     return organization
+
+
+def _branch_area_level(session: Session, district_id: str, area_id: uuid.UUID | None) -> str | None:
+    """The level of the area a branch would serve (None: no area); unknown or another district's is a 422."""
+    if area_id is None:
+        return None
+    area = session.get(Area, area_id)
+    if area is None or area.district_id != district_id:
+        raise ValidationFailed.field("area_id", "no such area in the organization's district")
+    return area.level
 
 
 def _check_district_exists(session: Session, district_id: str) -> None:
@@ -614,6 +635,8 @@ def edit_committee(session: Session, actor: Actor, committee_id: uuid.UUID, chan
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     changed = {name: value for name, value in changes.items() if getattr(committee, name) != value}
+    if changed.get("convenor_member_id") is not None:
+        _check_convenor(session, session.get_one(Area, committee.community_id), changed["convenor_member_id"])
     if changed:
         for name, value in changed.items():
             setattr(committee, name, value)
@@ -827,7 +850,8 @@ def submit_check_in(session: Session, actor: Actor, *, member_id: uuid.UUID, com
         pending=any(c.state == domain.CHECK_IN_SUBMITTED for c in open_ones),
         confirmed_here=any(c.state == domain.CHECK_IN_CONFIRMED and c.compound_id == compound.id for c in open_ones))
     check_in = CheckIn(district_id=member.district_id, member_id=member.id, compound_id=compound.id,
-                       building_id=building_id, state=domain.CHECK_IN_SUBMITTED)
+                       building_id=building_id, state=domain.CHECK_IN_SUBMITTED,
+                       branch_id=_branch_serving(session, compound))
     session.add(check_in)
     record(session, CHECK_IN_SUBMITTED, check_in)
     return check_in
@@ -1054,3 +1078,92 @@ def _compound_names(session: Session, rows: Sequence[evaluation.Evaluation]) -> 
     if not ids:
         return {}
     return {area_id: name for area_id, name in session.execute(select(Area.id, Area.name).where(Area.id.in_(ids)))}
+# --- Party branches, convenors and coverage -------------------------------------------------------------------
+
+def _branch_serving(session: Session, compound: Area) -> uuid.UUID | None:
+    """The party branch a member of `compound` reports to: the compound's own, else its community's, else None.
+
+    Of several branches serving one area, the first registered.
+    """
+    rows = session.execute(select(Organization.area_id, Organization.id).where(
+        Organization.kind == domain.PARTY_BRANCH, Organization.area_id.in_((compound.id, compound.parent_id)))
+        .order_by(Organization.created_at.desc(), Organization.id.desc()))
+    # Newest first, so the first registered per area is the one the dict keeps.
+    return domain.branch_for(compound.id, compound.parent_id, {area: branch for area, branch in rows})
+
+
+def _check_convenor(session: Session, community: Area, member_id: uuid.UUID) -> None:
+    member = session.get(Member, member_id)
+    if member is None or member.district_id != community.district_id:
+        domain.check_convenor(membership=None, home_community_id=None, community_id=community.id)
+        return
+    home_community = session.scalar(select(Area.parent_id).where(Area.id == member.compound_id))
+    domain.check_convenor(membership=member.membership, home_community_id=home_community,
+                          community_id=community.id)
+
+
+def _compounds_under(area: Area) -> Any:
+    """The condition on Area picking the compounds of a compound, community or street."""
+    if area.level == "compound":
+        return Area.id == area.id
+    if area.level == "community":
+        return (Area.parent_id == area.id) & (Area.level == "compound")
+    communities = select(Area.id).where(Area.parent_id == area.id, Area.level == "community")
+    return Area.parent_id.in_(communities) & (Area.level == "compound")
+
+
+def area_coverage(session: Session, actor: Actor, area_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """How far members, branches and pairings reach the compounds of a compound, community or street.
+
+    A fixed handful of grouped queries, whatever the number of compounds and members: each counts for all
+    the area's compounds at once and the domain assembles the lines and totals.
+    """
+    area = visible_area(session, actor, area_id)
+    domain.check_coverage_level(area.level)
+    district = session.get(Area, uuid.UUID(area.district_id))
+    day = domain.day_in(now, district.time_zone if district is not None else area.time_zone)
+    compounds = session.execute(select(Area.id, Area.name, Area.parent_id).where(_compounds_under(area))
+                                .order_by(Area.name, Area.id)).all()
+    # The ids themselves rather than a subquery: PostgreSQL then expects a street's 100,000 members, not a
+    # handful, and hashes member_roles instead of probing it once per member.
+    scope = [c.id for c in compounds]
+    tallies = _tallies(session, scope)
+    buildings: dict[uuid.UUID, list[domain.Place]] = {}
+    for building in session.execute(select(Area.id, Area.name, Area.parent_id).where(
+            Area.level == "building", Area.parent_id.in_(scope)).order_by(Area.name, Area.id)):
+        buildings.setdefault(building.parent_id, []).append(domain.Place(building.id, building.name))
+    led = set(session.scalars(select(Member.building_id).distinct().join(
+        MemberRole, MemberRole.member_id == Member.id).where(
+        MemberRole.role == domain.GROUP_LEADER_ROLE, Member.membership == domain.MEMBERSHIP_ACTIVE,
+        Member.compound_id.in_(scope), Member.building_id.is_not(None))))
+    communities = sorted({c.parent_id for c in compounds})
+    served = set(session.scalars(select(Organization.area_id).distinct().where(
+        Organization.kind == domain.PARTY_BRANCH, Organization.area_id.in_([*scope, *communities]))))
+    paired = set(session.scalars(select(Pairing.compound_id).distinct().where(
+        Pairing.compound_id.in_(scope), Pairing.starts_on <= day,
+        or_(Pairing.ends_on.is_(None), Pairing.ends_on >= day))))
+    lines = [domain.compound_coverage(domain.Place(c.id, c.name), c.parent_id, tallies.get(c.id, domain.Tally()),
+                                      buildings.get(c.id, []), led_buildings=led, served_areas=served,
+                                      paired_compounds=paired) for c in compounds]
+    return domain.coverage_report({"id": area.id, "name": area.name, "level": area.level}, day, lines)
+
+
+def _tallies(session: Session, scope: Sequence[uuid.UUID]) -> dict[uuid.UUID, domain.Tally]:
+    """Current members, those in service, confirmed check-ins and role holders per compound of `scope`."""
+    tallies: dict[uuid.UUID, domain.Tally] = {}
+    current = (Member.membership == domain.MEMBERSHIP_ACTIVE) & Member.compound_id.in_(scope)
+    for compound_id, members, in_service in session.execute(
+            select(Member.compound_id, func.count(), func.sum(case((Member.status == domain.IN_SERVICE, 1), else_=0)))
+            .where(current).group_by(Member.compound_id)):
+        tallies[compound_id] = domain.Tally(members=members, in_service=in_service)
+    for compound_id, checked_in in session.execute(
+            select(CheckIn.compound_id, func.count()).where(
+                CheckIn.state == domain.CHECK_IN_CONFIRMED, CheckIn.compound_id.in_(scope))
+            .group_by(CheckIn.compound_id)):
+        tallies.setdefault(compound_id, domain.Tally()).checked_in = checked_in
+    for compound_id, role, holders in session.execute(
+            select(Member.compound_id, MemberRole.role, func.count())
+            .join(MemberRole, MemberRole.member_id == Member.id).where(current)
+            .group_by(Member.compound_id, MemberRole.role)):
+        tallies.setdefault(compound_id, domain.Tally()).roles[role] = holders
+    return tallies

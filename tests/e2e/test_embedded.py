@@ -62,6 +62,10 @@ def test_demo_data_crossed_all_four_services(embedded):
     assert status == 200 and sorted(m["name"] for m in members["items"]) == ["刘医生", "陈老师"]
     status, check_ins = call("GET", f"{base}/registry/v1/check-ins?state=confirmed", token)
     assert status == 200 and len(check_ins["items"]) == 1
+    status, branches = call("GET", f"{base}/registry/v1/organizations?kind=party_branch", token)
+    assert status == 200 and check_ins["items"][0]["branch_id"] == branches["items"][0]["id"]
+    status, coverage = call("GET", f"{base}/registry/v1/coverage?area_id={compound}", token)
+    assert status == 200 and coverage["compounds"][0]["checked_in"] == 1 and coverage["totals"]["members"] == 2
 
 
 def test_a_new_compound_and_ticket_flow_through_the_in_memory_bus(embedded):

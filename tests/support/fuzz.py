@@ -161,6 +161,11 @@ def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: st
         return _created(sut.client.post("/v1/organizations", json=body, headers=op))["id"]
 
     organizations = [organization(district, "永川区人民医院"), organization(other, "璧山区人民医院")]
+    # A party branch serving the compound: check-ins name it, coverage counts the compound as served.
+    branch = _created(sut.client.post("/v1/organizations", json={
+        "kind": "party_branch", "name": "星光小区党支部", "area_id": compound, "district_id": district},
+        headers=op))["id"]
+    organizations.append(branch)
     resources = [_created(sut.client.post(f"/v1/organizations/{org}/resources", json={
         "kind": "staff", "category": "medical", "description": "义诊医生"}, headers=op))["id"] for org in organizations]
     # Pairings reach the 409 of a second active pairing and, with fuzzed dates, the 201 again.
@@ -172,6 +177,7 @@ def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: st
         "resource_id": resources,
         "pairing_id": pairings,
         "compound_id": [compound],
+        "branch_id": [branch],
         "district_id": [district, other],
         "cursor": _cursors(sut, op, "/v1/areas", "/v1/committees", "/v1/organizations", "/v1/pairings"),
     }
@@ -184,7 +190,8 @@ def _seed_registry_members(sut: ServiceUnderTest, op: dict[str, str], compound: 
     pledges = [_created(sut.client.post(f"/v1/members/{member}/pledges", json={"text": "调解邻里纠纷"},
                                         headers=op))["id"]]
     check_ins = [_created(sut.client.post("/v1/check-ins", json={"member_id": member}, headers=op))["id"]]
-    return {"member_id": [member], "pledge_id": pledges, "check_in_id": check_ins}
+    # The member lives in the seeded committee's community, so a convenor edit can reach its 200.
+    return {"member_id": [member], "pledge_id": pledges, "check_in_id": check_ins, "convenor_member_id": [member]}
 
 
 def _compound_event(district: str, name: str) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def test_an_organization_is_public_without_its_contact_which_goes_out_privately(
     hospital = world["hospital"]
     [created] = committed_events(factory, "registry.organization.created")
     assert created["data"] == {"id": str(hospital.id), "district_id": hospital.district_id, "kind": "hospital",
-                               "name": "永川区人民医院", "address": "永川区人民大道1号", "version": 1}
+                               "name": "永川区人民医院", "address": "永川区人民大道1号", "area_id": None,
+                               "version": 1}
     [contact] = committed_events(factory, "registry.organization.contact")
     assert contact["data"]["contact_phone"] == PHONE and contact["data"]["contact_person"] == "李医生"
     assert CATALOGUE["registry.organization.contact"].private
@@ -358,9 +359,10 @@ def test_a_unit_comes_from_the_committees_district_and_the_committee_must_be_vis
 def test_a_convenor_edit_records_the_committee_with_its_units_and_a_no_op_records_nothing(factory, world):
     clerk = world["clerk"]
     committee = _committee(factory, world)
-    member_id = uuid.uuid4()
     seen: list[int] = []
     with factory() as session:
+        member_id = usecases.register_member(session, clerk, name="刘书记", phone=PHONE,
+                                             compound_id=world["compound"].id).id
         usecases.join_committee(session, clerk, committee.id, organization_id=world["hospital"].id,
                                 joined_on=date(2025, 1, 1), member_name="李医生")
         edited = usecases.edit_committee(session, clerk, committee.id, {"convenor_name": "刘书记",
