@@ -111,17 +111,19 @@ def load_demo(suite: Suite) -> None:
 
 
 def _load_units(registry: _Client, district_id: str, committee_id: str, compound_id: str) -> str:
-    """Co-building units with their resources; one paired with the three-no compound. Returns the hospital's id."""
+    """Five co-building units with their resources; one paired with the three-no compound. Returns the hospital's id."""
     hospital_id = ""
     units = [("hospital", "永川区人民医院", "medical", "每月义诊医生2名"),
              ("police_station", "中山路派出所", "public_security", "夜间巡逻民警"),
-             ("school", "星光小学", "venue", "周末开放操场")]
+             ("school", "星光小学", "venue", "周末开放操场"),
+             ("government_agency", "永川区住房和城乡建设委员会", "tree_trimming", "园林绿化修剪队"),
+             ("soe", "永川区城市建设投资集团", "funds", "老旧小区改造资金")]
     for kind, name, category, offer in units:
         organization = registry.post("/v1/organizations", {
             "kind": kind, "name": name, "district_id": district_id, "contact_person": "联络员",
             "contact_phone": "13800000000"})
         registry.post(f"/v1/organizations/{organization['id']}/resources",
-                      {"kind": "venue" if category == "venue" else "staff", "category": category,
+                      {"kind": category if category in ("venue", "funds") else "staff", "category": category,
                        "description": offer})
         registry.post(f"/v1/committees/{committee_id}/units", {
             "organization_id": organization["id"], "joined_on": date.today().replace(day=1).isoformat(),

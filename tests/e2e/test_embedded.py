@@ -66,6 +66,8 @@ def test_demo_data_crossed_all_four_services(embedded):
     assert status == 200 and check_ins["items"][0]["branch_id"] == branches["items"][0]["id"]
     status, coverage = call("GET", f"{base}/registry/v1/coverage?area_id={compound}", token)
     assert status == 200 and coverage["compounds"][0]["checked_in"] == 1 and coverage["totals"]["members"] == 2
+    status, committees = call("GET", f"{base}/registry/v1/committees", token)
+    assert status == 200 and committees["items"][0]["unit_count"] == 5
 
 
 def test_a_new_compound_and_ticket_flow_through_the_in_memory_bus(embedded):
