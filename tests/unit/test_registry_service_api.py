@@ -7,10 +7,18 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+from linli import embedded, suite
+from linli.services.registry import usecases
+from linli.services.registry.models import ServiceRecord
+from linli.services.tickets.events import TICKET_CLOSED as CLOSED
+from linli.shared.db import transaction
 from linli.shared.events import InvalidEvent
-from tests.support.registry_world import yongchuan_over_http
+from linli.shared.outbox import emit
+from tests.support.registry_world import OPERATOR, add_area, yongchuan_over_http
 from tests.support.sessions import committed_events
+from tests.support.waiting import wait_for
 
 TICKET_CLOSED = "tickets.ticket.closed"
 
@@ -383,3 +391,34 @@ def test_an_activity_not_begun_yet_cannot_be_held(make_service):
     refused = _post(sut, f"/v1/activities/{activity['id']}/hold", {"member_ids": [], "hours": 1}, w["clerk"], 422)
     assert list(refused["errors"]) == ["held_at"]
     assert sut.client.get(f"/v1/activities/{activity['id']}", headers=w["clerk"]).json["state"] == "scheduled"
+
+
+def test_the_embedded_mode_credits_a_closed_ticket_through_the_in_memory_bus(tmp_path, monkeypatch):
+    assert "registry.service-credits" in {s.name for s in suite.subscriptions()}
+    for name in ("LINLI_DATA_DIR", "LINLI_BROKER_URL", "REGISTRY_DATABASE_URL", "TICKETS_DATABASE_URL",
+                 "ROTATION_DATABASE_URL", "NOTIFY_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    running = embedded.start(tmp_path, demo=False)
+    try:
+        registry = running.runtimes["registry"]
+        assert registry.queue_names() == ["registry.service-credits"]
+        with transaction(registry.factory) as s:
+            district = add_area(s, OPERATOR, "district", "永川区")
+            street = add_area(s, OPERATOR, "street", "中山路街道", district)
+            community = add_area(s, OPERATOR, "community", "星光社区", street)
+            compound = add_area(s, OPERATOR, "compound", "星光小区", community, kind="managed")
+            member = usecases.register_member(s, OPERATOR, name="张三", phone="13812345678", compound_id=compound.id)
+            w = {"district": {"id": district.district_id}, "compound": {"id": str(compound.id)}}
+            member_id = str(member.id)
+        ticket = _ticket_closed(w, [{"member_id": member_id, "hours": 2}])
+        with transaction(running.runtimes["tickets"].factory) as s:
+            emit(s, CLOSED, subject=ticket["id"], data=ticket, district=ticket["district_id"])
+
+        def credited() -> list[ServiceRecord]:
+            with registry.factory() as s:
+                return list(s.scalars(select(ServiceRecord)))
+
+        [credit] = wait_for(credited, timeout=20, message="the credit of the closed ticket")
+        assert (str(credit.member_id), credit.minutes, credit.state) == (member_id, 120, "verified")
+    finally:
+        running.shutdown()
