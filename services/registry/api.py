@@ -15,6 +15,8 @@ from sqlalchemy import or_, select
 from linli.services.registry import domain, evaluation, evaluation_files, import_files, usecases
 from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import (
+    Activity,
+    ActivitySignUp,
     Area,
     CheckIn,
     Committee,
@@ -26,8 +28,16 @@ from linli.services.registry.models import (
     Pairing,
     Pledge,
     Resource,
+    ServiceRecord,
 )
 from linli.services.registry.schemas import (
+    ActivityCancel,
+    ActivityCreate,
+    ActivityHold,
+    ActivityPage,
+    ActivityQuery,
+    ActivitySchema,
+    ActivityUpdate,
     AreaCreate,
     AreaMove,
     AreaPage,
@@ -85,6 +95,15 @@ from linli.services.registry.schemas import (
     ResourcePage,
     ResourceQuery,
     ResourceSchema,
+    ServiceRecordCreate,
+    ServiceRecordPage,
+    ServiceRecordQuery,
+    ServiceRecordReject,
+    ServiceRecordSchema,
+    SignUpCreate,
+    SignUpPage,
+    SignUpQuery,
+    SignUpSchema,
     TreeQuery,
 )
 from linli.shared.db import utcnow
@@ -873,3 +892,205 @@ class Coverage(MethodView):
         today in the district's time zone. Another district's area is 404; a district, building or grid 422.
         """
         return usecases.area_coverage(db(), principal(), args["area_id"], utcnow())
+
+
+# --- Service records -------------------------------------------------------------------------------------------
+
+service_records = Blueprint("service_records", __name__, url_prefix="/v1/service-records",
+                            description="Hours of service members gave (服务记录), logged by hand or credited by "
+                                        "closed tickets and held activities.")
+
+
+@service_records.route("")
+class ServiceRecords(MethodView):
+    @requires("registry:read")
+    @service_records.arguments(ServiceRecordQuery, location="query")
+    @service_records.response(200, ServiceRecordPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List service records, newest first; `from`/`to` bound the day served (both inclusive)"""
+        stmt = in_district(select(ServiceRecord), ServiceRecord.district_id)
+        for name in ("member_id", "state", "source", "source_id"):
+            if name in args:
+                stmt = stmt.where(getattr(ServiceRecord, name) == args[name])
+        if "from_" in args:
+            stmt = stmt.where(ServiceRecord.served_on >= args["from_"])
+        if "to" in args:
+            stmt = stmt.where(ServiceRecord.served_on <= args["to"])
+        return paginate(db(), stmt, ServiceRecord, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @service_records.arguments(ServiceRecordCreate)
+    @service_records.response(201, ServiceRecordSchema)
+    def post(self, body: dict[str, Any]) -> tuple[ServiceRecord, int, dict[str, str]]:
+        """Log hours a member gave, by hand (`logged`, awaiting the branch's verification)
+
+        The member's membership must be active (409 otherwise). Emits `registry.service_record.logged`.
+        """
+        service_record = usecases.log_service(db(), principal(), utcnow(), **body)
+        return service_record, 201, {"Location": f"/v1/service-records/{service_record.id}",
+                                     "ETag": etag(service_record.version)}
+
+
+@service_records.route("/<uuid:service_record_id>")
+class ServiceRecordItem(MethodView):
+    @requires("registry:read")
+    @service_records.response(200, ServiceRecordSchema)
+    def get(self, service_record_id: uuid.UUID) -> tuple[ServiceRecord, int, dict[str, str]]:
+        """One service record"""
+        service_record = visible_or_404(db().get(ServiceRecord, service_record_id), "service record")
+        return service_record, 200, {"ETag": etag(service_record.version)}
+
+
+@service_records.route("/<uuid:service_record_id>/verify")
+class ServiceRecordVerification(MethodView):
+    @requires("registry:write")
+    @service_records.response(200, ServiceRecordSchema)
+    def post(self, service_record_id: uuid.UUID) -> tuple[ServiceRecord, int, dict[str, str]]:
+        """The branch verifies a logged record (other states: 409 naming the state; honours If-Match)
+
+        Emits `registry.service_record.verified`.
+        """
+        service_record = usecases.verify_service_record(db(), principal(), service_record_id, utcnow(),
+                                                        check_version=check_if_match)
+        return service_record, 200, {"ETag": etag(service_record.version)}
+
+
+@service_records.route("/<uuid:service_record_id>/reject")
+class ServiceRecordRejection(MethodView):
+    @requires("registry:write")
+    @service_records.arguments(ServiceRecordReject)
+    @service_records.response(200, ServiceRecordSchema)
+    def post(self, body: dict[str, Any], service_record_id: uuid.UUID) -> tuple[ServiceRecord, int, dict[str, str]]:
+        """The branch rejects a logged record with a reason (other states: 409; honours If-Match)
+
+        Emits `registry.service_record.rejected`.
+        """
+        service_record = usecases.reject_service_record(db(), principal(), service_record_id, utcnow(), **body,
+                                                        check_version=check_if_match)
+        return service_record, 200, {"ETag": etag(service_record.version)}
+
+
+# --- Activities ------------------------------------------------------------------------------------------------
+
+activities = Blueprint("activities", __name__, url_prefix="/v1/activities",
+                       description="Activities units host for residents (义诊, 讲座, 清扫, 节庆), members' sign-ups "
+                                   "and attendance.")
+
+
+@activities.route("")
+class Activities(MethodView):
+    @requires("registry:read")
+    @activities.arguments(ActivityQuery, location="query")
+    @activities.response(200, ActivityPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List activities, newest first; `from`/`to` bound when they start (`to` exclusive)"""
+        stmt = in_district(select(Activity), Activity.district_id)
+        for name in ("area_id", "community_id", "host_organization_id", "state"):
+            if name in args:
+                stmt = stmt.where(getattr(Activity, name) == args[name])
+        if "from_" in args:
+            stmt = stmt.where(Activity.starts_at >= args["from_"])
+        if "to" in args:
+            stmt = stmt.where(Activity.starts_at < args["to"])
+        return paginate(db(), stmt, Activity, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @activities.arguments(ActivityCreate)
+    @activities.response(201, ActivitySchema)
+    def post(self, body: dict[str, Any]) -> tuple[Activity, int, dict[str, str]]:
+        """Schedule an activity a unit of your district hosts in a community or at one of its compounds
+
+        Emits `registry.activity.scheduled`.
+        """
+        activity = usecases.schedule_activity(db(), principal(), **body)
+        return activity, 201, {"Location": f"/v1/activities/{activity.id}", "ETag": etag(activity.version)}
+
+
+@activities.route("/<uuid:activity_id>")
+class ActivityItem(MethodView):
+    @requires("registry:read")
+    @activities.response(200, ActivitySchema)
+    def get(self, activity_id: uuid.UUID) -> tuple[Activity, int, dict[str, str]]:
+        """One activity"""
+        activity = visible_or_404(db().get(Activity, activity_id), "activity")
+        return activity, 200, {"ETag": etag(activity.version)}
+
+    @requires("registry:write")
+    @activities.arguments(ActivityUpdate)
+    @activities.response(200, ActivitySchema)
+    def patch(self, body: dict[str, Any], activity_id: uuid.UUID) -> tuple[Activity, int, dict[str, str]]:
+        """Change a scheduled activity's details (held or cancelled: 409; send If-Match with the ETag you read)
+
+        Emits `registry.activity.updated` when something changed.
+        """
+        activity = usecases.edit_activity(db(), principal(), activity_id, body, check_version=check_if_match)
+        return activity, 200, {"ETag": etag(activity.version)}
+
+
+@activities.route("/<uuid:activity_id>/sign-ups")
+class ActivitySignUps(MethodView):
+    @requires("registry:read")
+    @activities.arguments(SignUpQuery, location="query")
+    @activities.response(200, SignUpPage)
+    def get(self, args: dict[str, Any], activity_id: uuid.UUID) -> dict[str, Any]:
+        """The activity's sign-ups, newest first (withdrawn ones are `cancelled`)"""
+        activity = visible_or_404(db().get(Activity, activity_id), "activity")
+        stmt = select(ActivitySignUp).where(ActivitySignUp.activity_id == activity.id)
+        if "state" in args:
+            stmt = stmt.where(ActivitySignUp.state == args["state"])
+        return paginate(db(), stmt, ActivitySignUp, args["limit"], args["cursor"])
+
+    @requires("registry:write")
+    @activities.arguments(SignUpCreate)
+    @activities.response(201, SignUpSchema)
+    def post(self, body: dict[str, Any], activity_id: uuid.UUID) -> tuple[ActivitySignUp, int, dict[str, str]]:
+        """A current member takes a place (full, already signed up, or not scheduled: 409; unknown member: 422)"""
+        signed = usecases.sign_up(db(), principal(), activity_id, utcnow(), **body)
+        return signed, 201, {"Location": f"/v1/activities/{activity_id}/sign-ups", "ETag": etag(signed.version)}
+
+
+@activities.route("/<uuid:activity_id>/sign-ups/<uuid:member_id>/cancel")
+class ActivitySignUpCancel(MethodView):
+    @requires("registry:write")
+    @activities.response(200, SignUpSchema)
+    def post(self, activity_id: uuid.UUID, member_id: uuid.UUID) -> tuple[ActivitySignUp, int, dict[str, str]]:
+        """The member withdraws their sign-up while the activity is scheduled (again, or later: 409)"""
+        signed = usecases.withdraw_sign_up(db(), principal(), activity_id, member_id, utcnow())
+        return signed, 200, {"ETag": etag(signed.version)}
+
+
+@activities.route("/<uuid:activity_id>/hold")
+class ActivityHolding(MethodView):
+    @requires("registry:write")
+    @activities.arguments(ActivityHold)
+    @activities.response(200, ActivitySchema)
+    def post(self, body: dict[str, Any], activity_id: uuid.UUID) -> tuple[Activity, int, dict[str, str]]:
+        """Record that the activity was held and who attended (not scheduled: 409; honours If-Match)
+
+        Send `attendees` (each member with their hours) or `member_ids` with one `hours` for all; members of
+        the district, signed up or not. Each attendee's hours are credited as a verified service record
+        (source `activity`), once. Emits `registry.activity.held`, then `registry.service_record.verified`
+        per attendee.
+        """
+        attendees = body.get("attendees")
+        activity = usecases.hold_activity(
+            db(), principal(), activity_id, utcnow(),
+            attendees=None if attendees is None else [(a["member_id"], a["hours"]) for a in attendees],
+            member_ids=body.get("member_ids"), hours=body.get("hours"), held_at=body.get("held_at"),
+            check_version=check_if_match)
+        return activity, 200, {"ETag": etag(activity.version)}
+
+
+@activities.route("/<uuid:activity_id>/cancel")
+class ActivityCancellation(MethodView):
+    @requires("registry:write")
+    @activities.arguments(ActivityCancel)
+    @activities.response(200, ActivitySchema)
+    def post(self, body: dict[str, Any], activity_id: uuid.UUID) -> tuple[Activity, int, dict[str, str]]:
+        """Call a scheduled activity off with a reason (held or cancelled: 409; honours If-Match)
+
+        Emits `registry.activity.cancelled`.
+        """
+        activity = usecases.cancel_activity(db(), principal(), activity_id, utcnow(), **body,
+                                            check_version=check_if_match)
+        return activity, 200, {"ETag": etag(activity.version)}

@@ -186,6 +186,8 @@ RESOURCE_CATEGORIES: dict[str, tuple[str, str]] = {
     "employment": ("就业帮扶", "Employment help"),
     "mental_health": ("心理疏导", "Counselling"),
     "disability_support": ("助残服务", "Disability support"),
+    # What a member's service counts as when nothing above fits (a ticket of a category not listed here).
+    "community_service": ("社区服务", "Community service"),
 }
 RESOURCE_AVAILABLE = "available"
 RESOURCE_REMOVED = "removed"
@@ -496,3 +498,216 @@ def coverage_report(area: Mapping[str, Any], on: date, compounds: Sequence[Compo
         "compounds_without_branch": [Place(c.id, c.name) for c in compounds if not c.has_branch],
         "compounds_without_pairing": [Place(c.id, c.name) for c in compounds if not c.has_pairing],
     }
+
+
+# --- Service records (服务记录) ----------------------------------------------------------------------------
+
+SERVICE_LOGGED = "logged"
+SERVICE_VERIFIED = "verified"
+SERVICE_REJECTED = "rejected"
+SERVICE_RECORD_STATES = (SERVICE_LOGGED, SERVICE_VERIFIED, SERVICE_REJECTED)
+SERVICE_RECORD_MOVES: dict[str, dict[str, str]] = {
+    SERVICE_LOGGED: {"verify": SERVICE_VERIFIED, "reject": SERVICE_REJECTED},
+    SERVICE_VERIFIED: {},
+    SERVICE_REJECTED: {},
+}
+# How a move reads in a message ("cannot be verified").
+_DONE = {"verify": "verified", "reject": "rejected", "hold": "held", "cancel": "cancelled"}
+SOURCE_ACTIVITY = "activity"
+SOURCE_TICKET = "ticket"
+SOURCE_OTHER = "other"
+SERVICE_SOURCES = (SOURCE_ACTIVITY, SOURCE_TICKET, SOURCE_OTHER)
+# A day's service logged by hand: at most a whole day, counted in quarter hours as branches record it.
+MAX_LOGGED_HOURS = 24
+STEPS_PER_HOUR = 4
+# An automatic credit tells of a whole ticket, which may have taken a member several days; the bound only
+# keeps a producer's slip (hours in minutes, say) out of a year's sums.
+MAX_CREDITED_HOURS = 1000
+# A ticket's category becomes the record's when it is a code of the shared vocabulary; tickets' own coarse
+# categories go to the nearest one; anything else counts as general community service.
+FALLBACK_SERVICE_CATEGORY = "community_service"
+TICKET_CATEGORY_SERVICE: dict[str, str] = {
+    "environment": "sanitation",
+    "facilities": "repairs",
+    "dispute": "dispute_mediation",
+}
+
+
+def service_record_after(state: str, verb: str) -> str:
+    """The state a service record in `state` reaches by `verb`; a move not allowed is a 409 naming both."""
+    allowed = SERVICE_RECORD_MOVES[state]
+    if verb not in allowed:
+        verbs = ", ".join(allowed) or "nothing"
+        raise InvalidTransition(f"a {state} service record cannot be {_DONE.get(verb, verb)}; allowed now: {verbs}",
+                                errors={"state": [f"is {state}; allowed: {verbs}"]})
+    return allowed[verb]
+
+
+def logged_minutes(hours: float) -> int:
+    """Minutes of a hand-logged day: more than nothing, at most a day, in whole quarter hours."""
+    if not 0 < hours <= MAX_LOGGED_HOURS:
+        raise ValidationFailed.field("hours", f"more than 0 and at most {MAX_LOGGED_HOURS}")
+    steps = hours * STEPS_PER_HOUR
+    if steps != int(steps):
+        raise ValidationFailed.field("hours", "in quarter-hour steps (0.25, 0.5, 0.75, ...)")
+    return int(steps) * (60 // STEPS_PER_HOUR)
+
+
+def credited_minutes(hours: float) -> int | None:
+    """Whole minutes of an automatic credit; None when the hours are no service to credit (0, negative, absurd)."""
+    if not 0 < hours <= MAX_CREDITED_HOURS:
+        return None
+    minutes = round(hours * 60)
+    return minutes if minutes > 0 else None
+
+
+def check_service_category(category: str, field: str = "category") -> None:
+    if category not in RESOURCE_CATEGORIES:
+        raise ValidationFailed.field(field, "not a category of GET /v1/resource-categories")
+
+
+def check_served_on(served_on: date, today: date) -> None:
+    """Service is logged once given: a day after today (in the district's time zone) is a slip."""
+    if served_on > today:
+        raise ValidationFailed.field("served_on", "in the future")
+
+
+def service_category_of_ticket(category: str) -> str:
+    """The category a ticket's credit is counted under (see TICKET_CATEGORY_SERVICE)."""
+    if category in RESOURCE_CATEGORIES:
+        return category
+    return TICKET_CATEGORY_SERVICE.get(category, FALLBACK_SERVICE_CATEGORY)
+
+
+# --- Activities (活动) -------------------------------------------------------------------------------------
+
+ACTIVITY_SCHEDULED = "scheduled"
+ACTIVITY_HELD = "held"
+ACTIVITY_CANCELLED = "cancelled"
+ACTIVITY_STATES = (ACTIVITY_SCHEDULED, ACTIVITY_HELD, ACTIVITY_CANCELLED)
+ACTIVITY_MOVES: dict[str, dict[str, str]] = {
+    ACTIVITY_SCHEDULED: {"hold": ACTIVITY_HELD, "cancel": ACTIVITY_CANCELLED},
+    ACTIVITY_HELD: {},
+    ACTIVITY_CANCELLED: {},
+}
+# Activities are held for a community's residents: in the community itself or at one of its compounds.
+ACTIVITY_AREA_LEVELS = ("community", "compound")
+SIGN_UP_ACTIVE = "signed_up"
+SIGN_UP_CANCELLED = "cancelled"
+SIGN_UP_STATES = (SIGN_UP_ACTIVE, SIGN_UP_CANCELLED)
+
+
+def activity_after(state: str, verb: str) -> str:
+    """The state an activity in `state` reaches by `verb`; a move not allowed is a 409 naming both."""
+    allowed = ACTIVITY_MOVES[state]
+    if verb not in allowed:
+        verbs = ", ".join(allowed) or "nothing"
+        raise InvalidTransition(f"a {state} activity cannot be {_DONE.get(verb, verb)}; "
+                                f"allowed now: {verbs}", errors={"state": [f"is {state}; allowed: {verbs}"]})
+    return allowed[verb]
+
+
+def check_editable(state: str) -> None:
+    """An activity's details change only while it is still to come."""
+    if state != ACTIVITY_SCHEDULED:
+        raise InvalidTransition(f"a {state} activity cannot be edited; only a scheduled one can",
+                                errors={"state": [f"is {state}; allowed: nothing"]})
+
+
+def check_activity_area(level: str) -> None:
+    if level not in ACTIVITY_AREA_LEVELS:
+        raise ValidationFailed.field("area_id", f"a community or a compound, not a {level}")
+
+
+def check_activity_times(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise ValidationFailed.field("ends_at", "not after starts_at")
+
+
+def check_capacity(capacity: int | None, signed_up: int) -> None:
+    """A capacity (None: no limit) holds at least one, and no fewer than have signed up already."""
+    if capacity is None:
+        return
+    if capacity < 1:
+        raise ValidationFailed.field("capacity", "at least 1")
+    if capacity < signed_up:
+        raise Conflict(f"{signed_up} members have signed up already; cancel sign-ups before lowering the capacity",
+                       errors={"capacity": [f"below the {signed_up} sign-ups"]})
+
+
+def check_sign_up(state: str, membership: str, *, signed_up_already: bool, capacity: int | None,
+                  signed_up: int) -> None:
+    """A current member signs up once for a scheduled activity that has room."""
+    if state != ACTIVITY_SCHEDULED:
+        raise InvalidTransition(f"a {state} activity takes no sign-ups",
+                                errors={"state": [f"is {state}; sign-ups need scheduled"]})
+    check_active(membership)
+    if signed_up_already:
+        raise Conflict("this member has already signed up", errors={"member_id": ["already signed up"]})
+    if capacity is not None and signed_up >= capacity:
+        raise Conflict(f"the activity is full ({capacity} places)", errors={"capacity": ["full"]})
+
+
+def check_withdrawal(state: str, signed_up: bool) -> None:
+    """A member withdraws a sign-up they hold, before the activity is held or cancelled."""
+    if state != ACTIVITY_SCHEDULED:
+        raise InvalidTransition(f"a {state} activity's sign-ups stand as they are",
+                                errors={"state": [f"is {state}; withdrawing needs scheduled"]})
+    if not signed_up:
+        raise InvalidTransition("this member has no sign-up to withdraw")
+
+
+def check_held_at(held_at: datetime, starts_at: datetime, now: datetime) -> None:
+    """Attendance is recorded once the activity has begun, and not for a time still to come."""
+    if held_at > now:
+        raise ValidationFailed.field("held_at", "in the future")
+    if held_at < starts_at:
+        raise ValidationFailed.field("held_at", "before the activity starts (starts_at)")
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """A member who attended, the minutes they served, and the request field that named them (for errors)."""
+
+    field: str
+    member_id: Any
+    minutes: int
+
+
+def attendance(attendees: list[tuple[Any, float]] | None, member_ids: list[Any] | None,
+               hours: float | None) -> list[Attendee]:
+    """Who attended, each once: `attendees` with their own hours, or `member_ids` who all gave `hours`.
+
+    Hours are as for a hand-logged day. The errors name each bad entry (`attendees.2.hours`), so a long
+    list is fixed in one go.
+    """
+    if attendees is not None and (member_ids is not None or hours is not None):
+        raise ValidationFailed.field("attendees", "send attendees, or member_ids with hours, not both")
+    if attendees is None:
+        if member_ids is None:
+            raise ValidationFailed.field("attendees", "required (or member_ids with hours)")
+        if hours is None:
+            raise ValidationFailed.field("hours", "required with member_ids")
+        each = logged_minutes(hours)
+        entries = [(f"member_ids.{index}", member_id, hours) for index, member_id in enumerate(member_ids)]
+    else:
+        entries = [(f"attendees.{index}.member_id", member_id, given)
+                   for index, (member_id, given) in enumerate(attendees)]
+    errors: dict[str, list[str]] = {}
+    seen: set[Any] = set()
+    result = []
+    for entry, member_id, given in entries:
+        if member_id in seen:
+            errors[entry] = ["listed twice"]
+            continue
+        seen.add(member_id)
+        if attendees is None:
+            result.append(Attendee(entry, member_id, each))
+            continue
+        try:
+            result.append(Attendee(entry, member_id, logged_minutes(given)))
+        except ValidationFailed as exc:
+            errors[entry.removesuffix("member_id") + "hours"] = (exc.errors or {}).get("hours", [exc.detail])
+    if errors:
+        raise ValidationFailed(f"invalid attendees: {', '.join(sorted(errors))}", errors=errors)
+    return result

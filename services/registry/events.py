@@ -287,3 +287,76 @@ CHECK_IN_ENDED = declare("registry.check_in.ended",
 MEMBER_MOVED = declare("registry.member.moved",
                        "A member's home moved to the compound of their newly confirmed check-in.", MemberMoveData)
 MEMBER_LEFT = declare("registry.member.left", "A member's membership here ended.", MemberData)
+
+
+# --- Service records ------------------------------------------------------------------------------------------
+
+class ServiceRecordData(ma.Schema):
+    """Hours a member gave: the member's id, never their phone."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    member_id = ma.fields.UUID(required=True)
+    source = ma.fields.String(required=True, metadata={"description": "activity, ticket, or other (logged by hand)"})
+    source_id = ma.fields.UUID(allow_none=True, metadata={"description": "the activity's or ticket's id"})
+    served_on = ma.fields.Date(required=True, metadata={"description": "local date in the district's time zone"})
+    minutes = ma.fields.Integer(required=True, metadata={"description": "exact; sum these, not hours"})
+    hours = ma.fields.Float(required=True, metadata={"description": "minutes / 60"})
+    category = ma.fields.String(required=True, metadata={"description": "a code of GET /v1/resource-categories"})
+    note = ma.fields.String(allow_none=True)
+    state = ma.fields.String(required=True, metadata={"description": "logged, verified or rejected"})
+    decided_at = ma.fields.AwareDateTime(allow_none=True)
+    decided_by = ma.fields.String(allow_none=True, metadata={
+        "description": "the client that verified or rejected it; `activity:<id>` or `ticket:<id>` for a credit"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why it was rejected"})
+    version = ma.fields.Integer(required=True)
+
+
+SERVICE_RECORD_LOGGED = declare("registry.service_record.logged",
+                                "A member's hours of service were logged by hand, awaiting the branch.",
+                                ServiceRecordData)
+SERVICE_RECORD_VERIFIED = declare(
+    "registry.service_record.verified",
+    "A member's hours of service count: the branch verified a logged record, or a closed ticket or a held "
+    "activity credited it (then this is the record's only event).", ServiceRecordData)
+SERVICE_RECORD_REJECTED = declare("registry.service_record.rejected",
+                                  "The branch rejected a logged record of service, with a reason.",
+                                  ServiceRecordData)
+
+
+# --- Activities -----------------------------------------------------------------------------------------------
+
+class ActivityData(ma.Schema):
+    """An activity after the change; `community_id` is set also when it is held at a compound."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    host_organization_id = ma.fields.UUID(required=True)
+    host_organization_name = ma.fields.String(required=True, attribute="host.name")
+    area_id = ma.fields.UUID(required=True, metadata={"description": "the community or compound it is held in"})
+    community_id = ma.fields.UUID(required=True)
+    title = ma.fields.String(required=True)
+    description = ma.fields.String(allow_none=True)
+    category = ma.fields.String(required=True, metadata={"description": "a code of GET /v1/resource-categories"})
+    place = ma.fields.String(required=True)
+    starts_at = ma.fields.AwareDateTime(required=True)
+    ends_at = ma.fields.AwareDateTime(required=True)
+    capacity = ma.fields.Integer(allow_none=True, metadata={"description": "null: no limit"})
+    sign_up_count = ma.fields.Integer(required=True)
+    state = ma.fields.String(required=True, metadata={"description": "scheduled, held or cancelled"})
+    held_at = ma.fields.AwareDateTime(allow_none=True)
+    attendee_count = ma.fields.Integer(required=True, metadata={"description": "members who attended, once held"})
+    cancelled_at = ma.fields.AwareDateTime(allow_none=True)
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why it was cancelled"})
+    version = ma.fields.Integer(required=True)
+
+
+ACTIVITY_SCHEDULED = declare("registry.activity.scheduled",
+                             "A unit scheduled an activity for a community's residents (义诊, 讲座, 清扫, ...).",
+                             ActivityData)
+ACTIVITY_UPDATED = declare("registry.activity.updated", "A scheduled activity's details changed.", ActivityData)
+ACTIVITY_HELD = declare(
+    "registry.activity.held",
+    "An activity was held: its attendance is recorded and each attendee's hours credited.", ActivityData)
+ACTIVITY_CANCELLED = declare("registry.activity.cancelled", "A scheduled activity was cancelled, with a reason.",
+                             ActivityData)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Uuid, text
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from linli.shared.db import UTCDateTime, new_metadata
@@ -303,3 +303,73 @@ class ServiceRecord(Entity, Base):
         Index("uq_service_records_source", "member_id", "source", "source_id", unique=True,
               sqlite_where=text("source_id IS NOT NULL"), postgresql_where=text("source_id IS NOT NULL")),
     )
+
+    @property
+    def hours(self) -> float:
+        return self.minutes / 60
+
+
+# --- Activities (活动) ---------------------------------------------------------------------------------------
+
+class Activity(Entity, Base):
+    """Something a unit hosts for a community's residents (a free clinic, a lecture, a clean-up, a festival)."""
+
+    __tablename__ = "activities"
+
+    host_organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    # Where it is held: the community itself or one of its compounds; `community_id` is the community either way.
+    area_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
+    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(2000))
+    category: Mapped[str] = mapped_column(String(40))
+    place: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int | None] = mapped_column()
+    # Current sign-ups, kept on the row so a sign-up locks and changes the activity: racing sign-ups
+    # take turns and none passes the capacity.
+    sign_up_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attendee_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    host: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        Index("ix_activities_district_created", "district_id", "created_at", "id"),
+        Index("ix_activities_community_created", "community_id", "created_at", "id"),
+        Index("ix_activities_area_created", "area_id", "created_at", "id"),
+        Index("ix_activities_host_created", "host_organization_id", "created_at", "id"),
+    )
+
+
+class ActivitySignUp(Entity, Base):
+    """A member signed up for an activity; withdrawn, the row stays (cancelled) and a new sign-up revives it."""
+
+    __tablename__ = "activity_sign_ups"
+
+    activity_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("activities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("members.id"))
+    signed_up_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), default="signed_up")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("uq_activity_sign_ups_member", "activity_id", "member_id", unique=True),
+        Index("ix_activity_sign_ups_activity_created", "activity_id", "created_at", "id"),
+        Index("ix_activity_sign_ups_member", "member_id"),
+    )
+
+
+# Who attended an activity when it was held, with the minutes each served (credited as service records).
+activity_attendees = Table(
+    "activity_attendees",
+    Base.metadata,
+    Column("activity_id", Uuid, ForeignKey("activities.id"), primary_key=True),
+    Column("member_id", Uuid, ForeignKey("members.id"), primary_key=True, index=True),
+    Column("minutes", Integer, nullable=False),
+    Column("district_id", String(64), nullable=False),
+)

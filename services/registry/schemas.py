@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 
 from linli.services.registry.domain import (
+    ACTIVITY_STATES,
     CHECK_IN_STATES,
     COMPOUND_KINDS,
     COVERAGE_LEVELS,
@@ -14,6 +16,7 @@ from linli.services.registry.domain import (
     LAST_YEAR_BUILT,
     LEVELS,
     MANAGEMENT_MODES,
+    MAX_LOGGED_HOURS,
     MEMBER_ROLES,
     MEMBER_STATUSES,
     MEMBERSHIPS,
@@ -23,6 +26,9 @@ from linli.services.registry.domain import (
     RESOURCE_CATEGORIES,
     RESOURCE_KINDS,
     RESOURCE_STATES,
+    SERVICE_RECORD_STATES,
+    SERVICE_SOURCES,
+    SIGN_UP_STATES,
 )
 from linli.services.registry.evaluation import FIRST_YEAR, LAST_YEAR, STANDINGS
 from linli.shared.http.pagination import PageArgs, page_schema
@@ -617,3 +623,175 @@ class CoverageReport(ma.Schema):
     compounds = ma.fields.List(ma.fields.Nested(CompoundCoverageSchema), metadata={"description": "by name"})
     compounds_without_branch = ma.fields.List(ma.fields.Nested(PlaceSchema))
     compounds_without_pairing = ma.fields.List(ma.fields.Nested(PlaceSchema))
+
+
+# --- Service records -------------------------------------------------------------------------------------------
+
+_HOURS = ma.validate.Range(min=0, min_inclusive=False, max=MAX_LOGGED_HOURS)
+_HOURS_TEXT = f"more than 0, at most {MAX_LOGGED_HOURS}, in quarter-hour steps (0.25, 0.5, ...)"
+
+
+def _hours(description: str = _HOURS_TEXT, **kwargs: object) -> ma.fields.Float:
+    return ma.fields.Float(validate=_HOURS, metadata={"description": description, "multipleOf": 0.25},
+                           **kwargs)  # type: ignore[arg-type]
+
+
+class ServiceRecordSchema(EntitySchema):
+    member_id = ma.fields.UUID()
+    source = ma.fields.String(validate=ma.validate.OneOf(SERVICE_SOURCES), metadata={
+        "description": "activity or ticket when credited automatically, other when logged by hand"})
+    source_id = ma.fields.UUID(allow_none=True, metadata={"description": "the activity's or ticket's id"})
+    served_on = ma.fields.Date(metadata={"description": "local date in the district's time zone"})
+    hours = ma.fields.Float()
+    minutes = ma.fields.Integer(metadata={"description": "the same time in whole minutes: sum these for exact totals"})
+    category = ma.fields.String(metadata={"description": "a code of GET /v1/resource-categories"})
+    note = ma.fields.String(allow_none=True)
+    state = ma.fields.String(validate=ma.validate.OneOf(SERVICE_RECORD_STATES))
+    decided_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when it was verified or rejected"})
+    decided_by = ma.fields.String(allow_none=True, metadata={
+        "description": "the client that decided; `activity:<id>` or `ticket:<id>` for an automatic credit"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why the branch rejected it"})
+
+
+class ServiceRecordCreate(ma.Schema):
+    member_id = ma.fields.UUID(required=True, metadata={"description": "a member whose membership is active"})
+    served_on = ma.fields.Date(required=True, metadata={"description": "the day served; not in the future"})
+    hours = _hours(required=True)
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)),
+                                metadata={"description": "a code of GET /v1/resource-categories"})
+    note = Text(load_default=None, allow_none=True, max_length=500)
+
+
+class ServiceRecordReject(ma.Schema):
+    reason = Text(required=True, max_length=500)
+
+
+class ServiceRecordQuery(PageArgs):
+    member_id = ma.fields.UUID()
+    state = ma.fields.String(validate=ma.validate.OneOf(SERVICE_RECORD_STATES))
+    source = ma.fields.String(validate=ma.validate.OneOf(SERVICE_SOURCES))
+    source_id = ma.fields.UUID(metadata={"description": "an activity's or ticket's id: who was credited for it"})
+    from_ = ma.fields.Date(data_key="from", metadata={"description": "served on or after this day"})
+    to = ma.fields.Date(metadata={"description": "served on or before this day"})
+
+
+ServiceRecordPage = page_schema(ServiceRecordSchema)
+
+
+# --- Activities ------------------------------------------------------------------------------------------------
+
+# Times an activity can sensibly have; outside them a time is a typing slip (and far ones overflow in UTC).
+FIRST_ACTIVITY_YEAR = 2000
+LAST_ACTIVITY_YEAR = 2100
+
+
+def _moment(value: datetime) -> None:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError as exc:
+        raise ma.ValidationError("out of range") from exc
+    if not FIRST_ACTIVITY_YEAR <= year <= LAST_ACTIVITY_YEAR:
+        raise ma.ValidationError(f"between the years {FIRST_ACTIVITY_YEAR} and {LAST_ACTIVITY_YEAR}")
+
+
+def _moment_field(**kwargs: object) -> ma.fields.AwareDateTime:
+    return ma.fields.AwareDateTime(validate=_moment, **kwargs)  # type: ignore[arg-type]
+
+
+class ActivitySchema(EntitySchema):
+    host_organization_id = ma.fields.UUID()
+    host_organization_name = ma.fields.String(attribute="host.name")
+    area_id = ma.fields.UUID(metadata={"description": "the community or compound it is held in"})
+    community_id = ma.fields.UUID(metadata={"description": "the community, also when held at a compound"})
+    title = ma.fields.String()
+    description = ma.fields.String(allow_none=True)
+    category = ma.fields.String(metadata={"description": "a code of GET /v1/resource-categories"})
+    place = ma.fields.String()
+    starts_at = ma.fields.AwareDateTime()
+    ends_at = ma.fields.AwareDateTime()
+    capacity = ma.fields.Integer(allow_none=True, metadata={"description": "places; null: no limit"})
+    sign_up_count = ma.fields.Integer(metadata={"description": "members signed up now"})
+    state = ma.fields.String(validate=ma.validate.OneOf(ACTIVITY_STATES))
+    held_at = ma.fields.AwareDateTime(allow_none=True)
+    attendee_count = ma.fields.Integer(metadata={"description": "members who attended, once held"})
+    cancelled_at = ma.fields.AwareDateTime(allow_none=True)
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why it was cancelled"})
+
+
+_CAPACITY = ma.validate.Range(min=1, max=100_000)
+
+
+class ActivityCreate(ma.Schema):
+    host_organization_id = ma.fields.UUID(required=True, metadata={"description": "the unit hosting it"})
+    area_id = ma.fields.UUID(required=True, metadata={"description": "a community, or a compound"})
+    title = Text(required=True, max_length=200)
+    description = Text(load_default=None, allow_none=True, max_length=2000)
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)),
+                                metadata={"description": "a code of GET /v1/resource-categories"})
+    place = Text(required=True, max_length=300)
+    starts_at = _moment_field(required=True)
+    ends_at = _moment_field(required=True, metadata={"description": "after starts_at"})
+    capacity = ma.fields.Integer(load_default=None, allow_none=True, validate=_CAPACITY,
+                                 metadata={"description": "places; null: no limit"})
+
+
+class ActivityUpdate(ma.Schema):
+    title = Text(max_length=200)
+    description = Text(allow_none=True, max_length=2000)
+    category = ma.fields.String(validate=ma.validate.OneOf(list(RESOURCE_CATEGORIES)))
+    place = Text(max_length=300)
+    starts_at = _moment_field()
+    ends_at = _moment_field()
+    capacity = ma.fields.Integer(allow_none=True, validate=_CAPACITY,
+                                 metadata={"description": "not below the members signed up now"})
+
+
+class ActivityQuery(PageArgs):
+    area_id = ma.fields.UUID(metadata={"description": "held in this community or compound"})
+    community_id = ma.fields.UUID(metadata={"description": "held in this community or at one of its compounds"})
+    host_organization_id = ma.fields.UUID()
+    state = ma.fields.String(validate=ma.validate.OneOf(ACTIVITY_STATES))
+    from_ = _moment_field(data_key="from", metadata={"description": "starting at or after this time"})
+    to = _moment_field(metadata={"description": "starting before this time"})
+
+
+class AttendeeSchema(ma.Schema):
+    member_id = ma.fields.UUID(required=True)
+    hours = _hours(required=True)
+
+
+_MAX_ATTENDEES = 5000
+
+
+class ActivityHold(ma.Schema):
+    attendees = ma.fields.List(ma.fields.Nested(AttendeeSchema), validate=ma.validate.Length(max=_MAX_ATTENDEES),
+                               metadata={"description": "who attended, each with their hours; or send member_ids "
+                                                        "and hours"})
+    member_ids = ma.fields.List(ma.fields.UUID(), validate=ma.validate.Length(max=_MAX_ATTENDEES),
+                                metadata={"description": "who attended, all for the same `hours`"})
+    hours = _hours(f"with member_ids: {_HOURS_TEXT}")
+    held_at = _moment_field(metadata={"description": "when it was held; default now; not before starts_at"})
+
+
+class ActivityCancel(ma.Schema):
+    reason = Text(required=True, max_length=500)
+
+
+class SignUpSchema(EntitySchema):
+    activity_id = ma.fields.UUID()
+    member_id = ma.fields.UUID()
+    state = ma.fields.String(validate=ma.validate.OneOf(SIGN_UP_STATES))
+    signed_up_at = ma.fields.AwareDateTime()
+    cancelled_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when it was withdrawn"})
+
+
+class SignUpCreate(ma.Schema):
+    member_id = ma.fields.UUID(required=True, metadata={"description": "a current member of the activity's district"})
+
+
+class SignUpQuery(PageArgs):
+    state = ma.fields.String(validate=ma.validate.OneOf(SIGN_UP_STATES))
+
+
+ActivityPage = page_schema(ActivitySchema)
+SignUpPage = page_schema(SignUpSchema)

@@ -11,12 +11,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from linli.services.registry import domain, evaluation
 from linli.services.registry.events import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_HELD,
+    ACTIVITY_SCHEDULED,
+    ACTIVITY_UPDATED,
     AREA_COVERAGE_CHANGED,
     AREA_CREATED,
     AREA_MOVED,
@@ -44,10 +49,15 @@ from linli.services.registry.events import (
     PLEDGE_FULFILLED,
     RESOURCE_ADDED,
     RESOURCE_REMOVED,
+    SERVICE_RECORD_LOGGED,
+    SERVICE_RECORD_REJECTED,
+    SERVICE_RECORD_VERIFIED,
     AreaData,
     MemberData,
 )
 from linli.services.registry.models import (
+    Activity,
+    ActivitySignUp,
     Area,
     CheckIn,
     Committee,
@@ -59,14 +69,18 @@ from linli.services.registry.models import (
     Pledge,
     Resource,
     ServiceRecord,
+    activity_attendees,
     grid_coverage,
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import edits, record
 from linli.shared.db import utcnow
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from linli.shared.logs import get_logger
 from linli.shared.outbox import emit
 from linli.shared.visibility import visible
+
+log = get_logger(__name__)
 
 # Called with the version an edit is about to change; raises if the caller expected another.
 VersionCheck = Callable[[int], None]
@@ -1167,3 +1181,265 @@ def _tallies(session: Session, scope: Sequence[uuid.UUID]) -> dict[uuid.UUID, do
             .group_by(Member.compound_id, MemberRole.role)):
         tallies.setdefault(compound_id, domain.Tally()).roles[role] = holders
     return tallies
+
+
+# --- Service records -----------------------------------------------------------------------------------------
+
+
+def log_service(session: Session, actor: Actor, now: datetime, *, member_id: uuid.UUID, served_on: date,
+                hours: float, category: str, note: str | None = None) -> ServiceRecord:
+    """Log hours a current member gave, by hand; the record awaits the branch's verification."""
+    member = _referenced_member(session, actor, member_id, "member_id")
+    minutes = domain.logged_minutes(hours)
+    domain.check_service_category(category)
+    domain.check_served_on(served_on, now.astimezone(ZoneInfo(_time_zone_of(session, member.district_id))).date())
+    domain.check_active(member.membership)
+    service_record = ServiceRecord(district_id=member.district_id, member_id=member.id, source=domain.SOURCE_OTHER,
+                                   source_id=None, served_on=served_on, minutes=minutes, category=category, note=note,
+                                   state=domain.SERVICE_LOGGED)
+    session.add(service_record)
+    record(session, SERVICE_RECORD_LOGGED, service_record)
+    return service_record
+
+
+def verify_service_record(session: Session, actor: Actor, record_id: uuid.UUID, now: datetime,
+                          *, check_version: VersionCheck | None = None) -> ServiceRecord:
+    """The branch confirms a logged record: its hours count from now on."""
+    service_record = _visible_service_record(session, actor, record_id, check_version)
+    service_record.state = domain.service_record_after(service_record.state, "verify")
+    service_record.decided_at, service_record.decided_by = now, actor.sub
+    record(session, SERVICE_RECORD_VERIFIED, service_record)
+    return service_record
+
+
+def reject_service_record(session: Session, actor: Actor, record_id: uuid.UUID, now: datetime, *, reason: str,
+                          check_version: VersionCheck | None = None) -> ServiceRecord:
+    """The branch turns a logged record down, saying why; its hours never count."""
+    service_record = _visible_service_record(session, actor, record_id, check_version)
+    service_record.state = domain.service_record_after(service_record.state, "reject")
+    service_record.decided_at, service_record.decided_by, service_record.reason = now, actor.sub, reason
+    record(session, SERVICE_RECORD_REJECTED, service_record)
+    return service_record
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A member who took part in a ticket, as tickets tells it, with the hours they gave."""
+
+    member_id: uuid.UUID
+    hours: float
+
+
+def credit_ticket(session: Session, *, ticket_id: uuid.UUID, district_id: str, category: str, closed_at: datetime,
+                  participants: Sequence[Participant]) -> list[ServiceRecord]:
+    """Credit each member of the district who took part in a closed ticket, once however often it closes.
+
+    The credit is verified at once (the ticket's review checked the work) and dated the day the ticket
+    closed, in the district's time zone. Its category is the ticket's when that is a code of the shared
+    vocabulary, else the nearest (`domain.service_category_of_ticket`). A participant who is no member of
+    the district, or whose hours are no service, is skipped and logged: the others are still credited.
+    A member who has left since is credited too: the service was given while a member.
+    """
+    hours_of: dict[uuid.UUID, float] = {}
+    for participant in participants:
+        hours_of.setdefault(participant.member_id, participant.hours)  # listed twice: the first entry counts
+    wanted = list(hours_of)
+    members = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(wanted)))} if wanted else {}
+    served_on = closed_at.astimezone(ZoneInfo(_time_zone_of(session, district_id))).date()
+    ticket_category = domain.service_category_of_ticket(category)
+    credits = []
+    for member_id in wanted:
+        member, minutes = members.get(member_id), domain.credited_minutes(hours_of[member_id])
+        skipped = ("not a member of the district" if member is None or member.district_id != district_id
+                   else "hours are no service" if minutes is None else None)
+        if skipped is not None:
+            log.warning("ticket_credit_skipped", ticket_id=str(ticket_id), member_id=str(member_id),
+                        hours=hours_of[member_id], why=skipped)
+            continue
+        assert member is not None and minutes is not None
+        credit = _credit(session, member, domain.SOURCE_TICKET, ticket_id, served_on=served_on, minutes=minutes,
+                         category=ticket_category, decided_at=closed_at)
+        if credit is not None:
+            credits.append(credit)
+    return credits
+
+
+def _credit(session: Session, member: Member, source: str, source_id: uuid.UUID, *, served_on: date, minutes: int,
+            category: str, decided_at: datetime) -> ServiceRecord | None:
+    """A verified record of `member`'s service for an activity or ticket; None if it was credited before.
+
+    Looked for first, so a ticket closed again credits nothing twice; the unique index on (member, source,
+    source id) stops a racing writer, whose transaction then fails and is retried into this check.
+    """
+    credited = session.scalar(select(ServiceRecord.id).where(
+        ServiceRecord.member_id == member.id, ServiceRecord.source == source, ServiceRecord.source_id == source_id))
+    if credited is not None:
+        return None
+    service_record = ServiceRecord(district_id=member.district_id, member_id=member.id, source=source,
+                                   source_id=source_id, served_on=served_on, minutes=minutes, category=category,
+                                   state=domain.SERVICE_VERIFIED, decided_at=decided_at,
+                                   decided_by=f"{source}:{source_id}")
+    session.add(service_record)
+    record(session, SERVICE_RECORD_VERIFIED, service_record)
+    return service_record
+
+
+def _visible_service_record(session: Session, actor: Actor, record_id: uuid.UUID,
+                            check_version: VersionCheck | None) -> ServiceRecord:
+    service_record = visible(session, actor, ServiceRecord, record_id, what="service record", for_update=True)
+    if check_version is not None:
+        check_version(service_record.version)
+    return service_record
+
+
+def _referenced_member(session: Session, actor: Actor, member_id: uuid.UUID, field: str) -> Member:
+    """A member named in a request body: unknown or foreign is a validation error on `field`."""
+    member = session.get(Member, member_id)
+    if member is None or not actor.sees(member.district_id):
+        raise ValidationFailed.field(field, "no such member")
+    return member
+
+
+# --- Activities ------------------------------------------------------------------------------------------------
+
+EDITABLE_ACTIVITY_FIELDS = ("title", "description", "category", "place", "starts_at", "ends_at", "capacity")
+
+
+def schedule_activity(session: Session, actor: Actor, *, host_organization_id: uuid.UUID, area_id: uuid.UUID,
+                      title: str, category: str, place: str, starts_at: datetime, ends_at: datetime,
+                      description: str | None = None, capacity: int | None = None) -> Activity:
+    """An organization of the district schedules an activity in a community or at one of its compounds."""
+    area = session.get(Area, area_id)
+    if area is None or not actor.sees(area.district_id):
+        raise ValidationFailed.field("area_id", "no such area")
+    domain.check_activity_area(area.level)
+    host = _referenced_organization(session, actor, host_organization_id, "host_organization_id")
+    if host.district_id != area.district_id:
+        raise ValidationFailed.field("host_organization_id", "in another district than the area")
+    domain.check_service_category(category)
+    domain.check_activity_times(starts_at, ends_at)
+    domain.check_capacity(capacity, 0)
+    community_id = area.id if area.level == "community" else area.parent_id
+    activity = Activity(district_id=area.district_id, host_organization_id=host.id, host=host, area_id=area.id,
+                        community_id=community_id, title=title, description=description, category=category,
+                        place=place, starts_at=starts_at, ends_at=ends_at, capacity=capacity, sign_up_count=0,
+                        state=domain.ACTIVITY_SCHEDULED, attendee_count=0)
+    session.add(activity)
+    record(session, ACTIVITY_SCHEDULED, activity)
+    return activity
+
+
+def edit_activity(session: Session, actor: Actor, activity_id: uuid.UUID, changes: Mapping[str, Any],
+                  *, check_version: VersionCheck | None = None) -> Activity:
+    """Change a scheduled activity's details; an edit that changes nothing records nothing."""
+    activity = _visible_activity(session, actor, activity_id, check_version)
+    domain.check_editable(activity.state)
+    changed = edits(activity, changes, EDITABLE_ACTIVITY_FIELDS)
+    if "category" in changed:
+        domain.check_service_category(changed["category"])
+    domain.check_activity_times(changes.get("starts_at", activity.starts_at), changes.get("ends_at", activity.ends_at))
+    if "capacity" in changed:
+        domain.check_capacity(changed["capacity"], activity.sign_up_count)
+    if changed:
+        for name, value in changed.items():
+            setattr(activity, name, value)
+        record(session, ACTIVITY_UPDATED, activity)
+    return activity
+
+
+def sign_up(session: Session, actor: Actor, activity_id: uuid.UUID, now: datetime, *,
+            member_id: uuid.UUID) -> ActivitySignUp:
+    """A current member of the activity's district takes a place; a withdrawn sign-up is taken up again."""
+    activity = _visible_activity(session, actor, activity_id, None)
+    member = _referenced_member(session, actor, member_id, "member_id")
+    if member.district_id != activity.district_id:
+        raise ValidationFailed.field("member_id", "in another district than the activity")
+    existing = session.scalar(select(ActivitySignUp).where(
+        ActivitySignUp.activity_id == activity.id, ActivitySignUp.member_id == member.id).with_for_update())
+    domain.check_sign_up(activity.state, member.membership,
+                         signed_up_already=existing is not None and existing.state == domain.SIGN_UP_ACTIVE,
+                         capacity=activity.capacity, signed_up=activity.sign_up_count)
+    if existing is None:
+        existing = ActivitySignUp(district_id=activity.district_id, activity_id=activity.id, member_id=member.id)
+        session.add(existing)
+    existing.state, existing.signed_up_at, existing.cancelled_at = domain.SIGN_UP_ACTIVE, now, None
+    activity.sign_up_count += 1
+    session.flush()
+    return existing
+
+
+def withdraw_sign_up(session: Session, actor: Actor, activity_id: uuid.UUID, member_id: uuid.UUID,
+                     now: datetime) -> ActivitySignUp:
+    """A member gives their place back while the activity is still to come; the row stays, cancelled."""
+    activity = _visible_activity(session, actor, activity_id, None)
+    signed = session.scalar(select(ActivitySignUp).where(
+        ActivitySignUp.activity_id == activity.id, ActivitySignUp.member_id == member_id).with_for_update())
+    if signed is None:
+        raise NotFound("sign-up not found")
+    domain.check_withdrawal(activity.state, signed.state == domain.SIGN_UP_ACTIVE)
+    signed.state, signed.cancelled_at = domain.SIGN_UP_CANCELLED, now
+    activity.sign_up_count -= 1
+    session.flush()
+    return signed
+
+
+def hold_activity(session: Session, actor: Actor, activity_id: uuid.UUID, now: datetime, *,
+                  attendees: Sequence[tuple[uuid.UUID, float]] | None = None,
+                  member_ids: Sequence[uuid.UUID] | None = None, hours: float | None = None,
+                  held_at: datetime | None = None, check_version: VersionCheck | None = None) -> Activity:
+    """Record that an activity was held and who attended: each attendee's hours are credited, verified, once.
+
+    Attendees come with their own hours, or as member ids who all gave the same hours. They are members
+    of the activity's district, signed up or not (people come on the day); the credit is dated the day it
+    was held in the area's time zone and counted under the activity's category.
+    """
+    activity = _visible_activity(session, actor, activity_id, check_version)
+    held = domain.activity_after(activity.state, "hold")
+    held_at = held_at or now
+    domain.check_held_at(held_at, activity.starts_at, now)
+    attended = domain.attendance(None if attendees is None else list(attendees),
+                                 None if member_ids is None else list(member_ids), hours)
+    members = _attending_members(session, activity, attended)
+    activity.state, activity.held_at, activity.attendee_count = held, held_at, len(attended)
+    if attended:
+        session.execute(activity_attendees.insert(), [
+            {"activity_id": activity.id, "member_id": a.member_id, "minutes": a.minutes,
+             "district_id": activity.district_id} for a in attended])
+    record(session, ACTIVITY_HELD, activity)
+    area = session.get_one(Area, activity.area_id)
+    served_on = held_at.astimezone(ZoneInfo(area.time_zone)).date()
+    for attendee in attended:
+        _credit(session, members[attendee.member_id], domain.SOURCE_ACTIVITY, activity.id, served_on=served_on,
+                minutes=attendee.minutes, category=activity.category, decided_at=now)
+    return activity
+
+
+def cancel_activity(session: Session, actor: Actor, activity_id: uuid.UUID, now: datetime, *, reason: str,
+                    check_version: VersionCheck | None = None) -> Activity:
+    """Call a scheduled activity off, saying why; its sign-ups stay as they were."""
+    activity = _visible_activity(session, actor, activity_id, check_version)
+    activity.state = domain.activity_after(activity.state, "cancel")
+    activity.cancelled_at, activity.reason = now, reason
+    record(session, ACTIVITY_CANCELLED, activity)
+    return activity
+
+
+def _visible_activity(session: Session, actor: Actor, activity_id: uuid.UUID,
+                      check_version: VersionCheck | None) -> Activity:
+    # Locked: sign-ups, edits and holding one activity take turns, so its count and state stay true.
+    activity = visible(session, actor, Activity, activity_id, what="activity", for_update=True)
+    if check_version is not None:
+        check_version(activity.version)
+    return activity
+
+
+def _attending_members(session: Session, activity: Activity,
+                       attended: Sequence[domain.Attendee]) -> dict[uuid.UUID, Member]:
+    """The attendees' rows; an id that is no member of the activity's district is an error naming its entry."""
+    ids = [a.member_id for a in attended]
+    found = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))} if ids else {}
+    errors = {a.field: ["no such member in the activity's district"] for a in attended
+              if a.member_id not in found or found[a.member_id].district_id != activity.district_id}
+    if errors:
+        raise ValidationFailed(f"invalid attendees: {', '.join(sorted(errors))}", errors=errors)
+    return found

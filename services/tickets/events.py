@@ -47,3 +47,33 @@ TICKET_SUBMITTED = declare("tickets.ticket.submitted", "A resident's ticket was 
                            TicketData)
 TICKET_OVERDUE = declare("tickets.ticket.overdue", "An open ticket passed its deadline without being closed.",
                          TicketData)
+
+
+# --- Closing (the contract registry credits members' service hours by) ----------------------------------------
+
+CLOSED_REASONS = ("not_responsible", "duplicate", "no_further_action", "referred")
+
+
+class ParticipantData(ma.Schema):
+    """A party member who took part in resolving the ticket, and the hours they gave."""
+
+    member_id = ma.fields.UUID(required=True, metadata={"description": "registry's member id"})
+    hours = ma.fields.Float(required=True, validate=ma.validate.Range(min=0, min_inclusive=False),
+                            metadata={"description": "hours this member gave to the ticket, more than 0"})
+
+
+class TicketClosedData(TicketData):
+    """A ticket as it was closed, with who took part: registry credits each participant's hours once."""
+
+    closed_reason = ma.fields.String(
+        required=True, allow_none=True, validate=ma.validate.OneOf(CLOSED_REASONS),
+        metadata={"description": "null when the problem was fixed; else why it was closed unfixed"})
+    closed_at = ma.fields.AwareDateTime(required=True)
+    participants = ma.fields.List(ma.fields.Nested(ParticipantData), required=True, metadata={
+        "description": "the members who took part, each once; empty when none did"})
+
+
+TICKET_CLOSED = declare(
+    "tickets.ticket.closed",
+    "A ticket was closed: fixed and checked on site (回头看), or closed unfixed with a reason. Closing again "
+    "after a reopening sends this again.", TicketClosedData)

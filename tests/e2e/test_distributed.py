@@ -65,8 +65,8 @@ def suite(databases, amqp_url) -> Iterator[dict[str, str]]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        delete_bus(bus, [bus.queue(q) for q in ("tickets.read-models", "rotation.read-models",
-                                                 "notify.deliveries")])
+        delete_bus(bus, [bus.queue(q) for q in ("registry.service-credits", "tickets.read-models",
+                                                 "rotation.read-models", "notify.deliveries")])
 
 
 def test_events_cross_every_service_in_the_distributed_mode(suite):

@@ -141,7 +141,7 @@ def seed_registry(sut: ServiceUnderTest) -> Seed:
     other_committee = _created(sut.client.post(
         "/v1/committees", json={"community_id": other_community, "name": "东林社区大党委"}, headers=op))["id"]
     areas = [district, street, community, compound, grid, other, other_street, other_community]
-    return Seed(district, {
+    seed = Seed(district, {
         "area_id": areas,
         "parent_id": areas,
         "community_id": [community, other_community, *free],
@@ -150,6 +150,8 @@ def seed_registry(sut: ServiceUnderTest) -> Seed:
         **_seed_registry_units(sut, op, district, other, compound),
         **_seed_registry_members(sut, op, compound),
     })
+    _seed_registry_service(sut, op, seed)
+    return seed
 
 
 def _seed_registry_units(sut: ServiceUnderTest, op: dict[str, str], district: str, other: str,
@@ -192,6 +194,39 @@ def _seed_registry_members(sut: ServiceUnderTest, op: dict[str, str], compound: 
     check_ins = [_created(sut.client.post("/v1/check-ins", json={"member_id": member}, headers=op))["id"]]
     # The member lives in the seeded committee's community, so a convenor edit can reach its 200.
     return {"member_id": [member], "pledge_id": pledges, "check_in_id": check_ins, "convenor_member_id": [member]}
+
+
+def _seed_registry_service(sut: ServiceUnderTest, op: dict[str, str], seed: Seed) -> None:
+    """Activities of both districts (scheduled with a sign-up, and held) and service records, logged and credited."""
+    member = seed.values["member_id"][0]
+    own_host, other_host = seed.values["organization_id"][:2]
+    compound, community, other_community = (seed.values["compound_id"][0], seed.values["community_id"][0],
+                                            seed.values["community_id"][1])
+
+    def activity(host: str, area: str, title: str, capacity: int | None = None) -> str:
+        return _created(sut.client.post("/v1/activities", json={
+            "host_organization_id": host, "area_id": area, "title": title, "category": "medical",
+            "place": "社区活动室", "starts_at": "2025-03-01T01:00:00Z", "ends_at": "2025-03-01T03:00:00Z",
+            "capacity": capacity}, headers=op))["id"]
+
+    # Scheduled ones reach the 2xx of editing, signing up, holding and cancelling; the full one the 409.
+    scheduled = [activity(own_host, compound, "义诊", capacity=1), activity(own_host, community, "法律讲座"),
+                 activity(other_host, other_community, "清扫楼道")]
+    _created(sut.client.post(f"/v1/activities/{scheduled[0]}/sign-ups", json={"member_id": member}, headers=op))
+    held = activity(own_host, community, "重阳节活动")
+    r = sut.client.post(f"/v1/activities/{held}/hold", json={"attendees": [{"member_id": member, "hours": 2}]},
+                        headers=op)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    logged = _created(sut.client.post("/v1/service-records", json={
+        "member_id": member, "served_on": "2025-03-01", "hours": 1.5, "category": "medical"}, headers=op))["id"]
+    credited = sut.client.get(f"/v1/service-records?source_id={held}", headers=op).json["items"][0]["id"]
+    seed.values.update({
+        "activity_id": [*scheduled, held],
+        "service_record_id": [logged, credited],
+        "source_id": [held],
+        "host_organization_id": [own_host, other_host],
+        "cursor": seed.values["cursor"] + _cursors(sut, op, "/v1/activities", "/v1/service-records"),
+    })
 
 
 def _compound_event(district: str, name: str) -> dict[str, Any]:
