@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from linli.shared.logs import get_logger
 
@@ -22,6 +23,13 @@ class _Client:
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.client.post(path, json=body, headers=self.headers)
         if response.status_code != 201:
+            raise RuntimeError(f"demo: POST {path} answered {response.status_code}: {response.get_json()}")
+        return response.get_json()
+
+    def act(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A state change (`POST .../confirm`, `.../hold`), which answers 200 with the changed thing."""
+        response = self.client.post(path, json=body or {}, headers=self.headers)
+        if response.status_code != 200:
             raise RuntimeError(f"demo: POST {path} answered {response.status_code}: {response.get_json()}")
         return response.get_json()
 
@@ -83,9 +91,8 @@ def load_demo(suite: Suite) -> None:
                                         "area_id": xingguang["id"]})
     # The doctor reports to the compound's branch (报到), which confirms; the teacher has yet to.
     check_in = registry.post("/v1/check-ins", {"member_id": doctor["id"]})
-    confirmed = registry.client.post(f"/v1/check-ins/{check_in['id']}/confirm", headers=registry.headers)
-    if confirmed.status_code != 200:
-        raise RuntimeError(f"demo: confirming the check-in answered {confirmed.status_code}: {confirmed.get_json()}")
+    registry.act(f"/v1/check-ins/{check_in['id']}/confirm")
+    _load_activity(registry, hospital_id, xingguang["id"], doctor["id"])
 
     tickets = _Client(suite, "tickets", token)
     if tickets.wait_until_known("/v1/compounds", xingguang["id"]):
@@ -133,6 +140,20 @@ def _load_units(registry: _Client, district_id: str, committee_id: str, compound
             registry.post("/v1/pairings", {"organization_id": organization["id"], "compound_id": compound_id,
                                            "starts_on": date.today().replace(month=1, day=1).isoformat()})
     return hospital_id
+
+
+def _load_activity(registry: _Client, host_id: str, compound_id: str, member_id: str) -> None:
+    """Last Saturday's free clinic at the compound: the doctor signed up, attended and was credited 2 hours."""
+    today = date.today()
+    saturday = today - timedelta(days=(today.weekday() - 5) % 7 or 7)
+    starts_at = datetime.combine(saturday, datetime.min.time(), tzinfo=ZoneInfo("Asia/Shanghai")) + timedelta(hours=9)
+    clinic = registry.post("/v1/activities", {
+        "host_organization_id": host_id, "area_id": compound_id, "title": "重阳义诊进小区", "category": "medical",
+        "description": "为3栋老人测血压、测血糖，讲解慢病用药。", "place": "星光小区活动室",
+        "starts_at": starts_at.isoformat(), "ends_at": (starts_at + timedelta(hours=3)).isoformat(), "capacity": 20})
+    registry.post(f"/v1/activities/{clinic['id']}/sign-ups", {"member_id": member_id})
+    registry.act(f"/v1/activities/{clinic['id']}/hold", {"attendees": [{"member_id": member_id, "hours": 2}],
+                                                          "held_at": (starts_at + timedelta(hours=3)).isoformat()})
 
 
 def _load_members(registry: _Client, compound_id: str, building_id: str, employer_id: str) -> list[dict[str, Any]]:

@@ -68,6 +68,10 @@ def test_demo_data_crossed_all_four_services(embedded):
     assert status == 200 and coverage["compounds"][0]["checked_in"] == 1 and coverage["totals"]["members"] == 2
     status, committees = call("GET", f"{base}/registry/v1/committees", token)
     assert status == 200 and committees["items"][0]["unit_count"] == 5
+    status, activities = call("GET", f"{base}/registry/v1/activities?state=held", token)
+    assert status == 200 and [a["title"] for a in activities["items"]] == ["重阳义诊进小区"]
+    status, records = call("GET", f"{base}/registry/v1/service-records?source=activity", token)
+    assert status == 200 and [(r["state"], r["hours"]) for r in records["items"]] == [("verified", 2)]
 
 
 def test_a_new_compound_and_ticket_flow_through_the_in_memory_bus(embedded):
