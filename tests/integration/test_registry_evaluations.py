@@ -12,24 +12,15 @@ from decimal import Decimal
 
 from linli.services.registry import evaluation
 from linli.services.registry.models import Pledge, ServiceRecord
+from tests.support.registry_world import yongchuan_over_http
 
 CATEGORIES = ("medical", "legal_aid", "noise", "elderly_care", "sanitation")
 STATES = ("verified", "verified", "verified", "logged", "rejected")
 
 
 def _district(registry) -> tuple[dict[str, str], str, str]:
-    op = registry.as_("*", "registry:admin")
-
-    def area(body: dict) -> str:
-        r = registry.client.post("/v1/areas", json=body, headers=op)
-        assert r.status_code == 201, r.json
-        return r.json["id"]
-
-    district = area({"level": "district", "name": "永川区"})
-    street = area({"level": "street", "name": "中山路街道", "parent_id": district})
-    community = area({"level": "community", "name": "星光社区", "parent_id": street})
-    compound = area({"level": "compound", "name": "星光小区", "kind": "managed", "parent_id": community})
-    return registry.as_(district, "registry:read registry:write"), district, compound
+    world = yongchuan_over_http(registry)
+    return world["clerk"], world["district"]["id"], world["compound"]["id"]
 
 
 def _records(rng: random.Random, member_id: uuid.UUID, district: str) -> list[ServiceRecord]:

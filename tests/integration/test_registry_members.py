@@ -6,24 +6,15 @@ from sqlalchemy import text
 
 from linli.shared.bus import private_exchange
 from tests.support.collector import Collector
+from tests.support.registry_world import yongchuan_over_http
 from tests.support.waiting import wait_for
 
 PHONE = "13812345678"
 
 
 def _district(registry) -> tuple[dict[str, str], str]:
-    op = registry.as_("*", "registry:admin")
-
-    def area(body: dict) -> str:
-        r = registry.client.post("/v1/areas", json=body, headers=op)
-        assert r.status_code == 201, r.json
-        return r.json["id"]
-
-    district = area({"level": "district", "name": "永川区"})
-    street = area({"level": "street", "name": "中山路街道", "parent_id": district})
-    community = area({"level": "community", "name": "星光社区", "parent_id": street})
-    compound = area({"level": "compound", "name": "星光小区", "kind": "managed", "parent_id": community})
-    return registry.as_(district, "registry:read registry:write"), compound
+    world = yongchuan_over_http(registry)
+    return world["clerk"], world["compound"]["id"]
 
 
 def test_a_member_s_contact_goes_to_the_private_exchange_only(live, bus, run_threads):
