@@ -74,11 +74,11 @@ class Tickets(MethodView):
     @tickets.arguments(TicketCreate())
     @tickets.response(201, TicketSchema)
     def post(self, body: dict[str, Any]) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
-        """Raise a resident's ticket against a compound; its deadline follows from the category"""
-        ticket = usecases.submit_ticket(
-            db(), principal(), compound_id=body["compound_id"], title=body["title"],
-            description=body["description"], category=body["category"], reporter_name=body["reporter_name"],
-            reporter_phone=body["reporter_phone"], now=utcnow())
+        """Raise a resident's ticket (or a wish) against a compound; its deadline follows from the category
+
+        Emits `tickets.ticket.submitted` (the reporter's phone masked).
+        """
+        ticket = usecases.submit_ticket(db(), principal(), **body, now=utcnow())
         return _shown(ticket), 201, {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
 
 

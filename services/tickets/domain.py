@@ -71,6 +71,9 @@ KINDS = (PROBLEM, WISH)
 NORMAL = "normal"
 URGENT = "urgent"  # 急事急办: may go straight to a functional department
 URGENCIES = (NORMAL, URGENT)
+# Who raised it: the resident, a grid worker on patrol, the 12345 hotline, a district's own system, Open311.
+SOURCES = ("resident", "grid_patrol", "hotline", "district_system", "open311")
+DEFAULT_SOURCE = "resident"
 # Why a ticket was closed without a fix; a fixed ticket closes with no reason.
 CLOSE_REASONS = ("not_responsible", "duplicate", "no_further_action", "referred")
 SATISFIED = "satisfied"

@@ -7,6 +7,7 @@ and records the change with its event; committing is the caller's unit of work.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
@@ -31,16 +32,22 @@ _COMPOUND_DISTRICT = select(_compounds.c.district_id).where(_compounds.c.id == b
 
 
 def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, title: str, description: str,
-                  category: str, reporter_name: str, reporter_phone: str, now: datetime) -> Ticket:
+                  category: str, reporter_name: str, reporter_phone: str, now: datetime,
+                  kind: str = domain.PROBLEM, urgency: str = domain.NORMAL, source: str = domain.DEFAULT_SOURCE,
+                  building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
+                  lon: float | None = None, attachments: Sequence[str] = ()) -> Ticket:
     """Raise a resident's ticket against a compound; its deadline follows from the category."""
     district_id = session.execute(_COMPOUND_DISTRICT, {"id": compound_id}).scalar()
     if district_id is None or not actor.sees(district_id):
         # Another district's compound answers exactly like one not heard of, so ids of other districts leak nothing.
         raise NotYetKnown.field("compound_id", "compound")
-    ticket = Ticket(district_id=district_id, compound_id=compound_id, title=title,
-                    description=description, category=category, reporter_name=reporter_name,
+    # Empty collections given, not left to load: a new ticket has no parts, and asking the database costs a query.
+    ticket = Ticket(district_id=district_id, compound_id=compound_id, building_id=building_id, kind=kind,
+                    urgency=urgency, source=source, title=title, description=description, category=category,
+                    address=address, lat=lat, lon=lon, attachments=list(attachments), reporter_name=reporter_name,
                     reporter_phone=reporter_phone, state=domain.INITIAL_STATE,
-                    due_at=domain.due_at_for(category, now), overdue=False, created_at=now, updated_at=now)
+                    due_at=domain.due_at_for(category, now), overdue=False, created_at=now, updated_at=now,
+                    parts=[], participants=[])
     session.add(ticket)
     record(session, TICKET_SUBMITTED, ticket)
     schedule(session, TICKET_DUE, ticket.id, ticket.due_at, district_id=ticket.district_id)
