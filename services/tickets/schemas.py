@@ -121,3 +121,118 @@ class CompoundQuery(PageArgs):
 
 TicketPage = page_schema(TicketSchema)
 CompoundPage = page_schema(CompoundSchema)
+
+
+# --- The lifecycle's verbs ---------------------------------------------------------------------------------------
+
+MAX_UNITS = 50  # the seeds' largest joint effort sends 11 units
+MAX_PARTICIPANTS = 500  # and 100 members
+
+
+def _note() -> Text:
+    return Text(load_default=None, allow_none=True, max_length=1000, metadata={
+        "description": "kept with the move in the ticket's history"})
+
+
+class MoveBody(ma.Schema):
+    note = _note()
+
+
+class RejectBody(ma.Schema):
+    reason = Text(required=True, max_length=500, metadata={"description": "why the ticket is turned down"})
+    note = _note()
+
+
+class StartBody(ma.Schema):
+    unit_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "the dispatched unit that starts on its part; none when the compound handles it itself"})
+    note = _note()
+
+
+class AssignmentSchema(ma.Schema):
+    unit_id = ma.fields.UUID(required=True, metadata={"description": "an organization of the ticket's district"})
+    lead = ma.fields.Boolean(load_default=False)
+    due_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "by default the category's SLA from now (the fast track's for an urgent ticket)"})
+
+
+def _units() -> ma.fields.List:
+    return ma.fields.List(ma.fields.Nested(AssignmentSchema), required=True,
+                          validate=ma.validate.Length(min=1, max=MAX_UNITS),
+                          metadata={"description": "the units, exactly one of them the lead (unless it has one)"})
+
+
+class DispatchBody(ma.Schema):
+    units = _units()
+    note = _note()
+
+
+class ClaimBody(ma.Schema):
+    unit_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={"description": "a unit claiming a problem"})
+    member_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "registry's party member claiming a wish"})
+    note = _note()
+
+
+class ResolveBody(ma.Schema):
+    unit_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "the unit resolving its part; none when the compound or a wish's member resolves it"})
+    participants = ma.fields.List(ma.fields.Nested(ParticipantSchema), load_default=list,
+                                  validate=ma.validate.Length(max=MAX_PARTICIPANTS), metadata={
+                                      "description": "members who took part and their hours (added up if named "
+                                                     "again later); a wish's claimer must be among them"})
+    note = _note()
+
+
+class RerouteBody(ma.Schema):
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORIES))
+    units = _units()
+    note = _note()
+
+
+class ReviewBody(ma.Schema):
+    passed = ma.fields.Boolean(required=True)
+    note = _note()
+
+
+class RateBody(ma.Schema):
+    rating = ma.fields.String(required=True, validate=ma.validate.OneOf(RATINGS))
+    comment = Text(load_default=None, allow_none=True, max_length=1000)
+
+
+class CloseBody(ma.Schema):
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.OneOf(CLOSE_REASONS),
+                              metadata={"description": "none for a reviewed ticket closed as fixed"})
+    note = _note()
+
+
+class MergeBody(ma.Schema):
+    master_id = ma.fields.UUID(required=True, metadata={"description": "an open ticket of the same compound"})
+    note = _note()
+
+
+class MoveSchema(ma.Schema):
+    verb = ma.fields.String(dump_only=True)
+    from_state = ma.fields.String(dump_only=True)
+    to_state = ma.fields.String(dump_only=True)
+    actor = ma.fields.String(dump_only=True, metadata={"description": "the client that moved it (its token's sub)"})
+    at = ma.fields.AwareDateTime(dump_only=True)
+    reason = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "why (a rejection or closing reason), or the outcome (passed/failed, the rating)"})
+    note = ma.fields.String(dump_only=True, allow_none=True)
+    unit_id = ma.fields.UUID(dump_only=True, allow_none=True)
+    member_id = ma.fields.UUID(dump_only=True, allow_none=True)
+
+
+class CommentSchema(EntitySchema):
+    ticket_id = ma.fields.UUID(dump_only=True)
+    author = ma.fields.String(dump_only=True, metadata={"description": "the client that wrote it (its token's sub)"})
+    text = ma.fields.String(dump_only=True)
+
+
+class CommentCreate(ma.Schema):
+    text = Text(required=True, max_length=4000)
+
+
+MovePage = page_schema(MoveSchema)
+CommentPage = page_schema(CommentSchema)
