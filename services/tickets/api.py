@@ -87,10 +87,9 @@ class Tickets(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List tickets, newest first (reporters' phone numbers masked unless you hold tickets:pii)"""
         stmt = in_district(select(Ticket), Ticket.district_id)
-        if "state" in args:
-            stmt = stmt.where(Ticket.state == args["state"])
-        if "compound_id" in args:
-            stmt = stmt.where(Ticket.compound_id == args["compound_id"])
+        for name in ("state", "compound_id", "kind", "urgency", "master_id"):
+            if name in args:
+                stmt = stmt.where(getattr(Ticket, name) == args[name])
         if "overdue" in args:
             stmt = stmt.where(Ticket.overdue.is_(args["overdue"]))
         page = paginate(db(), stmt, Ticket, args["limit"], args["cursor"])

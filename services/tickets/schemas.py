@@ -104,6 +104,9 @@ class TicketQuery(PageArgs):
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     compound_id = ma.fields.UUID()
     overdue = ma.fields.Boolean()
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    urgency = ma.fields.String(validate=ma.validate.OneOf(URGENCIES))
+    master_id = ma.fields.UUID(metadata={"description": "the duplicates merged into this ticket"})
 
 
 class CompoundSchema(ma.Schema):

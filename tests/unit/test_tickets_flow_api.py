@@ -138,10 +138,14 @@ def test_an_urgent_ticket_goes_straight_to_a_department(make_service):
 
 def test_a_wish_is_claimed_by_a_member_and_credits_them(make_service):
     sut = make_service("tickets")
-    wish = _submit(sut, _compound(sut), kind="wish", title="想要一辆轮椅")
+    compound = _compound(sut)
+    wish = _submit(sut, compound, kind="wish", title="想要一辆轮椅")
+    _submit(sut, compound)
     member = str(uuid.uuid4())
     claimed = _walk(sut, wish, ("accept", {}), ("claim", {"member_id": member}))
     assert (claimed["state"], claimed["member_id"]) == ("in_progress", member)
+    wishes = sut.client.get("/v1/tickets?kind=wish", headers=sut.as_(YONGCHUAN, "tickets:read")).json["items"]
+    assert [t["id"] for t in wishes] == [wish["id"]]
     r = _post(sut, wish, "resolve", {})
     assert r.status_code == 422 and "participants" in r.json["errors"]
     r = _post(sut, wish, "claim", {"unit_id": str(uuid.uuid4())})
@@ -186,6 +190,8 @@ def test_closing_the_master_closes_the_merged_duplicates(make_service):
     closes = [(e["subject"], e["data"]["closed_reason"]) for k, e in _events(sut) if k == "tickets.ticket.closed"]
     assert closes == [(master["id"], "referred"), (duplicate["id"], "duplicate")]
     assert [m["verb"] for m in _history(sut, duplicate)["items"]] == ["merge", "close"]
+    listed = sut.client.get(f"/v1/tickets?master_id={master['id']}", headers=h).json["items"]
+    assert [t["id"] for t in listed] == [duplicate["id"]]
 
 
 def test_an_illegal_move_is_409_naming_the_state_and_the_allowed_verbs(make_service):
