@@ -92,7 +92,7 @@ def _plan(schema: type[ma.Schema]) -> tuple[tuple[str, bool, bool, Check, tuple[
         return None
     plan = []
     for name, field in instance.load_fields.items():
-        kind = _KINDS.get(_reads_as(type(field)))
+        kind = _list_kind(field) if type(field) is ma.fields.List else _KINDS.get(_reads_as(type(field)))
         if kind is None or field.data_key not in (None, name):
             return None
         check, validators_see_raw = kind
@@ -100,6 +100,17 @@ def _plan(schema: type[ma.Schema]) -> tuple[tuple[str, bool, bool, Check, tuple[
             return None
         plan.append((name, field.required, field.allow_none, check, tuple(field.validators)))
     return tuple(plan)
+
+
+def _list_kind(field: ma.fields.List) -> tuple[Check, bool] | None:
+    """A list of plain items without validators of their own (a ticket's attachment URLs); None otherwise."""
+    inner = field.inner
+    kind = _KINDS.get(_reads_as(type(inner)))
+    if kind is None or inner.validators or inner.allow_none:
+        return None
+    item_check = kind[0]
+    # The list's own validators see the items as given, which for non-string items differ from what they load as.
+    return (lambda value: type(value) is list and all(item_check(item) for item in value)), kind[1]
 
 
 def certainly_valid(schema: type[ma.Schema], data: dict[str, Any]) -> bool:

@@ -10,10 +10,25 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from linli.services.tickets import domain, usecases
-from linli.services.tickets.models import Compound, Ticket
+from linli.services.tickets.models import Compound, Ticket, TicketComment, TicketMove
 from linli.services.tickets.schemas import (
+    ClaimBody,
+    CloseBody,
+    CommentCreate,
+    CommentPage,
+    CommentSchema,
     CompoundPage,
     CompoundQuery,
+    DispatchBody,
+    MergeBody,
+    MoveBody,
+    MovePage,
+    RateBody,
+    RejectBody,
+    RerouteBody,
+    ResolveBody,
+    ReviewBody,
+    StartBody,
     TicketCreate,
     TicketPage,
     TicketQuery,
@@ -21,8 +36,8 @@ from linli.services.tickets.schemas import (
 )
 from linli.shared.db import utcnow
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
-from linli.shared.http.conditional import etag
-from linli.shared.http.pagination import paginate
+from linli.shared.http.conditional import check_if_match, etag
+from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.uow import db
 
 PII_SCOPE = "tickets:pii"
@@ -52,6 +67,18 @@ def _shown(ticket: Ticket) -> Ticket | _MaskedTicket:
     return ticket if principal().has(PII_SCOPE) else _MaskedTicket(ticket)
 
 
+Moved = tuple[Ticket | _MaskedTicket, int, dict[str, str]]
+
+
+def _moved(ticket: Ticket) -> Moved:
+    """The ticket after a move, with its new ETag."""
+    return _shown(ticket), 200, {"ETag": etag(ticket.version)}
+
+
+def _assignments(units: list[dict[str, Any]]) -> list[usecases.Assignment]:
+    return [usecases.Assignment(**unit) for unit in units]
+
+
 @tickets.route("")
 class Tickets(MethodView):
     @requires("tickets:read")
@@ -60,10 +87,9 @@ class Tickets(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List tickets, newest first (reporters' phone numbers masked unless you hold tickets:pii)"""
         stmt = in_district(select(Ticket), Ticket.district_id)
-        if "state" in args:
-            stmt = stmt.where(Ticket.state == args["state"])
-        if "compound_id" in args:
-            stmt = stmt.where(Ticket.compound_id == args["compound_id"])
+        for name in ("state", "compound_id", "kind", "urgency", "master_id"):
+            if name in args:
+                stmt = stmt.where(getattr(Ticket, name) == args[name])
         if "overdue" in args:
             stmt = stmt.where(Ticket.overdue.is_(args["overdue"]))
         page = paginate(db(), stmt, Ticket, args["limit"], args["cursor"])
@@ -74,11 +100,11 @@ class Tickets(MethodView):
     @tickets.arguments(TicketCreate())
     @tickets.response(201, TicketSchema)
     def post(self, body: dict[str, Any]) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
-        """Raise a resident's ticket against a compound; its deadline follows from the category"""
-        ticket = usecases.submit_ticket(
-            db(), principal(), compound_id=body["compound_id"], title=body["title"],
-            description=body["description"], category=body["category"], reporter_name=body["reporter_name"],
-            reporter_phone=body["reporter_phone"], now=utcnow())
+        """Raise a resident's ticket (or a wish) against a compound; its deadline follows from the category
+
+        Emits `tickets.ticket.submitted` (the reporter's phone masked).
+        """
+        ticket = usecases.submit_ticket(db(), principal(), **body, now=utcnow())
         return _shown(ticket), 201, {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
 
 
@@ -90,6 +116,208 @@ class TicketItem(MethodView):
         """One ticket (the reporter's phone number masked unless you hold tickets:pii)"""
         ticket = visible_or_404(db().get(Ticket, ticket_id), "ticket")
         return _shown(ticket), 200, {"ETag": etag(ticket.version)}
+
+
+# --- The lifecycle: one POST per verb; each answers the ticket after the move (409 naming the state and the verbs
+# allowed now when the move is not; honours If-Match) ---------------------------------------------------------------
+
+@tickets.route("/<uuid:ticket_id>/accept")
+class TicketAcceptance(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(MoveBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """The compound takes a submitted ticket on; emits `tickets.ticket.accepted`"""
+        return _moved(usecases.accept(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/reject")
+class TicketRejection(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(RejectBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """Turn a submitted ticket down for good, saying why; emits `tickets.ticket.rejected`"""
+        return _moved(usecases.reject(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/start")
+class TicketStart(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(StartBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """Work begins: the compound on an accepted ticket, or a dispatched unit on its part (`unit_id`)
+
+        Emits `tickets.ticket.started`.
+        """
+        return _moved(usecases.start(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/escalate")
+class TicketEscalation(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(MoveBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """The compound blows the whistle to the community (吹哨); emits `tickets.ticket.escalated`"""
+        return _moved(usecases.escalate(db(), principal(), ticket_id, utcnow(), **body,
+                                        check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/list")
+class TicketListing(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(MoveBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """List an escalated ticket for the committee's joint meeting (挂单); emits `tickets.ticket.listed`"""
+        return _moved(usecases.list_for_meeting(db(), principal(), ticket_id, utcnow(), **body,
+                                                check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/dispatch")
+class TicketDispatch(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(DispatchBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """Send a listed (or urgent) ticket to units, one the lead, each with its deadline (派单)
+
+        Later calls add units to a dispatched ticket. A unit registry's events have not brought yet is 422
+        `/problems/reference-not-yet-known`. Emits `tickets.ticket.dispatched`.
+        """
+        return _moved(usecases.dispatch(db(), principal(), ticket_id, utcnow(), units=_assignments(body["units"]),
+                                        note=body["note"], check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/claim")
+class TicketClaim(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(ClaimBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """A unit claims a listed problem as its lead (`unit_id`), or a party member a wish (`member_id`) (认领)
+
+        Emits `tickets.ticket.claimed`.
+        """
+        return _moved(usecases.claim(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/resolve")
+class TicketResolution(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(ResolveBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """A unit resolves its part (the ticket, when it leads), or the compound or a wish's member the ticket
+
+        The members who took part are recorded with their hours and listed in `tickets.ticket.closed`.
+        Emits `tickets.ticket.resolved`.
+        """
+        participants = [usecases.Participant(**p) for p in body.pop("participants")]
+        return _moved(usecases.resolve(db(), principal(), ticket_id, utcnow(), **body, participants=participants,
+                                       check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/reroute")
+class TicketRerouting(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(RerouteBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """Change a dispatched ticket's category: its open parts are withdrawn and it goes to the units named
+
+        Emits `tickets.ticket.rerouted`, naming the units it left and those it went to.
+        """
+        return _moved(usecases.reroute(db(), principal(), ticket_id, utcnow(), category=body["category"],
+                                       units=_assignments(body["units"]), note=body["note"],
+                                       check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/review")
+class TicketReview(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(ReviewBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """The on-site check of a resolved ticket (回头看): passed, or failed and back to work
+
+        Emits `tickets.ticket.reviewed`, and `tickets.ticket.reopened` after it when the review failed.
+        """
+        return _moved(usecases.review(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/rate")
+class TicketRating(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(RateBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """The resident rates the fix of a reviewed (or closed-as-fixed) ticket, once per fix
+
+        Emits `tickets.ticket.rated`; then `tickets.ticket.closed` when a content rating closes the ticket, or
+        `tickets.ticket.reopened` when a dissatisfied one sends it back to work.
+        """
+        return _moved(usecases.rate(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/close")
+class TicketClosing(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(CloseBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """Close a reviewed ticket as fixed, or any open one unfixed for a `reason`
+
+        Tickets merged into it close with it, as `duplicate`. Emits `tickets.ticket.closed` for each.
+        """
+        return _moved(usecases.close(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/merge")
+class TicketMerge(MethodView):
+    @requires("tickets:write")
+    @tickets.arguments(MergeBody())
+    @tickets.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> Moved:
+        """Mark the ticket a duplicate of an open ticket of its compound; it closes with its master
+
+        Emits `tickets.ticket.merged`.
+        """
+        return _moved(usecases.merge(db(), principal(), ticket_id, utcnow(), **body, check_version=check_if_match))
+
+
+@tickets.route("/<uuid:ticket_id>/history")
+class TicketHistory(MethodView):
+    @requires("tickets:read")
+    @tickets.arguments(PageArgs, location="query")
+    @tickets.response(200, MovePage)
+    def get(self, args: dict[str, Any], ticket_id: uuid.UUID) -> dict[str, Any]:
+        """Every move of the ticket, oldest first: who, when, from and to which state, why, and the note"""
+        ticket = visible_or_404(db().get(Ticket, ticket_id), "ticket")
+        stmt = select(TicketMove).where(TicketMove.ticket_id == ticket.id)
+        return paginate(db(), stmt, TicketMove, args["limit"], args["cursor"], keys=[TicketMove.seq],
+                        descending=False)
+
+
+@tickets.route("/<uuid:ticket_id>/comments")
+class TicketComments(MethodView):
+    @requires("tickets:read")
+    @tickets.arguments(PageArgs, location="query")
+    @tickets.response(200, CommentPage)
+    def get(self, args: dict[str, Any], ticket_id: uuid.UUID) -> dict[str, Any]:
+        """The comments on the ticket, oldest first"""
+        ticket = visible_or_404(db().get(Ticket, ticket_id), "ticket")
+        stmt = select(TicketComment).where(TicketComment.ticket_id == ticket.id)
+        return paginate(db(), stmt, TicketComment, args["limit"], args["cursor"], descending=False)
+
+    @requires("tickets:write")
+    @tickets.arguments(CommentCreate())
+    @tickets.response(201, CommentSchema)
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> tuple[TicketComment, int]:
+        """Comment on the ticket, in any state (its version stays); emits `tickets.ticket.commented`"""
+        return usecases.add_comment(db(), principal(), ticket_id, utcnow(), **body), 201
 
 
 @compounds.route("")

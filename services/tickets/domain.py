@@ -8,7 +8,7 @@ owed an answer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -43,6 +43,7 @@ SLA_HOURS: dict[str, int] = {
     "dispute": DEFAULT_SLA_HOURS,  # 邻里纠纷
     "fast_track": 24,  # 急事急办: straight to a functional department with a short deadline
 }
+FAST_TRACK = "fast_track"
 CATEGORIES = tuple(SLA_HOURS)
 
 
@@ -52,6 +53,17 @@ def due_at_for(category: str, submitted_at: datetime) -> datetime:
         # A naive time would be read as local time somewhere and as UTC elsewhere; refuse it here.
         raise ValueError("submitted_at must be timezone-aware")
     return submitted_at + timedelta(hours=SLA_HOURS.get(category, DEFAULT_SLA_HOURS))
+
+
+def part_due_at(category: str, urgency: str, dispatched_at: datetime) -> datetime:
+    """When a unit's part falls due unless the dispatcher says otherwise: counted from the dispatch by the
+    category's SLA, or by the fast track's for an urgent ticket (急事急办)."""
+    return due_at_for(FAST_TRACK if urgency == URGENT else category, dispatched_at)
+
+
+def check_part_due(due_at: datetime, now: datetime) -> None:
+    if due_at <= now:
+        raise ValidationFailed.field("units", "a unit's due_at must lie ahead")
 
 
 def becomes_overdue(state: str, overdue_already: bool) -> bool:
@@ -71,6 +83,9 @@ KINDS = (PROBLEM, WISH)
 NORMAL = "normal"
 URGENT = "urgent"  # 急事急办: may go straight to a functional department
 URGENCIES = (NORMAL, URGENT)
+# Who raised it: the resident, a grid worker on patrol, the 12345 hotline, a district's own system, Open311.
+SOURCES = ("resident", "grid_patrol", "hotline", "district_system", "open311")
+DEFAULT_SOURCE = "resident"
 # Why a ticket was closed without a fix; a fixed ticket closes with no reason.
 CLOSE_REASONS = ("not_responsible", "duplicate", "no_further_action", "referred")
 SATISFIED = "satisfied"
@@ -294,15 +309,29 @@ def _closed(ticket: Ticket, reason: str | None) -> Ticket:
     return replace(ticket, state=CLOSED, parts=parts, close_reason=reason)
 
 
-def check_merge(duplicate: Ticket, master: Ticket, *, same: bool, same_compound: bool) -> None:
-    """A duplicate joins an open master of the same compound; it is closed with the master, as `duplicate`."""
+def check_merge(duplicate: Ticket, master: Ticket, *, same: bool, same_compound: bool,
+                master_merged: bool = False) -> None:
+    """A duplicate joins an open master of the same compound; it is closed with the master, as `duplicate`.
+
+    The master is no duplicate itself, so merges never form a loop and one close reaches every duplicate.
+    """
     _require(duplicate, "merge")
     if same:
         raise ValidationFailed.field("master_id", "a ticket cannot be merged into itself")
     if not same_compound:
         raise ValidationFailed.field("master_id", "the master ticket is of another compound")
+    if master_merged:
+        raise ValidationFailed.field("master_id", "the master ticket is itself a duplicate: merge into its master")
     if master.state not in OPEN_STATES:
         raise Conflict("the master ticket is already closed", errors={"master_id": [f"is {master.state}"]})
+
+
+def check_participants(ticket: Ticket, listed: Sequence[uuid.UUID], recorded: Collection[uuid.UUID]) -> None:
+    """Members named at a resolve: each once; a wish's claimer among those credited, since it was their work."""
+    if len(set(listed)) != len(listed):
+        raise ValidationFailed.field("participants", "a member is named twice")
+    if ticket.kind == WISH and ticket.member_id not in {*listed, *recorded}:
+        raise ValidationFailed.field("participants", "list the hours the member who claimed the wish gave")
 
 
 def _reopen(ticket: Ticket) -> Ticket:

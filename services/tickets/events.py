@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from linli.services.tickets.domain import mask_phone
+from linli.services.tickets.domain import CLOSE_REASONS, mask_phone
 from linli.shared.events import declare
 
 
@@ -31,9 +31,17 @@ class TicketData(ma.Schema):
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
     compound_id = ma.fields.UUID(required=True)
+    building_id = ma.fields.UUID(allow_none=True)
+    kind = ma.fields.String(required=True, metadata={"description": "problem, or wish (微心愿)"})
+    urgency = ma.fields.String(required=True, metadata={"description": "normal or urgent (急事急办)"})
+    source = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
     category = ma.fields.String(required=True)
+    address = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(allow_none=True)
+    lon = ma.fields.Float(allow_none=True)
+    attachments = ma.fields.List(ma.fields.String(), required=True)
     reporter_name = ma.fields.String(required=True)
     reporter_phone = MaskedPhone(required=True, metadata={"description": "masked, e.g. 138****5678"})
     state = ma.fields.String(required=True)
@@ -49,9 +57,57 @@ TICKET_OVERDUE = declare("tickets.ticket.overdue", "An open ticket passed its de
                          TicketData)
 
 
-# --- Closing (the contract registry credits members' service hours by) ----------------------------------------
+# --- The lifecycle: one event per verb, each carrying the ticket after the move ---------------------------------
 
-CLOSED_REASONS = ("not_responsible", "duplicate", "no_further_action", "referred")
+class PartData(ma.Schema):
+    """A unit's part of the ticket."""
+
+    unit_id = ma.fields.UUID(required=True, metadata={"description": "registry's organization id"})
+    lead = ma.fields.Boolean(required=True)
+    state = ma.fields.String(required=True, metadata={"description": "dispatched, in_progress, resolved or withdrawn"})
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class MoveData(ma.Schema):
+    """The move the event tells of, as the ticket's history keeps it."""
+
+    verb = ma.fields.String(required=True, metadata={"description": "accept, reject, start, ... as in the URL"})
+    from_state = ma.fields.String(required=True)
+    to_state = ma.fields.String(required=True)
+    actor = ma.fields.String(required=True, metadata={"description": "the client that moved it (its token's sub)"})
+    at = ma.fields.AwareDateTime(required=True)
+    reason = ma.fields.String(allow_none=True, metadata={
+        "description": "why (a rejection or closing reason), or the outcome (passed/failed, the rating)"})
+    note = ma.fields.String(allow_none=True)
+    unit_ids = ma.fields.List(ma.fields.UUID(), required=True, metadata={
+        "description": "the units this move concerns (dispatched, claiming, starting or resolving), if any"})
+    member_id = ma.fields.UUID(allow_none=True, metadata={"description": "the member claiming a wish, if so"})
+
+
+class TicketMovedData(TicketData):
+    """A ticket after a move of its lifecycle: where it stands, who works on it, and the move itself."""
+
+    community_id = ma.fields.UUID(allow_none=True, metadata={"description": "the compound's community"})
+    compound_name = ma.fields.String(allow_none=True)
+    parts = ma.fields.List(ma.fields.Nested(PartData), required=True, metadata={
+        "description": "the units it was dispatched to, in order, with their own progress"})
+    member_id = ma.fields.UUID(allow_none=True, metadata={"description": "the party member who claimed a wish"})
+    master_id = ma.fields.UUID(allow_none=True, metadata={"description": "the ticket this one duplicates"})
+    rating = ma.fields.String(allow_none=True)
+    rating_comment = ma.fields.String(allow_none=True)
+    move = ma.fields.Nested(MoveData, required=True)
+
+
+class TicketReviewedData(TicketMovedData):
+    passed = ma.fields.Boolean(required=True, metadata={"description": "a failed review also sends `reopened`"})
+
+
+class TicketReroutedData(TicketMovedData):
+    """Both sides of a re-routing: the units that lost their part and, in `parts`, those that now have one."""
+
+    previous_category = ma.fields.String(required=True)
+    previous_unit_ids = ma.fields.List(ma.fields.UUID(), required=True, metadata={
+        "description": "the units whose open parts were withdrawn"})
 
 
 class ParticipantData(ma.Schema):
@@ -62,18 +118,61 @@ class ParticipantData(ma.Schema):
                             metadata={"description": "hours this member gave to the ticket, more than 0"})
 
 
-class TicketClosedData(TicketData):
+class TicketClosedData(TicketMovedData):
     """A ticket as it was closed, with who took part: registry credits each participant's hours once."""
 
     closed_reason = ma.fields.String(
-        required=True, allow_none=True, validate=ma.validate.OneOf(CLOSED_REASONS),
+        required=True, allow_none=True, validate=ma.validate.OneOf(CLOSE_REASONS),
         metadata={"description": "null when the problem was fixed; else why it was closed unfixed"})
     closed_at = ma.fields.AwareDateTime(required=True)
     participants = ma.fields.List(ma.fields.Nested(ParticipantData), required=True, metadata={
         "description": "the members who took part, each once; empty when none did"})
 
 
+class CommentData(ma.Schema):
+    """A comment on a ticket; the event's subject is the ticket."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    ticket_id = ma.fields.UUID(required=True)
+    author = ma.fields.String(required=True, metadata={"description": "the client that wrote it (its token's sub)"})
+    text = ma.fields.String(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "the ticket's version (a comment leaves it)"})
+
+
+TICKET_ACCEPTED = declare("tickets.ticket.accepted", "The compound took a submitted ticket on.", TicketMovedData)
+TICKET_REJECTED = declare("tickets.ticket.rejected", "A submitted ticket was turned down, with the reason.",
+                          TicketMovedData)
+TICKET_STARTED = declare("tickets.ticket.started",
+                         "Work began: the compound on a ticket it handles itself, or a unit on its part.",
+                         TicketMovedData)
+TICKET_ESCALATED = declare("tickets.ticket.escalated",
+                           "The compound blew the whistle: it passed the ticket to the community (吹哨).",
+                           TicketMovedData)
+TICKET_LISTED = declare("tickets.ticket.listed", "An escalated ticket was listed for the committee's joint meeting "
+                        "(挂单).", TicketMovedData)
+TICKET_DISPATCHED = declare("tickets.ticket.dispatched",
+                            "The ticket was sent to units (派单), one of them the lead, each with its deadline.",
+                            TicketMovedData)
+TICKET_CLAIMED = declare("tickets.ticket.claimed",
+                         "A unit claimed a listed ticket as its lead, or a party member a wish (认领).",
+                         TicketMovedData)
+TICKET_RESOLVED = declare("tickets.ticket.resolved", "A unit resolved its part; the ticket is resolved when its "
+                          "lead (or the compound, or the member of a wish) did.", TicketMovedData)
+TICKET_REROUTED = declare("tickets.ticket.rerouted", "The category changed and the ticket went to other units; the "
+                          "event names the units it left and those it went to.", TicketReroutedData)
+TICKET_REVIEWED = declare("tickets.ticket.reviewed", "The fix was checked on site (回头看), passed or failed.",
+                          TicketReviewedData)
+TICKET_RATED = declare("tickets.ticket.rated", "The resident rated the fix: satisfied, basically satisfied or "
+                       "dissatisfied.", TicketMovedData)
+TICKET_REOPENED = declare("tickets.ticket.reopened", "A failed review or a dissatisfied resident sent the work back; "
+                          "sent after the `reviewed` or `rated` event of the same move.", TicketMovedData)
 TICKET_CLOSED = declare(
     "tickets.ticket.closed",
     "A ticket was closed: fixed and checked on site (回头看), or closed unfixed with a reason. Closing again "
     "after a reopening sends this again.", TicketClosedData)
+TICKET_MERGED = declare("tickets.ticket.merged", "The ticket was found to duplicate another (`master_id`); it "
+                        "closes with it.", TicketMovedData)
+TICKET_COMMENTED = declare("tickets.ticket.commented", "Someone working on the ticket commented on it.",
+                           CommentData)

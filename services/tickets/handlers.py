@@ -32,3 +32,22 @@ def on_area(session: Session, event: Event) -> None:
     # A compound always sits under its community in registry's tree.
     usecases.record_compound(session, area["id"], area["version"], district_id=area["district_id"],
                              name=area["name"], community_id=area["parent_id"], kind=area["kind"])
+
+
+class OrganizationData(Incoming):
+    """registry's `organization` payload, as far as tickets uses it."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+@read_models.handles("registry.organization.created", "registry.organization.updated")
+def on_organization(session: Session, event: Event) -> None:
+    organization = load(OrganizationData, event.data)
+    # Every organization, not only committee units: a ticket may go to any unit of its district (a department).
+    usecases.record_organization(session, organization["id"], organization["version"],
+                                 district_id=organization["district_id"], name=organization["name"],
+                                 kind=organization["kind"])

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, String, Text, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from linli.shared.db import UTCDateTime, new_metadata
+from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
+
+# A 64-bit counter on PostgreSQL; SQLite numbers rows by its INTEGER PRIMARY KEY only.
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -17,7 +21,7 @@ class Base(DeclarativeBase):
 
 
 class Ticket(Entity, Base):
-    """A resident's problem or need (诉求 / 工单)."""
+    """A resident's problem or need (诉求 / 工单), or a small wish a party member may claim (微心愿)."""
 
     __tablename__ = "tickets"
 
@@ -25,16 +29,101 @@ class Ticket(Entity, Base):
     district_id: Mapped[str] = mapped_column(String(64))
     # No foreign key to `compounds`: that table is a copy of registry's data and may be rebuilt from events.
     compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    building_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(10), default="problem", server_default="problem")
+    urgency: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
+    source: Mapped[str] = mapped_column(String(20), default="resident", server_default="resident")
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(300))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     reporter_name: Mapped[str] = mapped_column(String(100))
     reporter_phone: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20), index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     overdue: Mapped[bool] = mapped_column(default=False)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # registry's member who claimed a wish
+    # The ticket this one duplicates; closed with it. No foreign key: a plain reference within one table.
+    master_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    close_reason: Mapped[str | None] = mapped_column(String(30))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[str | None] = mapped_column(String(30))
+    rating_comment: Mapped[str | None] = mapped_column(String(1000))
+
+    # Loaded with the ticket (one query for a whole page of them): every answer about a ticket shows them.
+    parts: Mapped[list[TicketPart]] = relationship(lazy="selectin", order_by="TicketPart.position",
+                                                   cascade="all, delete-orphan")
+    participants: Mapped[list[TicketParticipant]] = relationship(lazy="selectin",
+                                                                 order_by="TicketParticipant.member_id",
+                                                                 cascade="all, delete-orphan")
 
     __table_args__ = (Index("ix_tickets_district_created", "district_id", "created_at", "id"),)
+
+
+class TicketPart(Base):
+    """One unit's share of a dispatched ticket, with its own deadline and progress; one part leads."""
+
+    __tablename__ = "ticket_parts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tickets.id"))
+    # The order the units were dispatched in: the lifecycle's parts are a sequence, and a unit re-routed
+    # away and back has two parts, one withdrawn.
+    position: Mapped[int] = mapped_column()
+    unit_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    lead: Mapped[bool] = mapped_column()
+    state: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("uq_ticket_parts_ticket_position", "ticket_id", "position", unique=True),)
+
+
+class TicketMove(Base):
+    """One step of a ticket's history: who moved it, when, from which state to which, why."""
+
+    __tablename__ = "ticket_moves"
+
+    # A counter rather than a time: several moves share a transaction's instant (a master and its duplicates).
+    seq: Mapped[int] = mapped_column(_SEQ, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tickets.id"))
+    verb: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))  # the caller's `sub`
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(String(1000))
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+    __table_args__ = (Index("ix_ticket_moves_ticket_seq", "ticket_id", "seq"),)
+
+
+class TicketComment(Entity, Base):
+    """A remark on a ticket by whoever works on it; not a move, so it leaves the ticket's version alone."""
+
+    __tablename__ = "ticket_comments"
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tickets.id"))
+    author: Mapped[str] = mapped_column(String(200))  # the caller's `sub`
+    text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_ticket_comments_ticket_created", "ticket_id", "created_at", "id"),)
+
+
+class TicketParticipant(Base):
+    """A party member who took part in resolving a ticket, with the hours they gave; credited when it closes."""
+
+    __tablename__ = "ticket_participants"
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tickets.id"), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    hours: Mapped[float] = mapped_column(Float)
 
 
 class Compound(ReadModel, Base):
@@ -47,3 +136,12 @@ class Compound(ReadModel, Base):
     kind: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (Index("ix_compounds_district_name", "district_id", "name", "id"),)
+
+
+class Organization(ReadModel, Base):
+    """registry's organizations (单位), kept from its `organization` events: the units tickets go to."""
+
+    __tablename__ = "organizations"
+
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))

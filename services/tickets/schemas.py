@@ -2,43 +2,111 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
-from linli.services.tickets.domain import CATEGORIES, DEFAULT_CATEGORY, STATES
+from linli.services.tickets.domain import (
+    CATEGORIES,
+    CLOSE_REASONS,
+    DEFAULT_CATEGORY,
+    DEFAULT_SOURCE,
+    KINDS,
+    NORMAL,
+    PART_STATES,
+    PROBLEM,
+    RATINGS,
+    SOURCES,
+    STATES,
+    URGENCIES,
+)
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
 _PHONE_MASKED = "masked (138****5678) unless the caller holds tickets:pii"
+MAX_ATTACHMENTS = 20
+
+
+class PartSchema(ma.Schema):
+    unit_id = ma.fields.UUID(metadata={"description": "the organization (unit) registry knows"})
+    lead = ma.fields.Boolean(metadata={"description": "the lead unit: the ticket is resolved when it resolves"})
+    state = ma.fields.String(validate=ma.validate.OneOf(PART_STATES))
+    due_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class ParticipantSchema(ma.Schema):
+    member_id = ma.fields.UUID(required=True, metadata={"description": "registry's party member"})
+    hours = ma.fields.Float(required=True, validate=ma.validate.Range(min=0, min_inclusive=False, max=1000),
+                            metadata={"description": "hours the member gave, more than 0"})
 
 
 class TicketSchema(EntitySchema):
     compound_id = ma.fields.UUID()
+    building_id = ma.fields.UUID(allow_none=True)
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    urgency = ma.fields.String(validate=ma.validate.OneOf(URGENCIES))
+    source = ma.fields.String(validate=ma.validate.OneOf(SOURCES))
     title = ma.fields.String()
     description = ma.fields.String()
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
+    address = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(allow_none=True)
+    lon = ma.fields.Float(allow_none=True)
+    attachments = ma.fields.List(ma.fields.String())
     reporter_name = ma.fields.String()
     reporter_phone = ma.fields.String(metadata={"description": _PHONE_MASKED})
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     due_at = ma.fields.AwareDateTime(metadata={"description": "when the ticket falls overdue (its category's SLA)"})
     overdue = ma.fields.Boolean()
+    parts = ma.fields.List(ma.fields.Nested(PartSchema), metadata={
+        "description": "the units it was dispatched to, in order; re-routed or unfinished ones withdrawn"})
+    member_id = ma.fields.UUID(allow_none=True, metadata={"description": "the party member who claimed a wish"})
+    participants = ma.fields.List(ma.fields.Nested(ParticipantSchema), metadata={
+        "description": "members who took part, credited with their hours when the ticket closes"})
+    master_id = ma.fields.UUID(allow_none=True, metadata={"description": "the ticket this one duplicates"})
+    close_reason = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(CLOSE_REASONS))
+    closed_at = ma.fields.AwareDateTime(allow_none=True)
+    rating = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(RATINGS))
+    rating_comment = ma.fields.String(allow_none=True)
 
 
 class TicketCreate(ma.Schema):
     compound_id = ma.fields.UUID(required=True)
+    building_id = ma.fields.UUID(load_default=None, allow_none=True)
+    kind = ma.fields.String(load_default=PROBLEM, validate=ma.validate.OneOf(KINDS), metadata={
+        "description": "problem (诉求), or wish (微心愿: a small wish a party member may claim)"})
+    urgency = ma.fields.String(load_default=NORMAL, validate=ma.validate.OneOf(URGENCIES), metadata={
+        "description": "urgent tickets may be dispatched at once (急事急办)"})
+    source = ma.fields.String(load_default=DEFAULT_SOURCE, validate=ma.validate.OneOf(SOURCES))
     title = Text(required=True, max_length=200)
     description = Text(required=True, max_length=4000)
     category = ma.fields.String(load_default=DEFAULT_CATEGORY, validate=ma.validate.OneOf(CATEGORIES))
+    address = Text(load_default=None, allow_none=True, max_length=300)
+    lat = ma.fields.Float(load_default=None, allow_none=True, validate=ma.validate.Range(min=-90, max=90))
+    lon = ma.fields.Float(load_default=None, allow_none=True, validate=ma.validate.Range(min=-180, max=180))
+    attachments = ma.fields.List(
+        ma.fields.Url(schemes={"http", "https"}, validate=ma.validate.Length(max=2000)), load_default=list,
+        validate=ma.validate.Length(max=MAX_ATTACHMENTS), metadata={"description": "URLs of photos or files"})
     reporter_name = Text(required=True, max_length=100)
     reporter_phone = ma.fields.String(required=True, validate=[
         ma.validate.Length(min=6, max=20),
         ma.validate.Regexp(r"^\+?[0-9]+$", error="digits only, optionally after a leading +"),
     ])
 
+    @ma.validates_schema
+    def _both_coordinates(self, data: dict[str, Any], **_: Any) -> None:
+        if (data.get("lat") is None) != (data.get("lon") is None):
+            raise ma.ValidationError("give both lat and lon, or neither", "lat" if data.get("lat") is None
+                                     else "lon")
+
 
 class TicketQuery(PageArgs):
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     compound_id = ma.fields.UUID()
     overdue = ma.fields.Boolean()
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    urgency = ma.fields.String(validate=ma.validate.OneOf(URGENCIES))
+    master_id = ma.fields.UUID(metadata={"description": "the duplicates merged into this ticket"})
 
 
 class CompoundSchema(ma.Schema):
@@ -56,3 +124,118 @@ class CompoundQuery(PageArgs):
 
 TicketPage = page_schema(TicketSchema)
 CompoundPage = page_schema(CompoundSchema)
+
+
+# --- The lifecycle's verbs ---------------------------------------------------------------------------------------
+
+MAX_UNITS = 50  # the seeds' largest joint effort sends 11 units
+MAX_PARTICIPANTS = 500  # and 100 members
+
+
+def _note() -> Text:
+    return Text(load_default=None, allow_none=True, max_length=1000, metadata={
+        "description": "kept with the move in the ticket's history"})
+
+
+class MoveBody(ma.Schema):
+    note = _note()
+
+
+class RejectBody(ma.Schema):
+    reason = Text(required=True, max_length=500, metadata={"description": "why the ticket is turned down"})
+    note = _note()
+
+
+class StartBody(ma.Schema):
+    unit_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "the dispatched unit that starts on its part; none when the compound handles it itself"})
+    note = _note()
+
+
+class AssignmentSchema(ma.Schema):
+    unit_id = ma.fields.UUID(required=True, metadata={"description": "an organization of the ticket's district"})
+    lead = ma.fields.Boolean(load_default=False)
+    due_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "by default the category's SLA from now (the fast track's for an urgent ticket)"})
+
+
+def _units() -> ma.fields.List:
+    return ma.fields.List(ma.fields.Nested(AssignmentSchema), required=True,
+                          validate=ma.validate.Length(min=1, max=MAX_UNITS),
+                          metadata={"description": "the units, exactly one of them the lead (unless it has one)"})
+
+
+class DispatchBody(ma.Schema):
+    units = _units()
+    note = _note()
+
+
+class ClaimBody(ma.Schema):
+    unit_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={"description": "a unit claiming a problem"})
+    member_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "registry's party member claiming a wish"})
+    note = _note()
+
+
+class ResolveBody(ma.Schema):
+    unit_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "the unit resolving its part; none when the compound or a wish's member resolves it"})
+    participants = ma.fields.List(ma.fields.Nested(ParticipantSchema), load_default=list,
+                                  validate=ma.validate.Length(max=MAX_PARTICIPANTS), metadata={
+                                      "description": "members who took part and their hours (added up if named "
+                                                     "again later); a wish's claimer must be among them"})
+    note = _note()
+
+
+class RerouteBody(ma.Schema):
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORIES))
+    units = _units()
+    note = _note()
+
+
+class ReviewBody(ma.Schema):
+    passed = ma.fields.Boolean(required=True)
+    note = _note()
+
+
+class RateBody(ma.Schema):
+    rating = ma.fields.String(required=True, validate=ma.validate.OneOf(RATINGS))
+    comment = Text(load_default=None, allow_none=True, max_length=1000)
+
+
+class CloseBody(ma.Schema):
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.OneOf(CLOSE_REASONS),
+                              metadata={"description": "none for a reviewed ticket closed as fixed"})
+    note = _note()
+
+
+class MergeBody(ma.Schema):
+    master_id = ma.fields.UUID(required=True, metadata={"description": "an open ticket of the same compound"})
+    note = _note()
+
+
+class MoveSchema(ma.Schema):
+    verb = ma.fields.String(dump_only=True)
+    from_state = ma.fields.String(dump_only=True)
+    to_state = ma.fields.String(dump_only=True)
+    actor = ma.fields.String(dump_only=True, metadata={"description": "the client that moved it (its token's sub)"})
+    at = ma.fields.AwareDateTime(dump_only=True)
+    reason = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "why (a rejection or closing reason), or the outcome (passed/failed, the rating)"})
+    note = ma.fields.String(dump_only=True, allow_none=True)
+    unit_id = ma.fields.UUID(dump_only=True, allow_none=True)
+    member_id = ma.fields.UUID(dump_only=True, allow_none=True)
+
+
+class CommentSchema(EntitySchema):
+    ticket_id = ma.fields.UUID(dump_only=True)
+    author = ma.fields.String(dump_only=True, metadata={"description": "the client that wrote it (its token's sub)"})
+    text = ma.fields.String(dump_only=True)
+
+
+class CommentCreate(ma.Schema):
+    text = Text(required=True, max_length=4000)
+
+
+MovePage = page_schema(MoveSchema)
+CommentPage = page_schema(CommentSchema)

@@ -15,6 +15,7 @@ from linli.shared.events import encode
 from linli.shared.outbox import emit
 from linli.shared.tables import inbox
 from tests.support.collector import Collector
+from tests.support.ticket_events import closed_ticket
 from tests.support.waiting import wait_for
 
 PHONES = ("13812345678", "13812345679", "13812345670")
@@ -103,11 +104,7 @@ def _publish(bus, event: dict) -> None:
 
 
 def _closed(w: dict, ticket_id: str, participants: list[dict], closed_at: str) -> dict:
-    return {"id": ticket_id, "district_id": w["district"], "compound_id": w["compound"], "title": "楼道灯坏了",
-            "description": "3栋2单元楼道灯一周没亮", "category": "facilities", "reporter_name": "王阿姨",
-            "reporter_phone": "138****5678", "state": "closed", "due_at": "2025-03-04T02:00:00+00:00",
-            "overdue": False, "created_at": "2025-03-01T02:00:00+00:00", "version": 9, "closed_reason": None,
-            "closed_at": closed_at, "participants": participants}
+    return closed_ticket(w["district"], w["compound"], participants, closed_at=closed_at, id=ticket_id)
 
 
 def test_a_ticket_closed_and_delivered_twice_credits_each_participant_once(live, bus, run_threads):

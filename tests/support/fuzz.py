@@ -246,12 +246,56 @@ def seed_tickets(sut: ServiceUnderTest) -> Seed:
         body = {"compound_id": compound["id"], "title": "楼道灯坏了", "description": "3栋2单元楼道灯一周没亮",
                 "reporter_name": "王阿姨", "reporter_phone": "13812345678"}
         tickets.append(_created(sut.client.post("/v1/tickets", json=body, headers=op))["id"])
+    units = [_organization_event(sut, owner, name) for owner, name in (
+        (district, "中山路派出所"), (district, "永川中学"), (other, "璧山区人民医院"))]
+    flow = _seed_ticket_flow(sut, op, compounds[0]["id"], units[:2])
     return Seed(district, {
-        "ticket_id": tickets,
+        "ticket_id": tickets + flow,
+        "master_id": tickets + flow,
+        "unit_id": units,
+        "member_id": [str(uuid.uuid4())],
         "compound_id": [c["id"] for c in compounds],
         "community_id": [c["parent_id"] for c in compounds],
-        "cursor": _cursors(sut, op, "/v1/tickets", "/v1/compounds"),
+        "cursor": _cursors(sut, op, "/v1/tickets", "/v1/compounds") + _history_cursors(sut, op, flow),
     })
+
+
+def _organization_event(sut: ServiceUnderTest, district: str, name: str) -> str:
+    data = {"id": str(uuid.uuid4()), "district_id": district, "kind": "agency", "name": name, "version": 1}
+    assert sut.deliver("registry.organization.created", data) == "applied"
+    return data["id"]
+
+
+def _seed_ticket_flow(sut: ServiceUnderTest, op: dict[str, str], compound: str, units: list[str]) -> list[str]:
+    """Tickets at each stage of their lifecycle, so every verb reaches its 200 (and its 409) with fuzzed bodies."""
+    lead, helper = units
+    steps: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "accepted": [("accept", {})],
+        "in_progress": [("accept", {}), ("start", {})],
+        "listed": [("accept", {}), ("escalate", {}), ("list", {})],
+        "dispatched": [("dispatch", {"units": [{"unit_id": lead, "lead": True}, {"unit_id": helper}]})],
+        "resolved": [("dispatch", {"units": [{"unit_id": lead, "lead": True}]}), ("resolve", {"unit_id": lead})],
+        "reviewed": [("accept", {}), ("start", {}), ("resolve", {}), ("review", {"passed": True})],
+        "wish": [("accept", {})],
+    }
+    made = []
+    for name, moves in steps.items():
+        body = {"compound_id": compound, "title": "楼道灯坏了", "description": "3栋2单元楼道灯一周没亮",
+                "reporter_name": "王阿姨", "reporter_phone": "13812345678", "urgency": "urgent",
+                "kind": "wish" if name == "wish" else "problem"}
+        ticket = _created(sut.client.post("/v1/tickets", json=body, headers=op))["id"]
+        for verb, move in moves:
+            r = sut.client.post(f"/v1/tickets/{ticket}/{verb}", json=move, headers=op)
+            assert r.status_code == 200, r.get_data(as_text=True)
+        made.append(ticket)
+    return made
+
+
+def _history_cursors(sut: ServiceUnderTest, op: dict[str, str], tickets: list[str]) -> list[str]:
+    """Cursors of a ticket's history and comments (the last ticket made is given two comments first)."""
+    for text in ("已回访", "居民满意"):
+        _created(sut.client.post(f"/v1/tickets/{tickets[-1]}/comments", json={"text": text}, headers=op))
+    return _cursors(sut, op, f"/v1/tickets/{tickets[-2]}/history", f"/v1/tickets/{tickets[-1]}/comments")
 
 
 def seed_rotation(sut: ServiceUnderTest) -> Seed:

@@ -23,6 +23,8 @@ class Plain(ma.Schema):
     flag = ma.fields.Boolean(allow_none=True)
     ref = ma.fields.UUID(required=True)
     at = ma.fields.AwareDateTime(required=True)
+    refs = ma.fields.List(ma.fields.UUID())
+    tags = ma.fields.List(ma.fields.String(), validate=ma.validate.Length(max=2))
 
 
 class Hooked(ma.Schema):
@@ -35,13 +37,14 @@ class Hooked(ma.Schema):
 
 VALUES = [None, "", "abc", "toolong", 0, 7, True, 1.5, math.nan, math.inf, str(uuid.uuid4()), uuid.uuid4(),
           "2026-11-26T01:02:03+00:00", "2026-11-26T01:02:03.123456Z", "2026-11-26T01:02:03", "20261126T010203Z",
-          "2026-13-40T01:02:03+00:00", [], {}]
+          "2026-13-40T01:02:03+00:00", [], {}, ["abc"], [str(uuid.uuid4())], [uuid.uuid4()], [None], [1],
+          ["a", "b", "c"], ("a",), [["a"]]]
 MISSING = object()
 
 
 def _candidates():
     good = {"text": "abc", "number": 1, "ratio": 0.5, "flag": True, "ref": str(uuid.uuid4()),
-            "at": datetime.now(UTC).isoformat()}
+            "at": datetime.now(UTC).isoformat(), "refs": [str(uuid.uuid4())], "tags": ["a"]}
     yield good
     yield {**good, "extra": 1}
     for name, value in itertools.product(good, [*VALUES, MISSING]):
@@ -62,6 +65,8 @@ def test_it_vouches_only_for_what_marshmallow_accepts(data):
 def test_it_vouches_for_a_plain_payload_and_leaves_schema_hooks_to_marshmallow():
     good = {"text": "abc", "number": 1, "ref": str(uuid.uuid4()), "at": "2026-11-26T01:02:03+00:00"}
     assert certainly_valid(Plain, good)
+    assert certainly_valid(Plain, {**good, "refs": [str(uuid.uuid4()), str(uuid.uuid4())], "tags": []})
+    assert not certainly_valid(Plain, {**good, "tags": ["a", "b", "c"]})
     assert not certainly_valid(Hooked, {"text": "abc"})
 
 
@@ -69,7 +74,8 @@ def _ticket_data(phone: str) -> dict:
     now = datetime.now(UTC).isoformat()
     return {"id": str(uuid.uuid4()), "district_id": "d", "compound_id": str(uuid.uuid4()), "title": "t",
             "description": "x", "category": "facilities", "reporter_name": "n", "reporter_phone": phone,
-            "state": "submitted", "due_at": now, "overdue": False, "created_at": now, "version": 1}
+            "state": "submitted", "due_at": now, "overdue": False, "created_at": now, "version": 1,
+            "kind": "problem", "urgency": "normal", "source": "resident", "attachments": []}
 
 
 def test_emit_validates_a_plain_event_without_marshmallow(make_service, monkeypatch):

@@ -18,6 +18,7 @@ from linli.shared.events import InvalidEvent
 from linli.shared.outbox import emit
 from tests.support.registry_world import OPERATOR, add_area, yongchuan_over_http
 from tests.support.sessions import committed_events
+from tests.support.ticket_events import closed_ticket
 from tests.support.waiting import wait_for
 
 TICKET_CLOSED = "tickets.ticket.closed"
@@ -145,11 +146,7 @@ def test_another_district_s_records_are_404_and_lists_are_filtered(make_service)
 # --- Credits of closed tickets ----------------------------------------------------------------------------------
 
 def _ticket_closed(w, participants: list[dict], **fields) -> dict:
-    return {"id": str(uuid.uuid4()), "district_id": w["district"]["id"], "compound_id": w["compound"]["id"],
-            "title": "楼道灯坏了", "description": "3栋2单元楼道灯一周没亮", "category": "facilities",
-            "reporter_name": "王阿姨", "reporter_phone": "138****5678", "state": "closed",
-            "due_at": "2025-03-04T02:00:00Z", "overdue": False, "created_at": "2025-03-01T02:00:00Z", "version": 9,
-            "closed_reason": None, "closed_at": "2025-03-01T17:30:00Z", "participants": participants, **fields}
+    return closed_ticket(w["district"]["id"], w["compound"]["id"], participants, **fields)
 
 
 def test_a_closed_ticket_credits_each_participant_of_the_district_once(make_service):

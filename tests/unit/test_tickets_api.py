@@ -236,3 +236,38 @@ def test_a_compound_moved_to_another_community_is_followed(make_service):
     assert sut.deliver("registry.area.moved", {**created, "parent_id": elsewhere, "version": 2}) == "applied"
     [compound] = _compounds(sut)["items"]
     assert (compound["community_id"], compound["version"]) == (elsewhere, 2)
+
+
+def test_intake_takes_kind_urgency_source_location_and_attachments_and_defaults_them(make_service):
+    sut = make_service("tickets")
+    compound = _compound(sut)
+    plain = _submit(sut, compound["id"]).json
+    assert (plain["kind"], plain["urgency"], plain["source"], plain["attachments"], plain["parts"]) == (
+        "problem", "normal", "resident", [], [])
+    assert plain["address"] is None and plain["lat"] is None and plain["building_id"] is None
+    building = str(uuid.uuid4())
+    r = _submit(sut, compound["id"], kind="wish", urgency="urgent", source="grid_patrol", building_id=building,
+                address=" 星光小区3栋 ", lat=29.35, lon=105.93, attachments=["https://img.example/1.jpg"])
+    assert r.status_code == 201, r.json
+    wish = sut.client.get(f"/v1/tickets/{r.json['id']}", headers=sut.as_(YONGCHUAN, "tickets:read")).json
+    assert (wish["kind"], wish["urgency"], wish["source"], wish["building_id"], wish["address"]) == (
+        "wish", "urgent", "grid_patrol", building, "星光小区3栋")
+    assert (wish["lat"], wish["lon"], wish["attachments"]) == (29.35, 105.93, ["https://img.example/1.jpg"])
+    [_, event] = _events(sut, "tickets.ticket.submitted")
+    assert (event["data"]["kind"], event["data"]["urgency"], event["data"]["attachments"]) == (
+        "wish", "urgent", ["https://img.example/1.jpg"])
+
+
+def test_bad_intake_fields_are_named(make_service):
+    sut = make_service("tickets")
+    compound = _compound(sut)
+    for fields, named in (({"kind": "complaint"}, "kind"), ({"urgency": "asap"}, "urgency"),
+                          ({"source": "wechat"}, "source"), ({"lat": 29.3}, "lon"), ({"lon": 105.9}, "lat"),
+                          ({"lat": 91, "lon": 0}, "lat"), ({"attachments": ["not a url"]}, "attachments"),
+                          ({"attachments": ["ftp://x.example/a"]}, "attachments"),
+                          ({"attachments": ["https://x.example/a"] * 21}, "attachments"),
+                          ({"building_id": "b-3"}, "building_id"), ({"address": "  "}, "address")):
+        r = _submit(sut, compound["id"], **fields)
+        assert r.status_code == 422, fields
+        assert any(key.split(".")[0] == named for key in r.json["errors"]), (fields, r.json)
+    assert _events(sut, "tickets.ticket.submitted") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -138,6 +139,30 @@ def test_merging_checks_the_master():
         domain.check_merge(dup, master, same=False, same_compound=False)
     with pytest.raises(DomainError):
         domain.check_merge(dup, domain.close(master, "duplicate"), same=False, same_compound=True)
+    # A master that is a duplicate itself would let two tickets merge into each other and never close together.
+    with pytest.raises(ValidationFailed) as refused:
+        domain.check_merge(dup, master, same=False, same_compound=True, master_merged=True)
+    assert list(refused.value.errors) == ["master_id"]
+
+
+def test_a_units_part_is_due_by_the_category_or_the_fast_track_when_urgent():
+    now = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    assert domain.part_due_at("facilities", domain.NORMAL, now) == now + timedelta(hours=72)
+    assert domain.part_due_at("facilities", domain.URGENT, now) == now + timedelta(hours=24)
+    domain.check_part_due(now + timedelta(seconds=1), now)
+    with pytest.raises(ValidationFailed):
+        domain.check_part_due(now, now)
+
+
+def test_members_are_named_once_and_a_wish_credits_its_claimer():
+    wish = domain.claim(domain.accept(Ticket(kind=domain.WISH)), member_id=MEMBER)
+    domain.check_participants(wish, [MEMBER], set())
+    domain.check_participants(wish, [], {MEMBER})
+    domain.check_participants(Ticket(), [], set())
+    for listed, recorded in (([], set()), ([POLICE], set()), ([MEMBER, MEMBER], set())):
+        with pytest.raises(ValidationFailed) as refused:
+            domain.check_participants(wish, listed, recorded)
+        assert list(refused.value.errors) == ["participants"]
 
 
 UNITS = st.sampled_from([POLICE, SCHOOL, HOSPITAL])
