@@ -9,11 +9,12 @@ import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 
 from linli.services.registry import domain, import_files, usecases
 from linli.services.registry.domain import DETAILS
 from linli.services.registry.models import (
+    SHORT_NAME,
     Area,
     CheckIn,
     Committee,
@@ -557,6 +558,22 @@ def _member(row: Member) -> Any:
     return _shown(row, "phone")
 
 
+def _name_contains(fragment: str) -> ColumnElement[bool]:
+    """Names holding `fragment` anywhere, spelled so that PostgreSQL's trigram index finds them when it is short.
+
+    Three characters or more have trigrams of their own. Two have none, but in a name of at most three
+    characters, as nearly every Chinese name is, they are its start or its end, which carry the padded
+    trigrams " ab" and "ab "; the few longer names are read through an index of their own
+    (`ix_members_name_length`). One character is looked for along the newest-first index, stopping when
+    the page is full.
+    """
+    anywhere = Member.name.icontains(fragment, autoescape=True)
+    if len(fragment) != 2:
+        return anywhere
+    return or_(Member.name.istartswith(fragment, autoescape=True), Member.name.iendswith(fragment, autoescape=True),
+               and_(func.length(Member.name) > literal_column(str(SHORT_NAME)), anywhere))
+
+
 @members.route("")
 class Members(MethodView):
     @requires("registry:read")
@@ -572,7 +589,11 @@ class Members(MethodView):
             if name in args:
                 stmt = stmt.where(getattr(Member, name) == args[name])
         if "q" in args:
-            stmt = stmt.where(Member.name.icontains(args["q"], autoescape=True))
+            stmt = stmt.where(_name_contains(args["q"]))
+            if db().get_bind().dialect.name == "postgresql":
+                # The best plan depends on the fragment (trigram index, or the newest-first walk): a plan
+                # cached for one fragment of a prepared statement would be reused, badly, for the next.
+                db().execute(select(func.set_config("plan_cache_mode", "force_custom_plan", True)))
         if "skill" in args:
             stmt = stmt.where(Member.id.in_(select(MemberSkill.member_id).where(MemberSkill.skill == args["skill"])))
         if "role" in args:
