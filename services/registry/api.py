@@ -565,13 +565,20 @@ def _name_contains(fragment: str) -> ColumnElement[bool]:
     characters, as nearly every Chinese name is, they are its start or its end, which carry the padded
     trigrams " ab" and "ab "; the few longer names are read through an index of their own
     (`ix_members_name_length`). One character is looked for along the newest-first index, stopping when
-    the page is full.
+    the page is full, or through the whole district when it is rare.
+
+    Chinese has no case, so such a fragment is matched by LIKE, sparing each row read ILIKE's case
+    folding (about two thirds of a scan's time).
     """
-    anywhere = Member.name.icontains(fragment, autoescape=True)
+    name = Member.name
+    cased = fragment.lower() != fragment.upper()
+    contains, starts, ends = ((name.icontains, name.istartswith, name.iendswith) if cased
+                              else (name.contains, name.startswith, name.endswith))
+    anywhere = contains(fragment, autoescape=True)
     if len(fragment) != 2:
         return anywhere
-    return or_(Member.name.istartswith(fragment, autoescape=True), Member.name.iendswith(fragment, autoescape=True),
-               and_(func.length(Member.name) > literal_column(str(SHORT_NAME)), anywhere))
+    return or_(starts(fragment, autoescape=True), ends(fragment, autoescape=True),
+               and_(func.length(name) > literal_column(str(SHORT_NAME)), anywhere))
 
 
 @members.route("")

@@ -108,6 +108,8 @@ def test_members_are_searched_by_name_fragment_and_every_filter_with_keyset_page
     rest = sut.client.get(f"/v1/members?limit=3&cursor={first['next_cursor']}", headers=w["clerk"]).json
     assert [m["id"] for m in first["items"] + rest["items"]] == [percent["id"], wang["id"], li["id"], zhang["id"]]
     assert rest["next_cursor"] is None
+    latin = _member(sut, w, name="Zhang Xiaoming", phone="13900000004", roles=[], skills=[])
+    assert ids("?q=XIAO") == ids("?q=zh") == ids("?q=nG") == [latin["id"]]  # Latin letters in any case
 
 
 # --- Pledges -----------------------------------------------------------------------------------------------
