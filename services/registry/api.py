@@ -564,8 +564,9 @@ def _name_contains(fragment: str) -> ColumnElement[bool]:
     Three characters or more have trigrams of their own. Two have none, but in a name of at most three
     characters, as nearly every Chinese name is, they are its start or its end, which carry the padded
     trigrams " ab" and "ab "; the few longer names are read through an index of their own
-    (`ix_members_name_length`). One character is looked for along the newest-first index, stopping when
-    the page is full, or through the whole district when it is rare.
+    (`ix_members_name_length`). Migration 0008 gives names the finer statistics the planner needs to
+    prefer these over walking the district. One character is looked for along the newest-first index,
+    stopping when the page is full, or through the whole district when it is rare.
 
     Chinese has no case, so such a fragment is matched by LIKE, sparing each row read ILIKE's case
     folding (about two thirds of a scan's time).

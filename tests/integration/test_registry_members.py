@@ -70,6 +70,8 @@ def test_members_are_found_by_a_chinese_name_fragment_through_the_trigram_index(
     assert found("阳晓") == {"欧阳晓明"} and found("李晓") == {"李晓明"} and found("g x") == {"Zhang Xiaoming"}
     with registry.rt.engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")) == 1
+        assert conn.scalar(text("SELECT attstattarget FROM pg_attribute WHERE attrelid = 'members'::regclass "
+                                "AND attname = 'name'")) == 1000
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(conn.scalars(text("EXPLAIN SELECT id FROM members WHERE name ILIKE '%李晓明%'")))
     assert "ix_members_name_trgm" in plan, plan
