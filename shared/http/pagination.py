@@ -77,12 +77,15 @@ def paginate(
     keys = list(keys) if keys else [model.created_at, model.id]
     if cursor:
         after = decode_cursor(cursor, keys)
-        # (k1, k2, ...) strictly past the cursor, spelled out so every database can use the index.
+        # (k1, k2, ...) strictly past the cursor, spelled out as every database understands it. The
+        # first key's bound, implied by it, is what makes it an index range: without it PostgreSQL reads
+        # the index from its start and filters out every row before the cursor, one by one.
         clauses = []
         for i, key in enumerate(keys):
             beyond = key < after[i] if descending else key > after[i]
             clauses.append(and_(*(keys[j] == after[j] for j in range(i)), beyond))
-        stmt = stmt.where(or_(*clauses))
+        first = keys[0] <= after[0] if descending else keys[0] >= after[0]
+        stmt = stmt.where(first, or_(*clauses))
     order = [key.desc() if descending else key.asc() for key in keys]
     rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
     next_cursor = None

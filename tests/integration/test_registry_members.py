@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from linli.shared.bus import private_exchange
 from tests.support.collector import Collector
@@ -58,11 +58,63 @@ def test_members_are_found_by_a_chinese_name_fragment_through_the_trigram_index(
     assert found("晓") == {"李晓明", "王晓红", "欧阳晓明"}
     assert found("xiaoming") == {"Zhang Xiaoming"}  # case does not matter
     assert found("%") == set()
+    assert found("阳晓") == {"欧阳晓明"} and found("李晓") == {"李晓明"} and found("g x") == {"Zhang Xiaoming"}
     with registry.rt.engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")) == 1
+        assert conn.scalar(text("SELECT attstattarget FROM pg_attribute WHERE attrelid = 'members'::regclass "
+                                "AND attname = 'name'")) == 1000
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(conn.scalars(text("EXPLAIN SELECT id FROM members WHERE name ILIKE '%李晓明%'")))
     assert "ix_members_name_trgm" in plan, plan
+    # Two characters: with a district of some size, not a walk through all of it (see bench/registry.py).
+    with registry.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(FILLER), {"compound": compound})
+        # As autovacuum would: statistics, and the trigram index's pending entries merged.
+        conn.execute(text("VACUUM ANALYZE members"))
+    two = _plan_of(registry, "/v1/members", {"q": "晓明"}, clerk)
+    assert "ix_members_name_trgm" in two and "ix_members_name_length" in two, two
+
+
+# 5,000 three-character names of rare characters (U+4E00-U+55CF), none holding 晓 or 明.
+FILLER = """
+INSERT INTO members (id, district_id, created_at, updated_at, version, name, phone, compound_id, status, membership)
+SELECT gen_random_uuid(), a.district_id, now(), now(), 1, '钱' || chr(19968 + i % 2000) || chr(19968 + i / 3 % 2000),
+       '137' || lpad(i::text, 8, '0'), a.id, 'in_service', 'active'
+FROM areas a, generate_series(1, 5000) i WHERE a.id = :compound
+"""
+
+
+def _plan_of(registry, path: str, query: dict[str, str], headers: dict[str, str], *discouraged: str) -> str:
+    """PostgreSQL's plan of the members SELECT the request runs, sequential scans discouraged (few rows here)."""
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, many) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(registry.rt.engine, "before_cursor_execute", capture)
+    try:
+        assert registry.client.get(path, query_string=query, headers=headers).status_code == 200
+    finally:
+        event.remove(registry.rt.engine, "before_cursor_execute", capture)
+    statement, parameters = next((s, p) for s, p in seen if s.lstrip().startswith("SELECT members."))
+    with registry.rt.engine.connect() as conn:
+        for setting in ("enable_seqscan", *discouraged):
+            conn.execute(text(f"SET LOCAL {setting} = off"))
+        return "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+
+
+def test_a_page_after_a_cursor_starts_reading_at_the_cursor(live, bus):
+    registry = live("registry", bus)
+    clerk, compound = _district(registry)
+    for i in range(5):
+        r = registry.client.post("/v1/members", json={"name": f"赵{i}", "phone": f"1390000{i:04d}",
+                                                      "compound_id": compound}, headers=clerk)
+        assert r.status_code == 201, r.json
+    first = registry.client.get("/v1/members", query_string={"limit": 2}, headers=clerk).json
+    plan = _plan_of(registry, "/v1/members", {"limit": 2, "cursor": first["next_cursor"]}, clerk)
+    # The cursor bounds the index range rather than filtering every newer row out one by one.
+    condition = next(line for line in plan.splitlines() if "Index Cond" in line)
+    assert "created_at <=" in condition, plan
 
 
 def test_a_move_s_check_in_events_and_the_member_s_move_arrive_in_order(live, bus, run_threads):

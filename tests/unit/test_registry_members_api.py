@@ -93,6 +93,10 @@ def test_members_are_searched_by_name_fragment_and_every_filter_with_keyset_page
 
     assert ids("?q=晓") == [wang["id"], li["id"]]
     assert ids("?q=%25") == [percent["id"]]  # a literal %, not a wildcard
+    # Two characters are found at a short name's start or end and anywhere in a long one.
+    assert ids("?q=王晓") == [wang["id"]] and ids("?q=晓红") == [li["id"]]
+    assert ids("?q=分之") == [percent["id"]] and ids("?q=0%25") == [percent["id"]]
+    assert ids("?q=晓_") == [] and ids("?q=_晓") == []  # nor is _ a wildcard
     assert ids(f"?compound_id={w['second']['id']}") == [li["id"]]
     assert ids(f"?building_id={w['building']['id']}") == [percent["id"], wang["id"], zhang["id"]]
     assert ids("?skill=medical") == [zhang["id"]]
@@ -104,6 +108,8 @@ def test_members_are_searched_by_name_fragment_and_every_filter_with_keyset_page
     rest = sut.client.get(f"/v1/members?limit=3&cursor={first['next_cursor']}", headers=w["clerk"]).json
     assert [m["id"] for m in first["items"] + rest["items"]] == [percent["id"], wang["id"], li["id"], zhang["id"]]
     assert rest["next_cursor"] is None
+    latin = _member(sut, w, name="Zhang Xiaoming", phone="13900000004", roles=[], skills=[])
+    assert ids("?q=XIAO") == ids("?q=zh") == ids("?q=nG") == [latin["id"]]  # Latin letters in any case
 
 
 # --- Pledges -----------------------------------------------------------------------------------------------
