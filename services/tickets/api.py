@@ -28,11 +28,15 @@ from linli.services.tickets.schemas import (
     RerouteBody,
     ResolveBody,
     ReviewBody,
+    SimilarPage,
+    SimilarQuery,
     StartBody,
+    SuggestionPage,
     TicketCreate,
     TicketPage,
     TicketQuery,
     TicketSchema,
+    TicketSubmittedSchema,
 )
 from linli.shared.db import utcnow
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
@@ -70,6 +74,17 @@ def _shown(ticket: Ticket) -> Ticket | _MaskedTicket:
 Moved = tuple[Ticket | _MaskedTicket, int, dict[str, str]]
 
 
+class _Submitted:
+    """A ticket just submitted as shown, with the tickets it may duplicate."""
+
+    def __init__(self, shown: Ticket | _MaskedTicket, similar: list[domain.Alike]) -> None:
+        self._shown = shown
+        self.similar = similar
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shown, name)
+
+
 def _moved(ticket: Ticket) -> Moved:
     """The ticket after a move, with its new ETag."""
     return _shown(ticket), 200, {"ETag": etag(ticket.version)}
@@ -98,14 +113,18 @@ class Tickets(MethodView):
     @requires("tickets:write")
     # An instance, not the class: webargs would build a schema from the class on every request.
     @tickets.arguments(TicketCreate())
-    @tickets.response(201, TicketSchema)
-    def post(self, body: dict[str, Any]) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
+    @tickets.response(201, TicketSubmittedSchema)
+    def post(self, body: dict[str, Any]) -> tuple[_Submitted, int, dict[str, str]]:
         """Raise a resident's ticket (or a wish) against a compound; its deadline follows from the category
 
-        Emits `tickets.ticket.submitted` (the reporter's phone masked).
+        The answer names in `similar` recent tickets of the same compound and category it may duplicate.
+        Emits `tickets.ticket.submitted` (the reporter's phone masked), and the reporter's contact privately
+        (`tickets.ticket.contact`, on linli.private only).
         """
-        ticket = usecases.submit_ticket(db(), principal(), **body, now=utcnow())
-        return _shown(ticket), 201, {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
+        submission = usecases.submit_with_duplicates(db(), principal(), **body, now=utcnow())
+        ticket = submission.ticket
+        return (_Submitted(_shown(ticket), submission.similar), 201,
+                {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)})
 
 
 @tickets.route("/<uuid:ticket_id>")
@@ -333,3 +352,34 @@ class Compounds(MethodView):
         return paginate(db(), stmt, Compound, args["limit"], args["cursor"], keys=[Compound.name, Compound.id],
                         descending=False)
 
+
+
+# --- Dispatch suggestions and possible duplicates -------------------------------------------------------------------
+
+@tickets.route("/<uuid:ticket_id>/suggestions")
+class TicketSuggestions(MethodView):
+    @requires("tickets:read")
+    @tickets.response(200, SuggestionPage)
+    def get(self, ticket_id: uuid.UUID) -> dict[str, Any]:
+        """Units to dispatch the ticket to, best first, each with why (one page: a committee's units are few)
+
+        First the unit paired with the ticket's compound, then the units of the community's committee whose
+        resource list serves the ticket's category, then its other units; units holding a part of the ticket
+        already are left out. From registry's pairing, committee and resource events as tickets keeps them.
+        """
+        return {"items": usecases.suggest_units(db(), principal(), ticket_id, utcnow()), "next_cursor": None}
+
+
+@tickets.route("/<uuid:ticket_id>/similar")
+class SimilarTickets(MethodView):
+    @requires("tickets:read")
+    @tickets.arguments(SimilarQuery, location="query")
+    @tickets.response(200, SimilarPage)
+    def get(self, args: dict[str, Any], ticket_id: uuid.UUID) -> dict[str, Any]:
+        """Possible duplicates: tickets of the same compound and category submitted within `days` of this one
+        whose text is alike, open ones first, then the most alike (one page, at most `limit`)
+
+        Alike: the Jaccard index of the sets of adjacent character pairs of title and description, at least
+        `min_score`. Merge a duplicate with `POST /v1/tickets/{id}/merge`.
+        """
+        return {"items": usecases.similar_tickets(db(), principal(), ticket_id, **args), "next_cursor": None}

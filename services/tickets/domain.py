@@ -8,9 +8,9 @@ owed an answer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 # Kept importable from here: the masking rule is the suite's, and tickets' code names it as its own rule.
 from linli.shared.errors import Conflict, InvalidTransition, ValidationFailed
@@ -377,4 +377,199 @@ def inconsistencies(ticket: Ticket) -> list[str]:
         found.append(f"rated while {ticket.state}")
     if ticket.close_reason is not None and ticket.state != CLOSED:
         found.append(f"a close reason while {ticket.state}")
+    return found
+
+
+# --- Dispatch suggestions: which units to send a ticket to, and why ------------------------------------------------
+#
+# Tickets and registry name categories in two vocabularies: a ticket's category says what went wrong, a resource's
+# category what a unit offers. The map below joins them; a code both use (tree_trimming, noise, parking...) means
+# the same thing on both sides, so a ticket category missing from the map matches the resource category of its own
+# name. Every code on the right is one of registry's published codes (GET /v1/resource-categories), which are never
+# renamed.
+
+RESOURCES_FOR_CATEGORY: dict[str, frozenset[str]] = {
+    DEFAULT_CATEGORY: frozenset({"community_service"}),  # as registry counts a member's hours on such a ticket
+    "facilities": frozenset({"repairs"}),
+    "environment": frozenset({"sanitation"}),
+    "dispute": frozenset({"dispute_mediation"}),
+    # 急事急办: what cannot wait is a fire, an illness or a danger to people.
+    FAST_TRACK: frozenset({"fire_safety", "medical", "public_security"}),
+}
+
+
+def resource_categories_for(category: str) -> frozenset[str]:
+    """The resource categories (registry's codes) that serve a ticket of `category`."""
+    return RESOURCES_FOR_CATEGORY.get(category, frozenset({category}))
+
+
+PAIRING_ACTIVE = "active"  # registry's pairing state while it is in force
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """A unit paired with the ticket's compound (结对包建), as registry last told of it."""
+
+    organization_id: uuid.UUID
+    name: str
+    state: str
+    starts_on: date
+    ends_on: date | None = None  # its last day, inclusive; None: open-ended
+
+    def active_on(self, day: date) -> bool:
+        return self.state == PAIRING_ACTIVE and self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+
+@dataclass(frozen=True)
+class CommitteeUnit:
+    """A unit of the compound's community committee (共建单位); `current` is False once it left."""
+
+    organization_id: uuid.UUID
+    name: str
+    kind: str | None
+    current: bool = True
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    zh: str
+    en: str
+    categories: tuple[str, ...] = ()  # the resource categories that matched, for `resource_match`
+
+
+PAIRED = "paired"
+RESOURCE_MATCH = "resource_match"
+COMMITTEE_UNIT = "committee_unit"
+_REASON_TEXT = {
+    PAIRED: ("与本小区结对共建，负责本小区", "Paired with the ticket's compound, which it looks after"),
+    RESOURCE_MATCH: ("资源清单与诉求类别相符", "Offers resources of the ticket's category"),
+    COMMITTEE_UNIT: ("社区大党委共建单位", "A co-building unit of the community's big party committee"),
+}
+
+
+def reason(code: str, categories: Collection[str] = ()) -> Reason:
+    zh, en = _REASON_TEXT[code]
+    return Reason(code, zh, en, tuple(sorted(categories)))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    organization_id: uuid.UUID
+    name: str
+    kind: str | None
+    rank: int  # 1 is the first to send the ticket to
+    reasons: tuple[Reason, ...]
+
+
+def suggest_units(ticket: Ticket, category: str, today: date, *, pairings: Sequence[Pairing],
+                  committee_units: Sequence[CommitteeUnit], offers: Mapping[uuid.UUID, Collection[str]],
+                  organizations: Mapping[uuid.UUID, tuple[str, str]] | None = None) -> list[Suggestion]:
+    """Units to send the ticket to, best first: the unit paired with its compound, then the committee's units
+    whose resources match the category (those matching more of it first), then the committee's other units.
+
+    `offers` are the resource categories each unit offers; `organizations` the units' current names and kinds,
+    which win over the copies pairings and committee units carry. A unit that left the committee is no committee
+    unit any more; one whose pairing is not in force on `today` is not paired. A unit already holding a part of
+    the ticket is left out, since dispatching to it again is refused; one whose part was withdrawn (re-routed
+    away) may be suggested again. Ties go by name, then id, so the same read models always give the same order.
+    """
+    wanted = resource_categories_for(category)
+    holding = {part.unit_id for part in ticket.parts if part.state != PART_WITHDRAWN}
+    known: dict[uuid.UUID, tuple[str, str | None]] = {}
+    paired: set[uuid.UUID] = set()
+    for pairing in pairings:
+        if pairing.active_on(today):
+            paired.add(pairing.organization_id)
+            known.setdefault(pairing.organization_id, (pairing.name, None))
+    members: set[uuid.UUID] = set()
+    for unit in committee_units:
+        if unit.current:
+            members.add(unit.organization_id)
+            known[unit.organization_id] = (unit.name, unit.kind)
+    known.update({unit_id: found for unit_id, found in (organizations or {}).items() if unit_id in known})
+    ranked = []
+    for unit_id in (paired | members) - holding:
+        matched = wanted & set(offers.get(unit_id, ()))
+        reasons = [reason(PAIRED)] if unit_id in paired else []
+        if matched:
+            reasons.append(reason(RESOURCE_MATCH, matched))
+        if unit_id in members:
+            reasons.append(reason(COMMITTEE_UNIT))
+        name, kind = known[unit_id]
+        key = (unit_id not in paired, not matched, unit_id not in members, -len(matched), name, str(unit_id))
+        ranked.append((key, Suggestion(unit_id, name, kind, 0, tuple(reasons))))
+    ranked.sort(key=lambda entry: entry[0])
+    return [replace(suggestion, rank=rank) for rank, (_, suggestion) in enumerate(ranked, start=1)]
+
+
+# --- Possible duplicates: tickets of the same compound and category whose text is alike ----------------------------
+#
+# Alike means sharing character pairs: the Jaccard index of the two texts' sets of adjacent character pairs
+# (bigrams). Chinese has no spaces to split words at, and a pair of characters is about a word, so two reports of
+# one broken street lamp share 路灯, 3栋, 不亮... whatever other words they use. Case, spaces and punctuation are
+# ignored. On short reports like residents write (tests/unit/test_tickets_suggest_domain.py keeps a few), two of
+# one problem in other words scored 0.14-0.35, most above 0.2, and two of different problems at one place up to
+# 0.19 (they share the place: 3栋2单元...), of no shared place 0-0.05. The two overlap, so no threshold parts them
+# all: 0.2 keeps most true pairs and few false ones; a caller of GET .../similar may ask for another `min_score`.
+
+SIMILAR_WINDOW_DAYS = 30  # days either side of a ticket's submission its duplicates are looked for in, by default
+SIMILARITY_THRESHOLD = 0.2  # least score of a possible duplicate
+SIMILAR_TEXT_CHARS = 500  # of the description compared: the problem is told at its start, and intake stays cheap
+SIMILAR_ON_INTAKE = 3  # possible duplicates named in the answer to a submission
+
+
+def ticket_text(title: str, description: str) -> str:
+    """What two tickets are compared by: the title and the start of the description."""
+    return f"{title}\n{description[:SIMILAR_TEXT_CHARS]}"
+
+
+def bigrams(text: str) -> frozenset[str]:
+    """The pairs of adjacent letters and digits of `text`, case and everything else ignored; a text of one such
+    character is that character."""
+    kept = "".join(char for char in text.casefold() if char.isalnum())
+    if len(kept) < 2:
+        return frozenset(kept)
+    return frozenset(kept[i:i + 2] for i in range(len(kept) - 1))
+
+
+def similarity(a: str, b: str) -> float:
+    """The Jaccard index of the two texts' bigrams, 0 (nothing shared) to 1 (the same pairs)."""
+    return _jaccard(bigrams(a), bigrams(b))
+
+
+def _jaccard(left: frozenset[str], right: frozenset[str]) -> float:
+    return len(left & right) / len(left | right) if left and right else 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ticket another may duplicate: what ranking looks at (its text, state and time), and what a caller shows."""
+
+    id: uuid.UUID
+    state: str
+    text: str  # ticket_text() of it
+    created_at: datetime
+    title: str = ""
+    master_id: uuid.UUID | None = None  # when it is itself a duplicate: merge into this one instead
+
+
+@dataclass(frozen=True)
+class Alike:
+    ticket: Candidate
+    score: float
+
+
+def possible_duplicates(text: str, candidates: Iterable[Candidate], *,
+                        threshold: float = SIMILARITY_THRESHOLD) -> list[Alike]:
+    """The tickets of `candidates` whose text is alike enough: open ones first (a duplicate merges into an open
+    master), then the most alike, then the newest, then by id."""
+    mine = bigrams(text)
+    found = []
+    for ticket in candidates:
+        score = _jaccard(mine, bigrams(ticket.text))
+        if score >= threshold:
+            found.append(Alike(ticket, round(score, 3)))
+    found.sort(key=lambda alike: (alike.ticket.state not in OPEN_STATES, -alike.score,
+                                  -alike.ticket.created_at.timestamp(), str(alike.ticket.id)))
     return found

@@ -176,3 +176,21 @@ TICKET_MERGED = declare("tickets.ticket.merged", "The ticket was found to duplic
                         "closes with it.", TicketMovedData)
 TICKET_COMMENTED = declare("tickets.ticket.commented", "Someone working on the ticket commented on it.",
                            CommentData)
+
+
+# --- Private: the reporter's contact, for notify to tell the resident what became of the ticket ---------------------
+
+class TicketContactData(ma.Schema):
+    """How to reach a ticket's reporter; personal data, so only on linli.private. The subject is the ticket."""
+
+    id = ma.fields.UUID(required=True, metadata={"description": "the ticket's id"})
+    district_id = ma.fields.String(required=True)
+    reporter_name = ma.fields.String(required=True)
+    reporter_phone = ma.fields.String(required=True, metadata={"description": "in full"})
+    version = ma.fields.Integer(required=True, metadata={"description": "the ticket's version"})
+
+
+TICKET_CONTACT = declare(
+    "tickets.ticket.contact",
+    "A ticket's reporter's name and full phone number, when the ticket is submitted (private: personal data).",
+    TicketContactData, private=True)

@@ -51,3 +51,75 @@ def on_organization(session: Session, event: Event) -> None:
     usecases.record_organization(session, organization["id"], organization["version"],
                                  district_id=organization["district_id"], name=organization["name"],
                                  kind=organization["kind"])
+
+
+# --- Read models for dispatch suggestions ---------------------------------------------------------------------------
+
+class PairingData(Incoming):
+    """registry's `pairing` payload, as far as tickets uses it."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    compound_id = ma.fields.UUID(required=True)
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(allow_none=True, load_default=None)
+    state = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+@read_models.handles("registry.pairing.created", "registry.pairing.removed")
+def on_pairing(session: Session, event: Event) -> None:
+    pairing = load(PairingData, event.data)
+    usecases.record_pairing(session, pairing.pop("id"), pairing.pop("version"), **pairing)
+
+
+class ResourceData(Incoming):
+    """registry's `resource` payload, as far as tickets uses it."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    organization_id = ma.fields.UUID(required=True)
+    category = ma.fields.String(required=True)
+    state = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+@read_models.handles("registry.resource.added", "registry.resource.removed")
+def on_resource(session: Session, event: Event) -> None:
+    resource = load(ResourceData, event.data)
+    usecases.record_resource(session, resource.pop("id"), resource.pop("version"), **resource)
+
+
+class CommitteeUnitData(Incoming):
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    organization_kind = ma.fields.String(required=True)
+    joined_on = ma.fields.Date(required=True)
+
+
+class CommitteeUnitsData(Incoming):
+    """registry's `committee` payload (every event of a committee lists its current units), as far as tickets
+    uses it; a `unit_left` event also names the unit that left and the day."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    community_id = ma.fields.UUID(required=True)
+    time_zone = ma.fields.String(required=True)
+    units = ma.fields.List(ma.fields.Nested(CommitteeUnitData), required=True)
+    version = ma.fields.Integer(required=True)
+    organization_id = ma.fields.UUID(load_default=None, allow_none=True)
+    left_on = ma.fields.Date(load_default=None, allow_none=True)
+
+
+@read_models.handles("registry.committee.created", "registry.committee.updated", "registry.committee.unit_joined",
+                     "registry.committee.unit_left")
+def on_committee(session: Session, event: Event) -> None:
+    committee = load(CommitteeUnitsData, event.data)
+    units = [usecases.RosterUnit(u["organization_id"], u["organization_name"], u["organization_kind"], u["joined_on"])
+             for u in committee["units"]]
+    left = (committee["organization_id"], committee["left_on"]) if committee["left_on"] is not None else None
+    usecases.record_committee_units(session, committee["id"], committee["version"],
+                                    district_id=committee["district_id"], community_id=committee["community_id"],
+                                    time_zone=committee["time_zone"], units=units, left=left)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
@@ -28,7 +28,7 @@ class Ticket(Entity, Base):
     # Not indexed alone: ix_tickets_district_created leads with it, and every index costs each insert its upkeep.
     district_id: Mapped[str] = mapped_column(String(64))
     # No foreign key to `compounds`: that table is a copy of registry's data and may be rebuilt from events.
-    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # indexed by ix_tickets_compound_category_created
     building_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(10), default="problem", server_default="problem")
     urgency: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
@@ -60,7 +60,12 @@ class Ticket(Entity, Base):
                                                                  order_by="TicketParticipant.member_id",
                                                                  cascade="all, delete-orphan")
 
-    __table_args__ = (Index("ix_tickets_district_created", "district_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_tickets_district_created", "district_id", "created_at", "id"),
+        # Possible duplicates are looked for at every intake among the compound's recent tickets of the category;
+        # the compound alone leads it too, so it replaced the compound's own index (one btree per insert, not two).
+        Index("ix_tickets_compound_category_created", "compound_id", "category", "created_at"),
+    )
 
 
 class TicketPart(Base):
@@ -145,3 +150,53 @@ class Organization(ReadModel, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(30))
+
+
+# --- Read models for dispatch suggestions, from registry's events ---------------------------------------------------
+
+class Pairing(ReadModel, Base):
+    """registry's pairings of units with compounds (结对包建), from its `pairing` events: a compound's paired unit
+    is the first suggested for its tickets."""
+
+    __tablename__ = "pairings"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organization_name: Mapped[str] = mapped_column(String(200))
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)  # last day, inclusive
+    state: Mapped[str] = mapped_column(String(20))
+
+
+class Resource(ReadModel, Base):
+    """A resource on a unit's list (资源清单), from registry's `resource` events: what categories a unit serves."""
+
+    __tablename__ = "resources"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    category: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+
+
+class CommitteeRoster(ReadModel, Base):
+    """A community's big party committee as far as its units go, from registry's `committee` events; `version` is
+    the committee's, the one every event of it (a unit joining, leaving) carries."""
+
+    __tablename__ = "committee_rosters"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+
+
+class CommitteeUnit(Base):
+    """A unit of a committee (共建单位): current, or kept as having left."""
+
+    __tablename__ = "committee_units"
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    joined_on: Mapped[date] = mapped_column(Date)
+    current: Mapped[bool] = mapped_column()
+    left_on: Mapped[date | None] = mapped_column(Date)  # known when registry's `unit_left` told it

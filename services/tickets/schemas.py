@@ -9,13 +9,18 @@ import marshmallow as ma
 from linli.services.tickets.domain import (
     CATEGORIES,
     CLOSE_REASONS,
+    COMMITTEE_UNIT,
     DEFAULT_CATEGORY,
     DEFAULT_SOURCE,
     KINDS,
     NORMAL,
+    PAIRED,
     PART_STATES,
     PROBLEM,
     RATINGS,
+    RESOURCE_MATCH,
+    SIMILAR_WINDOW_DAYS,
+    SIMILARITY_THRESHOLD,
     SOURCES,
     STATES,
     URGENCIES,
@@ -239,3 +244,58 @@ class CommentCreate(ma.Schema):
 
 MovePage = page_schema(MoveSchema)
 CommentPage = page_schema(CommentSchema)
+
+
+# --- Dispatch suggestions and possible duplicates -------------------------------------------------------------------
+
+class ReasonSchema(ma.Schema):
+    code = ma.fields.String(dump_only=True, validate=ma.validate.OneOf([PAIRED, RESOURCE_MATCH, COMMITTEE_UNIT]),
+                            metadata={"description": "paired (with the ticket's compound), resource_match (its "
+                                                     "resources serve the category) or committee_unit"})
+    zh = ma.fields.String(dump_only=True, metadata={"description": "the reason in Chinese, to show"})
+    en = ma.fields.String(dump_only=True)
+    categories = ma.fields.List(ma.fields.String(), dump_only=True, metadata={
+        "description": "registry's resource categories that matched (for resource_match; else empty)"})
+
+
+class SuggestionSchema(ma.Schema):
+    organization_id = ma.fields.UUID(dump_only=True, metadata={"description": "the unit, as `unit_id` to dispatch"})
+    name = ma.fields.String(dump_only=True)
+    kind = ma.fields.String(dump_only=True, allow_none=True, metadata={"description": "registry's organization kind"})
+    rank = ma.fields.Integer(dump_only=True, metadata={"description": "1 for the unit to ask first"})
+    reasons = ma.fields.List(ma.fields.Nested(ReasonSchema), dump_only=True)
+
+
+class SimilarQuery(ma.Schema):
+    days = ma.fields.Integer(load_default=SIMILAR_WINDOW_DAYS, validate=ma.validate.Range(min=1, max=365), metadata={
+        "description": "look at tickets submitted within this many days before or after this one"})
+    min_score = ma.fields.Float(load_default=SIMILARITY_THRESHOLD,
+                                validate=ma.validate.Range(min=0, min_inclusive=False, max=1),
+                                metadata={"description": "least similarity of the texts, 0 to 1"})
+    limit = ma.fields.Integer(load_default=10, validate=ma.validate.Range(min=1, max=50))
+
+
+class SimilarTicketSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True, attribute="ticket.id")
+    title = ma.fields.String(dump_only=True, attribute="ticket.title")
+    state = ma.fields.String(dump_only=True, attribute="ticket.state")
+    created_at = ma.fields.AwareDateTime(dump_only=True, attribute="ticket.created_at")
+    master_id = ma.fields.UUID(dump_only=True, allow_none=True, attribute="ticket.master_id", metadata={
+        "description": "set when it is itself a duplicate: merge into its master instead"})
+    score = ma.fields.Float(dump_only=True, metadata={
+        "description": "Jaccard similarity of the character pairs of title and description, 0 to 1"})
+
+
+class SimilarRefSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True, attribute="ticket.id")
+    score = ma.fields.Float(dump_only=True)
+
+
+class TicketSubmittedSchema(TicketSchema):
+    similar = ma.fields.List(ma.fields.Nested(SimilarRefSchema), dump_only=True, metadata={
+        "description": "up to 3 recent tickets of the same compound and category this one may duplicate, open "
+                       "ones first (see GET /v1/tickets/{id}/similar)"})
+
+
+SuggestionPage = page_schema(SuggestionSchema)
+SimilarPage = page_schema(SimilarTicketSchema)

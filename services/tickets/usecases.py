@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from linli.services.tickets import domain
@@ -21,6 +22,7 @@ from linli.services.tickets.events import (
     TICKET_CLAIMED,
     TICKET_CLOSED,
     TICKET_COMMENTED,
+    TICKET_CONTACT,
     TICKET_DISPATCHED,
     TICKET_ESCALATED,
     TICKET_LISTED,
@@ -36,8 +38,12 @@ from linli.services.tickets.events import (
     TICKET_SUBMITTED,
 )
 from linli.services.tickets.models import (
+    CommitteeRoster,
+    CommitteeUnit,
     Compound,
     Organization,
+    Pairing,
+    Resource,
     Ticket,
     TicketComment,
     TicketMove,
@@ -83,6 +89,8 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                     parts=[], participants=[])
     session.add(ticket)
     record(session, TICKET_SUBMITTED, ticket)
+    # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket.
+    record(session, TICKET_CONTACT, ticket)
     schedule(session, TICKET_DUE, ticket.id, ticket.due_at, district_id=ticket.district_id)
     return ticket
 
@@ -425,3 +433,159 @@ def _credit(ticket: Ticket, participants: Sequence[Participant]) -> None:
 
 def _units(unit_id: uuid.UUID | None) -> tuple[uuid.UUID, ...]:
     return () if unit_id is None else (unit_id,)
+
+
+# --- Read models for dispatch suggestions ---------------------------------------------------------------------------
+
+def record_pairing(session: Session, pairing_id: uuid.UUID, version: int, *, district_id: str,
+                   organization_id: uuid.UUID, organization_name: str, compound_id: uuid.UUID, starts_on: date,
+                   ends_on: date | None, state: str) -> bool:
+    """Keep registry's pairing at `version`; False when a newer one is already kept."""
+    return apply_versioned(session, Pairing, pairing_id, version, {
+        "district_id": district_id, "organization_id": organization_id, "organization_name": organization_name,
+        "compound_id": compound_id, "starts_on": starts_on, "ends_on": ends_on, "state": state,
+    })
+
+
+def record_resource(session: Session, resource_id: uuid.UUID, version: int, *, district_id: str,
+                    organization_id: uuid.UUID, category: str, state: str) -> bool:
+    """Keep registry's resource at `version`; False when a newer one is already kept.
+
+    Kept one row per resource rather than the organization's category list the event also carries: two
+    resources' events are ordered each by its own version only, so a list could arrive older than one kept.
+    """
+    return apply_versioned(session, Resource, resource_id, version, {
+        "district_id": district_id, "organization_id": organization_id, "category": category, "state": state,
+    })
+
+
+@dataclass(frozen=True)
+class RosterUnit:
+    """A current unit of a committee, as registry's committee events list it."""
+
+    organization_id: uuid.UUID
+    name: str
+    kind: str
+    joined_on: date
+
+
+def record_committee_units(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
+                           community_id: uuid.UUID, time_zone: str, units: Sequence[RosterUnit],
+                           left: tuple[uuid.UUID, date] | None = None) -> bool:
+    """Keep the committee's units as of `version`: those listed are current, any other kept ones have left
+    (on the day `left` gives for the unit that just left). False when a newer version is already kept."""
+    if not apply_versioned(session, CommitteeRoster, committee_id, version, {
+            "district_id": district_id, "community_id": community_id, "time_zone": time_zone}):
+        return False
+    kept = {row.organization_id: row for row in session.scalars(
+        select(CommitteeUnit).where(CommitteeUnit.committee_id == committee_id).with_for_update())}
+    for unit in units:
+        row = kept.pop(unit.organization_id, None)
+        if row is None:
+            session.add(CommitteeUnit(committee_id=committee_id, organization_id=unit.organization_id,
+                                      name=unit.name, kind=unit.kind, joined_on=unit.joined_on, current=True))
+        else:
+            row.name, row.kind, row.joined_on, row.current, row.left_on = (unit.name, unit.kind, unit.joined_on,
+                                                                           True, None)
+    for row in kept.values():
+        if row.current:
+            row.current = False
+            row.left_on = left[1] if left is not None and left[0] == row.organization_id else None
+    return True
+
+
+# --- Dispatch suggestions and possible duplicates ------------------------------------------------------------------
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+RESOURCE_AVAILABLE = "available"  # registry's state of a resource on a unit's list
+SIMILAR_CANDIDATES = 200  # most recent tickets of the window compared when a caller asks
+_INTAKE_CANDIDATES = 20  # at intake: a bounded cost on every submission, and duplicates come soon after
+
+
+def suggest_units(session: Session, actor: Actor, ticket_id: uuid.UUID, now: datetime) -> list[domain.Suggestion]:
+    """The units to dispatch the ticket to, ranked, each with why: from registry's pairings, committee units and
+    resources as tickets' read models keep them."""
+    ticket = visible(session, actor, Ticket, ticket_id, what="ticket")
+    district = ticket.district_id
+    pairings = [domain.Pairing(p.organization_id, p.organization_name, p.state, p.starts_on, p.ends_on)
+                for p in session.scalars(select(Pairing).where(
+                    Pairing.compound_id == ticket.compound_id, Pairing.district_id == district))]
+    compound = session.get(Compound, ticket.compound_id)
+    rosters = [] if compound is None or compound.community_id is None else list(session.scalars(
+        select(CommitteeRoster).where(CommitteeRoster.community_id == compound.community_id,
+                                      CommitteeRoster.district_id == district).order_by(CommitteeRoster.id)))
+    units = [domain.CommitteeUnit(u.organization_id, u.name, u.kind, u.current) for u in session.scalars(
+        select(CommitteeUnit).where(CommitteeUnit.committee_id.in_([r.id for r in rosters])))]
+    unit_ids = {p.organization_id for p in pairings} | {u.organization_id for u in units}
+    offers: dict[uuid.UUID, set[str]] = {}
+    for organization_id, category in session.execute(select(Resource.organization_id, Resource.category).where(
+            Resource.organization_id.in_(unit_ids), Resource.district_id == district,
+            Resource.state == RESOURCE_AVAILABLE)):
+        offers.setdefault(organization_id, set()).add(category)
+    organizations = {row.id: (row.name, row.kind) for row in session.execute(
+        select(Organization.id, Organization.name, Organization.kind).where(
+            Organization.id.in_(unit_ids), Organization.district_id == district))}
+    today = now.astimezone(_zone(rosters[0].time_zone if rosters else DEFAULT_TIME_ZONE)).date()
+    return domain.suggest_units(_value(ticket), ticket.category, today, pairings=pairings, committee_units=units,
+                                offers=offers, organizations=organizations)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # registry checks zones; one this host's tz database lacks still leaves a ticket answerable.
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+def similar_tickets(session: Session, actor: Actor, ticket_id: uuid.UUID, *,
+                    days: int = domain.SIMILAR_WINDOW_DAYS, min_score: float = domain.SIMILARITY_THRESHOLD,
+                    limit: int = 10) -> list[domain.Alike]:
+    """Tickets of the same compound and category submitted within `days` of this one whose text is alike: possible
+    duplicates to merge, open ones first."""
+    ticket = visible(session, actor, Ticket, ticket_id, what="ticket")
+    window = timedelta(days=days)
+    candidates = _candidates(session, ticket, ticket.created_at - window, ticket.created_at + window,
+                             SIMILAR_CANDIDATES)
+    text = domain.ticket_text(ticket.title, ticket.description)
+    return domain.possible_duplicates(text, candidates, threshold=min_score)[:limit]
+
+
+@dataclass(frozen=True)
+class Submission:
+    ticket: Ticket
+    similar: list[domain.Alike]  # possible duplicates, best first
+
+
+def submit_with_duplicates(session: Session, actor: Actor, *, now: datetime, **fields: Any) -> Submission:
+    """Raise a ticket (as `submit_ticket`) and name the recent tickets it may duplicate.
+
+    One indexed query, bounded by the compound, the category, the window and a row limit, whatever the table holds.
+    """
+    ticket = submit_ticket(session, actor, now=now, **fields)
+    candidates = _candidates(session, ticket, now - timedelta(days=domain.SIMILAR_WINDOW_DAYS), now,
+                             _INTAKE_CANDIDATES)
+    text = domain.ticket_text(ticket.title, ticket.description)
+    return Submission(ticket, domain.possible_duplicates(text, candidates)[:domain.SIMILAR_ON_INTAKE])
+
+
+_tickets = Ticket.__table__
+# Core rather than ORM rows: nothing here changes, and only the start of a description is compared.
+_CANDIDATES = (
+    select(_tickets.c.id, _tickets.c.state, _tickets.c.title,
+           func.substr(_tickets.c.description, 1, domain.SIMILAR_TEXT_CHARS).label("description"),
+           _tickets.c.created_at, _tickets.c.master_id)
+    .where(_tickets.c.compound_id == bindparam("compound_id"), _tickets.c.category == bindparam("category"),
+           _tickets.c.created_at >= bindparam("since"), _tickets.c.created_at <= bindparam("until"),
+           _tickets.c.id != bindparam("ticket_id"))
+    .order_by(_tickets.c.created_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def _candidates(session: Session, ticket: Ticket, since: datetime, until: datetime,
+                limit: int) -> list[domain.Candidate]:
+    rows = session.execute(_CANDIDATES, {"compound_id": ticket.compound_id, "category": ticket.category,
+                                         "since": since, "until": until, "ticket_id": ticket.id, "limit": limit})
+    return [domain.Candidate(row.id, row.state, domain.ticket_text(row.title, row.description), row.created_at,
+                             row.title, row.master_id) for row in rows]

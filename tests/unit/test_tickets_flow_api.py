@@ -62,7 +62,8 @@ def _events(sut, prefix="tickets.ticket."):
 
 
 def _keys(sut):
-    return [key.removeprefix("tickets.ticket.") for key, _ in _events(sut) if key != "tickets.ticket.submitted"]
+    return [key.removeprefix("tickets.ticket.") for key, _ in _events(sut)
+            if key not in ("tickets.ticket.submitted", "tickets.ticket.contact")]
 
 
 def _history(sut, ticket, query=""):
