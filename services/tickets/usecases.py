@@ -499,7 +499,7 @@ def record_committee_units(session: Session, committee_id: uuid.UUID, version: i
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 RESOURCE_AVAILABLE = "available"  # registry's state of a resource on a unit's list
 SIMILAR_CANDIDATES = 200  # most recent tickets of the window compared when a caller asks
-_INTAKE_CANDIDATES = 20  # at intake: a bounded cost on every submission, and duplicates come soon after
+_INTAKE_CANDIDATES = 10  # at intake: a bounded cost on every submission, and duplicates come soon after
 
 
 def suggest_units(session: Session, actor: Actor, ticket_id: uuid.UUID, now: datetime) -> list[domain.Suggestion]:

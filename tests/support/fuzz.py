@@ -249,6 +249,7 @@ def seed_tickets(sut: ServiceUnderTest) -> Seed:
     units = [_organization_event(sut, owner, name) for owner, name in (
         (district, "中山路派出所"), (district, "永川中学"), (other, "璧山区人民医院"))]
     flow = _seed_ticket_flow(sut, op, compounds[0]["id"], units[:2])
+    _seed_ticket_suggestions(sut, district, compounds[0], units[:2])
     return Seed(district, {
         "ticket_id": tickets + flow,
         "master_id": tickets + flow,
@@ -289,6 +290,28 @@ def _seed_ticket_flow(sut: ServiceUnderTest, op: dict[str, str], compound: str, 
             assert r.status_code == 200, r.get_data(as_text=True)
         made.append(ticket)
     return made
+
+
+def _seed_ticket_suggestions(sut: ServiceUnderTest, district: str, compound: dict[str, Any], units: list[str]) -> None:
+    """A unit paired with the compound and a committee of its community whose other unit offers repairs, so
+    suggestions answer ranked units with every reason."""
+    paired, repairer = units
+    events = [
+        ("registry.pairing.created", {
+            "id": str(uuid.uuid4()), "district_id": district, "organization_id": paired,
+            "organization_name": "中山路派出所", "compound_id": compound["id"], "starts_on": "2024-01-01",
+            "ends_on": None, "state": "active", "version": 1}),
+        ("registry.resource.added", {
+            "id": str(uuid.uuid4()), "district_id": district, "organization_id": repairer, "category": "repairs",
+            "state": "available", "version": 1}),
+        ("registry.committee.created", {
+            "id": str(uuid.uuid4()), "district_id": district, "community_id": compound["parent_id"],
+            "time_zone": "Asia/Shanghai", "version": 1, "units": [
+                {"organization_id": unit, "organization_name": name, "organization_kind": "agency",
+                 "joined_on": "2024-01-01"} for unit, name in ((paired, "中山路派出所"), (repairer, "永川中学"))]}),
+    ]
+    for key, data in events:
+        assert sut.deliver(key, data) == "applied"
 
 
 def _history_cursors(sut: ServiceUnderTest, op: dict[str, str], tickets: list[str]) -> list[str]:
