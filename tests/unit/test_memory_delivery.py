@@ -38,14 +38,16 @@ def test_the_watermark_stops_before_the_first_event_a_consumer_has_not_applied(m
     registry, tickets, rotation = make_service("registry"), make_service("tickets"), make_service("rotation")
     delivery = MemoryDelivery([registry.rt, tickets.rt, rotation.rt])
     (s1, area1), (s2, committee), (s3, unheard), (s4, area2) = _rows(
-        registry, "registry.area.created", "registry.committee.created", "registry.pairing.created",
+        registry, "registry.area.created", "registry.committee.created", "registry.pledge.added",
         "registry.area.created")
     assert delivery.settled_up_to(registry.rt) == 0
 
     _applied(tickets, "tickets.read-models", area1)
     assert delivery.settled_up_to(registry.rt) == s1  # rotation has not applied the committee yet
     _applied(rotation, "rotation.read-models", committee)
-    # Nobody handles the pairing event: sent is settled. tickets still lacks the second area.
+    assert delivery.settled_up_to(registry.rt) == s1  # nor tickets, which keeps committees' units
+    _applied(tickets, "tickets.read-models", committee)
+    # Nobody handles the pledge event: sent is settled. tickets still lacks the second area.
     assert delivery.settled_up_to(registry.rt) == s3
     _applied(tickets, "tickets.read-models", area2)
     assert delivery.checkpoint()["registry"] == s4
