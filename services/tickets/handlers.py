@@ -51,3 +51,59 @@ def on_organization(session: Session, event: Event) -> None:
     usecases.record_organization(session, organization["id"], organization["version"],
                                  district_id=organization["district_id"], name=organization["name"],
                                  kind=organization["kind"])
+
+
+class CommitteeData(Incoming):
+    """registry's `committee` payload, as far as escalating an overdue ticket uses it."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    community_id = ma.fields.UUID(required=True)
+    name = ma.fields.String(required=True)
+    convenor_name = ma.fields.String(allow_none=True, load_default=None)
+    convenor_member_id = ma.fields.UUID(allow_none=True, load_default=None)
+    version = ma.fields.Integer(required=True)
+
+
+@read_models.handles("registry.committee.created", "registry.committee.updated")
+def on_committee(session: Session, event: Event) -> None:
+    committee = load(CommitteeData, event.data)
+    usecases.record_committee(session, committee["id"], committee["version"], district_id=committee["district_id"],
+                              community_id=committee["community_id"], name=committee["name"],
+                              convenor_name=committee["convenor_name"],
+                              convenor_member_id=committee["convenor_member_id"])
+
+
+class TermData(Incoming):
+    """rotation's `term` payload, as far as knowing the sitting chair uses it.
+
+    The chair unit (`organization_id`, `organization_name`) and a handover's `part` are read when rotation sends
+    them; a term without them is a term whose chair tickets cannot name.
+    """
+
+    committee_id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    index = ma.fields.Integer(required=True)
+    part = ma.fields.Integer(allow_none=True, load_default=None)
+    starts_at = ma.fields.AwareDateTime(required=True)
+    ends_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+    organization_id = ma.fields.UUID(allow_none=True, load_default=None)
+    organization_name = ma.fields.String(allow_none=True, load_default=None)
+
+
+# A term began, or its chair left and the next unit took over: either way a chair now sits. Bound by `#` so that
+# rotation's other term events (ending_soon, ended...) and any it adds reach here and are passed over.
+_CHAIR_SITS = ("rotation.term.started", "rotation.term.handed_over")
+
+
+@read_models.handles("rotation.term.#")
+def on_term(session: Session, event: Event) -> None:
+    if event.key not in _CHAIR_SITS:
+        return
+    term = load(TermData, event.data)
+    # Without a part number, a handover ranks after the start of the window it shares with the term it cut.
+    part = term["part"] if term["part"] is not None else int(event.key == "rotation.term.handed_over")
+    usecases.record_chair_term(session, committee_id=term["committee_id"], district_id=term["district_id"],
+                               term_index=term["index"], part=part, starts_at=term["starts_at"],
+                               ends_at=term["ends_at"], organization_id=term["organization_id"],
+                               organization_name=term["organization_name"])
