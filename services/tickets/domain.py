@@ -608,7 +608,7 @@ class Escalation:
     convenor_member_id: uuid.UUID | None
 
 
-def escalates(stage: str, overdue_units: Collection[uuid.UUID]) -> bool:
+def escalates(stage: str | None, overdue_units: Collection[uuid.UUID]) -> bool:
     """Only dispatched work is escalated: the units the committee sent did not finish in time."""
     return stage == RESOLVE and bool(overdue_units)
 

@@ -492,6 +492,12 @@ def edit_category_deadlines(session: Session, actor: Actor, code: str, *, normal
                             urgent: Mapping[str, float] | None = None, remind_before_percent: int | None = None,
                             district_id: str | None = None, check_version: VersionCheck | None = None) -> CategoryView:
     """Change some of a district's deadlines for a category (PATCH); the others stay as they are."""
+    if not normal and not urgent and remind_before_percent is None:
+        # Nothing to change: the district keeps the defaults rather than a copy of them pinned by an empty edit.
+        view = get_category(session, actor, code, district_id=_deadlines_district(actor, district_id, required=True))
+        if check_version is not None:
+            check_version(view.version)
+        return view
     return _save_deadlines(session, actor, code, district_id, check_version, lambda current: domain.edited_deadlines(
         current, normal=normal, urgent=urgent, remind_before_percent=remind_before_percent))
 
@@ -568,7 +574,7 @@ def check_deadlines(session: Session, ticket_id: uuid.UUID, now: datetime) -> tu
         _mark(ticket, found.lapsed, now, overdue=True)
         ticket.overdue = True
         units = [watch.unit_id for watch in found.lapsed if watch.unit_id is not None]
-        escalation = _escalation(session, ticket, now) if domain.escalates(ticket.stage or "", units) else None
+        escalation = _escalation(session, ticket, now) if domain.escalates(ticket.stage, units) else None
         record(session, TICKET_OVERDUE, ticket, payload_of=_due_payload(session, ticket, found.lapsed, escalation))
         told.append(TICKET_OVERDUE.key)
     _arm(session, ticket)

@@ -335,3 +335,12 @@ def test_news_of_an_earlier_part_of_a_chair_s_window_does_not_undo_a_handover(fa
     assert term(1, successor) is True
     assert term(0, first) is False
     assert term(1, successor) is True  # the same news again changes nothing
+
+
+def test_an_empty_edit_leaves_the_district_on_the_defaults(factory):
+    with factory() as session:
+        view = usecases.edit_category_deadlines(session, ADMIN, "general", normal={}, check_version=lambda v: None)
+        session.commit()
+    assert (view.overridden, view.version, view.district_id) == (False, 0, YONGCHUAN)
+    with factory() as session:
+        assert not usecases.get_category(session, CLERK, "general").overridden
