@@ -601,17 +601,17 @@ def _keep_time(session: Session, ticket: Ticket, before: domain.Ticket, after: d
             row.reminded = row.overdue = False
     stage = domain.stage_of(after.state)
     entered = domain.stage_entered(before.state, after.state)
-    lead = after.lead
-    units_work = stage == domain.RESOLVE and lead is not None and lead.due_at is not None
+    # Dispatched work: the ticket is resolved when its lead unit resolves, so the lead's deadline is the ticket's.
+    lead_due = after.lead.due_at if stage == domain.RESOLVE and after.lead is not None else None
     if entered is not None:
         ticket.overdue = ticket.reminded = False
-        if units_work:
-            ticket.remind_at = None  # each unit's part has its own reminder
-        else:
+        if lead_due is None:
             ticket.due_at = domain.stage_due_at(deadlines(), ticket.urgency, entered, now)
             ticket.remind_at = domain.remind_at(now, ticket.due_at, deadlines().remind_before_percent)
-    if units_work and lead is not None and lead.due_at is not None:
-        ticket.due_at = lead.due_at  # the ticket is resolved when its lead resolves
+        else:
+            ticket.remind_at = None  # each unit's part has its own reminder
+    if lead_due is not None:
+        ticket.due_at = lead_due
     ticket.stage = stage
     if stage is not None:
         setattr(ticket, f"{stage}_due_at", ticket.due_at)
