@@ -12,6 +12,11 @@ from sqlalchemy import select
 from linli.services.tickets import domain, usecases
 from linli.services.tickets.models import Compound, Ticket, TicketComment, TicketMove
 from linli.services.tickets.schemas import (
+    CategoryPage,
+    CategoryPatch,
+    CategoryPut,
+    CategoryQuery,
+    CategorySchema,
     ClaimBody,
     CloseBody,
     CommentCreate,
@@ -383,3 +388,56 @@ class SimilarTickets(MethodView):
         `min_score`. Merge a duplicate with `POST /v1/tickets/{id}/merge`.
         """
         return {"items": usecases.similar_tickets(db(), principal(), ticket_id, **args), "next_cursor": None}
+# --- Categories and their deadlines ----------------------------------------------------------------------------
+
+categories = Blueprint("categories", __name__, url_prefix="/v1/categories",
+                       description="Ticket categories and each stage's deadline, normal and urgent, per district.")
+
+
+def _category(view: usecases.CategoryView) -> tuple[usecases.CategoryView, int, dict[str, str]]:
+    return view, 200, {"ETag": etag(view.version)}
+
+
+@categories.route("")
+class Categories(MethodView):
+    @requires("tickets:read")
+    @categories.arguments(CategoryQuery, location="query")
+    @categories.response(200, CategoryPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Every category with its deadlines in your district: the district's own where it set them, else the
+        suite's defaults (an operator names `district_id`, or sees the defaults) — one page: the list is short"""
+        return {"items": usecases.list_categories(db(), principal(), **args), "next_cursor": None}
+
+
+@categories.route("/<code>")
+class CategoryItem(MethodView):
+    @requires("tickets:read")
+    @categories.arguments(CategoryQuery, location="query")
+    @categories.response(200, CategorySchema)
+    def get(self, args: dict[str, Any], code: str) -> tuple[usecases.CategoryView, int, dict[str, str]]:
+        """One category with its deadlines in your district (an operator names `district_id`)"""
+        return _category(usecases.get_category(db(), principal(), code, **args))
+
+    @requires("tickets:admin")
+    @categories.arguments(CategoryQuery, location="query")
+    @categories.arguments(CategoryPut())
+    @categories.response(200, CategorySchema)
+    def put(self, args: dict[str, Any], body: dict[str, Any], code: str) -> tuple[usecases.CategoryView, int,
+                                                                                   dict[str, str]]:
+        """Set your district's deadlines for a category: every stage's hours, normal and urgent
+
+        An operator names `district_id`. Send If-Match with the ETag you read (`"0"` while the suite's defaults
+        hold). Stages begun afterwards run by the new deadlines; those running keep theirs.
+        """
+        return _category(usecases.set_category_deadlines(db(), principal(), code, **args, **body,
+                                                         check_version=check_if_match))
+
+    @requires("tickets:admin")
+    @categories.arguments(CategoryQuery, location="query")
+    @categories.arguments(CategoryPatch())
+    @categories.response(200, CategorySchema)
+    def patch(self, args: dict[str, Any], body: dict[str, Any], code: str) -> tuple[usecases.CategoryView, int,
+                                                                                     dict[str, str]]:
+        """Change some of your district's deadlines for a category; the others stay (send If-Match)"""
+        return _category(usecases.edit_category_deadlines(db(), principal(), code, **args, **body,
+                                                          check_version=check_if_match))

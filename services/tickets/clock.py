@@ -12,7 +12,7 @@ from linli.shared.clock import Timer, TimerHandler
 
 
 def on_ticket_due(session: Session, timer: Timer, now: datetime) -> None:
-    usecases.mark_overdue(session, uuid.UUID(timer.subject_id), now)
+    usecases.check_deadlines(session, uuid.UUID(timer.subject_id), now)
 
 
 TIMERS: dict[str, TimerHandler] = {usecases.TICKET_DUE: on_ticket_due}

@@ -1,8 +1,9 @@
-"""Rules of a ticket's life: its states, its deadline and when it turns overdue, and what others may see of it.
+"""Rules of a ticket's life: its states, its stages' deadlines and when it turns overdue, whom an overdue ticket is
+escalated to, and what others may see of it.
 
-A deadline is an instant counted from submission by the category's SLA, so it means the same
-whichever process checks it; a ticket turns overdue once, and only while the resident is still
-owed an answer.
+A deadline is an instant counted from the start of its stage by the category's hours, so it means the same
+whichever process checks it; a ticket turns overdue once per stage (once per unit's part, for dispatched work),
+and only while the resident is still owed an answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 # Kept importable from here: the masking rule is the suite's, and tickets' code names it as its own rule.
-from linli.shared.errors import Conflict, InvalidTransition, ValidationFailed
+from linli.shared.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from linli.shared.phones import mask_phone as mask_phone
 
 SUBMITTED = "submitted"
@@ -34,42 +35,130 @@ STATES = (SUBMITTED, ACCEPTED, REJECTED, IN_PROGRESS, ESCALATED, LISTED, DISPATC
 OPEN_STATES = frozenset(STATES) - {REJECTED, CLOSED}
 CLOSED_STATES = frozenset(STATES) - OPEN_STATES
 
+# --- Categories and their deadlines (时限) ----------------------------------------------------------------------
+#
+# A ticket passes three stages, each with its own deadline counted from the moment the stage began, so each
+# party answers for its own step: the compound for accepting, the compound or the committee for getting the
+# work to whoever does it, the units for the work itself.
+
+ACCEPT = "accept"  # 受理: from submission until accepted or rejected
+DISPATCH = "dispatch"  # 派单: from acceptance (or the whistle) until a unit or a member has the work
+RESOLVE = "resolve"  # 办结: from dispatch until resolved; each unit's part has its own deadline
+STAGES = (ACCEPT, DISPATCH, RESOLVE)
+DEFAULT_REMIND_PERCENT = 20  # the reminder comes when this share of the stage's time is left
+
+
+@dataclass(frozen=True)
+class StageHours:
+    """Hours each stage may take."""
+
+    accept: float
+    dispatch: float
+    resolve: float
+
+    def of(self, stage: str) -> float:
+        return {ACCEPT: self.accept, DISPATCH: self.dispatch, RESOLVE: self.resolve}[stage]
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """A category's deadlines, for normal and for urgent tickets (急事急办), and when to remind before them."""
+
+    normal: StageHours
+    urgent: StageHours
+    remind_before_percent: int = DEFAULT_REMIND_PERCENT
+
+    def hours(self, urgency: str, stage: str) -> float:
+        return (self.urgent if urgency == URGENT else self.normal).of(stage)
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name_zh: str
+    name_en: str
+    deadlines: Deadlines
+
+
+# The seeds' rules: a normal ticket is accepted within a day, dispatched within three and resolved within ten days
+# of its dispatch; the fast track (急事急办) counts in hours.
+NORMAL_HOURS = StageHours(accept=24, dispatch=72, resolve=240)
+URGENT_HOURS = StageHours(accept=1, dispatch=2, resolve=24)
+_USUAL = Deadlines(NORMAL_HOURS, URGENT_HOURS)
 DEFAULT_CATEGORY = "general"
-DEFAULT_SLA_HOURS = 72
-# Hours from submission until a ticket of the category is overdue.
-SLA_HOURS: dict[str, int] = {
-    DEFAULT_CATEGORY: DEFAULT_SLA_HOURS,
-    "environment": DEFAULT_SLA_HOURS,  # 环境卫生
-    "facilities": DEFAULT_SLA_HOURS,  # 设施维修
-    "dispute": DEFAULT_SLA_HOURS,  # 邻里纠纷
-    "fast_track": 24,  # 急事急办: straight to a functional department with a short deadline
-}
 FAST_TRACK = "fast_track"
-CATEGORIES = tuple(SLA_HOURS)
+# The suite's defaults, which a district may override category by category (`/v1/categories`). A code, once
+# published, is never renamed: registry counts members' service hours under it.
+DEFAULT_CATEGORIES: dict[str, Category] = {category.code: category for category in (
+    Category(DEFAULT_CATEGORY, "综合", "General", _USUAL),
+    Category("environment", "环境卫生", "Environment and sanitation", _USUAL),
+    Category("facilities", "设施维修", "Facilities and repairs", _USUAL),
+    Category("dispute", "邻里纠纷", "Neighbour disputes", _USUAL),
+    # Straight to a functional department with a short deadline, however the ticket was marked.
+    Category(FAST_TRACK, "急事急办", "Fast track", Deadlines(URGENT_HOURS, URGENT_HOURS)),
+)}
+CATEGORIES = tuple(DEFAULT_CATEGORIES)
+MAX_STAGE_HOURS = 24 * 366  # a stage longer than a year is a typo, not a deadline
 
 
-def due_at_for(category: str, submitted_at: datetime) -> datetime:
-    """When a ticket of `category` submitted at `submitted_at` falls overdue."""
-    if submitted_at.tzinfo is None:
+def default_category(code: str) -> Category:
+    category = DEFAULT_CATEGORIES.get(code)
+    if category is None:
+        raise NotFound(f"no category {code!r}; the categories are {', '.join(CATEGORIES)}")
+    return category
+
+
+def check_deadlines(deadlines: Deadlines) -> None:
+    """Every stage takes some time, and the fast track is never slower than the normal way."""
+    for urgency, hours in (("normal", deadlines.normal), ("urgent", deadlines.urgent)):
+        for stage in STAGES:
+            if not 0 < hours.of(stage) <= MAX_STAGE_HOURS:
+                raise ValidationFailed.field(f"{urgency}.{stage}_hours",
+                                             f"is more than 0 and at most {MAX_STAGE_HOURS}")
+    for stage in STAGES:
+        if deadlines.urgent.of(stage) > deadlines.normal.of(stage):
+            raise ValidationFailed.field(f"urgent.{stage}_hours",
+                                         f"an urgent ticket cannot have longer to {stage} than a normal one "
+                                         f"({deadlines.normal.of(stage):g} h)")
+    if not 0 <= deadlines.remind_before_percent < 100:
+        raise ValidationFailed.field("remind_before_percent", "is from 0 (no reminder) to 99")
+
+
+def edited_deadlines(deadlines: Deadlines, *, normal: Mapping[str, float] | None = None,
+                     urgent: Mapping[str, float] | None = None,
+                     remind_before_percent: int | None = None) -> Deadlines:
+    """`deadlines` with the hours given changed (`{"resolve": 120}`), checked as a whole."""
+    edited = Deadlines(replace(deadlines.normal, **(normal or {})), replace(deadlines.urgent, **(urgent or {})),
+                       deadlines.remind_before_percent if remind_before_percent is None else remind_before_percent)
+    check_deadlines(edited)
+    return edited
+
+
+def deadlines_district(actor_district: str | None, asked: str | None) -> str:
+    """Whose deadlines a caller reads or sets: its own district's, or those of the district an operator names.
+
+    `actor_district` is None for an operator, who must name the district; a district client may name only its own.
+    """
+    if actor_district is None:
+        if not asked:
+            raise ValidationFailed.field("district_id", "an operator names the district whose deadlines these are")
+        return asked
+    if asked is not None and asked != actor_district:
+        raise ValidationFailed.field("district_id", "not your district")
+    return actor_district
+
+
+def stage_due_at(deadlines: Deadlines, urgency: str, stage: str, started_at: datetime) -> datetime:
+    """When a stage begun at `started_at` falls overdue, by the category's deadlines for the ticket's urgency."""
+    if started_at.tzinfo is None:
         # A naive time would be read as local time somewhere and as UTC elsewhere; refuse it here.
-        raise ValueError("submitted_at must be timezone-aware")
-    return submitted_at + timedelta(hours=SLA_HOURS.get(category, DEFAULT_SLA_HOURS))
-
-
-def part_due_at(category: str, urgency: str, dispatched_at: datetime) -> datetime:
-    """When a unit's part falls due unless the dispatcher says otherwise: counted from the dispatch by the
-    category's SLA, or by the fast track's for an urgent ticket (急事急办)."""
-    return due_at_for(FAST_TRACK if urgency == URGENT else category, dispatched_at)
+        raise ValueError("started_at must be timezone-aware")
+    return started_at + timedelta(hours=deadlines.hours(urgency, stage))
 
 
 def check_part_due(due_at: datetime, now: datetime) -> None:
     if due_at <= now:
         raise ValidationFailed.field("units", "a unit's due_at must lie ahead")
-
-
-def becomes_overdue(state: str, overdue_already: bool) -> bool:
-    """Whether a ticket whose deadline passed turns overdue now (once, and only while open)."""
-    return state in OPEN_STATES and not overdue_already
 
 
 # --- The lifecycle: the compound blows the whistle, the units report (小区吹哨、部门报到) ---------------------------
@@ -579,3 +668,159 @@ def possible_duplicates(text: str, candidates: Iterable[Candidate], *,
     found.sort(key=lambda alike: (alike.ticket.state not in OPEN_STATES, -alike.score,
                                   -alike.ticket.created_at.timestamp(), str(alike.ticket.id)))
     return found
+# --- Stages and the clock ---------------------------------------------------------------------------------------
+#
+# Each state belongs to at most one stage. A stage's deadline runs from the move that entered it; moves within a
+# stage (accepted → escalated → listed, another unit added to a dispatch) keep it, so blowing the whistle buys the
+# compound no time. A ticket the compound or a member works on itself has one deadline; dispatched work has one per
+# unit's part, and the clock watches each.
+
+_STAGE_OF = {SUBMITTED: ACCEPT, ACCEPTED: DISPATCH, ESCALATED: DISPATCH, LISTED: DISPATCH, DISPATCHED: RESOLVE,
+             IN_PROGRESS: RESOLVE}
+
+
+def stage_of(state: str) -> str | None:
+    """The stage a ticket in `state` is in; None once the work is done or the ticket is closed."""
+    return _STAGE_OF.get(state)
+
+
+def stage_entered(before: str, after: str) -> str | None:
+    """The stage a move from `before` to `after` starts, whose deadline runs from the move; None if it starts none.
+
+    Work sent back after its resolution (a failed review, a dissatisfied resident) starts its stage again.
+    """
+    stage = stage_of(after)
+    return stage if stage is not None and stage != stage_of(before) else None
+
+
+def remind_at(started_at: datetime, due_at: datetime, percent: int) -> datetime | None:
+    """When to say a deadline is near: when `percent` of the time from `started_at` to `due_at` is left."""
+    if percent <= 0 or due_at <= started_at:
+        return None
+    return due_at - (due_at - started_at) * percent / 100
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A deadline the clock watches: the ticket's own in its stage, or one unit's part of dispatched work."""
+
+    due_at: datetime
+    remind_at: datetime | None = None
+    overdue: bool = False
+    reminded: bool = False
+    unit_id: uuid.UUID | None = None  # None: the ticket's own deadline
+
+
+def watched(stage: str | None, own: Watch, open_parts: Sequence[Watch]) -> tuple[Watch, ...]:
+    """What the clock watches in a stage: the units' parts of dispatched work, else the ticket's own deadline."""
+    if stage is None:
+        return ()
+    if stage == RESOLVE and open_parts:
+        return tuple(open_parts)
+    return (own,)
+
+
+def next_check(watches: Sequence[Watch]) -> datetime | None:
+    """The next instant the clock has something to do: a reminder to send, or a deadline to pass."""
+    instants = [w.due_at for w in watches if not w.overdue]
+    instants += [w.remind_at for w in watches if w.remind_at is not None and not w.reminded and not w.overdue]
+    return min(instants, default=None)
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the clock finds at `now`: reminders to send, reminders too late to send, and deadlines passed."""
+
+    due_soon: tuple[Watch, ...]
+    too_late: tuple[Watch, ...]  # their deadline passed before the reminder went: the overdue says it all
+    lapsed: tuple[Watch, ...]
+
+
+def check(watches: Sequence[Watch], now: datetime) -> Check:
+    """Each reminder and each deadline is acted on once: the caller marks what this returns."""
+    reminders = [w for w in watches if w.remind_at is not None and w.remind_at <= now and not w.reminded
+                 and not w.overdue]
+    return Check(due_soon=tuple(w for w in reminders if now < w.due_at),
+                 too_late=tuple(w for w in reminders if w.due_at <= now),
+                 lapsed=tuple(w for w in watches if not w.overdue and w.due_at <= now))
+
+
+def rearm_reopened(before: Ticket, after: Ticket, due_at: datetime) -> Ticket:
+    """A unit's part sent back to work (a failed review, a dissatisfied resident) runs a fresh deadline from now."""
+    def reopened(position: int, part: Part) -> bool:
+        return part.open and position < len(before.parts) and not before.parts[position].open
+
+    return replace(after, parts=tuple(replace(part, due_at=due_at) if reopened(position, part) else part
+                                      for position, part in enumerate(after.parts)))
+
+
+# --- Escalation: an overdue dispatched ticket goes to the committee's rotating chair and its convenor -------------
+
+@dataclass(frozen=True)
+class ChairTerm:
+    """A term of the committee's rotating chair (轮值主席) as rotation told of it; a handover starts a new one."""
+
+    committee_id: uuid.UUID
+    term_index: int
+    part: int  # the chairs a handover split the term into, 0 for the first
+    starts_at: datetime
+    ends_at: datetime | None = None
+    organization_id: uuid.UUID | None = None  # None: a term without a chair (a gap in the plan)
+    organization_name: str | None = None
+
+
+def supersedes(incoming: tuple[int, int], kept: tuple[int, int] | None) -> bool:
+    """Whether news of a chair's term (its index and part) replaces what is kept of the same window."""
+    return kept is None or incoming >= kept
+
+
+def current_chair(terms: Sequence[ChairTerm], now: datetime) -> ChairTerm | None:
+    """The chair sitting at `now`: the term begun last (the later part, after a handover) at or before `now`.
+
+    A term past its end stays the chair until rotation tells of the next one; the event says when it ended.
+    """
+    begun = [term for term in terms if term.starts_at <= now]
+    return max(begun, key=lambda term: (term.starts_at, term.term_index, term.part), default=None)
+
+
+@dataclass(frozen=True)
+class CommitteeContact:
+    """A community's big party committee and its convenor, as registry told of them."""
+
+    committee_id: uuid.UUID
+    name: str
+    convenor_name: str | None = None
+    convenor_member_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Whom an overdue dispatched ticket goes to: the committee's current chair unit and its convenor."""
+
+    committee_id: uuid.UUID
+    committee_name: str
+    chair_unit_id: uuid.UUID | None
+    chair_unit_name: str | None
+    chair_term_index: int | None
+    chair_term_ends_at: datetime | None
+    convenor_name: str | None
+    convenor_member_id: uuid.UUID | None
+
+
+def escalates(stage: str | None, overdue_units: Collection[uuid.UUID]) -> bool:
+    """Only dispatched work is escalated: the units the committee sent did not finish in time."""
+    return stage == RESOLVE and bool(overdue_units)
+
+
+def escalation_to(committee: CommitteeContact | None, terms: Sequence[ChairTerm], now: datetime) -> Escalation | None:
+    """The chair sitting now and the convenor of the ticket's community's committee; None if no committee is known."""
+    if committee is None:
+        return None
+    chair = current_chair(terms, now)
+    return Escalation(
+        committee_id=committee.committee_id, committee_name=committee.name,
+        chair_unit_id=None if chair is None else chair.organization_id,
+        chair_unit_name=None if chair is None else chair.organization_name,
+        chair_term_index=None if chair is None else chair.term_index,
+        chair_term_ends_at=None if chair is None else chair.ends_at,
+        convenor_name=committee.convenor_name, convenor_member_id=committee.convenor_member_id)

@@ -46,15 +46,15 @@ class TicketData(ma.Schema):
     reporter_phone = MaskedPhone(required=True, metadata={"description": "masked, e.g. 138****5678"})
     state = ma.fields.String(required=True)
     due_at = ma.fields.AwareDateTime(required=True)
-    overdue = ma.fields.Boolean(required=True)
+    overdue = ma.fields.Boolean(required=True, metadata={"description": "the current stage's deadline passed"})
+    stage = ma.fields.String(allow_none=True, metadata={
+        "description": "accept, dispatch or resolve: the stage `due_at` is the deadline of; null once resolved"})
     created_at = ma.fields.AwareDateTime(required=True)
     version = ma.fields.Integer(required=True)
 
 
 TICKET_SUBMITTED = declare("tickets.ticket.submitted", "A resident's ticket was raised against a compound.",
                            TicketData)
-TICKET_OVERDUE = declare("tickets.ticket.overdue", "An open ticket passed its deadline without being closed.",
-                         TicketData)
 
 
 # --- The lifecycle: one event per verb, each carrying the ticket after the move ---------------------------------
@@ -66,6 +66,7 @@ class PartData(ma.Schema):
     lead = ma.fields.Boolean(required=True)
     state = ma.fields.String(required=True, metadata={"description": "dispatched, in_progress, resolved or withdrawn"})
     due_at = ma.fields.AwareDateTime(allow_none=True)
+    overdue = ma.fields.Boolean(metadata={"description": "the unit's deadline passed with its part still open"})
 
 
 class MoveData(ma.Schema):
@@ -194,3 +195,47 @@ TICKET_CONTACT = declare(
     "tickets.ticket.contact",
     "A ticket's reporter's name and full phone number, when the ticket is submitted (private: personal data).",
     TicketContactData, private=True)
+# --- Deadlines: the clock's reminders and overdue tickets, escalated to the rotating chair and the convenor ---------
+
+class EscalationData(ma.Schema):
+    """Whom an overdue dispatched ticket is escalated to: the community's committee, its current rotating chair
+    (轮值主席) and its convenor, as registry's and rotation's events told tickets of them."""
+
+    committee_id = ma.fields.UUID(required=True, metadata={"description": "registry's committee (大党委)"})
+    committee_name = ma.fields.String(required=True)
+    chair_unit_id = ma.fields.UUID(required=True, allow_none=True, metadata={
+        "description": "the organization chairing the committee now; null if rotation has named none"})
+    chair_unit_name = ma.fields.String(required=True, allow_none=True)
+    chair_term_index = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "rotation's index of the chair's term"})
+    chair_term_ends_at = ma.fields.AwareDateTime(required=True, allow_none=True)
+    convenor_name = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "the committee's convenor (召集人), as registry publishes them"})
+    convenor_member_id = ma.fields.UUID(required=True, allow_none=True)
+
+
+class TicketDueData(TicketData):
+    """A ticket whose deadline is near or passed: which stage, which deadline, and whose part it is."""
+
+    stage = ma.fields.String(required=True, metadata={"description": "accept, dispatch or resolve"})
+    stage_due_at = ma.fields.AwareDateTime(required=True, metadata={
+        "description": "the deadline told of (the earliest, when several units' parts are told together)"})
+    unit_ids = ma.fields.List(ma.fields.UUID(), required=True, metadata={
+        "description": "the units whose parts are due or overdue; empty for the ticket's own deadline"})
+    community_id = ma.fields.UUID(allow_none=True, metadata={"description": "the compound's community"})
+    compound_name = ma.fields.String(allow_none=True)
+    parts = ma.fields.List(ma.fields.Nested(PartData), required=True)
+    escalation = ma.fields.Nested(EscalationData, required=True, allow_none=True, metadata={
+        "description": "on an overdue dispatched ticket: the committee's current chair unit and convenor it goes "
+                       "to (null on a reminder, before dispatch, or when registry has told of no committee)"})
+
+
+TICKET_DUE_SOON = declare(
+    "tickets.ticket.due_soon",
+    "A stage's deadline is near (the category's `remind_before_percent` of the stage is left): once per stage, "
+    "or once per unit's part of dispatched work.", TicketDueData)
+TICKET_OVERDUE = declare(
+    "tickets.ticket.overdue",
+    "A stage's deadline passed with the ticket open: once per stage (accept, dispatch, resolve), and for dispatched "
+    "work once per unit's part, naming the units. An overdue dispatched ticket is escalated to the community's "
+    "current rotating chair and the committee's convenor, named in `escalation`.", TicketDueData)

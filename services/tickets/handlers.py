@@ -99,14 +99,18 @@ class CommitteeUnitData(Incoming):
     joined_on = ma.fields.Date(required=True)
 
 
-class CommitteeUnitsData(Incoming):
-    """registry's `committee` payload (every event of a committee lists its current units), as far as tickets
-    uses it; a `unit_left` event also names the unit that left and the day."""
+class CommitteeData(Incoming):
+    """registry's `committee` payload (every event of a committee carries all of it, with its current units), as
+    far as tickets uses it: the units for suggestions, the convenor for escalation; a `unit_left` event also names
+    the unit that left and the day."""
 
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
     community_id = ma.fields.UUID(required=True)
+    name = ma.fields.String(required=True)
     time_zone = ma.fields.String(required=True)
+    convenor_name = ma.fields.String(allow_none=True, load_default=None)
+    convenor_member_id = ma.fields.UUID(allow_none=True, load_default=None)
     units = ma.fields.List(ma.fields.Nested(CommitteeUnitData), required=True)
     version = ma.fields.Integer(required=True)
     organization_id = ma.fields.UUID(load_default=None, allow_none=True)
@@ -116,10 +120,49 @@ class CommitteeUnitsData(Incoming):
 @read_models.handles("registry.committee.created", "registry.committee.updated", "registry.committee.unit_joined",
                      "registry.committee.unit_left")
 def on_committee(session: Session, event: Event) -> None:
-    committee = load(CommitteeUnitsData, event.data)
+    committee = load(CommitteeData, event.data)
     units = [usecases.RosterUnit(u["organization_id"], u["organization_name"], u["organization_kind"], u["joined_on"])
              for u in committee["units"]]
     left = (committee["organization_id"], committee["left_on"]) if committee["left_on"] is not None else None
     usecases.record_committee_units(session, committee["id"], committee["version"],
                                     district_id=committee["district_id"], community_id=committee["community_id"],
                                     time_zone=committee["time_zone"], units=units, left=left)
+    usecases.record_committee(session, committee["id"], committee["version"], district_id=committee["district_id"],
+                              community_id=committee["community_id"], name=committee["name"],
+                              convenor_name=committee["convenor_name"],
+                              convenor_member_id=committee["convenor_member_id"])
+
+
+class TermData(Incoming):
+    """rotation's `term` payload, as far as knowing the sitting chair uses it.
+
+    The chair unit (`organization_id`, `organization_name`) and a handover's `part` are read when rotation sends
+    them; a term without them is a term whose chair tickets cannot name.
+    """
+
+    committee_id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    index = ma.fields.Integer(required=True)
+    part = ma.fields.Integer(allow_none=True, load_default=None)
+    starts_at = ma.fields.AwareDateTime(required=True)
+    ends_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+    organization_id = ma.fields.UUID(allow_none=True, load_default=None)
+    organization_name = ma.fields.String(allow_none=True, load_default=None)
+
+
+# A term began, or its chair left and the next unit took over: either way a chair now sits. Bound by `#` so that
+# rotation's other term events (ending_soon, ended...) and any it adds reach here and are passed over.
+_CHAIR_SITS = ("rotation.term.started", "rotation.term.handed_over")
+
+
+@read_models.handles("rotation.term.#")
+def on_term(session: Session, event: Event) -> None:
+    if event.key not in _CHAIR_SITS:
+        return
+    term = load(TermData, event.data)
+    # Without a part number, a handover ranks after the start of the window it shares with the term it cut.
+    part = term["part"] if term["part"] is not None else int(event.key == "rotation.term.handed_over")
+    usecases.record_chair_term(session, committee_id=term["committee_id"], district_id=term["district_id"],
+                               term_index=term["index"], part=part, starts_at=term["starts_at"],
+                               ends_at=term["ends_at"], organization_id=term["organization_id"],
+                               organization_name=term["organization_name"])

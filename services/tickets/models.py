@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
@@ -52,6 +52,15 @@ class Ticket(Entity, Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[str | None] = mapped_column(String(30))
     rating_comment: Mapped[str | None] = mapped_column(String(1000))
+    # The stage the ticket is in (accept, dispatch, resolve; none once resolved or closed): `due_at` is its
+    # deadline, `overdue` whether it passed. Each stage's deadline is kept as last set, for the rates.
+    stage: Mapped[str | None] = mapped_column(String(10))
+    accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatch_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The reminder before the ticket's own deadline (dispatched work has one per unit's part instead).
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Loaded with the ticket (one query for a whole page of them): every answer about a ticket shows them.
     parts: Mapped[list[TicketPart]] = relationship(lazy="selectin", order_by="TicketPart.position",
@@ -84,6 +93,9 @@ class TicketPart(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded: Mapped[bool] = mapped_column(default=False, server_default=false())
+    overdue: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (Index("uq_ticket_parts_ticket_position", "ticket_id", "position", unique=True),)
 
@@ -200,3 +212,48 @@ class CommitteeUnit(Base):
     joined_on: Mapped[date] = mapped_column(Date)
     current: Mapped[bool] = mapped_column()
     left_on: Mapped[date | None] = mapped_column(Date)  # known when registry's `unit_left` told it
+class CategoryDeadlines(Entity, Base):
+    """A district's own deadlines for a category, overriding the suite's defaults (domain.DEFAULT_CATEGORIES)."""
+
+    __tablename__ = "category_deadlines"
+
+    code: Mapped[str] = mapped_column(String(40))
+    normal_accept_hours: Mapped[float] = mapped_column(Float)
+    normal_dispatch_hours: Mapped[float] = mapped_column(Float)
+    normal_resolve_hours: Mapped[float] = mapped_column(Float)
+    urgent_accept_hours: Mapped[float] = mapped_column(Float)
+    urgent_dispatch_hours: Mapped[float] = mapped_column(Float)
+    urgent_resolve_hours: Mapped[float] = mapped_column(Float)
+    remind_before_percent: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("uq_category_deadlines_district_code", "district_id", "code", unique=True),)
+
+
+class Committee(ReadModel, Base):
+    """registry's committees (大党委) with their convenors: an overdue dispatched ticket is escalated to them."""
+
+    __tablename__ = "committees"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    convenor_name: Mapped[str | None] = mapped_column(String(100))
+    convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class ChairTerm(Base):
+    """rotation's terms of a committee's rotating chair (轮值主席), one row per chair's window, from its events.
+
+    Keyed by the window's start: a handover that drops a term whole gives its start to the successor, whose
+    news replaces the first chair's.
+    """
+
+    __tablename__ = "chair_terms"
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    district_id: Mapped[str] = mapped_column(String(64))
+    term_index: Mapped[int] = mapped_column(Integer)
+    part: Mapped[int] = mapped_column(Integer)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    organization_name: Mapped[str | None] = mapped_column(String(200))

@@ -11,8 +11,10 @@ from linli.services.tickets.domain import (
     CLOSE_REASONS,
     COMMITTEE_UNIT,
     DEFAULT_CATEGORY,
+    DEFAULT_REMIND_PERCENT,
     DEFAULT_SOURCE,
     KINDS,
+    MAX_STAGE_HOURS,
     NORMAL,
     PAIRED,
     PART_STATES,
@@ -22,6 +24,7 @@ from linli.services.tickets.domain import (
     SIMILAR_WINDOW_DAYS,
     SIMILARITY_THRESHOLD,
     SOURCES,
+    STAGES,
     STATES,
     URGENCIES,
 )
@@ -37,6 +40,7 @@ class PartSchema(ma.Schema):
     lead = ma.fields.Boolean(metadata={"description": "the lead unit: the ticket is resolved when it resolves"})
     state = ma.fields.String(validate=ma.validate.OneOf(PART_STATES))
     due_at = ma.fields.AwareDateTime(allow_none=True)
+    overdue = ma.fields.Boolean(metadata={"description": "the unit's deadline passed with its part still open"})
 
 
 class ParticipantSchema(ma.Schema):
@@ -61,8 +65,17 @@ class TicketSchema(EntitySchema):
     reporter_name = ma.fields.String()
     reporter_phone = ma.fields.String(metadata={"description": _PHONE_MASKED})
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
-    due_at = ma.fields.AwareDateTime(metadata={"description": "when the ticket falls overdue (its category's SLA)"})
-    overdue = ma.fields.Boolean()
+    due_at = ma.fields.AwareDateTime(metadata={
+        "description": "the current stage's deadline (for dispatched work, the lead unit's), by the category's "
+                       "deadlines in the ticket's district"})
+    overdue = ma.fields.Boolean(metadata={"description": "the current stage's deadline (or a unit's) passed"})
+    stage = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(STAGES), metadata={
+        "description": "accept, dispatch or resolve: the stage the ticket is in; null once resolved or closed"})
+    accept_due_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "the accept stage's deadline"})
+    dispatch_due_at = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "the dispatch stage's deadline, once the ticket was accepted"})
+    resolve_due_at = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "the resolve stage's deadline (the lead unit's, for dispatched work), as last set"})
     parts = ma.fields.List(ma.fields.Nested(PartSchema), metadata={
         "description": "the units it was dispatched to, in order; re-routed or unfinished ones withdrawn"})
     member_id = ma.fields.UUID(allow_none=True, metadata={"description": "the party member who claimed a wish"})
@@ -161,7 +174,7 @@ class AssignmentSchema(ma.Schema):
     unit_id = ma.fields.UUID(required=True, metadata={"description": "an organization of the ticket's district"})
     lead = ma.fields.Boolean(load_default=False)
     due_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
-        "description": "by default the category's SLA from now (the fast track's for an urgent ticket)"})
+        "description": "by default the category's resolve deadline from now (its urgent one for an urgent ticket)"})
 
 
 def _units() -> ma.fields.List:
@@ -299,3 +312,67 @@ class TicketSubmittedSchema(TicketSchema):
 
 SuggestionPage = page_schema(SuggestionSchema)
 SimilarPage = page_schema(SimilarTicketSchema)
+# --- Categories and their deadlines ------------------------------------------------------------------------------
+
+def _hours(stage: str, *, required: bool) -> ma.fields.Float:
+    # Loaded under the stage's name, as the domain's StageHours has it.
+    return ma.fields.Float(required=required, data_key=f"{stage}_hours",
+                           validate=ma.validate.Range(min=0, min_inclusive=False, max=MAX_STAGE_HOURS),
+                           metadata={"description": f"hours the {stage} stage may take"})
+
+
+class StageHoursSchema(ma.Schema):
+    """Hours each stage may take, each counted from the stage's start."""
+
+    accept = _hours("accept", required=True)
+    dispatch = _hours("dispatch", required=True)
+    resolve = _hours("resolve", required=True)
+
+
+class StageHoursEdit(ma.Schema):
+    accept = _hours("accept", required=False)
+    dispatch = _hours("dispatch", required=False)
+    resolve = _hours("resolve", required=False)
+
+
+_REMIND = "the reminder (`tickets.ticket.due_soon`) comes when this share of a stage's time is left; 0 for none"
+
+
+class CategorySchema(ma.Schema):
+    code = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(CATEGORIES))
+    name_zh = ma.fields.String(dump_only=True)
+    name_en = ma.fields.String(dump_only=True)
+    district_id = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "whose deadlines these are; null for the suite's defaults"})
+    overridden = ma.fields.Boolean(dump_only=True, metadata={
+        "description": "the district set its own deadlines for this category"})
+    normal = ma.fields.Nested(StageHoursSchema, dump_only=True, attribute="deadlines.normal")
+    urgent = ma.fields.Nested(StageHoursSchema, dump_only=True, attribute="deadlines.urgent", metadata={
+        "description": "an urgent ticket's deadlines (急事急办), never longer than a normal one's"})
+    remind_before_percent = ma.fields.Integer(dump_only=True, attribute="deadlines.remind_before_percent",
+                                              metadata={"description": _REMIND})
+    version = ma.fields.Integer(dump_only=True, metadata={"description": "0 while the suite's defaults hold"})
+    created_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    updated_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+
+
+class CategoryQuery(ma.Schema):
+    district_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "the district whose deadlines to read or set: operators name it, others default to theirs"})
+
+
+class CategoryPut(ma.Schema):
+    normal = ma.fields.Nested(StageHoursSchema, required=True)
+    urgent = ma.fields.Nested(StageHoursSchema, required=True)
+    remind_before_percent = ma.fields.Integer(load_default=DEFAULT_REMIND_PERCENT, validate=ma.validate.Range(
+        min=0, max=99), metadata={"description": _REMIND})
+
+
+class CategoryPatch(ma.Schema):
+    normal = ma.fields.Nested(StageHoursEdit)
+    urgent = ma.fields.Nested(StageHoursEdit)
+    remind_before_percent = ma.fields.Integer(validate=ma.validate.Range(min=0, max=99),
+                                              metadata={"description": _REMIND})
+
+
+CategoryPage = page_schema(CategorySchema)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.tickets.api import compounds, tickets
+from linli.services.tickets.api import categories, compounds, tickets
 from linli.services.tickets.clock import TIMERS
 from linli.services.tickets.handlers import read_models
 from linli.services.tickets.models import Base
@@ -15,14 +15,15 @@ SPEC = ServiceSpec(
     title="linli tickets",
     description="Residents' tickets (诉求): submission, deadlines and what becomes of them.",
     metadata=Base.metadata,
-    blueprints=[tickets, compounds],
+    blueprints=[tickets, compounds, categories],
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[read_models],
     timers=TIMERS,
     scopes={
         "tickets:read": "read tickets, their history and the compounds they are raised against",
         "tickets:write": "submit tickets and act on them (accept, dispatch, resolve, review...)",
-        "tickets:admin": "everything tickets:read and tickets:write allow",
+        "tickets:admin": "everything tickets:read and tickets:write allow, and setting a district's category "
+                         "deadlines",
         "tickets:pii": "see reporters' names and phone numbers unmasked",
     },
 )

@@ -6,8 +6,9 @@ and records the change with its event; committing is the caller's unit of work.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from linli.services.tickets.events import (
     TICKET_COMMENTED,
     TICKET_CONTACT,
     TICKET_DISPATCHED,
+    TICKET_DUE_SOON,
     TICKET_ESCALATED,
     TICKET_LISTED,
     TICKET_MERGED,
@@ -38,6 +40,9 @@ from linli.services.tickets.events import (
     TICKET_SUBMITTED,
 )
 from linli.services.tickets.models import (
+    CategoryDeadlines,
+    ChairTerm,
+    Committee,
     CommitteeRoster,
     CommitteeUnit,
     Compound,
@@ -52,13 +57,14 @@ from linli.services.tickets.models import (
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import record
-from linli.shared.clock import schedule
+from linli.shared.clock import cancel, schedule
 from linli.shared.errors import NotYetKnown, ValidationFailed
 from linli.shared.events import EventType
 from linli.shared.readmodel import apply_versioned
 from linli.shared.visibility import visible
 
-# Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it.
+# Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it. A ticket has one timer,
+# set to its next reminder or deadline (domain.next_check) at every move.
 TICKET_DUE = "ticket.due"
 
 # Called with the version a move is about to change; raises if the caller expected another.
@@ -75,34 +81,27 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                   kind: str = domain.PROBLEM, urgency: str = domain.NORMAL, source: str = domain.DEFAULT_SOURCE,
                   building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
                   lon: float | None = None, attachments: Sequence[str] = ()) -> Ticket:
-    """Raise a resident's ticket against a compound; its deadline follows from the category."""
+    """Raise a resident's ticket against a compound; it is due to be accepted by its category's deadline."""
     district_id = session.execute(_COMPOUND_DISTRICT, {"id": compound_id}).scalar()
     if district_id is None or not actor.sees(district_id):
         # Another district's compound answers exactly like one not heard of, so ids of other districts leak nothing.
         raise NotYetKnown.field("compound_id", "compound")
+    deadlines = deadlines_for(session, district_id, category)
+    due_at = domain.stage_due_at(deadlines, urgency, domain.ACCEPT, now)
+    remind_at = domain.remind_at(now, due_at, deadlines.remind_before_percent)
     # Empty collections given, not left to load: a new ticket has no parts, and asking the database costs a query.
     ticket = Ticket(district_id=district_id, compound_id=compound_id, building_id=building_id, kind=kind,
                     urgency=urgency, source=source, title=title, description=description, category=category,
                     address=address, lat=lat, lon=lon, attachments=list(attachments), reporter_name=reporter_name,
                     reporter_phone=reporter_phone, state=domain.INITIAL_STATE,
-                    due_at=domain.due_at_for(category, now), overdue=False, created_at=now, updated_at=now,
-                    parts=[], participants=[])
+                    due_at=due_at, overdue=False, stage=domain.ACCEPT, accept_due_at=due_at, remind_at=remind_at,
+                    reminded=False, created_at=now, updated_at=now, parts=[], participants=[])
     session.add(ticket)
     record(session, TICKET_SUBMITTED, ticket)
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket.
     record(session, TICKET_CONTACT, ticket)
-    schedule(session, TICKET_DUE, ticket.id, ticket.due_at, district_id=ticket.district_id)
+    schedule(session, TICKET_DUE, ticket.id, remind_at or due_at, district_id=ticket.district_id)
     return ticket
-
-
-def mark_overdue(session: Session, ticket_id: uuid.UUID, now: datetime) -> bool:
-    """Mark the ticket overdue once its deadline passed, unless it was closed or marked meanwhile."""
-    ticket = session.get(Ticket, ticket_id, with_for_update=True)
-    if ticket is None or now < ticket.due_at or not domain.becomes_overdue(ticket.state, ticket.overdue):
-        return False
-    ticket.overdue = True
-    record(session, TICKET_OVERDUE, ticket)
-    return True
 
 
 def record_compound(session: Session, compound_id: uuid.UUID, version: int, *, district_id: str, name: str,
@@ -222,7 +221,8 @@ def claim(session: Session, actor: Actor, ticket_id: uuid.UUID, now: datetime, *
     """A unit claims a listed problem as its lead (认领), or a party member a wish."""
     ticket = _locked(session, actor, ticket_id, check_version)
     before = _value(ticket)
-    due_at = domain.part_due_at(ticket.category, ticket.urgency, now)
+    due_at = domain.stage_due_at(deadlines_for(session, ticket.district_id, ticket.category), ticket.urgency,
+                                 domain.RESOLVE, now)
     after = domain.claim(before, unit_id=unit_id, member_id=member_id, due_at=due_at)
     if unit_id is not None:
         _check_units_known(session, ticket, [unit_id], "unit_id")
@@ -340,7 +340,9 @@ def _value(ticket: Ticket) -> domain.Ticket:
 def _record_move(session: Session, actor: Actor, ticket: Ticket, verb: str, before: domain.Ticket,
                  after: domain.Ticket, now: datetime, told: _Told, **extra: Any) -> Ticket:
     """Write what the domain made of the ticket, keep the move in its history, tell of it, and close duplicates."""
+    after = _rearmed(session, ticket, before, after, now)
     _write(ticket, after, now)
+    _keep_time(session, ticket, before, after, now)
     move = TicketMove(ticket_id=ticket.id, verb=verb, from_state=before.state, to_state=after.state,
                       actor=actor.sub, at=now, reason=told.reason, note=told.note,
                       unit_id=told.unit_ids[0] if len(told.unit_ids) == 1 else None, member_id=told.member_id)
@@ -405,7 +407,8 @@ def _parts(session: Session, ticket: Ticket, units: Sequence[Assignment], now: d
            category: str | None = None) -> list[domain.Part]:
     """The units named, known to be organizations of the ticket's district, with their deadlines."""
     _check_units_known(session, ticket, [unit.unit_id for unit in units], "units")
-    default_due = domain.part_due_at(category or ticket.category, ticket.urgency, now)
+    deadlines = deadlines_for(session, ticket.district_id, category or ticket.category)
+    default_due = domain.stage_due_at(deadlines, ticket.urgency, domain.RESOLVE, now)
     for unit in units:
         if unit.due_at is not None:
             domain.check_part_due(unit.due_at, now)
@@ -589,3 +592,283 @@ def _candidates(session: Session, ticket: Ticket, since: datetime, until: dateti
                                          "since": since, "until": until, "ticket_id": ticket.id, "limit": limit})
     return [domain.Candidate(row.id, row.state, domain.ticket_text(row.title, row.description), row.created_at,
                              row.title, row.master_id) for row in rows]
+# --- Categories and their deadlines ----------------------------------------------------------------------------
+#
+# The suite's defaults hold in every district until the district sets its own, category by category; a change
+# holds for stages begun after it, a stage already running keeps the deadline it was given.
+
+_overrides = CategoryDeadlines.__table__
+_OVERRIDE = select(_overrides).where(_overrides.c.district_id == bindparam("district_id"),
+                                     _overrides.c.code == bindparam("code"))
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    """A category as a district sees it: the suite's names, and the district's own deadlines or the defaults."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    district_id: str | None  # None: the suite's defaults, as an operator naming no district sees them
+    deadlines: domain.Deadlines
+    overridden: bool
+    version: int  # 0 until the district sets its own (the ETag a first PUT may send as If-Match)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def deadlines_for(session: Session, district_id: str, code: str) -> domain.Deadlines:
+    """A category's deadlines in a district: its own if it set them, else the suite's defaults."""
+    # Not flushing the move under way: a flush now and another at its event would give the ticket two versions.
+    with session.no_autoflush:
+        row = session.execute(_OVERRIDE, {"district_id": district_id, "code": code}).first()
+    if row is not None:
+        return _deadlines(row)
+    return domain.DEFAULT_CATEGORIES.get(code, domain.DEFAULT_CATEGORIES[domain.DEFAULT_CATEGORY]).deadlines
+
+
+def list_categories(session: Session, actor: Actor, *, district_id: str | None = None) -> list[CategoryView]:
+    """Every category with the deadlines of the caller's district (or the district an operator names)."""
+    district = _deadlines_district(actor, district_id, required=False)
+    own = {} if district is None else {row.code: row for row in session.scalars(
+        select(CategoryDeadlines).where(CategoryDeadlines.district_id == district))}
+    return [_category_view(category, district, own.get(code)) for code, category in domain.DEFAULT_CATEGORIES.items()]
+
+
+def get_category(session: Session, actor: Actor, code: str, *, district_id: str | None = None) -> CategoryView:
+    category = domain.default_category(code)
+    district = _deadlines_district(actor, district_id, required=False)
+    return _category_view(category, district, None if district is None else _override(session, district, code))
+
+
+def set_category_deadlines(session: Session, actor: Actor, code: str, *, normal: Mapping[str, float],
+                           urgent: Mapping[str, float], remind_before_percent: int = domain.DEFAULT_REMIND_PERCENT,
+                           district_id: str | None = None, check_version: VersionCheck | None = None) -> CategoryView:
+    """Replace a district's deadlines for a category (PUT): every stage's hours, normal and urgent."""
+    deadlines = domain.Deadlines(domain.StageHours(**normal), domain.StageHours(**urgent), remind_before_percent)
+    domain.check_deadlines(deadlines)
+    return _save_deadlines(session, actor, code, district_id, check_version, lambda _: deadlines)
+
+
+def edit_category_deadlines(session: Session, actor: Actor, code: str, *, normal: Mapping[str, float] | None = None,
+                            urgent: Mapping[str, float] | None = None, remind_before_percent: int | None = None,
+                            district_id: str | None = None, check_version: VersionCheck | None = None) -> CategoryView:
+    """Change some of a district's deadlines for a category (PATCH); the others stay as they are."""
+    if not normal and not urgent and remind_before_percent is None:
+        # Nothing to change: the district keeps the defaults rather than a copy of them pinned by an empty edit.
+        view = get_category(session, actor, code, district_id=_deadlines_district(actor, district_id, required=True))
+        if check_version is not None:
+            check_version(view.version)
+        return view
+    return _save_deadlines(session, actor, code, district_id, check_version, lambda current: domain.edited_deadlines(
+        current, normal=normal, urgent=urgent, remind_before_percent=remind_before_percent))
+
+
+def _save_deadlines(session: Session, actor: Actor, code: str, district_id: str | None,
+                    check_version: VersionCheck | None,
+                    change: Callable[[domain.Deadlines], domain.Deadlines]) -> CategoryView:
+    category = domain.default_category(code)
+    district = _deadlines_district(actor, district_id, required=True)
+    assert district is not None  # required: an operator named it
+    row = _override(session, district, code, for_update=True)
+    if check_version is not None:
+        check_version(0 if row is None else row.version)
+    deadlines = change(category.deadlines if row is None else _deadlines(row))
+    if row is None:
+        row = CategoryDeadlines(district_id=district, code=code)
+        session.add(row)
+    for urgency, hours in (("normal", deadlines.normal), ("urgent", deadlines.urgent)):
+        for stage in domain.STAGES:
+            setattr(row, f"{urgency}_{stage}_hours", hours.of(stage))
+    row.remind_before_percent = deadlines.remind_before_percent
+    session.flush()  # the mapper writes the new version, which the answer's ETag carries
+    return _category_view(category, district, row)
+
+
+def _deadlines_district(actor: Actor, asked: str | None, *, required: bool) -> str | None:
+    if actor.is_operator and asked is None and not required:
+        return None  # an operator reading without naming a district sees the suite's defaults
+    return domain.deadlines_district(None if actor.is_operator else actor.district, asked)
+
+
+def _override(session: Session, district: str, code: str, *, for_update: bool = False) -> CategoryDeadlines | None:
+    query = select(CategoryDeadlines).where(CategoryDeadlines.district_id == district, CategoryDeadlines.code == code)
+    return session.scalars(query.with_for_update() if for_update else query).first()
+
+
+def _deadlines(row: Any) -> domain.Deadlines:
+    def hours(urgency: str) -> domain.StageHours:
+        return domain.StageHours(*(getattr(row, f"{urgency}_{stage}_hours") for stage in domain.STAGES))
+
+    return domain.Deadlines(hours("normal"), hours("urgent"), row.remind_before_percent)
+
+
+def _category_view(category: domain.Category, district: str | None, row: CategoryDeadlines | None) -> CategoryView:
+    if row is None:
+        return CategoryView(category.code, category.name_zh, category.name_en, district, category.deadlines,
+                            overridden=False, version=0)
+    return CategoryView(category.code, category.name_zh, category.name_en, district, _deadlines(row), overridden=True,
+                        version=row.version, created_at=row.created_at, updated_at=row.updated_at)
+
+
+# --- The clock: each stage's deadline, reminders before it, overdue once it passed -----------------------------
+#
+# Every move goes through `_keep_time`: it starts the stage the move enters, gives the units' parts it sends to
+# work their reminders, and sets the ticket's one timer to whatever comes next. The clock's timer lands in
+# `check_deadlines`, which marks what it tells (reminded, overdue) on the rows it locks, so a reminder or an
+# overdue is told once whichever clock replica fires, and a timer found late (the clock was down) tells what
+# passed meanwhile, once.
+
+def check_deadlines(session: Session, ticket_id: uuid.UUID, now: datetime) -> tuple[str, ...]:
+    """Tell of the ticket's deadlines near (`due_soon`) or passed (`overdue`) at `now`; the event keys told."""
+    # NOWAIT: a move holding the ticket re-arms its timer, and waiting for it here, while the clock holds the timer's
+    # row, would deadlock with it. The clock tries the timer again at its next tick.
+    ticket = session.get(Ticket, ticket_id, with_for_update={"nowait": True})
+    if ticket is None:
+        return ()
+    found = domain.check(_watches(ticket), now)
+    told: list[str] = []
+    _mark(ticket, found.due_soon + found.too_late, now, reminded=True)
+    if found.due_soon:
+        record(session, TICKET_DUE_SOON, ticket, payload_of=_due_payload(session, ticket, found.due_soon, None))
+        told.append(TICKET_DUE_SOON.key)
+    if found.lapsed:
+        _mark(ticket, found.lapsed, now, overdue=True)
+        ticket.overdue = True
+        units = [watch.unit_id for watch in found.lapsed if watch.unit_id is not None]
+        escalation = _escalation(session, ticket, now) if domain.escalates(ticket.stage, units) else None
+        record(session, TICKET_OVERDUE, ticket, payload_of=_due_payload(session, ticket, found.lapsed, escalation))
+        told.append(TICKET_OVERDUE.key)
+    _arm(session, ticket)
+    return tuple(told)
+
+
+def _rearmed(session: Session, ticket: Ticket, before: domain.Ticket, after: domain.Ticket,
+             now: datetime) -> domain.Ticket:
+    """The work a move sends back (a failed review, a dissatisfied resident) runs a fresh deadline from now."""
+    if not any(part.open and not was.open for part, was in zip(after.parts, before.parts, strict=False)):
+        return after
+    due_at = domain.stage_due_at(deadlines_for(session, ticket.district_id, ticket.category), ticket.urgency,
+                                 domain.RESOLVE, now)
+    return domain.rearm_reopened(before, after, due_at)
+
+
+def _keep_time(session: Session, ticket: Ticket, before: domain.Ticket, after: domain.Ticket, now: datetime) -> None:
+    """Start the stage the move enters, set reminders on the parts it sends to work, and re-arm the ticket's timer."""
+    deadlines = functools.cache(lambda: deadlines_for(session, ticket.district_id, ticket.category))
+    for position, row in enumerate(ticket.parts):
+        was_open = position < len(before.parts) and before.parts[position].open
+        if row.state in domain.OPEN_PARTS and not was_open and row.due_at is not None:
+            row.remind_at = domain.remind_at(now, row.due_at, deadlines().remind_before_percent)
+            row.reminded = row.overdue = False
+    stage = domain.stage_of(after.state)
+    entered = domain.stage_entered(before.state, after.state)
+    # Dispatched work: the ticket is resolved when its lead unit resolves, so the lead's deadline is the ticket's.
+    lead_due = after.lead.due_at if stage == domain.RESOLVE and after.lead is not None else None
+    if entered is not None:
+        ticket.overdue = ticket.reminded = False
+        if lead_due is None:
+            ticket.due_at = domain.stage_due_at(deadlines(), ticket.urgency, entered, now)
+            ticket.remind_at = domain.remind_at(now, ticket.due_at, deadlines().remind_before_percent)
+        else:
+            ticket.remind_at = None  # each unit's part has its own reminder
+    if lead_due is not None:
+        ticket.due_at = lead_due
+    ticket.stage = stage
+    if stage is not None:
+        setattr(ticket, f"{stage}_due_at", ticket.due_at)
+    _arm(session, ticket)
+
+
+def _watches(ticket: Ticket) -> tuple[domain.Watch, ...]:
+    own = domain.Watch(ticket.due_at, ticket.remind_at, ticket.overdue, ticket.reminded)
+    parts = [domain.Watch(part.due_at, part.remind_at, part.overdue, part.reminded, part.unit_id)
+             for part in ticket.parts if part.state in domain.OPEN_PARTS and part.due_at is not None]
+    return domain.watched(ticket.stage, own, parts)
+
+
+def _arm(session: Session, ticket: Ticket) -> None:
+    """Set the ticket's one timer to its next reminder or deadline, or take it away when nothing is left to watch."""
+    at = domain.next_check(_watches(ticket))
+    with session.no_autoflush:  # the timer is its own table; the ticket's change is flushed once, with its event
+        if at is None:
+            cancel(session, TICKET_DUE, ticket.id)
+        else:
+            schedule(session, TICKET_DUE, ticket.id, at, district_id=ticket.district_id)
+
+
+def _mark(ticket: Ticket, watches: Sequence[domain.Watch], now: datetime, **flags: bool) -> None:
+    if not watches:
+        return
+    units = {watch.unit_id for watch in watches}
+    for part in ticket.parts:
+        if part.state in domain.OPEN_PARTS and part.unit_id in units:
+            for name, value in flags.items():
+                setattr(part, name, value)
+    if None in units:
+        for name, value in flags.items():
+            setattr(ticket, name, value)
+    # A reminder or an overdue part changes the ticket as its events tell it, so its version moves too.
+    ticket.updated_at = now
+
+
+def _due_payload(session: Session, ticket: Ticket, watches: Sequence[domain.Watch],
+                 escalation: domain.Escalation | None) -> _Payload:
+    compound = session.get(Compound, ticket.compound_id)
+    return _Payload(ticket, stage_due_at=min(watch.due_at for watch in watches),
+                    unit_ids=[watch.unit_id for watch in watches if watch.unit_id is not None],
+                    community_id=None if compound is None else compound.community_id,
+                    compound_name=None if compound is None else compound.name, escalation=escalation)
+
+
+def _escalation(session: Session, ticket: Ticket, now: datetime) -> domain.Escalation | None:
+    """The committee of the ticket's community, its chair sitting now and its convenor, from the read models."""
+    compound = session.get(Compound, ticket.compound_id)
+    if compound is None or compound.community_id is None:
+        return None
+    committee = session.scalars(select(Committee).where(
+        Committee.community_id == compound.community_id, Committee.district_id == ticket.district_id)
+        .order_by(Committee.id).limit(1)).first()
+    if committee is None:
+        return None
+    # The latest few begun: the chair is among them (a handover's successor may share a start with the term it cut).
+    rows = session.scalars(select(ChairTerm).where(ChairTerm.committee_id == committee.id, ChairTerm.starts_at <= now)
+                           .order_by(ChairTerm.starts_at.desc()).limit(3))
+    terms = [domain.ChairTerm(row.committee_id, row.term_index, row.part, row.starts_at, row.ends_at,
+                              row.organization_id, row.organization_name or _organization_name(session, row))
+             for row in rows]
+    contact = domain.CommitteeContact(committee.id, committee.name, committee.convenor_name,
+                                      committee.convenor_member_id)
+    return domain.escalation_to(contact, terms, now)
+
+
+def _organization_name(session: Session, term: ChairTerm) -> str | None:
+    organization = None if term.organization_id is None else session.get(Organization, term.organization_id)
+    return None if organization is None else organization.name
+
+
+# --- Read models for escalation: registry's committees, rotation's chairs -------------------------------------
+
+def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
+                     community_id: uuid.UUID, name: str, convenor_name: str | None,
+                     convenor_member_id: uuid.UUID | None) -> bool:
+    """Keep registry's committee at `version`; False when a newer one is already kept."""
+    return apply_versioned(session, Committee, committee_id, version, {
+        "district_id": district_id, "community_id": community_id, "name": name, "convenor_name": convenor_name,
+        "convenor_member_id": convenor_member_id,
+    })
+
+
+def record_chair_term(session: Session, *, committee_id: uuid.UUID, district_id: str, term_index: int, part: int,
+                      starts_at: datetime, ends_at: datetime | None, organization_id: uuid.UUID | None,
+                      organization_name: str | None) -> bool:
+    """Keep rotation's news of a chair's term; False when news of a later part of the same window is already kept."""
+    row = session.get(ChairTerm, (committee_id, starts_at), with_for_update=True)
+    if row is not None and not domain.supersedes((term_index, part), (row.term_index, row.part)):
+        return False
+    if row is None:
+        row = ChairTerm(committee_id=committee_id, starts_at=starts_at)
+        session.add(row)
+    row.district_id, row.term_index, row.part, row.ends_at = district_id, term_index, part, ends_at
+    row.organization_id, row.organization_name = organization_id, organization_name
+    return True

@@ -250,6 +250,7 @@ def seed_tickets(sut: ServiceUnderTest) -> Seed:
         (district, "中山路派出所"), (district, "永川中学"), (other, "璧山区人民医院"))]
     flow = _seed_ticket_flow(sut, op, compounds[0]["id"], units[:2])
     _seed_ticket_suggestions(sut, district, compounds[0], units[:2])
+    _seed_category_deadlines(sut, op, district)
     return Seed(district, {
         "ticket_id": tickets + flow,
         "master_id": tickets + flow,
@@ -258,7 +259,18 @@ def seed_tickets(sut: ServiceUnderTest) -> Seed:
         "compound_id": [c["id"] for c in compounds],
         "community_id": [c["parent_id"] for c in compounds],
         "cursor": _cursors(sut, op, "/v1/tickets", "/v1/compounds") + _history_cursors(sut, op, flow),
+        # A category the district set its own deadlines for, one it did not; both districts, for operators.
+        "code": ["facilities", "general", "fast_track"],
+        "district_id": [district, other],
     })
+
+
+def _seed_category_deadlines(sut: ServiceUnderTest, op: dict[str, str], district: str) -> None:
+    """The district's own deadlines for one category, so edits meet a stored row as well as the defaults."""
+    body = {"normal": {"accept_hours": 12, "dispatch_hours": 48, "resolve_hours": 120},
+            "urgent": {"accept_hours": 0.5, "dispatch_hours": 1, "resolve_hours": 8}}
+    r = sut.client.put(f"/v1/categories/facilities?district_id={district}", json=body, headers=op)
+    assert r.status_code == 200, r.get_data(as_text=True)
 
 
 def _organization_event(sut: ServiceUnderTest, district: str, name: str) -> str:
@@ -306,6 +318,7 @@ def _seed_ticket_suggestions(sut: ServiceUnderTest, district: str, compound: dic
             "state": "available", "version": 1}),
         ("registry.committee.created", {
             "id": str(uuid.uuid4()), "district_id": district, "community_id": compound["parent_id"],
+            "name": "星光社区大党委", "convenor_name": "张书记", "convenor_member_id": None,
             "time_zone": "Asia/Shanghai", "version": 1, "units": [
                 {"organization_id": unit, "organization_name": name, "organization_kind": "agency",
                  "joined_on": "2024-01-01"} for unit, name in ((paired, "中山路派出所"), (repairer, "永川中学"))]}),

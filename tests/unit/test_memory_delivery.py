@@ -45,7 +45,7 @@ def test_the_watermark_stops_before_the_first_event_a_consumer_has_not_applied(m
     _applied(tickets, "tickets.read-models", area1)
     assert delivery.settled_up_to(registry.rt) == s1  # rotation has not applied the committee yet
     _applied(rotation, "rotation.read-models", committee)
-    assert delivery.settled_up_to(registry.rt) == s1  # nor tickets, which keeps committees' units
+    assert delivery.settled_up_to(registry.rt) == s1  # nor tickets, which keeps committees' units and convenors
     _applied(tickets, "tickets.read-models", committee)
     # Nobody handles the pledge event: sent is settled. tickets still lacks the second area.
     assert delivery.settled_up_to(registry.rt) == s3

@@ -53,7 +53,8 @@ def test_submitting_a_ticket_emits_it_with_the_phone_masked(make_service):
     assert ticket["district_id"] == YONGCHUAN
     assert ticket["state"] == "submitted" and ticket["category"] == "general" and ticket["overdue"] is False
     due, created = datetime.fromisoformat(ticket["due_at"]), datetime.fromisoformat(ticket["created_at"])
-    assert due - created == timedelta(hours=72)
+    assert due - created == timedelta(hours=24)  # to be accepted within a day
+    assert (ticket["stage"], ticket["accept_due_at"], ticket["dispatch_due_at"]) == ("accept", ticket["due_at"], None)
     [event] = _events(sut, "tickets.ticket.submitted")
     assert event["subject"] == ticket["id"] and event["district"] == YONGCHUAN
     assert event["data"]["reporter_phone"] == "138****5678"
@@ -62,15 +63,15 @@ def test_submitting_a_ticket_emits_it_with_the_phone_masked(make_service):
     with sut.rt.factory() as s:
         timer = s.execute(select(timers).where(timers.c.subject_id == ticket["id"])).one()
     assert timer.kind == "ticket.due"
-    assert timer.due_at == due
+    assert timer.due_at == due - timedelta(hours=24) * 0.2  # the reminder comes first
 
 
-def test_fast_track_tickets_are_due_in_a_day(make_service):
+def test_fast_track_tickets_are_to_be_accepted_within_the_hour(make_service):
     sut = make_service("tickets")
     compound = _compound(sut)
     ticket = _submit(sut, compound["id"], category="fast_track").json
     due, created = datetime.fromisoformat(ticket["due_at"]), datetime.fromisoformat(ticket["created_at"])
-    assert due - created == timedelta(hours=24)
+    assert due - created == timedelta(hours=1)
 
 
 def test_an_unknown_or_foreign_compound_is_422_naming_compound_id(make_service):
@@ -212,15 +213,17 @@ def test_the_clock_marks_a_ticket_overdue_exactly_once(make_service):
     sut = make_service("tickets")
     ticket = _submit(sut, _compound(sut)["id"], category="fast_track").json
     due = datetime.fromisoformat(ticket["due_at"])
-    assert sut.rt.clock(now=lambda: due - timedelta(seconds=1)).tick() == 0
+    soon = sut.rt.clock(now=lambda: due - timedelta(seconds=1))
+    assert soon.tick() == 1 and soon.tick() == 0  # the reminder, once
+    assert [e["data"]["version"] for e in _events(sut, "tickets.ticket.due_soon")] == [2]
     clock = sut.rt.clock(now=lambda: due + timedelta(seconds=1))
     assert clock.tick() == 1
     h = sut.as_(YONGCHUAN, "tickets:read")
     now = sut.client.get(f"/v1/tickets/{ticket['id']}", headers=h)
-    assert now.json["overdue"] is True and now.json["version"] == 2 and now.headers["ETag"] == '"2"'
+    assert now.json["overdue"] is True and now.json["version"] == 3 and now.headers["ETag"] == '"3"'
     [event] = _events(sut, "tickets.ticket.overdue")
     assert event["subject"] == ticket["id"]
-    assert event["data"]["overdue"] is True and event["data"]["version"] == 2
+    assert event["data"]["overdue"] is True and event["data"]["version"] == 3
     assert event["data"]["reporter_phone"] == "138****5678"
     assert clock.tick() == 0
     assert len(_events(sut, "tickets.ticket.overdue")) == 1

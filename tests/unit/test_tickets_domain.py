@@ -9,35 +9,31 @@ from linli.services.tickets import domain
 SUBMITTED_AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
-def test_general_tickets_are_due_in_72_hours():
-    assert domain.due_at_for("general", SUBMITTED_AT) == SUBMITTED_AT + timedelta(hours=72)
+def test_a_normal_ticket_is_accepted_within_a_day_dispatched_within_three_and_resolved_within_ten():
+    deadlines = domain.DEFAULT_CATEGORIES["general"].deadlines
+    due = [domain.stage_due_at(deadlines, domain.NORMAL, stage, SUBMITTED_AT) - SUBMITTED_AT for stage in domain.STAGES]
+    assert due == [timedelta(hours=24), timedelta(hours=72), timedelta(days=10)]
 
 
-def test_fast_track_tickets_are_due_in_24_hours():
-    assert domain.due_at_for("fast_track", SUBMITTED_AT) == SUBMITTED_AT + timedelta(hours=24)
+def test_an_urgent_ticket_counts_in_hours_and_the_fast_track_category_always_does():
+    for category, urgency in (("facilities", domain.URGENT), ("fast_track", domain.NORMAL)):
+        deadlines = domain.DEFAULT_CATEGORIES[category].deadlines
+        due = [domain.stage_due_at(deadlines, urgency, stage, SUBMITTED_AT) - SUBMITTED_AT
+               for stage in domain.STAGES]
+        assert due == [timedelta(hours=1), timedelta(hours=2), timedelta(hours=24)], category
 
 
-def test_a_category_without_its_own_sla_gets_the_default():
-    assert domain.due_at_for("no_such_category", SUBMITTED_AT) == SUBMITTED_AT + timedelta(hours=72)
+def test_every_category_has_its_names_and_sound_default_deadlines():
+    assert tuple(domain.DEFAULT_CATEGORIES) == domain.CATEGORIES and domain.DEFAULT_CATEGORY in domain.CATEGORIES
+    for category in domain.DEFAULT_CATEGORIES.values():
+        assert category.name_zh and category.name_en and category.name_zh != category.name_en
+        domain.check_deadlines(category.deadlines)
 
 
-def test_every_known_category_has_an_sla():
-    assert set(domain.CATEGORIES) == set(domain.SLA_HOURS)
-    assert domain.DEFAULT_CATEGORY in domain.CATEGORIES
-
-
-def test_a_naive_submission_time_is_refused():
+def test_a_naive_start_is_refused():
     with pytest.raises(ValueError):
-        domain.due_at_for("general", datetime(2026, 3, 1, 9, 30))
-
-
-def test_an_open_ticket_becomes_overdue_once():
-    assert domain.becomes_overdue(domain.SUBMITTED, overdue_already=False) is True
-    assert domain.becomes_overdue(domain.SUBMITTED, overdue_already=True) is False
-
-
-def test_a_closed_ticket_never_becomes_overdue():
-    assert domain.becomes_overdue("closed", overdue_already=False) is False
+        domain.stage_due_at(domain.DEFAULT_CATEGORIES["general"].deadlines, domain.NORMAL, domain.ACCEPT,
+                            datetime(2026, 3, 1, 9, 30))
 
 
 def test_the_initial_state_is_open():

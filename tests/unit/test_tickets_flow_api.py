@@ -105,7 +105,7 @@ def test_the_whistle_path_sends_two_units_and_the_lead_resolves_it(make_service)
     [lead, helper] = dispatched["parts"]
     assert (lead["unit_id"], lead["lead"], lead["state"]) == (police, True, "dispatched")
     created = datetime.fromisoformat(dispatched["updated_at"])
-    assert abs(datetime.fromisoformat(lead["due_at"]) - (created + timedelta(hours=72))) < timedelta(seconds=5)
+    assert abs(datetime.fromisoformat(lead["due_at"]) - (created + timedelta(days=10))) < timedelta(seconds=5)
     assert (helper["unit_id"], helper["lead"], datetime.fromisoformat(helper["due_at"])) == (
         school, False, datetime.fromisoformat(due))
     member = str(uuid.uuid4())

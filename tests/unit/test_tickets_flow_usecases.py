@@ -115,7 +115,7 @@ def test_the_whistle_brings_two_units_and_the_lead_resolves_it(factory, world):
                                                             Assignment(world["school"], due_at=due)])
     assert dispatched.state == "dispatched"
     assert [(p.unit_id, p.lead, p.state, p.due_at) for p in dispatched.parts] == [
-        (world["police"], True, "dispatched", LATER + timedelta(hours=72)), (world["school"], False, "dispatched", due)]
+        (world["police"], True, "dispatched", LATER + timedelta(days=10)), (world["school"], False, "dispatched", due)]
     _do(factory, "resolve", ticket_id, unit_id=world["school"])
     assert _do(factory, "start", ticket_id, unit_id=world["police"]).state == "in_progress"
     helper = uuid.uuid4()
@@ -128,8 +128,9 @@ def test_the_whistle_brings_two_units_and_the_lead_resolves_it(factory, world):
     [dispatch_event] = committed_events(factory, "tickets.ticket.dispatched")
     assert dispatch_event["data"]["parts"] == [
         {"unit_id": str(world["police"]), "lead": True, "state": "dispatched",
-         "due_at": (LATER + timedelta(hours=72)).isoformat()},
-        {"unit_id": str(world["school"]), "lead": False, "state": "dispatched", "due_at": due.isoformat()}]
+         "due_at": (LATER + timedelta(days=10)).isoformat(), "overdue": False},
+        {"unit_id": str(world["school"]), "lead": False, "state": "dispatched", "due_at": due.isoformat(),
+         "overdue": False}]
     assert dispatch_event["data"]["move"]["unit_ids"] == [str(world["police"]), str(world["school"])]
     [closed_event] = committed_events(factory, "tickets.ticket.closed")
     assert closed_event["data"]["participants"] == [{"member_id": str(helper), "hours": 2.5}]

@@ -145,10 +145,11 @@ def test_merging_checks_the_master():
     assert list(refused.value.errors) == ["master_id"]
 
 
-def test_a_units_part_is_due_by_the_category_or_the_fast_track_when_urgent():
+def test_a_units_part_is_due_by_the_category_s_resolve_deadline_or_its_urgent_one():
     now = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-    assert domain.part_due_at("facilities", domain.NORMAL, now) == now + timedelta(hours=72)
-    assert domain.part_due_at("facilities", domain.URGENT, now) == now + timedelta(hours=24)
+    deadlines = domain.DEFAULT_CATEGORIES["facilities"].deadlines
+    assert domain.stage_due_at(deadlines, domain.NORMAL, domain.RESOLVE, now) == now + timedelta(days=10)
+    assert domain.stage_due_at(deadlines, domain.URGENT, domain.RESOLVE, now) == now + timedelta(hours=24)
     domain.check_part_due(now + timedelta(seconds=1), now)
     with pytest.raises(ValidationFailed):
         domain.check_part_due(now, now)

@@ -46,12 +46,16 @@ def test_submitting_records_the_ticket_with_the_phone_masked_and_sets_its_deadli
     with factory() as session:
         ticket = _submit(session, compound_id, category="fast_track")
         session.commit()
-    assert (ticket.version, ticket.state, ticket.due_at) == (1, "submitted", NOW + timedelta(hours=24))
+    # Accepted within the fast track's hour; reminded when a fifth of it (12 minutes) is left.
+    assert (ticket.version, ticket.state, ticket.due_at) == (1, "submitted", NOW + timedelta(hours=1))
+    assert (ticket.stage, ticket.accept_due_at, ticket.remind_at) == ("accept", ticket.due_at,
+                                                                      NOW + timedelta(minutes=48))
     [event] = committed_events(factory, "tickets.ticket.submitted")
     assert event["subject"] == str(ticket.id) and event["district"] == YONGCHUAN
     assert event["data"]["reporter_phone"] == "138****5678" and PHONE not in json.dumps(event)
     assert event["data"]["due_at"] == ticket.due_at.isoformat() and event["data"]["version"] == 1
-    assert pending_timers(factory) == [("ticket.due", str(ticket.id), ticket.due_at, {})]
+    assert event["data"]["stage"] == "accept"
+    assert pending_timers(factory) == [("ticket.due", str(ticket.id), ticket.remind_at, {})]
 
 
 def test_an_unknown_or_foreign_compound_names_compound_id_and_records_nothing(factory):
@@ -70,23 +74,30 @@ def test_an_operator_submits_in_the_compounds_district(factory):
     assert ticket.district_id == BISHAN
 
 
-def test_mark_overdue_records_once_and_only_after_the_deadline(factory):
+def test_the_deadline_is_told_once_near_and_once_passed(factory):
     compound_id = _compound(factory)
     with factory() as session:
         ticket = _submit(session, compound_id)
         session.commit()
     with factory() as session:
-        assert usecases.mark_overdue(session, ticket.id, ticket.due_at - timedelta(seconds=1)) is False
-        assert usecases.mark_overdue(session, ticket.id, ticket.due_at) is True
+        assert usecases.check_deadlines(session, ticket.id, ticket.remind_at - timedelta(seconds=1)) == ()
+        assert usecases.check_deadlines(session, ticket.id, ticket.remind_at) == ("tickets.ticket.due_soon",)
+        assert usecases.check_deadlines(session, ticket.id, ticket.due_at - timedelta(seconds=1)) == ()
+        assert usecases.check_deadlines(session, ticket.id, ticket.due_at) == ("tickets.ticket.overdue",)
         session.commit()
     with factory() as session:
-        assert usecases.mark_overdue(session, ticket.id, ticket.due_at + timedelta(days=1)) is False
-        assert usecases.mark_overdue(session, uuid.uuid4(), ticket.due_at) is False
+        assert usecases.check_deadlines(session, ticket.id, ticket.due_at + timedelta(days=1)) == ()
+        assert usecases.check_deadlines(session, uuid.uuid4(), ticket.due_at) == ()
         session.commit()
-        assert session.get(Ticket, ticket.id).version == 2
+        assert session.get(Ticket, ticket.id).version == 3
+    [soon] = committed_events(factory, "tickets.ticket.due_soon")
+    assert soon["data"]["overdue"] is False and soon["data"]["version"] == 2
+    assert (soon["data"]["stage"], soon["data"]["stage_due_at"]) == ("accept", ticket.due_at.isoformat())
     [event] = committed_events(factory, "tickets.ticket.overdue")
-    assert event["data"]["overdue"] is True and event["data"]["version"] == 2
+    assert event["data"]["overdue"] is True and event["data"]["version"] == 3
     assert event["data"]["reporter_phone"] == "138****5678"
+    assert (event["data"]["unit_ids"], event["data"]["escalation"]) == ([], None)
+    assert pending_timers(factory) == []
 
 
 def test_a_stale_compound_does_not_overwrite_a_newer_one(factory):
