@@ -43,6 +43,16 @@ _URL_DOC = ("where events are POSTed: http or https, and (unless the operator al
             "address is public; loopback, private, link-local and similar addresses are refused with 422")
 
 
+# No whitespace anywhere: a URL or a district id with a space is a typo, refused here rather than trimmed.
+_NO_SPACE = r"^\S+$"
+
+
+def _url(**kwargs: object) -> ma.fields.String:
+    return ma.fields.String(validate=[ma.validate.Length(min=1, max=webhooks.MAX_URL_LENGTH),
+                                      ma.validate.Regexp(_NO_SPACE, error="a URL has no spaces")],
+                            metadata={"description": _URL_DOC, "pattern": _NO_SPACE}, **kwargs)  # type: ignore[arg-type]
+
+
 def _patterns(**kwargs: object) -> ma.fields.List:
     return ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
                           validate=ma.validate.Length(min=1, max=webhooks.MAX_PATTERNS),
@@ -75,17 +85,17 @@ class WebhookWithSecret(WebhookSchema):
 
 
 class WebhookCreate(ma.Schema):
-    url = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=webhooks.MAX_URL_LENGTH),
-                           metadata={"description": _URL_DOC})
+    url = _url(required=True)
     event_types = _patterns(required=True)
     description = Text(load_default=None, allow_none=True, max_length=500)
-    district_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
-        "description": "operators only: the district whose events to send, or * for every district"})
+    district_id = ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=64), ma.validate.Regexp(_NO_SPACE, error="no spaces")],
+        metadata={"description": "operators only: the district whose events to send, or * for every district",
+                  "pattern": _NO_SPACE})
 
 
 class WebhookUpdate(ma.Schema):
-    url = ma.fields.String(validate=ma.validate.Length(min=1, max=webhooks.MAX_URL_LENGTH),
-                           metadata={"description": _URL_DOC})
+    url = _url()
     event_types = _patterns()
     description = Text(allow_none=True, max_length=500)
 

@@ -89,7 +89,7 @@ def create_webhook(session: Session, actor: Actor, *, url: str, event_types: Seq
     district = _webhook_district(actor, district_id)
     patterns = webhooks.normalise_patterns(event_types)
     webhooks.check_url(url, resolve, allow_private=allow_private)
-    webhook = Webhook(district_id=district, url=url.strip(), event_types=json.dumps(patterns),
+    webhook = Webhook(district_id=district, url=url, event_types=json.dumps(patterns),
                       description=description, state=webhooks.ENABLED, secret=webhooks.new_secret())
     session.add(webhook)
     record(session, WEBHOOK_CREATED, webhook)
@@ -112,8 +112,6 @@ def edit_webhook(session: Session, actor: Actor, webhook_id: uuid.UUID, changes:
     wanted = dict(changes)
     if "event_types" in wanted:
         wanted["event_types"] = json.dumps(webhooks.normalise_patterns(wanted["event_types"]))
-    if "url" in wanted:
-        wanted["url"] = wanted["url"].strip()
     changed = edits(webhook, wanted, EDITABLE_WEBHOOK_FIELDS)
     if "url" in changed:
         webhooks.check_url(changed["url"], resolve, allow_private=allow_private)
