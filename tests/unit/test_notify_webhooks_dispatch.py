@@ -317,3 +317,19 @@ def test_a_hanging_endpoint_holds_up_no_other(factory, clock, network):
         stop.set()
         runner.join(10)
     assert not runner.is_alive(), "stopping waits for the sends under way, not for more"
+
+
+def test_the_notify_worker_and_the_embedded_mode_run_the_dispatcher_beside_the_relay(make_service):
+    from linli.processes import start_producers
+
+    sut = make_service("notify")
+    stop = threading.Event()
+    threads = start_producers(sut.rt, stop, clock=False)
+    try:
+        assert sorted(thread.name for thread in threads) == ["notify-relay", "notify-webhooks"]
+        assert all(thread.is_alive() for thread in threads)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)
