@@ -85,7 +85,8 @@ def test_registering_shows_the_secret_once_and_never_again(sut):
     ("http://[fd00::5]/hook", "private"),
     ("ftp://hooks.example.org/x", "only http and https"),
     ("https://nowhere.example.org/x", "cannot be resolved"),
-    ("not a url", "only http and https"),
+    ("not a url", "no spaces"),
+    ("hooks.example.org/x", "only http and https"),
 ])
 def test_endpoints_the_suite_must_not_call_are_refused_with_422_naming_url(sut, url, says):
     r = sut.client.post("/v1/webhooks", json={"url": url, "event_types": ["#"]}, headers=_as(sut))
