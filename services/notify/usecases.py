@@ -309,10 +309,12 @@ def record_attempt(session: Session, delivery_id: uuid.UUID, result: AttemptResu
     disabled. Otherwise the next attempt follows the schedule (later if Retry-After asks), or the delivery
     failed; an endpoint whose every attempt failed for 5 days is disabled.
     """
-    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    if delivery is None:
+    webhook_id = session.scalar(select(WebhookDelivery.webhook_id).where(WebhookDelivery.id == delivery_id))
+    if webhook_id is None:
         return None
-    webhook = session.get_one(Webhook, delivery.webhook_id, with_for_update=True)
+    # The endpoint first, then the delivery: the order a replay takes them in, so the two never deadlock.
+    webhook = session.get_one(Webhook, webhook_id, with_for_update=True)
+    delivery = session.get_one(WebhookDelivery, delivery_id, with_for_update=True, populate_existing=True)
     delivery.attempt_count += 1
     session.add(WebhookAttempt(delivery_id=delivery.id, number=delivery.attempt_count,
                                attempted_at=result.attempted_at, duration_ms=result.duration_ms,
