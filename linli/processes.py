@@ -42,9 +42,14 @@ def start_consumers(rt: Runtime, stop: threading.Event) -> list[threading.Thread
 
 
 def start_producers(rt: Runtime, stop: threading.Event, *, clock: bool = True) -> list[threading.Thread]:
-    """Start a service's outbox relay and (optionally) its clock as daemon threads."""
-    threads = _start(rt, [("relay", rt.relay().run)], stop)
+    """Start a service's outbox relay, its loops and (optionally) its clock as daemon threads."""
+    threads = _start(rt, [("relay", rt.relay().run)], stop) + start_loops(rt, stop)
     return threads + (start_clock(rt, stop) if clock else [])
+
+
+def start_loops(rt: Runtime, stop: threading.Event) -> list[threading.Thread]:
+    """Start the long-running loops the service declares (e.g. notify's webhook dispatcher)."""
+    return _start(rt, [(name, build(rt)) for name, build in rt.spec.loops.items()], stop)
 
 
 def start_clock(rt: Runtime, stop: threading.Event) -> list[threading.Thread]:

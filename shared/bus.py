@@ -152,6 +152,8 @@ class QueueTopology:
 
     name: str
     binding_keys: tuple[str, ...]
+    # Bind the keys on the public exchange only (see `Subscription.public_only`).
+    public_only: bool = False
 
     def declare(self, settings: BusSettings, channel: Any) -> kombu.Queue:
         """Declare the queues and bindings (the exchanges must exist: `declare_exchanges`)."""
@@ -172,7 +174,8 @@ class QueueTopology:
         # consumer need not know which one its producer chose.
         for key in self.binding_keys:
             main.bind_to(events_exchange(settings), routing_key=key)
-            main.bind_to(private_exchange(settings), routing_key=key)
+            if not self.public_only:
+                main.bind_to(private_exchange(settings), routing_key=key)
         main.bind_to(requeue_exchange(settings), routing_key=self.name)
         for delay in retry_delays_ms(settings):
             kombu.Queue(

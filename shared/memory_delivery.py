@@ -87,17 +87,20 @@ class MemoryDelivery:
         """The highest seq such that every row up to it was sent and applied by each consumer handling it."""
         with producer.factory() as session:
             mark = drained_up_to(session)
-            while True:
+        while True:
+            # Read and let go before asking the consumers: a service consuming its own events (notify's
+            # webhooks) reads the same SQLite file, whose every transaction takes the write lock.
+            with producer.factory() as session:
                 rows = session.execute(
                     select(outbox.c.seq, outbox.c.event_id, outbox.c.routing_key, outbox.c.sent_at)
                     .where(outbox.c.seq > mark).order_by(outbox.c.seq).limit(_BATCH)
                 ).all()
-                if not rows:
-                    return mark
-                blocked = self._first_unsettled(rows)
-                if blocked is not None:
-                    return blocked - 1
-                mark = rows[-1].seq
+            if not rows:
+                return mark
+            blocked = self._first_unsettled(rows)
+            if blocked is not None:
+                return blocked - 1
+            mark = rows[-1].seq
 
     def _first_unsettled(self, rows: Sequence[Row[Any]]) -> int | None:
         first = next((row.seq for row in rows if row.sent_at is None), None)

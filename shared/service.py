@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,8 @@ from linli.shared.outbox import Relay
 from linli.shared.subscriptions import Subscription, topologies
 from linli.shared.tables import infra_metadata
 
+Loop = Callable[["Runtime"], Callable[[threading.Event], None]]
+
 SCOPE = re.compile(r"[a-z][a-z0-9_]*:[a-z][a-z0-9_]*")
 
 
@@ -34,6 +37,9 @@ class ServiceSpec:
     migrations: Path
     subscriptions: Sequence[Subscription] = ()
     timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+    # Long-running loops of the worker process, beside its consumers and relay (notify's webhook dispatcher):
+    # name -> a builder taking the running service and returning what runs until its stop event is set.
+    loops: Mapping[str, Loop] = field(default_factory=dict)
     # The token scopes this service's API knows, scope -> what it grants; `<name>:admin` implies the others.
     scopes: Mapping[str, str] = field(default_factory=dict)
 

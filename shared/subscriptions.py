@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from linli.shared.bus import QueueTopology
 from linli.shared.config import BusSettings
-from linli.shared.events import InvalidEvent, routing_key
+from linli.shared.events import InvalidEvent, is_private, routing_key
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,9 @@ class Subscription:
     service: str
     purpose: str
     handlers: list[tuple[str, Handler]] = field(default_factory=list)
+    # Bound to the public exchange only, and deaf to private keys: for consumers that pass events on to
+    # outside applications (notify's webhooks), so personal data never reaches their queue.
+    public_only: bool = False
 
     @property
     def name(self) -> str:
@@ -104,16 +107,21 @@ class Subscription:
         return tuple(dict.fromkeys(key for key, _ in self.handlers))
 
     def handlers_for(self, key: str) -> list[Handler]:
+        if self.public_only and is_private(key):
+            return []
         return [fn for pattern, fn in self.handlers if topic_matches(pattern, key)]
 
     def topology(self, settings: BusSettings) -> QueueTopology:
-        return QueueTopology(settings.queue(self.name), self.binding_keys)
+        return QueueTopology(settings.queue(self.name), self.binding_keys, public_only=self.public_only)
 
 
 def topologies(settings: BusSettings, subscriptions: Sequence[Subscription]) -> list[QueueTopology]:
     """The queues of the subscriptions that handle anything, one per name with all its keys."""
     keys: dict[str, dict[str, None]] = {}
+    public: dict[str, bool] = {}
     for subscription in subscriptions:
         if subscription.handlers:
-            keys.setdefault(settings.queue(subscription.name), {}).update(dict.fromkeys(subscription.binding_keys))
-    return [QueueTopology(name, tuple(bound)) for name, bound in keys.items()]
+            name = settings.queue(subscription.name)
+            keys.setdefault(name, {}).update(dict.fromkeys(subscription.binding_keys))
+            public[name] = public.get(name, True) and subscription.public_only
+    return [QueueTopology(name, tuple(bound), public_only=public[name]) for name, bound in keys.items()]

@@ -56,5 +56,5 @@ def bus(amqp_url: str) -> Iterator[BusSettings]:
     delete_bus(settings, [settings.queue(q) for q in _KNOWN_QUEUES])
 
 
-_KNOWN_QUEUES = ("tickets.read-models", "rotation.read-models", "notify.deliveries", "registry.service-credits",
-                 "test.collector", "test.flaky", "test.dupes")
+_KNOWN_QUEUES = ("tickets.read-models", "rotation.read-models", "notify.deliveries", "notify.webhooks",
+                 "registry.service-credits", "test.collector", "test.flaky", "test.dupes")

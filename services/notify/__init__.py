@@ -1,1 +1,1 @@
-"""notify: notifications, their templates and inboxes (webhooks, SMS and email come later)."""
+"""notify: notifications, their templates and inboxes, and signed webhooks (SMS and email come later)."""

@@ -1,4 +1,5 @@
-"""notify's HTTP API: views parse the request, call the use case and present its result in the caller's language."""
+"""notify's HTTP API: views parse the request, call the use case and present its result (notifications in the
+caller's language)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,29 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.notify import templates, usecases
-from linli.services.notify.models import Notification
-from linli.services.notify.schemas import NotificationPage, NotificationQuery, NotificationSchema
+from linli.services.notify import sending, templates, usecases
+from linli.services.notify.models import Notification, Webhook, WebhookAttempt, WebhookDelivery
+from linli.services.notify.schemas import (
+    DeliveryDetail,
+    DeliveryPage,
+    DeliveryQuery,
+    DeliverySchema,
+    NotificationPage,
+    NotificationQuery,
+    NotificationSchema,
+    SecretRotation,
+    WebhookCreate,
+    WebhookDisable,
+    WebhookPage,
+    WebhookQuery,
+    WebhookSchema,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
 from linli.shared.db import utcnow
+from linli.shared.errors import NotFound
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
-from linli.shared.http.conditional import etag
+from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.pagination import paginate
 from linli.shared.http.uow import db
 
@@ -80,3 +98,190 @@ class NotificationRead(MethodView):
         notification = usecases.mark_read(db(), principal(), notification_id, utcnow())
         locale = _locale()
         return _present(notification, locale), 200, {"ETag": etag(notification.version), **_language_headers(locale)}
+
+
+webhook_endpoints = Blueprint(
+    "webhooks", __name__, url_prefix="/v1/webhooks",
+    description="Endpoints of other applications, sent the suite's public events as signed CloudEvents "
+                "(Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).")
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    # Through the module, looked up per call: tests stand in for DNS there.
+    return sending.resolve(host, port)
+
+
+def _tagged(webhook: Webhook, status: int = 200) -> tuple[Webhook, int, dict[str, str]]:
+    return webhook, status, {"ETag": etag(webhook.version)}
+
+
+@webhook_endpoints.route("")
+class Webhooks(MethodView):
+    @requires("notify:read")
+    @webhook_endpoints.arguments(WebhookQuery, location="query")
+    @webhook_endpoints.response(200, WebhookPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the webhook endpoints of your district, newest first (secrets are never shown again)"""
+        stmt = in_district(select(Webhook), Webhook.district_id)
+        if "state" in args:
+            stmt = stmt.where(Webhook.state == args["state"])
+        return paginate(db(), stmt, Webhook, args["limit"], args["cursor"])
+
+    @requires("notify:write")
+    @webhook_endpoints.arguments(WebhookCreate)
+    @webhook_endpoints.response(201, WebhookWithSecret)
+    def post(self, body: dict[str, Any]) -> tuple[Webhook, int, dict[str, str]]:
+        """Register an endpoint for the events matching `event_types`; the answer shows its signing secret, once
+
+        Each matching public event of the district is POSTed as a structured CloudEvent
+        (`application/cloudevents+json`), signed per Standard Webhooks. Failed deliveries are retried after
+        5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, later if the receiver's Retry-After asks; 410 Gone disables
+        the endpoint, as do 5 days of failures (`notify.webhook.disabled`). Emits `notify.webhook.created`.
+        """
+        webhook = usecases.create_webhook(db(), principal(), url=body["url"], event_types=body["event_types"],
+                                          description=body["description"], district_id=body.get("district_id"),
+                                          resolve=_resolve, allow_private=sending.private_allowed())
+        return webhook, 201, {"Location": f"/v1/webhooks/{webhook.id}", "ETag": etag(webhook.version)}
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>")
+class WebhookItem(MethodView):
+    @requires("notify:read")
+    @webhook_endpoints.response(200, WebhookSchema)
+    def get(self, webhook_id: uuid.UUID) -> tuple[Webhook, int, dict[str, str]]:
+        """One webhook endpoint"""
+        return _tagged(visible_or_404(db().get(Webhook, webhook_id), "webhook"))
+
+    @requires("notify:write")
+    @webhook_endpoints.arguments(WebhookUpdate)
+    @webhook_endpoints.response(200, WebhookSchema)
+    def patch(self, body: dict[str, Any], webhook_id: uuid.UUID) -> tuple[Webhook, int, dict[str, str]]:
+        """Change the URL, event types or description (send If-Match with the ETag you read)
+
+        Emits `notify.webhook.updated` when something changed.
+        """
+        webhook = usecases.edit_webhook(db(), principal(), webhook_id, body, resolve=_resolve,
+                                        allow_private=sending.private_allowed(), check_version=check_if_match)
+        return _tagged(webhook)
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>/rotate-secret")
+class WebhookSecretRotation(MethodView):
+    @requires("notify:write")
+    @webhook_endpoints.arguments(SecretRotation)
+    @webhook_endpoints.response(200, WebhookWithSecret)
+    def post(self, body: dict[str, Any], webhook_id: uuid.UUID) -> tuple[Webhook, int, dict[str, str]]:
+        """Give the endpoint a new signing secret, shown in this answer only; honours If-Match
+
+        Until `overlap_hours` pass (default 24) the old secret signs too: `webhook-signature` then carries two
+        signatures, and a receiver holding either secret verifies. Emits `notify.webhook.secret_rotated`.
+        """
+        webhook = usecases.rotate_webhook_secret(db(), principal(), webhook_id, utcnow(),
+                                                 overlap_hours=body["overlap_hours"], check_version=check_if_match)
+        return _tagged(webhook)
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>/enable")
+class WebhookEnabling(MethodView):
+    @requires("notify:write")
+    @webhook_endpoints.response(200, WebhookSchema)
+    def post(self, webhook_id: uuid.UUID) -> tuple[Webhook, int, dict[str, str]]:
+        """Send to the endpoint again (its pending deliveries resume); honours If-Match
+
+        Emits `notify.webhook.enabled` if it was disabled; enabling an enabled endpoint changes nothing.
+        """
+        return _tagged(usecases.enable_webhook(db(), principal(), webhook_id, check_version=check_if_match))
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>/disable")
+class WebhookDisabling(MethodView):
+    @requires("notify:write")
+    @webhook_endpoints.arguments(WebhookDisable)
+    @webhook_endpoints.response(200, WebhookSchema)
+    def post(self, body: dict[str, Any], webhook_id: uuid.UUID) -> tuple[Webhook, int, dict[str, str]]:
+        """Stop sending to the endpoint until it is enabled; honours If-Match
+
+        Emits `notify.webhook.disabled` (reason `manual`) if it was enabled.
+        """
+        webhook = usecases.disable_webhook(db(), principal(), webhook_id, utcnow(), note=body["note"],
+                                           check_version=check_if_match)
+        return _tagged(webhook)
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>/test")
+class WebhookTest(MethodView):
+    @requires("notify:write")
+    @webhook_endpoints.response(202, DeliverySchema)
+    def post(self, webhook_id: uuid.UUID) -> tuple[WebhookDelivery, int, dict[str, str]]:
+        """Send a `notify.webhook.test` event to this endpoint now (409 if it is disabled)
+
+        Answers the delivery; follow it at its Location.
+        """
+        delivery = usecases.send_test(db(), principal(), webhook_id, utcnow())
+        return delivery, 202, {"Location": f"/v1/webhooks/{webhook_id}/deliveries/{delivery.id}"}
+
+
+def _webhook_or_404(webhook_id: uuid.UUID) -> Webhook:
+    webhook: Webhook = visible_or_404(db().get(Webhook, webhook_id), "webhook")
+    return webhook
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>/deliveries")
+class WebhookDeliveries(MethodView):
+    @requires("notify:read")
+    @webhook_endpoints.arguments(DeliveryQuery, location="query")
+    @webhook_endpoints.response(200, DeliveryPage)
+    def get(self, args: dict[str, Any], webhook_id: uuid.UUID) -> dict[str, Any]:
+        """The endpoint's deliveries, newest first (filter by state, event_type, and from/to on created_at)"""
+        webhook = _webhook_or_404(webhook_id)
+        stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
+        if "state" in args:
+            stmt = stmt.where(WebhookDelivery.state == args["state"])
+        if "event_type" in args:
+            stmt = stmt.where(WebhookDelivery.event_type == args["event_type"].removeprefix("linli."))
+        if "from_" in args:
+            stmt = stmt.where(WebhookDelivery.created_at >= args["from_"])
+        if "to" in args:
+            stmt = stmt.where(WebhookDelivery.created_at < args["to"])
+        return paginate(db(), stmt, WebhookDelivery, args["limit"], args["cursor"])
+
+
+class _WithAttempts:
+    """A delivery as its item shows it: the row, and its attempts beside it (not set on the row itself)."""
+
+    def __init__(self, delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> None:
+        self._delivery = delivery
+        self.attempts = attempts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._delivery, name)
+
+
+def _delivery_or_404(webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
+    webhook = _webhook_or_404(webhook_id)
+    delivery = db().get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != webhook.id:
+        raise NotFound("delivery not found")
+    return delivery
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>/deliveries/<uuid:delivery_id>")
+class WebhookDeliveryItem(MethodView):
+    @requires("notify:read")
+    @webhook_endpoints.response(200, DeliveryDetail)
+    def get(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> tuple[_WithAttempts, int, dict[str, str]]:
+        """One delivery with the log of its attempts"""
+        delivery = _delivery_or_404(webhook_id, delivery_id)
+        attempts = db().scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id)
+                                .order_by(WebhookAttempt.number))
+        return _WithAttempts(delivery, list(attempts)), 200, {"ETag": etag(delivery.version)}
+
+
+@webhook_endpoints.route("/<uuid:webhook_id>/deliveries/<uuid:delivery_id>/replay")
+class WebhookDeliveryReplay(MethodView):
+    @requires("notify:write")
+    @webhook_endpoints.response(202, DeliverySchema)
+    def post(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> tuple[WebhookDelivery, int, dict[str, str]]:
+        """Send a delivery again now, with a fresh retry schedule, whatever became of it (409 if disabled)"""
+        delivery = usecases.replay_delivery(db(), principal(), webhook_id, delivery_id, utcnow())
+        return delivery, 202, {"Location": f"/v1/webhooks/{webhook_id}/deliveries/{delivery.id}"}

@@ -36,3 +36,32 @@ NOTIFICATION_DELIVERED = declare(
 )
 NOTIFICATION_READ = declare("notify.notification.read", "A notification was read for the first time.",
                             NotificationData)
+
+
+class WebhookData(ma.Schema):
+    """A webhook endpoint as events tell of it: never its secrets, nor its URL (which may carry a token)."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    description = ma.fields.String(allow_none=True)
+    event_types = ma.fields.List(ma.fields.String(), attribute="patterns", data_key="event_types", required=True)
+    state = ma.fields.String(required=True)
+    disabled_reason = ma.fields.String(allow_none=True)
+    disabled_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+WEBHOOK_CREATED = declare("notify.webhook.created", "An application registered a webhook endpoint.", WebhookData)
+WEBHOOK_UPDATED = declare("notify.webhook.updated", "A webhook endpoint's URL, event types or description changed.",
+                          WebhookData)
+WEBHOOK_ENABLED = declare("notify.webhook.enabled", "A disabled webhook endpoint was enabled again.", WebhookData)
+WEBHOOK_DISABLED = declare(
+    "notify.webhook.disabled",
+    "A webhook endpoint was disabled: by hand (`manual`), because it answered 410 Gone (`gone`), or because "
+    "every attempt to it failed for 5 days (`failing`); nothing is sent to it until it is enabled.", WebhookData)
+WEBHOOK_SECRET_ROTATED = declare(
+    "notify.webhook.secret_rotated",
+    "A webhook endpoint got a new signing secret (the old one signs too until the overlap ends).", WebhookData)
+WEBHOOK_TEST = declare(
+    "notify.webhook.test",
+    "A test event asked for on a webhook endpoint; it is sent to that endpoint only.", WebhookData)

@@ -1,4 +1,4 @@
-"""What notify does with other services' events: turn them into notifications."""
+"""What notify does with the suite's events: turn them into notifications, and into webhook deliveries."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from sqlalchemy.orm import Session
 
 from linli.services.notify import usecases
 from linli.shared.consumer import Event, Subscription
+from linli.shared.db import utcnow
 from linli.shared.events import InvalidEvent
 from linli.shared.incoming import Incoming, load
 
 deliveries = Subscription("notify", "deliveries")
+# Every public event, on a queue of its own: a burst for webhooks never holds up the inboxes. Bound to the
+# public exchange only, so no event carrying personal data even reaches this queue.
+webhook_events = Subscription("notify", "webhooks", public_only=True)
 
 
 class TicketData(Incoming):
@@ -34,3 +38,9 @@ def on_ticket(session: Session, event: Event) -> None:
         raise InvalidEvent(f"{event.key} {event.id} names no district")
     usecases.notify_of_ticket(session, district_id=district, template=event.key.split(".", 1)[1], ticket=ticket,
                               source_event_id=event.id)
+
+
+@webhook_events.handles("#")
+def on_event(session: Session, event: Event) -> None:
+    """Any public event: one delivery per matching endpoint of its district, committed before the ack."""
+    usecases.deliver_to_webhooks(session, event.raw, key=event.key, district=event.district, now=utcnow())

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from linli.services.notify import webhooks
 from linli.services.notify.domain import INBOX, UNREAD
 from linli.services.notify.templates import DEFAULT_LOCALE
-from linli.shared.db import UTCDateTime, new_metadata
+from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity
 
 
@@ -38,4 +40,91 @@ class Notification(Entity, Base):
         Index("ix_notifications_district_created", "district_id", "created_at", "id"),
         # An inbox is listed newest first by the keyset (created_at, id); this also serves plain recipient lookups.
         Index("ix_notifications_recipient_created", "recipient", "created_at", "id"),
+    )
+
+
+class Webhook(Entity, Base):
+    """An endpoint of another application, sent the events of its district that match its patterns."""
+
+    __tablename__ = "webhooks"
+
+    url: Mapped[str] = mapped_column(String(webhooks.MAX_URL_LENGTH))
+    # JSON list of topic patterns (see `webhooks.normalise_patterns`), text for the same reason as params.
+    event_types: Mapped[str] = mapped_column(Text, default="[]")
+    description: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20), default=webhooks.ENABLED)
+    disabled_reason: Mapped[str | None] = mapped_column(String(20))
+    disabled_note: Mapped[str | None] = mapped_column(String(500))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept as the receiver needs them to verify: an HMAC key cannot be stored as a hash.
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first failed attempt since the last success; an endpoint failing for 5 days is disabled.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_webhooks_district_created", "district_id", "created_at", "id"),
+    )
+
+    @property
+    def patterns(self) -> list[str]:
+        return list(json.loads(self.event_types))
+
+
+class WebhookMessage(Base):
+    """An event as webhooks send it, stored once however many endpoints it goes to (and for replays)."""
+
+    __tablename__ = "webhook_messages"
+
+    # The CloudEvent's id: also the `webhook-id` receivers de-duplicate on.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookDelivery(Entity, Base):
+    """One event to one endpoint: pending until delivered, failed after its schedule, or gone (410)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    webhook_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("webhooks.id"))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("webhook_messages.id"))
+    event_type: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default=webhooks.PENDING)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts made of the current schedule; a replay starts the schedule again.
+    schedule_step: Mapped[int] = mapped_column(Integer, default=0)
+    # When a pending delivery is tried next; while a dispatcher sends it, when another may take it over.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # One delivery per endpoint and event: a redelivered event sends nothing twice.
+        Index("uq_webhook_deliveries_webhook_event", "webhook_id", "event_id", unique=True),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at", "id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    )
+
+
+class WebhookAttempt(Base):
+    """The log of every attempt: what was sent when, and what the receiver answered."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("webhook_deliveries.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    response_excerpt: Mapped[str | None] = mapped_column(String(1000))
+
+    __table_args__ = (
+        Index("ix_webhook_attempts_delivery_number", "delivery_id", "number", unique=True),
     )

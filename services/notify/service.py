@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.notify.api import notifications
-from linli.services.notify.handlers import deliveries
+from linli.services.notify.api import notifications, webhook_endpoints
+from linli.services.notify.dispatch import dispatcher
+from linli.services.notify.handlers import deliveries, webhook_events
 from linli.services.notify.models import Base
 from linli.shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="notify",
     title="linli notify",
-    description="Notifications of what happened to the people concerned: inboxes now; SMS, email and webhooks later.",
+    description="Notifications of what happened to the people and systems concerned: inboxes and signed webhooks "
+                "(SMS and email later).",
     metadata=Base.metadata,
-    blueprints=[notifications],
+    blueprints=[notifications, webhook_endpoints],
     migrations=Path(__file__).parent / "migrations",
-    subscriptions=[deliveries],
+    subscriptions=[deliveries, webhook_events],
+    loops={"webhooks": dispatcher},
     scopes={
-        "notify:read": "read notifications and inboxes",
-        "notify:write": "mark notifications read, manage preferences and webhook subscriptions",
+        "notify:read": "read notifications and inboxes, webhook endpoints and their deliveries",
+        "notify:write": "mark notifications read, manage preferences and webhook endpoints (register, rotate "
+                        "secrets, test, replay)",
         "notify:admin": "everything notify:read and notify:write allow",
     },
 )

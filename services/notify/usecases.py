@@ -8,19 +8,35 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from linli.services.notify import domain
-from linli.services.notify.events import NOTIFICATION_DELIVERED, NOTIFICATION_READ
-from linli.services.notify.models import Notification
+from linli.services.notify import domain, webhooks
+from linli.services.notify.events import (
+    NOTIFICATION_DELIVERED,
+    NOTIFICATION_READ,
+    WEBHOOK_CREATED,
+    WEBHOOK_DISABLED,
+    WEBHOOK_ENABLED,
+    WEBHOOK_SECRET_ROTATED,
+    WEBHOOK_TEST,
+    WEBHOOK_UPDATED,
+)
+from linli.services.notify.models import Notification, Webhook, WebhookAttempt, WebhookDelivery, WebhookMessage
 from linli.services.notify.templates import DEFAULT_LOCALE
-from linli.shared.actors import Actor
-from linli.shared.changes import record
+from linli.shared.actors import OPERATOR, Actor
+from linli.shared.changes import edits, record
+from linli.shared.db import is_postgres
+from linli.shared.errors import NotFound, ValidationFailed
+from linli.shared.events import encode, is_private
 from linli.shared.visibility import visible
+
+VersionCheck = Callable[[int], None]
 
 
 def notify_of_ticket(session: Session, *, district_id: str, template: str, ticket: Mapping[str, Any],
@@ -47,3 +63,288 @@ def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID, now: d
         notification.read_at = now
         record(session, NOTIFICATION_READ, notification)
     return notification
+
+
+# --- Webhooks ---------------------------------------------------------------------------------------------------
+
+EDITABLE_WEBHOOK_FIELDS = ("url", "event_types", "description")
+
+
+def _webhook_district(actor: Actor, asked: str | None) -> str:
+    """The caller's own district, or the one an operator names (`*`: every district's events)."""
+    if actor.is_operator:
+        if not asked:
+            raise ValidationFailed.field("district_id", "an operator names the district whose events it wants, "
+                                                        "or * for every district")
+        return asked
+    if asked is not None and asked != actor.district:
+        raise ValidationFailed.field("district_id", "not your district")
+    return actor.district
+
+
+def create_webhook(session: Session, actor: Actor, *, url: str, event_types: Sequence[str],
+                   description: str | None = None, district_id: str | None = None,
+                   resolve: webhooks.Resolve, allow_private: bool = False) -> Webhook:
+    """Register an endpoint for the events of a district matching `event_types`; its secret is new."""
+    district = _webhook_district(actor, district_id)
+    patterns = webhooks.normalise_patterns(event_types)
+    webhooks.check_url(url, resolve, allow_private=allow_private)
+    webhook = Webhook(district_id=district, url=url, event_types=json.dumps(patterns),
+                      description=description, state=webhooks.ENABLED, secret=webhooks.new_secret())
+    session.add(webhook)
+    record(session, WEBHOOK_CREATED, webhook)
+    return webhook
+
+
+def _visible_webhook(session: Session, actor: Actor, webhook_id: uuid.UUID,
+                     check_version: VersionCheck | None = None) -> Webhook:
+    webhook = visible(session, actor, Webhook, webhook_id, what="webhook", for_update=True)
+    if check_version is not None:
+        check_version(webhook.version)
+    return webhook
+
+
+def edit_webhook(session: Session, actor: Actor, webhook_id: uuid.UUID, changes: Mapping[str, Any], *,
+                 resolve: webhooks.Resolve, allow_private: bool = False,
+                 check_version: VersionCheck | None = None) -> Webhook:
+    """Change an endpoint's URL, patterns or description; an edit that changes nothing records nothing."""
+    webhook = _visible_webhook(session, actor, webhook_id, check_version)
+    wanted = dict(changes)
+    if "event_types" in wanted:
+        wanted["event_types"] = json.dumps(webhooks.normalise_patterns(wanted["event_types"]))
+    changed = edits(webhook, wanted, EDITABLE_WEBHOOK_FIELDS)
+    if "url" in changed:
+        webhooks.check_url(changed["url"], resolve, allow_private=allow_private)
+    if changed:
+        for name, value in changed.items():
+            setattr(webhook, name, value)
+        record(session, WEBHOOK_UPDATED, webhook)
+    return webhook
+
+
+def enable_webhook(session: Session, actor: Actor, webhook_id: uuid.UUID, *,
+                   check_version: VersionCheck | None = None) -> Webhook:
+    """Send to the endpoint again; what was pending resumes, its failures so far are forgiven."""
+    webhook = _visible_webhook(session, actor, webhook_id, check_version)
+    if webhooks.enable(webhook.state):
+        webhook.state, webhook.disabled_reason, webhook.disabled_note, webhook.disabled_at = (
+            webhooks.ENABLED, None, None, None)
+        webhook.failing_since = None
+        record(session, WEBHOOK_ENABLED, webhook)
+    return webhook
+
+
+def disable_webhook(session: Session, actor: Actor, webhook_id: uuid.UUID, now: datetime, *,
+                    note: str | None = None, check_version: VersionCheck | None = None) -> Webhook:
+    """Stop sending to the endpoint; its pending deliveries wait until it is enabled (or are replayed)."""
+    webhook = _visible_webhook(session, actor, webhook_id, check_version)
+    if webhooks.disable(webhook.state):
+        _disable(session, webhook, webhooks.MANUAL, now, note)
+    return webhook
+
+
+def _disable(session: Session, webhook: Webhook, reason: str, now: datetime, note: str | None = None) -> None:
+    webhook.state, webhook.disabled_reason, webhook.disabled_note, webhook.disabled_at = (
+        webhooks.DISABLED, reason, note, now)
+    record(session, WEBHOOK_DISABLED, webhook)
+
+
+def rotate_webhook_secret(session: Session, actor: Actor, webhook_id: uuid.UUID, now: datetime, *,
+                          overlap_hours: int = 24, check_version: VersionCheck | None = None) -> Webhook:
+    """A new signing secret; the current one signs beside it for `overlap_hours`."""
+    webhook = _visible_webhook(session, actor, webhook_id, check_version)
+    rotation = webhooks.rotate(webhook.secret, now, timedelta(hours=overlap_hours))
+    webhook.secret = rotation.secret
+    webhook.previous_secret = rotation.previous_secret
+    webhook.previous_secret_expires_at = rotation.previous_secret_expires_at
+    record(session, WEBHOOK_SECRET_ROTATED, webhook)
+    return webhook
+
+
+def send_test(session: Session, actor: Actor, webhook_id: uuid.UUID, now: datetime) -> WebhookDelivery:
+    """Send a `notify.webhook.test` event to this endpoint now (and to no other endpoint)."""
+    webhook = _visible_webhook(session, actor, webhook_id)
+    webhooks.check_enabled(webhook.state, "be tested")
+    cloud_event = record(session, WEBHOOK_TEST, webhook)
+    message = _message(session, cloud_event)
+    delivery = WebhookDelivery(district_id=webhook.district_id, webhook_id=webhook.id, event_id=message.id,
+                               event_type=WEBHOOK_TEST.key, state=webhooks.PENDING, next_attempt_at=now)
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def replay_delivery(session: Session, actor: Actor, webhook_id: uuid.UUID, delivery_id: uuid.UUID,
+                    now: datetime) -> WebhookDelivery:
+    """Send a delivery again now, whatever became of it, with a fresh retry schedule."""
+    webhook = _visible_webhook(session, actor, webhook_id)
+    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    if delivery is None or delivery.webhook_id != webhook.id:
+        raise NotFound("delivery not found")
+    webhooks.check_enabled(webhook.state, "be sent a replay")
+    delivery.state, delivery.schedule_step, delivery.next_attempt_at = webhooks.PENDING, 0, now
+    session.flush()
+    return delivery
+
+
+def _message(session: Session, cloud_event: Mapping[str, Any]) -> WebhookMessage:
+    event_id = uuid.UUID(str(cloud_event["id"]))
+    message = session.get(WebhookMessage, event_id)
+    if message is None:
+        message = WebhookMessage(id=event_id, event_type=str(cloud_event["type"]).removeprefix("linli."),
+                                 body=encode(dict(cloud_event)))
+        session.add(message)
+        session.flush()
+    return message
+
+
+def deliver_to_webhooks(session: Session, cloud_event: Mapping[str, Any], *, key: str, district: str | None,
+                        now: datetime) -> list[WebhookDelivery]:
+    """Queue an event for every enabled endpoint of its district whose patterns match it, once per endpoint.
+
+    Events carrying personal data never reach a webhook, whatever queue they came by. A test event goes to
+    the endpoint it names only.
+    """
+    if is_private(key):
+        return []
+    districts = [OPERATOR] + ([district] if district else [])
+    query = select(Webhook).where(Webhook.state == webhooks.ENABLED, Webhook.district_id.in_(districts))
+    if key == WEBHOOK_TEST.key:
+        targets = [w for w in session.scalars(query.where(Webhook.id == _uuid(cloud_event.get("subject"))))]
+    else:
+        targets = [w for w in session.scalars(query) if webhooks.matches_any(w.patterns, key)]
+    if not targets:
+        return []
+    event_id = uuid.UUID(str(cloud_event["id"]))
+    done = set(session.scalars(select(WebhookDelivery.webhook_id).where(
+        WebhookDelivery.event_id == event_id, WebhookDelivery.webhook_id.in_([w.id for w in targets]))))
+    fresh = [w for w in targets if w.id not in done]
+    if not fresh:
+        return []
+    message = _message(session, cloud_event)
+    created = [WebhookDelivery(district_id=w.district_id, webhook_id=w.id, event_id=message.id, event_type=key,
+                               state=webhooks.PENDING, next_attempt_at=now) for w in fresh]
+    session.add_all(created)
+    session.flush()
+    return created
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery, with what sending it needs, read in the claiming transaction."""
+
+    delivery_id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_id: uuid.UUID
+    url: str
+    body: bytes
+    secrets: tuple[str, ...]
+
+
+def claim_due_deliveries(session: Session, now: datetime, *, limit: int, per_endpoint: int,
+                         in_flight: Mapping[uuid.UUID, int], lease: timedelta) -> list[Job]:
+    """Take up to `limit` due deliveries, at most `per_endpoint` in flight per endpoint counting `in_flight`.
+
+    A taken delivery's next attempt moves `lease` ahead: if this process dies while sending, another takes
+    it over then. Endpoints are taken oldest-due first, so one endpoint's backlog cannot starve the others;
+    rows another dispatcher is taking are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL).
+    """
+    full = [webhook_id for webhook_id, count in in_flight.items() if count >= per_endpoint]
+    due = (select(WebhookDelivery.webhook_id, func.min(WebhookDelivery.next_attempt_at).label("first_due"))
+           .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+           .where(WebhookDelivery.state == webhooks.PENDING, WebhookDelivery.next_attempt_at <= now,
+                  Webhook.state == webhooks.ENABLED)
+           .group_by(WebhookDelivery.webhook_id).order_by("first_due").limit(limit))
+    if full:
+        due = due.where(WebhookDelivery.webhook_id.not_in(full))
+    jobs: list[Job] = []
+    for webhook_id in list(session.scalars(due)):
+        room = min(per_endpoint - in_flight.get(webhook_id, 0), limit - len(jobs))
+        if room <= 0:
+            break
+        query = (select(WebhookDelivery)
+                 .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.state == webhooks.PENDING,
+                        WebhookDelivery.next_attempt_at <= now)
+                 .order_by(WebhookDelivery.next_attempt_at).limit(room))
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        deliveries = list(session.scalars(query))
+        if not deliveries:
+            continue
+        webhook = session.get_one(Webhook, webhook_id)
+        signing = tuple(webhooks.signing_secrets(webhook.secret, webhook.previous_secret,
+                                                 webhook.previous_secret_expires_at, now))
+        for delivery in deliveries:
+            delivery.next_attempt_at = now + lease
+            message = session.get_one(WebhookMessage, delivery.event_id)
+            jobs.append(Job(delivery.id, webhook_id, delivery.event_id, webhook.url, message.body, signing))
+    session.flush()
+    return jobs
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one attempt came to: the receiver's status (None: no answer), and why it failed if it did."""
+
+    attempted_at: datetime
+    duration_ms: int
+    status: int | None
+    error: str | None = None
+    retry_after: str | None = None
+    excerpt: str | None = None
+
+
+def record_attempt(session: Session, delivery_id: uuid.UUID, result: AttemptResult, now: datetime, *,
+                   scale: float = 1.0) -> WebhookDelivery | None:
+    """Log an attempt and decide what becomes of the delivery and its endpoint.
+
+    2xx: delivered, and the endpoint's failing streak ends. 410 Gone: the delivery is gone and the endpoint
+    disabled. Otherwise the next attempt follows the schedule (later if Retry-After asks), or the delivery
+    failed; an endpoint whose every attempt failed for 5 days is disabled.
+    """
+    webhook_id = session.scalar(select(WebhookDelivery.webhook_id).where(WebhookDelivery.id == delivery_id))
+    if webhook_id is None:
+        return None
+    # The endpoint first, then the delivery: the order a replay takes them in, so the two never deadlock.
+    webhook = session.get_one(Webhook, webhook_id, with_for_update=True)
+    delivery = session.get_one(WebhookDelivery, delivery_id, with_for_update=True, populate_existing=True)
+    delivery.attempt_count += 1
+    session.add(WebhookAttempt(delivery_id=delivery.id, number=delivery.attempt_count,
+                               attempted_at=result.attempted_at, duration_ms=result.duration_ms,
+                               status_code=result.status, error=_clip(result.error),
+                               response_excerpt=_clip(result.excerpt)))
+    delivery.last_attempt_at, delivery.last_status_code, delivery.last_error = (
+        result.attempted_at, result.status, _clip(result.error))
+    if delivery.state == webhooks.PENDING:
+        decision = webhooks.after_attempt(delivery.schedule_step, result.status, now, scale=scale,
+                                          retry_after=webhooks.parse_retry_after(result.retry_after, now))
+        delivery.state, delivery.next_attempt_at = decision.state, decision.next_attempt_at
+        delivery.schedule_step += 1
+        if decision.state == webhooks.DELIVERED:
+            delivery.delivered_at = now
+    _judge_endpoint(session, webhook, result.status, now)
+    session.flush()
+    return delivery
+
+
+def _judge_endpoint(session: Session, webhook: Webhook, status: int | None, now: datetime) -> None:
+    failing_since = webhooks.failing_since_after(webhook.failing_since, status, now)
+    if failing_since != webhook.failing_since:
+        webhook.failing_since = failing_since
+    if webhook.state != webhooks.ENABLED:
+        return
+    if status == 410:
+        _disable(session, webhook, webhooks.GONE_REASON, now)
+    elif webhooks.failing_too_long(webhook.failing_since, now):
+        _disable(session, webhook, webhooks.FAILING, now)
+
+
+def _clip(text: str | None, limit: int = 1000) -> str | None:
+    return None if text is None else text[:limit]

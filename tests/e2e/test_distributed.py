@@ -66,7 +66,8 @@ def suite(databases, amqp_url) -> Iterator[dict[str, str]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         delete_bus(bus, [bus.queue(q) for q in ("registry.service-credits", "tickets.read-models",
-                                                 "rotation.read-models", "notify.deliveries")])
+                                                 "rotation.read-models", "notify.deliveries",
+                                                 "notify.webhooks")])
 
 
 def test_events_cross_every_service_in_the_distributed_mode(suite):

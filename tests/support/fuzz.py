@@ -373,8 +373,44 @@ def seed_notify(sut: ServiceUnderTest) -> Seed:
     return Seed(district, {
         "notification_id": [item["id"] for item in r.json["items"]],
         "recipient": [f"compound:{compound}" for compound in compounds.values()],
-        "cursor": _cursors(sut, op, "/v1/notifications"),
+        **_seed_notify_webhooks(sut, op, district, other),
+        "cursor": _cursors(sut, op, "/v1/notifications", "/v1/webhooks"),
     })
+
+
+# An IP literal of a public network: registering needs no name resolution, and nothing is ever sent in fuzzing.
+WEBHOOK_URL = "https://93.184.215.14/linli"
+
+
+def _seed_notify_webhooks(sut: ServiceUnderTest, op: dict[str, str], district: str, other: str
+                          ) -> dict[str, list[Any]]:
+    """Endpoints of both districts (one disabled, for the 409s) with deliveries, for every webhook operation."""
+    from linli.suite import subscriptions
+
+    subscriptions()  # the whole catalogue, as every process knows it: tickets' events are public ones
+
+    def register(owner: str, patterns: list[str]) -> str:
+        body = {"url": WEBHOOK_URL, "event_types": patterns, "district_id": owner, "description": "区工单系统"}
+        return _created(sut.client.post("/v1/webhooks", json=body, headers=op))["id"]
+
+    webhooks = [register(district, ["tickets.ticket.*"]), register(other, ["#"]), register(district, ["#"])]
+    deliveries = []
+    for webhook in webhooks[:2]:
+        r = sut.client.post(f"/v1/webhooks/{webhook}/test", headers=op)
+        assert r.status_code == 202, r.get_data(as_text=True)
+        deliveries.append(r.json["id"])
+    ticket = {"id": str(uuid.uuid4()), "district_id": district, "title": "电梯故障", "version": 1}
+    assert sut.deliver("tickets.ticket.submitted", ticket) == "applied"
+    assert sut.client.post(f"/v1/webhooks/{webhooks[2]}/disable", json={}, headers=op).status_code == 200
+    return {
+        "webhook_id": webhooks,
+        "delivery_id": deliveries,
+        "url": [WEBHOOK_URL],
+        "event_types": [["tickets.#"], ["registry.#", "rotation.term.*"]],
+        "district_id": [district, other, "*"],
+        "overlap_hours": [0, 24],
+        "cursor": _cursors(sut, op, "/v1/webhooks", *(f"/v1/webhooks/{w}/deliveries" for w in webhooks[:1])),
+    }
 
 
 SEEDS: dict[str, Callable[[ServiceUnderTest], Seed]] = {

@@ -134,6 +134,33 @@ def test_private_and_public_events_both_reach_a_subscription_on_the_memory_trans
         sut.rt.dispose()
 
 
+def test_a_public_only_subscription_is_bound_to_the_public_exchange_and_deaf_to_private_keys(tmp_path):
+    sut = service_under_test("registry", f"sqlite:///{tmp_path}/r.db", memory_bus())
+    got: list[str] = []
+    sub = Subscription("unit", "outside", public_only=True)
+    sub.handles("#")(lambda session, event: got.append(event.key))
+    assert sub.handlers_for("unit.note.posted") and not sub.handlers_for("unit.note.phoned")
+    assert not sub.handlers_for("unit.never.declared"), "an unknown key counts as private"
+    [topology] = topologies(sut.rt.settings.bus, [sub])
+    assert topology.public_only and topology.binding_keys == ("#",)
+    stop = threading.Event()
+    worker = Worker(sut.rt.settings.bus, sut.rt.factory, [sub])
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert worker.ready.wait(10)
+        with transaction(sut.rt.factory) as s:
+            emit(s, NOTE_PRIVATE, subject=str(uuid.uuid4()), data={"text": "b"}, district="d")
+            emit(s, NOTE_PUBLIC, subject=str(uuid.uuid4()), data={"text": "a"}, district="d")
+        sut.rt.relay().publish_pending()
+        # The private event went first; once the public one is in, the private one is known not to come.
+        wait_for(lambda: got == ["unit.note.posted"], message="the public event only")
+    finally:
+        stop.set()
+        thread.join(10)
+        sut.rt.dispose()
+
+
 def test_a_woken_relay_lets_the_commits_of_the_next_moments_join_its_batch(tmp_path):
     sut = service_under_test("registry", f"sqlite:///{tmp_path}/r.db", memory_bus())
     publisher = ConfirmingPublisher(sut.rt.settings.bus, topologies=sut.rt.topologies())

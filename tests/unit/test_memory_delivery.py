@@ -120,3 +120,21 @@ def test_the_watermark_is_recorded_once_and_moved_after(make_service):
     record_drained(registry.rt.factory, 7)
     with registry.rt.factory() as s:
         assert drained_up_to(s) == 7
+
+
+def test_a_service_consuming_its_own_events_is_settled_without_locking_itself_out(make_service):
+    """notify's webhooks take notify's own public events: its SQLite file is then producer and consumer."""
+    import time
+
+    from linli.suite import subscriptions
+
+    subscriptions()  # the catalogue: notify.webhook.* are public keys notify.webhooks takes
+    notify = make_service("notify")
+    delivery = MemoryDelivery([notify.rt])
+    (s1, first), (s2, second) = _rows(notify, "notify.webhook.created", "notify.webhook.updated")
+    _applied(notify, "notify.webhooks", first)
+    started = time.monotonic()
+    assert delivery.settled_up_to(notify.rt) == s1
+    _applied(notify, "notify.webhooks", second)
+    assert delivery.checkpoint()["notify"] == s2
+    assert time.monotonic() - started < 5, "a nested transaction on the same file waited for the busy timeout"
