@@ -52,6 +52,17 @@ def test_use_cases_and_domain_rules_run_without_flask(service):
                      "sqlalchemy", "marshmallow")
 
 
+# Plain domain modules beside domain.py (the rotating chair's planner): held to domain.py's rule.
+PLAIN_DOMAIN_MODULES = ["rotation/schedule.py"]
+
+
+@pytest.mark.parametrize("path", PLAIN_DOMAIN_MODULES)
+def test_plain_domain_modules_run_without_frameworks(path):
+    assert (ROOT / "services" / path).exists(), path
+    assert not _uses(_imports(ROOT / "services" / path), "flask", "flask_smorest", "linli.shared.http", "kombu",
+                     "sqlalchemy", "marshmallow")
+
+
 @pytest.mark.parametrize("module", ["actors", "changes", "errors", "incoming", "visibility"])
 def test_the_shared_steps_of_use_cases_run_without_flask(module):
     assert not _uses(_imports(ROOT / "shared" / f"{module}.py"), "flask", "flask_smorest", "linli.shared.http")
