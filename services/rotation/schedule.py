@@ -7,7 +7,7 @@ The rules, in the order they decide a term that no override fixes:
 - only a unit that is a member for the whole term and not marked unavailable on any of its days
   may chair it (so a unit that leaves is taken out of every term from its leaving day on);
 - no unit chairs twice in a row while another could, also not right before a term an override gives it;
-- a unit whose substitute or swapped term comes within the next cycle waits for it;
+- a unit whose swapped term comes within the next cycle waits for it (a substitute chairs out of turn);
 - the unit that waited longest goes first: since the end of its last term, or since it (re)joined,
   but never since before the rotation started or its order was last changed (so a new order takes
   effect at once, and the first cycle follows the order);
@@ -287,10 +287,13 @@ def plan(rules: Rules, stints: Sequence[Stint], kept: Iterable[PlannedTerm], *, 
         elif not eligible:
             term = PlannedTerm(index, part, None, start, end, GAP)
         else:
-            honoured = {j: pinned[j].unit for j in range(index + 1, index + len(eligible))
+            honoured = {j: pinned[j] for j in range(index + 1, index + len(eligible))
                         if j in pinned and can_chair(pinned[j].unit, *window(j))}
-            unit = queue.choose(eligible, first_day, prev=prev, next_=honoured.get(index + 1),
-                                reserved=set(honoured.values()))
+            following = honoured.get(index + 1)
+            # A swapped term is the unit's turn moved, so it is not given another before it; a substitute
+            # chairs out of turn and keeps its own.
+            unit = queue.choose(eligible, first_day, prev=prev, next_=following.unit if following else None,
+                                reserved={pin.unit for pin in honoured.values() if pin.reason == SWAP})
             term = PlannedTerm(index, part, unit, start, end, HANDOVER if part > 0 else TURN)
         terms.append(term)
         queue.chaired(term)

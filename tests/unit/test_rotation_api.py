@@ -166,9 +166,11 @@ def test_clock_starts_each_term_once_and_catches_up_in_order(make_service):
     assert sut.rt.clock(now=lambda: utc(2024, 1, 10)).tick() == 1
     [started] = _events(sut, "rotation.term.started")
     assert started["subject"] == rotation["id"] and started["district"] == YONGCHUAN
-    assert started["data"] == {"rotation_id": rotation["id"], "district_id": YONGCHUAN,
-                               "committee_id": rotation["committee_id"], "index": 0,
-                               "starts_at": "2023-12-31T16:00:00Z", "ends_at": "2024-01-31T16:00:00Z"}
+    assert {k: v for k, v in started["data"].items() if k not in ("term_id", "uid")} == {
+        "rotation_id": rotation["id"], "district_id": YONGCHUAN, "committee_id": rotation["committee_id"],
+        "committee_name": "星光社区大党委", "index": 0, "part": 0, "organization_id": None,
+        "organization_name": None, "starts_at": "2023-12-31T16:00:00Z", "ends_at": "2024-01-31T16:00:00Z",
+        "starts_on": "2024-01-01", "ends_on": "2024-01-31"}
     assert _pending_timers(sut) == [("term.start", rotation["id"], utc(2024, 1, 31, 16), {"index": 1})]
 
     assert sut.rt.clock(now=lambda: utc(2024, 1, 10)).tick() == 0
