@@ -111,8 +111,10 @@ class RotationCreate(ma.Schema):
     committee_id = ma.fields.UUID(required=True)
     term_months = ma.fields.Integer(required=True, strict=True, validate=ma.validate.OneOf(TERM_MONTHS))
     starts_on = ma.fields.Date(required=True, validate=_DAYS)
-    time_zone = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=64), metadata={
-        "description": "IANA time zone; default the committee's"})
+    time_zone = ma.fields.String(load_default=None, validate=[
+        ma.validate.Length(min=1, max=64), ma.validate.Regexp(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$",
+                                                              error="not an IANA time zone (e.g. Asia/Shanghai)")],
+        metadata={"description": "IANA time zone; default the committee's"})
     order_policy = ma.fields.String(load_default="join_order", validate=ma.validate.OneOf(ORDER_POLICIES))
     order = ma.fields.List(ma.fields.UUID(), load_default=list, validate=ma.validate.Length(max=200), metadata={
         "description": "organization ids of current units, for the explicit policy"})
