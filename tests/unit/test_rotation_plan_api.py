@@ -270,3 +270,24 @@ def test_an_unanswered_swap_reads_as_expired_once_its_term_began_and_the_clock_r
     assert expired["subject"] == swap["id"] and expired["data"]["term"]["starts_on"] == "2150-01-01"
     r = sut.client.get(f"/v1/swaps/{swap['id']}", headers=sut.as_(YONGCHUAN, READ))
     assert r.json["state"] == "expired"
+
+
+def test_another_districts_rotation_and_its_terms_are_404_and_left_out_of_lists(make_service):
+    sut = make_service("rotation")
+    _, theirs = _world(sut, district=BISHAN, starts_on="2150-01-01")
+    mine_committee, mine = _world(sut, starts_on="2150-01-01")
+    h, w = sut.as_(YONGCHUAN, READ), sut.as_(YONGCHUAN, WRITE)
+    base = f"/v1/rotations/{theirs['id']}"
+    for path in ("", "/chair", "/schedule", "/fairness", "/history"):
+        assert sut.client.get(base + path, headers=h).status_code == 404, path
+    assert sut.client.patch(base, json={"order_policy": "join_order"}, headers=w).status_code == 404
+    their_term = _schedule(sut, theirs, district=BISHAN)[0]
+    assert sut.client.get(f"/v1/terms/{their_term['id']}", headers=h).status_code == 404
+    listed = sut.client.get("/v1/terms?limit=200", headers=h).json["items"]
+    assert listed and {t["rotation_id"] for t in listed} == {mine["id"]}
+    # Naming their term in a write is a 422 on the field, as for a term that does not exist.
+    r = sut.client.post("/v1/overrides", json={"term_id": their_term["id"],
+                                               "organization_id": mine_committee.ids["A"], "reason": "r"}, headers=w)
+    assert r.status_code == 422 and list(r.json["errors"]) == ["term_id"]
+    everyone = sut.client.get("/v1/terms?limit=200", headers=sut.as_("*", READ)).json["items"]
+    assert {t["rotation_id"] for t in everyone} == {mine["id"], theirs["id"]}
