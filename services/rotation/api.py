@@ -7,35 +7,67 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, or_, select
 
 from linli.services.rotation import domain, usecases
-from linli.services.rotation.models import Committee, Rotation
+from linli.services.rotation.models import AuditEntry, Committee, Override, Rotation, Swap, Term
 from linli.services.rotation.schemas import (
+    Answer,
+    AuditPage,
+    ChairQuery,
+    ChairSchema,
     CommitteePage,
+    FairnessQuery,
+    FairnessSchema,
+    OverrideCreate,
+    OverridePage,
+    OverrideQuery,
+    OverrideSchema,
     RotationCreate,
     RotationItemSchema,
     RotationPage,
     RotationQuery,
     RotationSchema,
+    RotationUpdate,
+    ScheduleQuery,
+    SwapCreate,
+    SwapPage,
+    SwapQuery,
+    SwapSchema,
+    TermPage,
+    TermQuery,
+    TermSchema,
 )
 from linli.shared.db import utcnow
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
-from linli.shared.http.conditional import etag
+from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.uow import db
 
 rotations = Blueprint("rotations", __name__, url_prefix="/v1/rotations",
-                      description="Rotating chairs (轮值主席) of the committees and their terms.")
+                      description="Rotating chairs (轮值主席) of the committees: their plans, chairs and fairness.")
+terms = Blueprint("terms", __name__, url_prefix="/v1/terms",
+                  description="The terms of the rotations, each with its chair unit.")
+overrides = Blueprint("overrides", __name__, url_prefix="/v1/overrides",
+                      description="A substitute for one term, or a unit unavailable for a period.")
+swaps = Blueprint("swaps", __name__, url_prefix="/v1/swaps",
+                  description="Two units exchanging their terms: asked by one, accepted or declined by the other.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
                        description="The committees rotation knows of, as registry announced them.")
 
 
 def _with_current_term(rotation: Rotation) -> dict[str, Any]:
-    """The rotation's fields plus the term running now, which is computed, never stored."""
+    """The rotation's fields plus the term running now."""
     fields = {attr.key: getattr(rotation, attr.key) for attr in inspect(Rotation).column_attrs}
-    fields["current_term"] = domain.term_at(rotation.starts_on, rotation.term_months, rotation.time_zone, utcnow())
+    now = utcnow()
+    stored = usecases.chair_at(db(), rotation, now)
+    fields["current_term"] = stored if stored is not None else domain.term_at(
+        rotation.starts_on, rotation.term_months, rotation.time_zone, now)
     return fields
+
+
+def _rotation(rotation_id: uuid.UUID) -> Rotation:
+    return visible_or_404(db().get(Rotation, rotation_id), "rotation")
 
 
 @rotations.route("")
@@ -54,9 +86,9 @@ class Rotations(MethodView):
     @rotations.arguments(RotationCreate)
     @rotations.response(201, RotationSchema)
     def post(self, body: dict[str, Any]) -> tuple[Rotation, int, dict[str, str]]:
-        """Set up a committee's rotating chair (one per committee); term 0 starts at midnight of starts_on"""
-        rotation = usecases.set_up_rotation(db(), principal(), committee_id=body["committee_id"],
-                                            term_months=body["term_months"], starts_on=body["starts_on"])
+        """Set up a committee's rotating chair (one per committee) and plan its terms; term 0 starts at midnight
+        of starts_on"""
+        rotation = usecases.set_up_rotation(db(), principal(), **body, now=utcnow())
         return rotation, 201, {"Location": f"/v1/rotations/{rotation.id}", "ETag": etag(rotation.version)}
 
 
@@ -66,9 +98,239 @@ class RotationItem(MethodView):
     @rotations.response(200, RotationItemSchema)
     def get(self, rotation_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
         """One rotation, with the term running now"""
-        rotation = visible_or_404(db().get(Rotation, rotation_id), "rotation")
+        rotation = _rotation(rotation_id)
         return _with_current_term(rotation), 200, {"ETag": etag(rotation.version)}
 
+    @requires("rotation:write")
+    @rotations.arguments(RotationUpdate)
+    @rotations.response(200, RotationSchema)
+    def patch(self, body: dict[str, Any], rotation_id: uuid.UUID) -> tuple[Rotation, int, dict[str, str]]:
+        """Change the order policy or the explicit order; the future is planned again (send If-Match)"""
+        rotation = usecases.update_rotation(db(), principal(), rotation_id, **body, now=utcnow(),
+                                            check_version=check_if_match)
+        return rotation, 200, {"ETag": etag(rotation.version)}
+
+
+@rotations.route("/<uuid:rotation_id>/chair")
+class RotationChair(MethodView):
+    @requires("rotation:read")
+    @rotations.arguments(ChairQuery, location="query")
+    @rotations.response(200, ChairSchema)
+    def get(self, args: dict[str, Any], rotation_id: uuid.UUID) -> dict[str, Any]:
+        """The chair at an instant (now by default): the term running then"""
+        rotation = _rotation(rotation_id)
+        at = args.get("at") or utcnow()
+        return {"at": at, "term": usecases.chair_at(db(), rotation, at)}
+
+
+@rotations.route("/<uuid:rotation_id>/schedule")
+class RotationSchedule(MethodView):
+    @requires("rotation:read")
+    @rotations.arguments(ScheduleQuery, location="query")
+    @rotations.response(200, TermPage)
+    def get(self, args: dict[str, Any], rotation_id: uuid.UUID) -> dict[str, Any]:
+        """The terms running in [from, to), in order (cancelled ones left out)"""
+        rotation = _rotation(rotation_id)
+        stmt = select(Term).where(Term.rotation_id == rotation.id, Term.state != usecases.CANCELLED)
+        if args.get("from_") is not None:
+            stmt = stmt.where(Term.ends_at > args["from_"])
+        if args.get("to") is not None:
+            stmt = stmt.where(Term.starts_at < args["to"])
+        return paginate(db(), stmt, Term, args["limit"], args["cursor"], keys=[Term.starts_at, Term.id],
+                        descending=False)
+
+
+@rotations.route("/<uuid:rotation_id>/fairness")
+class RotationFairness(MethodView):
+    @requires("rotation:read")
+    @rotations.arguments(FairnessQuery, location="query")
+    @rotations.response(200, FairnessSchema)
+    def get(self, args: dict[str, Any], rotation_id: uuid.UUID) -> dict[str, Any]:
+        """Terms served and scheduled per unit in [from, to), the balance between units, and the gaps"""
+        rotation = _rotation(rotation_id)
+        plan = usecases.terms_between(db(), rotation, None, None)
+        start = args.get("from_") or domain.local_midnight(rotation.starts_on, rotation.time_zone)
+        end = args.get("to") or (plan[-1].ends_at if plan else start)
+        report = usecases.fairness_report(db(), rotation, start, end, utcnow())
+        return {
+            "rotation_id": rotation.id, "from_": start, "to": end, "balance": report.result.balance,
+            "units": [{"organization_id": share.unit, "organization_name": report.names.get(share.unit),
+                       "served": share.served, "scheduled": share.scheduled,
+                       "compared": share.unit in report.compared} for share in report.result.shares],
+            "gaps": [t for t in usecases.terms_between(db(), rotation, start, end)
+                     if t.organization_id is None and start <= t.starts_at],
+        }
+
+
+@rotations.route("/<uuid:rotation_id>/history")
+class RotationHistory(MethodView):
+    @requires("rotation:read")
+    @rotations.arguments(PageArgs, location="query")
+    @rotations.response(200, AuditPage)
+    def get(self, args: dict[str, Any], rotation_id: uuid.UUID) -> dict[str, Any]:
+        """Every change to the rotation and its plan, oldest first: who, when, why and what"""
+        rotation = _rotation(rotation_id)
+        stmt = select(AuditEntry).where(AuditEntry.rotation_id == rotation.id)
+        return paginate(db(), stmt, AuditEntry, args["limit"], args["cursor"], keys=[AuditEntry.at, AuditEntry.id],
+                        descending=False)
+
+
+# --- Terms --------------------------------------------------------------------------------------------------
+
+@terms.route("")
+class Terms(MethodView):
+    @requires("rotation:read")
+    @terms.arguments(TermQuery, location="query")
+    @terms.response(200, TermPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Terms still running at or after `from` (now by default), soonest first: a unit's upcoming terms"""
+        stmt = in_district(select(Term), Term.district_id).where(Term.ends_at > (args.get("from_") or utcnow()))
+        if "organization_id" in args:
+            stmt = stmt.where(Term.organization_id == args["organization_id"])
+        if "rotation_id" in args:
+            stmt = stmt.where(Term.rotation_id == args["rotation_id"])
+        stmt = stmt.where(Term.state == args["state"]) if "state" in args else stmt.where(
+            Term.state != usecases.CANCELLED)
+        return paginate(db(), stmt, Term, args["limit"], args["cursor"], keys=[Term.starts_at, Term.id],
+                        descending=False)
+
+
+@terms.route("/<uuid:term_id>")
+class TermItem(MethodView):
+    @requires("rotation:read")
+    @terms.response(200, TermSchema)
+    def get(self, term_id: uuid.UUID) -> tuple[Term, int, dict[str, str]]:
+        """One term"""
+        term = visible_or_404(db().get(Term, term_id), "term")
+        return term, 200, {"ETag": etag(term.version)}
+
+
+# --- Overrides ----------------------------------------------------------------------------------------------
+
+@overrides.route("")
+class Overrides(MethodView):
+    @requires("rotation:read")
+    @overrides.arguments(OverrideQuery, location="query")
+    @overrides.response(200, OverridePage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List overrides, newest first"""
+        stmt = in_district(select(Override), Override.district_id)
+        for name in ("rotation_id", "organization_id", "kind", "state"):
+            if name in args:
+                stmt = stmt.where(getattr(Override, name) == args[name])
+        return paginate(db(), stmt, Override, args["limit"], args["cursor"])
+
+    @requires("rotation:write")
+    @overrides.arguments(OverrideCreate)
+    @overrides.response(201, OverrideSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Override, int, dict[str, str]]:
+        """A substitute for one planned term (term_id), or a unit unavailable on [from, to); the future is
+        planned again"""
+        if body["kind"] == usecases.SUBSTITUTE:
+            override = usecases.substitute(db(), principal(), term_id=body["term_id"],
+                                           organization_id=body["organization_id"], reason=body["reason"],
+                                           now=utcnow())
+        else:
+            override = usecases.mark_unavailable(db(), principal(), rotation_id=body.get("rotation_id"),
+                                                 organization_id=body["organization_id"], from_on=body["from_"],
+                                                 to_on=body["to"], reason=body["reason"], now=utcnow())
+        return override, 201, {"Location": f"/v1/overrides/{override.id}", "ETag": etag(override.version)}
+
+
+@overrides.route("/<uuid:override_id>")
+class OverrideItem(MethodView):
+    @requires("rotation:read")
+    @overrides.response(200, OverrideSchema)
+    def get(self, override_id: uuid.UUID) -> tuple[Override, int, dict[str, str]]:
+        """One override"""
+        override = visible_or_404(db().get(Override, override_id), "override")
+        return override, 200, {"ETag": etag(override.version)}
+
+
+@overrides.route("/<uuid:override_id>/cancel")
+class OverrideCancel(MethodView):
+    @requires("rotation:write")
+    @overrides.arguments(Answer)
+    @overrides.response(200, OverrideSchema)
+    def post(self, body: dict[str, Any], override_id: uuid.UUID) -> tuple[Override, int, dict[str, str]]:
+        """Withdraw an override; the future is planned by the turns again (a begun term stays)"""
+        override = usecases.cancel_override(db(), principal(), override_id, reason=body["reason"], now=utcnow(),
+                                            check_version=check_if_match)
+        return override, 200, {"ETag": etag(override.version)}
+
+
+# --- Swaps --------------------------------------------------------------------------------------------------
+
+def _swap(row: Swap) -> Swap | dict[str, Any]:
+    """A request whose time ran out shows as expired even before the clock records it."""
+    if row.state == usecases.REQUESTED and row.expires_at <= utcnow():
+        return {**{attr.key: getattr(row, attr.key) for attr in inspect(Swap).column_attrs},
+                "state": usecases.EXPIRED}
+    return row
+
+
+@swaps.route("")
+class Swaps(MethodView):
+    @requires("rotation:read")
+    @swaps.arguments(SwapQuery, location="query")
+    @swaps.response(200, SwapPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List swaps, newest first"""
+        stmt = in_district(select(Swap), Swap.district_id)
+        if "rotation_id" in args:
+            stmt = stmt.where(Swap.rotation_id == args["rotation_id"])
+        if "organization_id" in args:
+            stmt = stmt.where(or_(Swap.organization_id == args["organization_id"],
+                                  Swap.with_organization_id == args["organization_id"]))
+        if "state" in args:
+            stmt = stmt.where(Swap.state == args["state"])
+        page = paginate(db(), stmt, Swap, args["limit"], args["cursor"])
+        return {**page, "items": [_swap(row) for row in page["items"]]}
+
+    @requires("rotation:write")
+    @swaps.arguments(SwapCreate)
+    @swaps.response(201, SwapSchema)
+    def post(self, body: dict[str, Any]) -> tuple[Swap, int, dict[str, str]]:
+        """The chair of term_id asks the chair of with_term_id to exchange terms"""
+        swap = usecases.request_swap(db(), principal(), **body, now=utcnow())
+        return swap, 201, {"Location": f"/v1/swaps/{swap.id}", "ETag": etag(swap.version)}
+
+
+@swaps.route("/<uuid:swap_id>")
+class SwapItem(MethodView):
+    @requires("rotation:read")
+    @swaps.response(200, SwapSchema)
+    def get(self, swap_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """One swap"""
+        swap = visible_or_404(db().get(Swap, swap_id), "swap")
+        return _swap(swap), 200, {"ETag": etag(swap.version)}
+
+
+@swaps.route("/<uuid:swap_id>/accept")
+class SwapAccept(MethodView):
+    @requires("rotation:write")
+    @swaps.arguments(Answer)
+    @swaps.response(200, SwapSchema)
+    def post(self, body: dict[str, Any], swap_id: uuid.UUID) -> tuple[Swap, int, dict[str, str]]:
+        """The asked unit agrees: the two terms change chairs and keep them through later re-plans"""
+        swap = usecases.accept_swap(db(), principal(), swap_id, reason=body["reason"], now=utcnow(),
+                                    check_version=check_if_match)
+        return swap, 200, {"ETag": etag(swap.version)}
+
+
+@swaps.route("/<uuid:swap_id>/decline")
+class SwapDecline(MethodView):
+    @requires("rotation:write")
+    @swaps.arguments(Answer)
+    @swaps.response(200, SwapSchema)
+    def post(self, body: dict[str, Any], swap_id: uuid.UUID) -> tuple[Swap, int, dict[str, str]]:
+        """The asked unit declines; the plan stays as it is"""
+        swap = usecases.decline_swap(db(), principal(), swap_id, reason=body["reason"], now=utcnow(),
+                                     check_version=check_if_match)
+        return swap, 200, {"ETag": etag(swap.version)}
+
+
+# --- Committees ---------------------------------------------------------------------------------------------
 
 @committees.route("")
 class Committees(MethodView):
@@ -80,3 +342,4 @@ class Committees(MethodView):
         stmt = in_district(select(Committee), Committee.district_id)
         return paginate(db(), stmt, Committee, args["limit"], args["cursor"], keys=[Committee.name, Committee.id],
                         descending=False)
+

@@ -15,4 +15,8 @@ def on_term_start(session: Session, timer: Timer, now: datetime) -> None:
     usecases.start_term(session, uuid.UUID(timer.subject_id), int(timer.payload["index"]), now)
 
 
-TIMERS: dict[str, TimerHandler] = {usecases.TERM_START: on_term_start}
+def on_swap_expire(session: Session, timer: Timer, now: datetime) -> None:
+    usecases.expire_swap(session, uuid.UUID(timer.subject_id), now)
+
+
+TIMERS: dict[str, TimerHandler] = {usecases.TERM_START: on_term_start, usecases.SWAP_EXPIRE: on_swap_expire}

@@ -8,12 +8,13 @@ reported against on-call tools) instead of drifting by the offset change.
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-TERM_MONTHS = (1, 3)
-# The only state for now; pausing and ending a rotation come with overrides and swaps.
+TERM_MONTHS = (1, 2, 3, 6, 12)
+# The only state for now; pausing and ending a rotation may come later.
 ACTIVE = "active"
 
 
@@ -32,6 +33,8 @@ def add_months(day: date, months: int) -> date:
     return date(year, month0 + 1, min(day.day, last))
 
 
+# Planning asks for the same few hundred midnights over and over.
+@functools.lru_cache(maxsize=8192)
 def local_midnight(day: date, tz: str) -> datetime:
     """The first instant of `day` in `tz`, in UTC.
 
@@ -56,6 +59,15 @@ def term_window(starts_on: date, term_months: int, index: int, tz: str) -> tuple
     start = local_midnight(term_start_date(starts_on, term_months, index), tz)
     end = local_midnight(term_start_date(starts_on, term_months, index + 1), tz)
     return start, end
+
+
+def last_day(ends_at: datetime, tz: str) -> date:
+    """The last local day a term covers, given its (exclusive) end instant: a term to Feb 1 00:00 ends on Jan 31."""
+    return date.fromordinal(ends_at.astimezone(ZoneInfo(tz)).date().toordinal() - 1)
+
+
+def local_day(at: datetime, tz: str) -> date:
+    return at.astimezone(ZoneInfo(tz)).date()
 
 
 def term(starts_on: date, term_months: int, index: int, tz: str) -> Term:

@@ -1,7 +1,12 @@
-"""Events rotation publishes; each payload is its schema dumping the rotation (`shared.changes.record`)."""
+"""Events rotation publishes; each payload is its schema dumping what the use case hands `shared.changes.record`.
+
+Payloads name what they tell of (the committee, the units, the terms' local dates), so a consumer such
+as notify can word a message without looking anything up.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +24,16 @@ class UTCInstant(ma.fields.AwareDateTime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
 
 
+class UnitOrder(ma.fields.List):
+    """The explicit order of organization ids, kept by the rotation as JSON text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(ma.fields.UUID(), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> list[Any] | None:
+        return super()._serialize(json.loads(value) if isinstance(value, str) else value, attr, obj, **kwargs)
+
+
 class RotationData(ma.Schema):
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
@@ -27,20 +42,142 @@ class RotationData(ma.Schema):
     starts_on = ma.fields.Date(required=True, metadata={"description": "local date in time_zone"})
     time_zone = ma.fields.String(required=True)
     state = ma.fields.String(required=True)
+    order_policy = ma.fields.String(required=True, metadata={"description": "join_order or explicit"})
+    order = UnitOrder(attribute="unit_order", required=True,
+                      metadata={"description": "the explicit order of organization ids, if any"})
     version = ma.fields.Integer(required=True)
 
 
-class TermData(ma.Schema):
-    """A term of a rotation: dumped from `{"rotation": Rotation, "term": domain.Term}`."""
+class TermRef(ma.Schema):
+    """A term as events tell of it: its chair by id and name, its instants in UTC and its local days."""
 
-    rotation_id = ma.fields.UUID(required=True, attribute="rotation.id")
-    district_id = ma.fields.String(required=True, attribute="rotation.district_id")
-    committee_id = ma.fields.UUID(required=True, attribute="rotation.committee_id")
-    index = ma.fields.Integer(required=True, attribute="term.index", metadata={
+    id = ma.fields.UUID(required=True)
+    uid = ma.fields.String(required=True, metadata={"description": "stable calendar UID of this chair's term"})
+    index = ma.fields.Integer(required=True, metadata={"description": "0-based term of the calendar"})
+    part = ma.fields.Integer(required=True, metadata={"description": "0, or 1, 2, ... after handovers"})
+    organization_id = ma.fields.UUID(required=True, allow_none=True, metadata={"description": "null: no chair"})
+    organization_name = ma.fields.String(required=True, allow_none=True)
+    starts_at = UTCInstant(required=True)
+    ends_at = UTCInstant(required=True, metadata={"description": "exclusive: the next term's start"})
+    starts_on = ma.fields.Date(required=True, metadata={"description": "first local day"})
+    ends_on = ma.fields.Date(required=True, metadata={"description": "last local day"})
+    state = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, metadata={
+        "description": "why this chair: turn, substitute, swap, handover or gap"})
+
+
+class _AboutRotation(ma.Schema):
+    rotation_id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    committee_id = ma.fields.UUID(required=True)
+    committee_name = ma.fields.String(required=True)
+
+
+class TermData(_AboutRotation):
+    """A term of a rotation that began; flat fields of the term for consumers that keep the current chair."""
+
+    term_id = ma.fields.UUID(required=True)
+    uid = ma.fields.String(required=True)
+    index = ma.fields.Integer(required=True, metadata={
         "description": "0-based; grows with every term, so a consumer keeps the highest it saw"})
-    starts_at = UTCInstant(required=True, attribute="term.starts_at", metadata={"description": "RFC 3339, UTC"})
-    ends_at = UTCInstant(required=True, attribute="term.ends_at", metadata={"description": "RFC 3339, UTC"})
+    part = ma.fields.Integer(required=True)
+    organization_id = ma.fields.UUID(required=True, allow_none=True, metadata={"description": "null: no chair"})
+    organization_name = ma.fields.String(required=True, allow_none=True)
+    starts_at = UTCInstant(required=True, metadata={"description": "RFC 3339, UTC"})
+    ends_at = UTCInstant(required=True, metadata={"description": "RFC 3339, UTC"})
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(required=True)
+
+
+class HandoverData(_AboutRotation):
+    handed_over_at = UTCInstant(required=True)
+    handed_over_on = ma.fields.Date(required=True, metadata={"description": "the local day the new chair begins"})
+    cause = ma.fields.String(required=True, metadata={
+        "description": "chair_left (the sitting chair left the committee) or gap_filled (a unit took a term "
+                       "that had no chair)"})
+    reason = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "why, as registry was told it (the unit's leaving reason)"})
+    previous = ma.fields.Nested(TermRef, required=True, metadata={
+        "description": "the term cut short (state cancelled if it is dropped whole)"})
+    term = ma.fields.Nested(TermRef, required=True, metadata={"description": "the new chair's term, to the end"})
+
+
+class ScheduleChangedData(_AboutRotation):
+    cause = ma.fields.String(required=True, metadata={
+        "description": "rotation_created, rotation_updated, unit_joined, unit_left, override_created, "
+                       "override_cancelled, swap_accepted or horizon (terms added as time passes)"})
+    added = ma.fields.List(ma.fields.Nested(TermRef), required=True)
+    cancelled = ma.fields.List(ma.fields.Nested(TermRef), required=True, metadata={
+        "description": "terms no longer planned; calendars show them cancelled under their uid"})
+    changed = ma.fields.List(ma.fields.Nested(TermRef), required=True, metadata={
+        "description": "terms kept with another end (a handover) or another reason"})
+    version = ma.fields.Integer(required=True, metadata={
+        "description": "the rotation's version after this plan: a consumer keeps the highest it saw"})
+
+
+class GapData(_AboutRotation):
+    gaps = ma.fields.List(ma.fields.Nested(TermRef), required=True, metadata={
+        "description": "terms newly planned without a chair: no unit is a member and available all through"})
+    version = ma.fields.Integer(required=True, metadata={"description": "the rotation's version after this plan"})
+
+
+class SwapData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    rotation_id = ma.fields.UUID(required=True)
+    committee_id = ma.fields.UUID(required=True)
+    committee_name = ma.fields.String(required=True)
+    state = ma.fields.String(required=True, metadata={"description": "requested, accepted, declined or expired"})
+    organization_id = ma.fields.UUID(required=True, metadata={"description": "the unit that asked"})
+    organization_name = ma.fields.String(required=True)
+    with_organization_id = ma.fields.UUID(required=True, metadata={"description": "the unit asked"})
+    with_organization_name = ma.fields.String(required=True)
+    term = ma.fields.Nested(TermRef, required=True, metadata={"description": "the asking unit's term"})
+    with_term = ma.fields.Nested(TermRef, required=True, metadata={"description": "the asked unit's term"})
+    reason = ma.fields.String(required=True)
+    answer_reason = ma.fields.String(required=True, allow_none=True)
+    expires_at = UTCInstant(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+class OverrideData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    rotation_id = ma.fields.UUID(required=True)
+    committee_id = ma.fields.UUID(required=True)
+    committee_name = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True, metadata={"description": "substitute or unavailable"})
+    state = ma.fields.String(required=True, metadata={"description": "active or cancelled"})
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    term = ma.fields.Nested(TermRef, required=True, allow_none=True, metadata={
+        "description": "a substitute's term as asked for"})
+    from_ = ma.fields.Date(required=True, allow_none=True, data_key="from",
+                           metadata={"description": "unavailable from this local day"})
+    to = ma.fields.Date(required=True, allow_none=True, metadata={
+        "description": "available again on this local day (exclusive end)"})
+    reason = ma.fields.String(required=True)
+    cancel_reason = ma.fields.String(required=True, allow_none=True)
+    version = ma.fields.Integer(required=True)
 
 
 ROTATION_CREATED = declare("rotation.rotation.created", "A committee's chair rotation was set up.", RotationData)
+ROTATION_UPDATED = declare("rotation.rotation.updated", "A rotation's order or order policy changed.", RotationData)
 TERM_STARTED = declare("rotation.term.started", "A term of a rotating chair began.", TermData)
+TERM_HANDED_OVER = declare(
+    "rotation.term.handed_over",
+    "A running term changed chair: its chair left the committee, or a unit took a term that had none.",
+    HandoverData)
+SCHEDULE_CHANGED = declare("rotation.schedule.changed",
+                           "A rotation's future terms were planned again (the terms added, cancelled or changed).",
+                           ScheduleChangedData)
+GAP_FOUND = declare("rotation.gap.found", "Future terms of a rotation have no unit that can chair them.", GapData)
+SWAP_REQUESTED = declare("rotation.swap.requested", "A unit asked another to swap terms.", SwapData)
+SWAP_ACCEPTED = declare("rotation.swap.accepted", "A unit agreed to swap terms; the plan has the swap.", SwapData)
+SWAP_DECLINED = declare("rotation.swap.declined", "A unit declined to swap terms.", SwapData)
+SWAP_EXPIRED = declare("rotation.swap.expired", "A swap request went unanswered until one of its terms began.",
+                       SwapData)
+OVERRIDE_CREATED = declare("rotation.override.created",
+                           "A unit substitutes for one term, or is marked unavailable for a period.", OverrideData)
+OVERRIDE_CANCELLED = declare("rotation.override.cancelled", "An override was withdrawn; the plan follows the turns.",
+                             OverrideData)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Date, Index, String, Uuid
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from linli.services.rotation.domain import ACTIVE
-from linli.shared.db import new_metadata
+from linli.services.rotation.schedule import JOIN_ORDER
+from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
 
 
@@ -31,8 +32,120 @@ class Rotation(Entity, Base):
     # move under running terms if the committee's zone is edited later.
     time_zone: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    order_policy: Mapped[str] = mapped_column(String(20), default=JOIN_ORDER)
+    # The explicit order: organization ids as JSON text (stored and compared alike on SQLite and PostgreSQL).
+    unit_order: Mapped[str] = mapped_column(Text, default="[]")
+    # When the order or policy last changed: the planner counts waiting from then on.
+    order_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the plan last changed; each change moves the rotation's version, which its plan events carry.
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_rotations_district_created", "district_id", "created_at", "id"),)
+
+
+class Term(Entity, Base):
+    """One chair of one term of the calendar; a term planned anew for another unit is a new row, the old one
+    cancelled, so a calendar keeps each row's `uid` for exactly one unit's term."""
+
+    __tablename__ = "terms"
+
+    rotation_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("rotations.id"))
+    index: Mapped[int] = mapped_column(Integer)
+    # 0, and 1, 2, ... for the chairs that took over the rest of the term after a handover.
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    organization_name: Mapped[str | None] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Local dates in the rotation's zone: the first and the last day the term covers.
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20))
+    uid: Mapped[str] = mapped_column(String(120), unique=True)
+    # Why the term has this chair (turn, substitute, swap, handover, gap), and the override or swap behind it.
+    reason: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_terms_rotation_starts", "rotation_id", "starts_at"),
+        Index("ix_terms_organization_starts", "organization_id", "starts_at"),
+        Index("ix_terms_district_created", "district_id", "created_at", "id"),
+    )
+
+
+class Override(Entity, Base):
+    """A substitute for one term, or a unit unavailable for a period [from_on, to_on)."""
+
+    __tablename__ = "overrides"
+
+    rotation_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("rotations.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organization_name: Mapped[str] = mapped_column(String(200))
+    # A substitute's term (the row asked about) and its place in the calendar, which outlives re-plans.
+    term_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    term_index: Mapped[int | None] = mapped_column(Integer)
+    from_on: Mapped[date | None] = mapped_column(Date)
+    to_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(200))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_overrides_rotation_created", "rotation_id", "created_at", "id"),
+        Index("ix_overrides_district_created", "district_id", "created_at", "id"),
+    )
+
+
+class Swap(Entity, Base):
+    """One unit's term offered for another's: requested by the first term's unit, answered by the other's."""
+
+    __tablename__ = "swaps"
+
+    rotation_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("rotations.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    term_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    with_term_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    term_index: Mapped[int] = mapped_column(Integer)
+    with_term_index: Mapped[int] = mapped_column(Integer)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organization_name: Mapped[str] = mapped_column(String(200))
+    with_organization_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    with_organization_name: Mapped[str] = mapped_column(String(200))
+    # When the earlier of the two terms starts: an unanswered request expires then.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    answer_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_swaps_rotation_created", "rotation_id", "created_at", "id"),
+        Index("ix_swaps_district_created", "district_id", "created_at", "id"),
+    )
+
+
+class AuditEntry(Base):
+    """Who changed a rotation's plan, when, why and what: written in the transaction of the change."""
+
+    __tablename__ = "rotation_audit"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    district_id: Mapped[str] = mapped_column(String(64))
+    rotation_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("rotations.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    why: Mapped[str | None] = mapped_column(String(500))
+    # What changed, as JSON text: the ids of the terms, overrides or swaps concerned.
+    what: Mapped[str] = mapped_column(Text, default="{}")
+
+    __table_args__ = (Index("ix_rotation_audit_rotation_at", "rotation_id", "at", "id"),)
 
 
 class Committee(ReadModel, Base):
@@ -43,3 +156,29 @@ class Committee(ReadModel, Base):
     community_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64))
+
+
+class CommitteeUnit(Base):
+    """One stint of a co-building unit (共建单位) in a committee, from registry's unit_joined/unit_left events.
+
+    Keyed by committee, organization and the day it joined, so a repeated or late event finds its row.
+    """
+
+    __tablename__ = "committee_units"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    district_id: Mapped[str] = mapped_column(String(64), index=True)
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    organization_name: Mapped[str] = mapped_column(String(200))
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+    left_reason: Mapped[str | None] = mapped_column(String(500))
+    # Units joining on the same day take turns in the order rotation heard of them (registry lists them so).
+    seq: Mapped[int] = mapped_column(Integer)
+    # The committee's version of the last event that wrote the row.
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("committee_id", "organization_id", "joined_on", name="uq_committee_units_stint"),
+    )

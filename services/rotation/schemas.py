@@ -2,44 +2,261 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import UTC, date, datetime
+from typing import Any
 
 import marshmallow as ma
 
 from linli.services.rotation.domain import TERM_MONTHS
+from linli.services.rotation.events import UnitOrder
+from linli.services.rotation.schedule import ORDER_POLICIES, REASONS
 from linli.shared.http.pagination import PageArgs, page_schema
-from linli.shared.http.schemas import EntitySchema
+from linli.shared.http.schemas import EntitySchema, Text
+
+TERM_STATES = ("planned", "started", "ended", "cancelled")
+OVERRIDE_KINDS = ("substitute", "unavailable")
+OVERRIDE_STATES = ("active", "cancelled")
+SWAP_STATES = ("requested", "accepted", "declined", "expired")
+
+# A rotation is planned for real committees: far-off years only overflow the calendar arithmetic.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
+_DAYS = ma.validate.Range(min=FIRST_DAY, max=LAST_DAY)
 
 
-class TermSchema(ma.Schema):
+def _moment(value: datetime) -> None:
+    try:
+        day = value.astimezone(UTC).date()
+    except (OverflowError, ValueError) as exc:
+        raise ma.ValidationError("out of range") from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ma.ValidationError(f"must be between {FIRST_DAY.year} and {LAST_DAY.year}")
+
+
+def _moment_field(**kwargs: Any) -> ma.fields.AwareDateTime:
+    return ma.fields.AwareDateTime(validate=_moment, **kwargs)
+
+
+# --- Terms --------------------------------------------------------------------------------------------------
+
+class TermSchema(EntitySchema):
+    rotation_id = ma.fields.UUID()
+    index = ma.fields.Integer(metadata={"description": "0-based term of the rotation's calendar"})
+    part = ma.fields.Integer(metadata={"description": "0; 1, 2, ... for chairs that took over after a handover"})
+    organization_id = ma.fields.UUID(allow_none=True, metadata={"description": "the chair; null: no chair (a gap)"})
+    organization_name = ma.fields.String(allow_none=True)
+    starts_at = ma.fields.AwareDateTime()
+    ends_at = ma.fields.AwareDateTime(metadata={"description": "exclusive: the next term's start"})
+    starts_on = ma.fields.Date(metadata={"description": "first local day, in the rotation's time zone"})
+    ends_on = ma.fields.Date(metadata={"description": "last local day"})
+    state = ma.fields.String(metadata={
+        "description": "planned, started, ended or cancelled (a later plan replaced it)"})
+    uid = ma.fields.String(metadata={"description": "stable calendar UID of this unit's term"})
+    reason = ma.fields.String(metadata={"description": "why this chair: " + ", ".join(REASONS)})
+    source_id = ma.fields.UUID(allow_none=True, metadata={"description": "the override or swap that set it"})
+    note = ma.fields.String(allow_none=True)
+
+
+class TermQuery(PageArgs):
+    organization_id = ma.fields.UUID(metadata={"description": "terms this unit chairs"})
+    rotation_id = ma.fields.UUID()
+    from_ = _moment_field(data_key="from", metadata={"description": "terms still running at or after; default now"})
+    state = ma.fields.String(validate=ma.validate.OneOf(TERM_STATES), metadata={
+        "description": "default: all but cancelled"})
+
+
+class ScheduleQuery(PageArgs):
+    from_ = _moment_field(data_key="from", metadata={"description": "terms running at or after; default: all"})
+    to = _moment_field(metadata={"description": "terms starting before; default: the end of the plan"})
+
+
+class ChairQuery(ma.Schema):
+    at = _moment_field(metadata={"description": "the instant; default now"})
+
+
+class ChairSchema(ma.Schema):
+    at = ma.fields.AwareDateTime()
+    term = ma.fields.Nested(TermSchema, allow_none=True, metadata={
+        "description": "the term running then (its organization_id null in a gap); null outside the plan"})
+
+
+# --- Rotations ----------------------------------------------------------------------------------------------
+
+class CurrentTermSchema(ma.Schema):
     index = ma.fields.Integer(metadata={"description": "0-based"})
     starts_at = ma.fields.AwareDateTime()
     ends_at = ma.fields.AwareDateTime()
+    organization_id = ma.fields.UUID(allow_none=True)
+    organization_name = ma.fields.String(allow_none=True)
 
 
 class RotationSchema(EntitySchema):
     committee_id = ma.fields.UUID()
     term_months = ma.fields.Integer()
     starts_on = ma.fields.Date(metadata={"description": "local date in time_zone; term 0 starts at its midnight"})
-    time_zone = ma.fields.String(metadata={"description": "the committee's IANA time zone"})
+    time_zone = ma.fields.String(metadata={"description": "IANA time zone the terms are counted in"})
     state = ma.fields.String()
+    order_policy = ma.fields.String(metadata={"description": "join_order or explicit"})
+    order = UnitOrder(attribute="unit_order", metadata={
+        "description": "the explicit order of organization ids (units not named follow in join order)"})
+    planned_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when the plan last changed"})
 
 
 class RotationItemSchema(RotationSchema):
-    current_term = ma.fields.Nested(TermSchema, allow_none=True,
+    current_term = ma.fields.Nested(CurrentTermSchema, allow_none=True,
                                     metadata={"description": "the term running now; null before the first"})
 
 
 class RotationCreate(ma.Schema):
     committee_id = ma.fields.UUID(required=True)
     term_months = ma.fields.Integer(required=True, strict=True, validate=ma.validate.OneOf(TERM_MONTHS))
-    # A rotation is planned for real committees: far-off years only overflow the calendar arithmetic.
-    starts_on = ma.fields.Date(required=True, validate=ma.validate.Range(min=date(2000, 1, 1), max=date(2199, 12, 31)))
+    starts_on = ma.fields.Date(required=True, validate=_DAYS)
+    time_zone = ma.fields.String(load_default=None, validate=[
+        ma.validate.Length(min=1, max=64), ma.validate.Regexp(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$",
+                                                              error="not an IANA time zone (e.g. Asia/Shanghai)")],
+        metadata={"description": "IANA time zone; default the committee's"})
+    order_policy = ma.fields.String(load_default="join_order", validate=ma.validate.OneOf(ORDER_POLICIES))
+    order = ma.fields.List(ma.fields.UUID(), load_default=list, validate=ma.validate.Length(max=200), metadata={
+        "description": "organization ids of current units, for the explicit policy"})
+
+
+class RotationUpdate(ma.Schema):
+    order_policy = ma.fields.String(validate=ma.validate.OneOf(ORDER_POLICIES))
+    order = ma.fields.List(ma.fields.UUID(), validate=ma.validate.Length(max=200))
+    reason = Text(load_default=None, max_length=500)
 
 
 class RotationQuery(PageArgs):
     committee_id = ma.fields.UUID()
 
+
+# --- Fairness and history -----------------------------------------------------------------------------------
+
+class FairnessQuery(ma.Schema):
+    from_ = _moment_field(data_key="from", metadata={"description": "default: the rotation's first term"})
+    to = _moment_field(metadata={"description": "default: the end of the plan"})
+
+
+class ShareSchema(ma.Schema):
+    organization_id = ma.fields.UUID()
+    organization_name = ma.fields.String(allow_none=True)
+    served = ma.fields.Integer(metadata={"description": "terms begun by now"})
+    scheduled = ma.fields.Integer(metadata={"description": "terms planned ahead"})
+    compared = ma.fields.Boolean(metadata={"description": "a member all through the period, so in the balance"})
+
+
+class FairnessSchema(ma.Schema):
+    rotation_id = ma.fields.UUID()
+    from_ = ma.fields.AwareDateTime(data_key="from")
+    to = ma.fields.AwareDateTime()
+    units = ma.fields.List(ma.fields.Nested(ShareSchema))
+    balance = ma.fields.Float(metadata={
+        "description": "mean over pairs of compared units of fewer ÷ more terms; 1.0 is perfectly even"})
+    gaps = ma.fields.List(ma.fields.Nested(TermSchema), metadata={"description": "terms without a chair"})
+
+
+class AuditSchema(ma.Schema):
+    id = ma.fields.UUID()
+    rotation_id = ma.fields.UUID()
+    at = ma.fields.AwareDateTime()
+    actor = ma.fields.String(metadata={"description": "the API client, or registry / clock"})
+    action = ma.fields.String()
+    why = ma.fields.String(allow_none=True)
+    what = ma.fields.Function(lambda entry: json.loads(entry.what), metadata={"type": "object"})
+
+
+# --- Overrides and swaps ------------------------------------------------------------------------------------
+
+class OverrideSchema(EntitySchema):
+    rotation_id = ma.fields.UUID()
+    kind = ma.fields.String(metadata={"description": "substitute or unavailable"})
+    state = ma.fields.String(metadata={"description": "active or cancelled"})
+    organization_id = ma.fields.UUID()
+    organization_name = ma.fields.String()
+    term_id = ma.fields.UUID(allow_none=True, metadata={"description": "a substitute's term, as asked for"})
+    term_index = ma.fields.Integer(allow_none=True)
+    from_ = ma.fields.Date(attribute="from_on", data_key="from", allow_none=True)
+    to = ma.fields.Date(attribute="to_on", allow_none=True, metadata={"description": "exclusive"})
+    reason = ma.fields.String()
+    created_by = ma.fields.String()
+    cancelled_at = ma.fields.AwareDateTime(allow_none=True)
+    cancel_reason = ma.fields.String(allow_none=True)
+
+
+class OverrideCreate(ma.Schema):
+    kind = ma.fields.String(validate=ma.validate.OneOf(OVERRIDE_KINDS), metadata={
+        "description": "default: substitute when term_id is given, else unavailable"})
+    term_id = ma.fields.UUID(metadata={"description": "substitute: the term"})
+    organization_id = ma.fields.UUID(required=True, metadata={"description": "the substitute, or the unit away"})
+    rotation_id = ma.fields.UUID(metadata={"description": "unavailable: needed only for a unit in several"})
+    from_ = ma.fields.Date(data_key="from", validate=_DAYS, metadata={"description": "unavailable: first day"})
+    to = ma.fields.Date(validate=_DAYS, metadata={"description": "unavailable: first day it can chair again"})
+    reason = Text(required=True, max_length=500)
+
+    @staticmethod
+    def kind_of(data: dict[str, Any]) -> str:
+        return str(data.get("kind") or ("substitute" if "term_id" in data else "unavailable"))
+
+    @ma.post_load
+    def _with_kind(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "kind": self.kind_of(data)}
+
+    @ma.validates_schema
+    def _kind_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
+        kind = self.kind_of(data)
+        needed = ["term_id"] if kind == "substitute" else ["from_", "to"]
+        missing = {("from" if name == "from_" else name): ["required for " + kind]
+                   for name in needed if name not in data}
+        if missing:
+            raise ma.ValidationError(missing)
+        stray = ["from_", "to"] if kind == "substitute" else ["term_id"]
+        extra = {("from" if name == "from_" else name): ["not for " + kind] for name in stray if name in data}
+        if extra:
+            raise ma.ValidationError(extra)
+
+
+class OverrideQuery(PageArgs):
+    rotation_id = ma.fields.UUID()
+    organization_id = ma.fields.UUID()
+    kind = ma.fields.String(validate=ma.validate.OneOf(OVERRIDE_KINDS))
+    state = ma.fields.String(validate=ma.validate.OneOf(OVERRIDE_STATES))
+
+
+class Answer(ma.Schema):
+    reason = Text(load_default=None, max_length=500)
+
+
+class SwapSchema(EntitySchema):
+    rotation_id = ma.fields.UUID()
+    state = ma.fields.String(metadata={"description": "requested, accepted, declined or expired"})
+    term_id = ma.fields.UUID()
+    with_term_id = ma.fields.UUID()
+    term_index = ma.fields.Integer()
+    with_term_index = ma.fields.Integer()
+    organization_id = ma.fields.UUID(metadata={"description": "the unit that asked (the first term's chair)"})
+    organization_name = ma.fields.String()
+    with_organization_id = ma.fields.UUID()
+    with_organization_name = ma.fields.String()
+    expires_at = ma.fields.AwareDateTime(metadata={"description": "when the earlier term begins"})
+    reason = ma.fields.String()
+    requested_by = ma.fields.String()
+    answered_at = ma.fields.AwareDateTime(allow_none=True)
+    answer_reason = ma.fields.String(allow_none=True)
+
+
+class SwapCreate(ma.Schema):
+    term_id = ma.fields.UUID(required=True, metadata={"description": "the asking unit's term"})
+    with_term_id = ma.fields.UUID(required=True, metadata={"description": "the term it would take instead"})
+    reason = Text(required=True, max_length=500)
+
+
+class SwapQuery(PageArgs):
+    rotation_id = ma.fields.UUID()
+    organization_id = ma.fields.UUID(metadata={"description": "swaps asked by or of this unit"})
+    state = ma.fields.String(validate=ma.validate.OneOf(SWAP_STATES))
+
+
+# --- Committees (read model) --------------------------------------------------------------------------------
 
 class CommitteeSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
@@ -52,3 +269,7 @@ class CommitteeSchema(ma.Schema):
 
 RotationPage = page_schema(RotationSchema)
 CommitteePage = page_schema(CommitteeSchema)
+TermPage = page_schema(TermSchema)
+OverridePage = page_schema(OverrideSchema)
+SwapPage = page_schema(SwapSchema)
+AuditPage = page_schema(AuditSchema)

@@ -2,60 +2,316 @@
 
 Each takes the session (and the acting caller where one acts), applies the domain rules,
 and records the change with its event; committing is the caller's unit of work.
+
+Every change that can move a chair (the roster, an override, a swap, the order, time passing) ends in
+`replan`, which asks the planner (schedule.py) for the whole plan and stores only the difference: a term
+kept for the same unit keeps its row and calendar uid, one planned for another unit is cancelled and a
+new row added.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from linli.services.rotation import domain
-from linli.services.rotation.events import ROTATION_CREATED, TERM_STARTED
-from linli.services.rotation.models import Committee, Rotation
+from linli.services.rotation import domain, schedule
+from linli.services.rotation.events import (
+    GAP_FOUND,
+    OVERRIDE_CANCELLED,
+    OVERRIDE_CREATED,
+    ROTATION_CREATED,
+    ROTATION_UPDATED,
+    SCHEDULE_CHANGED,
+    SWAP_ACCEPTED,
+    SWAP_DECLINED,
+    SWAP_EXPIRED,
+    SWAP_REQUESTED,
+    TERM_HANDED_OVER,
+    TERM_STARTED,
+)
+from linli.services.rotation.models import (
+    AuditEntry,
+    Committee,
+    CommitteeUnit,
+    Override,
+    Rotation,
+    Swap,
+    Term,
+)
 from linli.shared.actors import Actor
 from linli.shared.changes import record
-from linli.shared.clock import schedule
-from linli.shared.errors import Conflict, NotYetKnown
+from linli.shared.clock import schedule as schedule_timer
+from linli.shared.errors import Conflict, InvalidTransition, NotYetKnown, ValidationFailed
 from linli.shared.readmodel import apply_versioned
+from linli.shared.visibility import visible
 
 # Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it.
 TERM_START = "term.start"
+SWAP_EXPIRE = "swap.expire"
 
+# Term states.
+PLANNED, STARTED, ENDED, CANCELLED = "planned", "started", "ended", "cancelled"
+# Override kinds and states.
+SUBSTITUTE, UNAVAILABLE = "substitute", "unavailable"
+ACTIVE_OVERRIDE, CANCELLED_OVERRIDE = "active", "cancelled"
+# Swap states.
+REQUESTED, ACCEPTED, DECLINED, EXPIRED = "requested", "accepted", "declined", "expired"
+
+# Who acts when no API caller does.
+REGISTRY_ACTOR = "registry"
+CLOCK_ACTOR = "clock"
+
+VersionCheck = Callable[[int], None]
+
+
+# --- Rotations ----------------------------------------------------------------------------------------------
 
 def set_up_rotation(session: Session, actor: Actor, *, committee_id: uuid.UUID, term_months: int,
-                    starts_on: date) -> Rotation:
-    """Set up a committee's rotating chair (one per committee); term 0 starts at local midnight of starts_on."""
+                    starts_on: date, time_zone: str | None = None, order_policy: str = schedule.JOIN_ORDER,
+                    order: Sequence[uuid.UUID] = (), now: datetime) -> Rotation:
+    """Set up a committee's rotating chair (one per committee) and plan its terms; term 0 starts at local
+    midnight of starts_on in the committee's zone (or `time_zone`)."""
     committee = session.get(Committee, committee_id)
     if committee is None or not actor.sees(committee.district_id):
         # Another district's committee answers exactly like one not heard of, so ids of other districts leak nothing.
         raise NotYetKnown.field("committee_id", "committee")
+    zone = time_zone or committee.time_zone
+    _check_zone(zone)
+    schedule.check_policy(order_policy, list(order), _current_units(session, committee.id))
     if session.scalar(select(Rotation.id).where(Rotation.committee_id == committee.id)):
         raise Conflict("this committee already has a rotation")
     rotation = Rotation(district_id=committee.district_id, committee_id=committee.id, term_months=term_months,
-                        starts_on=starts_on, time_zone=committee.time_zone, state=domain.ACTIVE)
+                        starts_on=starts_on, time_zone=zone, state=domain.ACTIVE, order_policy=order_policy,
+                        unit_order=_order_text(order), planned_at=now)
     session.add(rotation)
     record(session, ROTATION_CREATED, rotation)
+    _audit(session, rotation, actor.sub, "rotation.created", None, {"term_months": term_months,
+                                                                     "starts_on": starts_on.isoformat()}, now)
+    replan(session, rotation, now=now, actor=actor.sub, cause="rotation_created")
     _schedule_term_start(session, rotation, 0)
     return rotation
 
 
-def start_term(session: Session, rotation_id: uuid.UUID, index: int, now: datetime) -> domain.Term | None:
+def update_rotation(session: Session, actor: Actor, rotation_id: uuid.UUID, *, now: datetime,
+                    order_policy: str | None = None, order: Sequence[uuid.UUID] | None = None,
+                    reason: str | None = None, check_version: VersionCheck | None = None) -> Rotation:
+    """Change the order policy or the explicit order; the future is planned again in the new order."""
+    rotation = visible(session, actor, Rotation, rotation_id, what="rotation", for_update=True)
+    if check_version is not None:
+        check_version(rotation.version)
+    policy = order_policy if order_policy is not None else rotation.order_policy
+    wanted = list(order) if order is not None else (
+        [] if policy == schedule.JOIN_ORDER else [uuid.UUID(u) for u in json.loads(rotation.unit_order)])
+    schedule.check_policy(policy, wanted, _current_units(session, rotation.committee_id))
+    if policy == rotation.order_policy and _order_text(wanted) == rotation.unit_order:
+        return rotation
+    rotation.order_policy, rotation.unit_order, rotation.order_since = policy, _order_text(wanted), now
+    rotation.planned_at = now  # with the edit, so the re-plan below moves the version no further
+    record(session, ROTATION_UPDATED, rotation)
+    _audit(session, rotation, actor.sub, "rotation.updated", reason,
+           {"order_policy": policy, "order": [str(u) for u in wanted]}, now)
+    replan(session, rotation, now=now, actor=actor.sub, cause="rotation_updated", why=reason)
+    return rotation
+
+
+def start_term(session: Session, rotation_id: uuid.UUID, index: int, now: datetime) -> Term | None:
     """Announce that term `index` began and schedule the next; None if the rotation is gone or not yet there."""
     rotation = session.get(Rotation, rotation_id, with_for_update=True)
     if rotation is None or rotation.state != domain.ACTIVE:
         return None
-    term = domain.term(rotation.starts_on, rotation.term_months, index, rotation.time_zone)
-    if now < term.starts_at:
+    starts_at, _ = domain.term_window(rotation.starts_on, rotation.term_months, index, rotation.time_zone)
+    if now < starts_at:
         return None  # a term is announced once it has begun, never ahead
-    record(session, TERM_STARTED, rotation, payload_of={"rotation": rotation, "term": term})
+    term = _first_chair(session, rotation.id, index)
+    if term is None:
+        # A rotation set up before terms were stored: plan it first.
+        replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
+        term = _first_chair(session, rotation.id, index)
+    assert term is not None, "a planned rotation has every term up to its horizon"
+    for earlier in session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.index < index,
+                                                      Term.state.in_((PLANNED, STARTED)))):
+        earlier.state = ENDED
+    term.state = STARTED
+    record(session, TERM_STARTED, rotation, payload_of=_term_event(session, rotation, term))
+    # Each start moves the horizon a term further.
+    replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
     # Chained in this transaction: if the clock was down, the next timer is already due
     # and fires in the same tick, so missed terms are announced once each, in order.
-    _schedule_term_start(session, rotation, term.index + 1)
+    _schedule_term_start(session, rotation, index + 1)
     return term
 
+
+def _first_chair(session: Session, rotation_id: uuid.UUID, index: int) -> Term | None:
+    return session.scalar(select(Term).where(Term.rotation_id == rotation_id, Term.index == index,
+                                             Term.state != CANCELLED).order_by(Term.part).limit(1))
+
+
+def _schedule_term_start(session: Session, rotation: Rotation, index: int) -> None:
+    """Due at term `index`'s start; one pending per rotation, so rescheduling replaces it."""
+    starts_at, _ = domain.term_window(rotation.starts_on, rotation.term_months, index, rotation.time_zone)
+    schedule_timer(session, TERM_START, rotation.id, starts_at, district_id=rotation.district_id,
+                   payload={"index": index})
+
+
+# --- Planning -----------------------------------------------------------------------------------------------
+
+@dataclass
+class Replanned:
+    added: list[Term] = field(default_factory=list)
+    cancelled: list[Term] = field(default_factory=list)
+    changed: list[Term] = field(default_factory=list)
+    handover: tuple[Term, Term] | None = None
+    dropped_pins: list[schedule.Pin] = field(default_factory=list)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.added or self.cancelled or self.changed)
+
+
+def replan(session: Session, rotation: Rotation, *, now: datetime, actor: str, cause: str,
+           why: str | None = None) -> Replanned:
+    """Plan the rotation's terms again and store the difference, with its events and an audit entry.
+
+    The caller holds the rotation (locked where it changes it), so two re-plans of one rotation take turns.
+    """
+    stints = _stints(session, rotation.committee_id)
+    names = {s.organization_id: s.organization_name for s in stints}
+    stored = list(session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.state != CANCELLED)
+                                  .order_by(Term.index, Term.part)))
+    unavailable, pins = _overrides_and_swaps(session, rotation.id)
+    rules = schedule.Rules(rotation.starts_on, rotation.term_months, rotation.time_zone, rotation.order_policy,
+                           tuple(uuid.UUID(u) for u in json.loads(rotation.unit_order)), rotation.order_since)
+    result = schedule.plan(rules, [schedule.Stint(s.organization_id, s.joined_on, s.left_on) for s in stints],
+                           [_planned(t) for t in stored], now=now, pins=pins, unavailable=unavailable)
+    outcome = _store(session, rotation, stored, result, names, now)
+    outcome.dropped_pins = list(result.dropped_pins)
+    if not outcome.anything:
+        return outcome
+    rotation.planned_at = now
+    session.flush()  # the plan events carry the version this gives the rotation
+    if outcome.handover is not None:
+        _announce_handover(session, rotation, outcome.handover, stints, now, actor)
+    record(session, SCHEDULE_CHANGED, rotation, payload_of={
+        **_about(session, rotation), "cause": cause, "added": outcome.added, "cancelled": outcome.cancelled,
+        "changed": outcome.changed, "version": rotation.version})
+    gaps = [t for t in outcome.added if t.organization_id is None]
+    if gaps:
+        record(session, GAP_FOUND, rotation, payload_of={**_about(session, rotation), "gaps": gaps,
+                                                         "version": rotation.version})
+    if cause != "horizon" or outcome.cancelled or outcome.changed:
+        _audit(session, rotation, actor, "schedule.replanned", why, {
+            "cause": cause, "added": [str(t.id) for t in outcome.added],
+            "cancelled": [str(t.id) for t in outcome.cancelled], "changed": [str(t.id) for t in outcome.changed],
+            "dropped_overrides": sorted({str(p.source) for p in result.dropped_pins if p.source is not None})}, now)
+    return outcome
+
+
+def _store(session: Session, rotation: Rotation, stored: list[Term], result: schedule.Plan,
+           names: dict[uuid.UUID, str], now: datetime) -> Replanned:
+    outcome = Replanned()
+    by_key = {(t.index, t.part): t for t in stored}
+    begun = {key for key, row in by_key.items() if row.starts_at <= now}
+    handed: Term | None = None
+    if result.handover is not None:
+        handed = by_key[result.handover.was.key]
+        if result.handover.dropped:
+            handed.state, handed.note = CANCELLED, "its chair was no member when the term began"
+            outcome.cancelled.append(handed)
+        else:
+            handed.ends_at = result.handover.cut.ends_at
+            handed.ends_on = domain.last_day(handed.ends_at, rotation.time_zone)
+            outcome.changed.append(handed)
+    planned_keys = set()
+    for term in result.terms:
+        planned_keys.add(term.key)
+        if term.key in begun:
+            continue  # it has begun: the planner kept it (a cut one is handled above)
+        row = by_key.get(term.key)
+        if row is not None and _planned(row).same_chair(term):
+            if (row.reason, row.source_id) != (term.reason, _source(term)):
+                row.reason, row.source_id = term.reason, _source(term)
+                outcome.changed.append(row)
+            continue
+        if row is not None:
+            row.state = CANCELLED
+            outcome.cancelled.append(row)
+        new = _new_term(rotation, term, names, now)
+        session.add(new)
+        outcome.added.append(new)
+        if handed is not None and result.handover is not None and term == result.handover.successor:
+            outcome.handover = (handed, new)
+    for key, row in by_key.items():
+        if key not in planned_keys and key not in begun:
+            row.state = CANCELLED
+            outcome.cancelled.append(row)
+    session.flush()
+    return outcome
+
+
+def _new_term(rotation: Rotation, term: schedule.PlannedTerm, names: dict[uuid.UUID, str], now: datetime) -> Term:
+    term_id = uuid.uuid4()
+    # Only a chair that takes over a running term is never announced by the clock; it starts as it is made.
+    state = STARTED if term.reason == schedule.HANDOVER and term.starts_at <= now else PLANNED
+    unit = term.unit if isinstance(term.unit, uuid.UUID) else None
+    return Term(id=term_id, district_id=rotation.district_id, rotation_id=rotation.id, index=term.index,
+                part=term.part, organization_id=unit, organization_name=names.get(unit) if unit else None,
+                starts_at=term.starts_at, ends_at=term.ends_at,
+                starts_on=domain.local_day(term.starts_at, rotation.time_zone),
+                ends_on=domain.last_day(term.ends_at, rotation.time_zone), state=state,
+                uid=f"{term_id}@rotation.linli", reason=term.reason, source_id=_source(term))
+
+
+def _source(term: schedule.PlannedTerm) -> uuid.UUID | None:
+    return term.source if isinstance(term.source, uuid.UUID) else None
+
+
+def _planned(row: Term) -> schedule.PlannedTerm:
+    return schedule.PlannedTerm(row.index, row.part, row.organization_id, row.starts_at, row.ends_at, row.reason,
+                                row.source_id)
+
+
+def _announce_handover(session: Session, rotation: Rotation, handover: tuple[Term, Term],
+                       stints: list[CommitteeUnit], now: datetime, actor: str) -> None:
+    previous, successor = handover
+    left = next((s for s in stints if s.organization_id == previous.organization_id and s.left_on is not None
+                 and domain.local_midnight(s.left_on, rotation.time_zone) <= previous.ends_at), None)
+    record(session, TERM_HANDED_OVER, rotation, payload_of={
+        **_about(session, rotation), "handed_over_at": successor.starts_at, "handed_over_on": successor.starts_on,
+        "cause": "chair_left" if previous.organization_id is not None else "gap_filled",
+        "reason": left.left_reason if left is not None else None, "previous": previous, "term": successor})
+    _audit(session, rotation, actor, "term.handed_over", left.left_reason if left is not None else None,
+           {"previous": str(previous.id), "term": str(successor.id)}, now)
+
+
+def _overrides_and_swaps(session: Session, rotation_id: uuid.UUID,
+                         ) -> tuple[list[schedule.Unavailable], list[schedule.Pin]]:
+    unavailable, pins = [], []
+    for override in session.scalars(select(Override).where(Override.rotation_id == rotation_id,
+                                                           Override.state == ACTIVE_OVERRIDE)
+                                    .order_by(Override.created_at, Override.id)):
+        if override.kind == UNAVAILABLE:
+            assert override.from_on is not None and override.to_on is not None
+            unavailable.append(schedule.Unavailable(override.organization_id, override.from_on, override.to_on))
+        else:
+            assert override.term_index is not None
+            pins.append(schedule.Pin(override.term_index, override.organization_id, schedule.SUBSTITUTE,
+                                     override.id))
+    for swap in session.scalars(select(Swap).where(Swap.rotation_id == rotation_id, Swap.state == ACCEPTED)
+                                .order_by(Swap.created_at, Swap.id)):
+        pins.append(schedule.Pin(swap.term_index, swap.with_organization_id, schedule.SWAP, swap.id))
+        pins.append(schedule.Pin(swap.with_term_index, swap.organization_id, schedule.SWAP, swap.id))
+    return unavailable, pins
+
+
+# --- The roster (registry's committees and their units) ------------------------------------------------------
 
 def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
                      community_id: uuid.UUID, name: str, time_zone: str) -> bool:
@@ -65,8 +321,375 @@ def record_committee(session: Session, committee_id: uuid.UUID, version: int, *,
     })
 
 
-def _schedule_term_start(session: Session, rotation: Rotation, index: int) -> None:
-    """Due at term `index`'s start; one pending per rotation, so rescheduling replaces it."""
-    starts_at, _ = domain.term_window(rotation.starts_on, rotation.term_months, index, rotation.time_zone)
-    schedule(session, TERM_START, rotation.id, starts_at, district_id=rotation.district_id,
-             payload={"index": index})
+@dataclass(frozen=True)
+class UnitStint:
+    organization_id: uuid.UUID
+    organization_name: str
+    joined_on: date
+    left_on: date | None = None
+    left_reason: str | None = None
+
+
+def record_units(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
+                 units: Sequence[UnitStint], now: datetime, cause: str) -> bool:
+    """Keep the committee's units' stints; a stint is found again by its unit and the day it joined, so a
+    repeated or late event changes nothing. Plans the committee's rotation again when a stint changed."""
+    changed = False
+    for unit in units:
+        row = session.scalar(select(CommitteeUnit).where(
+            CommitteeUnit.committee_id == committee_id, CommitteeUnit.organization_id == unit.organization_id,
+            CommitteeUnit.joined_on == unit.joined_on).with_for_update())
+        if row is None:
+            seq = session.scalar(select(func.count()).select_from(CommitteeUnit)
+                                 .where(CommitteeUnit.committee_id == committee_id))
+            session.add(CommitteeUnit(district_id=district_id, committee_id=committee_id,
+                                      organization_id=unit.organization_id, organization_name=unit.organization_name,
+                                      joined_on=unit.joined_on, left_on=unit.left_on, left_reason=unit.left_reason,
+                                      seq=seq or 0, version=version))
+            session.flush()
+            changed = True
+            continue
+        if unit.left_on is not None and row.left_on != unit.left_on:
+            row.left_on, row.left_reason = unit.left_on, unit.left_reason
+            changed = True
+        if version > row.version:
+            row.organization_name, row.version = unit.organization_name, version
+    if not changed:
+        return False
+    session.flush()
+    rotation = session.scalar(select(Rotation).where(Rotation.committee_id == committee_id).with_for_update())
+    if rotation is not None and rotation.state == domain.ACTIVE:
+        left = next((u for u in units if u.left_on is not None), None)
+        replan(session, rotation, now=now, actor=REGISTRY_ACTOR, cause=cause,
+               why=left.left_reason if left is not None else None)
+    return True
+
+
+def _stints(session: Session, committee_id: uuid.UUID) -> list[CommitteeUnit]:
+    return list(session.scalars(select(CommitteeUnit).where(CommitteeUnit.committee_id == committee_id)
+                                .order_by(CommitteeUnit.joined_on, CommitteeUnit.seq)))
+
+
+def _current_units(session: Session, committee_id: uuid.UUID) -> list[uuid.UUID]:
+    return [s.organization_id for s in _stints(session, committee_id) if s.left_on is None]
+
+
+def _current_unit(session: Session, rotation: Rotation, organization_id: uuid.UUID, field_name: str) -> CommitteeUnit:
+    stint = next((s for s in _stints(session, rotation.committee_id)
+                  if s.organization_id == organization_id and s.left_on is None), None)
+    if stint is None:
+        raise ValidationFailed.field(field_name, "not a current unit of the rotation's committee")
+    return stint
+
+
+# --- Overrides ----------------------------------------------------------------------------------------------
+
+def substitute(session: Session, actor: Actor, *, term_id: uuid.UUID, organization_id: uuid.UUID, reason: str,
+               now: datetime) -> Override:
+    """Another unit chairs one planned term; the unit whose turn it was goes next."""
+    term = _referenced_term(session, actor, term_id, "term_id")
+    rotation = _locked_rotation(session, term.rotation_id)
+    _check_future(term, now, "term_id")
+    if term.organization_id == organization_id:
+        raise ValidationFailed.field("organization_id", "already chairs this term")
+    unit = _current_unit(session, rotation, organization_id, "organization_id")
+    if unit.joined_on > term.starts_on:
+        raise ValidationFailed.field("organization_id", "not yet a member on the term's first day")
+    unavailable, _ = _overrides_and_swaps(session, rotation.id)
+    if any(p.unit == organization_id and p.overlaps(term.starts_on, term.ends_on + timedelta(days=1))
+           for p in unavailable):
+        raise ValidationFailed.field("organization_id", "marked unavailable during the term")
+    _check_unpinned(session, rotation.id, term.index, "term_id")
+    override = Override(district_id=rotation.district_id, rotation_id=rotation.id, kind=SUBSTITUTE,
+                        state=ACTIVE_OVERRIDE, organization_id=unit.organization_id,
+                        organization_name=unit.organization_name, term_id=term.id, term_index=term.index,
+                        reason=reason, created_by=actor.sub)
+    session.add(override)
+    payload = _override_event(session, rotation, override, term)
+    record(session, OVERRIDE_CREATED, override, payload_of=payload)
+    _audit(session, rotation, actor.sub, "override.created", reason,
+           {"override": str(override.id), "kind": SUBSTITUTE, "term": str(term.id),
+            "organization_id": str(organization_id)}, now)
+    replan(session, rotation, now=now, actor=actor.sub, cause="override_created", why=reason)
+    return override
+
+
+def mark_unavailable(session: Session, actor: Actor, *, rotation_id: uuid.UUID | None, organization_id: uuid.UUID,
+                     from_on: date, to_on: date, reason: str, now: datetime) -> Override:
+    """A unit cannot chair on [from_on, to_on): it is skipped, and keeps its place for when it can again."""
+    schedule.check_period(from_on, to_on)
+    rotation = _rotation_of_unit(session, actor, rotation_id, organization_id)
+    unit = _current_unit(session, rotation, organization_id, "organization_id")
+    override = Override(district_id=rotation.district_id, rotation_id=rotation.id, kind=UNAVAILABLE,
+                        state=ACTIVE_OVERRIDE, organization_id=unit.organization_id,
+                        organization_name=unit.organization_name, from_on=from_on, to_on=to_on, reason=reason,
+                        created_by=actor.sub)
+    session.add(override)
+    record(session, OVERRIDE_CREATED, override, payload_of=_override_event(session, rotation, override, None))
+    _audit(session, rotation, actor.sub, "override.created", reason,
+           {"override": str(override.id), "kind": UNAVAILABLE, "organization_id": str(organization_id),
+            "from": from_on.isoformat(), "to": to_on.isoformat()}, now)
+    replan(session, rotation, now=now, actor=actor.sub, cause="override_created", why=reason)
+    return override
+
+
+def cancel_override(session: Session, actor: Actor, override_id: uuid.UUID, *, reason: str | None,
+                    now: datetime, check_version: VersionCheck | None = None) -> Override:
+    """Withdraw an override; the terms it moved are planned by the turns again (a begun term stays)."""
+    override = visible(session, actor, Override, override_id, what="override", for_update=True)
+    if check_version is not None:
+        check_version(override.version)
+    if override.state != ACTIVE_OVERRIDE:
+        raise InvalidTransition(f"the override is {override.state}; only an active one can be cancelled",
+                                errors={"state": [override.state]})
+    rotation = _locked_rotation(session, override.rotation_id)
+    term = session.get(Term, override.term_id) if override.term_id else None
+    if override.kind == SUBSTITUTE:
+        start, _ = domain.term_window(rotation.starts_on, rotation.term_months, override.term_index or 0,
+                                      rotation.time_zone)
+        if start <= now:
+            raise Conflict("term_id: the substitute's term has begun; nothing changes a begun term",
+                           errors={"term_id": ["the term has begun"]})
+    override.state, override.cancelled_at, override.cancelled_by = CANCELLED_OVERRIDE, now, actor.sub
+    override.cancel_reason = reason
+    record(session, OVERRIDE_CANCELLED, override, payload_of=_override_event(session, rotation, override, term))
+    _audit(session, rotation, actor.sub, "override.cancelled", reason, {"override": str(override.id)}, now)
+    replan(session, rotation, now=now, actor=actor.sub, cause="override_cancelled", why=reason)
+    return override
+
+
+def _check_unpinned(session: Session, rotation_id: uuid.UUID, index: int, field_name: str) -> None:
+    """One term takes one override or swap: a second would silently lose to the first."""
+    _, pins = _overrides_and_swaps(session, rotation_id)
+    if any(pin.index == index for pin in pins):
+        raise Conflict(f"{field_name}: the term already has an active substitute or accepted swap",
+                       errors={field_name: ["the term already has an active substitute or accepted swap"]})
+
+
+def _rotation_of_unit(session: Session, actor: Actor, rotation_id: uuid.UUID | None,
+                      organization_id: uuid.UUID) -> Rotation:
+    """The rotation named, or the one of the committee the unit is in (a unit is in few committees)."""
+    if rotation_id is not None:
+        rotation = session.get(Rotation, rotation_id)
+        if rotation is None or not actor.sees(rotation.district_id):
+            raise ValidationFailed.field("rotation_id", "no such rotation")
+        return _locked_rotation(session, rotation.id)
+    committees = list(session.scalars(select(CommitteeUnit.committee_id).where(
+        CommitteeUnit.organization_id == organization_id, CommitteeUnit.left_on.is_(None))))
+    rotations = [r for r in session.scalars(select(Rotation).where(Rotation.committee_id.in_(committees)))
+                 if actor.sees(r.district_id)]
+    if not rotations:
+        raise ValidationFailed.field("organization_id", "not a current unit of any rotation's committee")
+    if len(rotations) > 1:
+        raise ValidationFailed.field("rotation_id", "the unit is in several committees: name the rotation")
+    return _locked_rotation(session, rotations[0].id)
+
+
+# --- Swaps --------------------------------------------------------------------------------------------------
+
+def request_swap(session: Session, actor: Actor, *, term_id: uuid.UUID, with_term_id: uuid.UUID, reason: str,
+                 now: datetime) -> Swap:
+    """The chair of `term_id` asks the chair of `with_term_id` to exchange terms."""
+    term = _referenced_term(session, actor, term_id, "term_id")
+    other = _referenced_term(session, actor, with_term_id, "with_term_id")
+    rotation = _locked_rotation(session, term.rotation_id)
+    if other.rotation_id != rotation.id:
+        raise ValidationFailed.field("with_term_id", "a term of another rotation")
+    _check_future(term, now, "term_id")
+    _check_future(other, now, "with_term_id")
+    if term.organization_id is None or other.organization_id is None:
+        field_name = "term_id" if term.organization_id is None else "with_term_id"
+        raise ValidationFailed.field(field_name, "the term has no chair to swap")
+    if term.organization_id == other.organization_id:
+        raise ValidationFailed.field("with_term_id", "the same unit chairs both terms")
+    _check_unpinned(session, rotation.id, term.index, "term_id")
+    _check_unpinned(session, rotation.id, other.index, "with_term_id")
+    swap = Swap(district_id=rotation.district_id, rotation_id=rotation.id, state=REQUESTED, term_id=term.id,
+                with_term_id=other.id, term_index=term.index, with_term_index=other.index,
+                organization_id=term.organization_id, organization_name=term.organization_name or "",
+                with_organization_id=other.organization_id, with_organization_name=other.organization_name or "",
+                expires_at=min(term.starts_at, other.starts_at), reason=reason, requested_by=actor.sub)
+    session.add(swap)
+    record(session, SWAP_REQUESTED, swap, payload_of=_swap_event(session, rotation, swap))
+    _audit(session, rotation, actor.sub, "swap.requested", reason,
+           {"swap": str(swap.id), "term": str(term.id), "with_term": str(other.id)}, now)
+    schedule_timer(session, SWAP_EXPIRE, swap.id, swap.expires_at, district_id=swap.district_id)
+    return swap
+
+
+def accept_swap(session: Session, actor: Actor, swap_id: uuid.UUID, *, reason: str | None, now: datetime,
+                check_version: VersionCheck | None = None) -> Swap:
+    """The asked unit agrees: the two terms change chairs, and keep them through later re-plans."""
+    swap, rotation = _answerable_swap(session, actor, swap_id, now, check_version)
+    for index, unit, field_name in ((swap.term_index, swap.organization_id, "term_id"),
+                                    (swap.with_term_index, swap.with_organization_id, "with_term_id")):
+        current = _first_chair(session, rotation.id, index)
+        if current is None or current.organization_id != unit:
+            raise Conflict(f"{field_name}: the plan changed since the request; the unit no longer chairs it",
+                           errors={field_name: ["the plan changed since the request"]})
+        _check_unpinned(session, rotation.id, index, field_name)
+    _answer(session, actor, rotation, swap, ACCEPTED, reason, now)
+    replan(session, rotation, now=now, actor=actor.sub, cause="swap_accepted", why=reason)
+    return swap
+
+
+def decline_swap(session: Session, actor: Actor, swap_id: uuid.UUID, *, reason: str | None, now: datetime,
+                 check_version: VersionCheck | None = None) -> Swap:
+    swap, rotation = _answerable_swap(session, actor, swap_id, now, check_version)
+    _answer(session, actor, rotation, swap, DECLINED, reason, now)
+    return swap
+
+
+def expire_swap(session: Session, swap_id: uuid.UUID, now: datetime) -> Swap | None:
+    """An unanswered request lapses when the earlier of its terms begins (once, whichever clock fires)."""
+    swap = session.get(Swap, swap_id, with_for_update=True)
+    if swap is None or swap.state != REQUESTED or now < swap.expires_at:
+        return None
+    rotation = session.get_one(Rotation, swap.rotation_id)
+    swap.state = EXPIRED
+    record(session, SWAP_EXPIRED, swap, payload_of=_swap_event(session, rotation, swap))
+    _audit(session, rotation, CLOCK_ACTOR, "swap.expired", None, {"swap": str(swap.id)}, now)
+    return swap
+
+
+def _answerable_swap(session: Session, actor: Actor, swap_id: uuid.UUID, now: datetime,
+                     check_version: VersionCheck | None) -> tuple[Swap, Rotation]:
+    swap = visible(session, actor, Swap, swap_id, what="swap", for_update=True)
+    if check_version is not None:
+        check_version(swap.version)
+    if swap.state == REQUESTED and now >= swap.expires_at:
+        expire_swap(session, swap.id, now)
+    if swap.state != REQUESTED:
+        raise InvalidTransition(f"the swap is {swap.state}; only a requested one can be accepted or declined",
+                                errors={"state": [swap.state]})
+    return swap, _locked_rotation(session, swap.rotation_id)
+
+
+def _answer(session: Session, actor: Actor, rotation: Rotation, swap: Swap, state: str, reason: str | None,
+            now: datetime) -> None:
+    swap.state, swap.answered_at, swap.answered_by, swap.answer_reason = state, now, actor.sub, reason
+    event = SWAP_ACCEPTED if state == ACCEPTED else SWAP_DECLINED
+    record(session, event, swap, payload_of=_swap_event(session, rotation, swap))
+    _audit(session, rotation, actor.sub, f"swap.{state}", reason, {"swap": str(swap.id)}, now)
+
+
+# --- Queries ------------------------------------------------------------------------------------------------
+
+def chair_at(session: Session, rotation: Rotation, at: datetime) -> Term | None:
+    """The term running at `at` (its chair may be none: a gap), or None outside the stored plan."""
+    return session.scalar(select(Term).where(Term.rotation_id == rotation.id, Term.state != CANCELLED,
+                                             Term.starts_at <= at, Term.ends_at > at).limit(1))
+
+
+def terms_between(session: Session, rotation: Rotation, start: datetime | None, end: datetime | None) -> list[Term]:
+    """The terms (not cancelled) that overlap [start, end), in order."""
+    stmt = select(Term).where(Term.rotation_id == rotation.id, Term.state != CANCELLED)
+    if start is not None:
+        stmt = stmt.where(Term.ends_at > start)
+    if end is not None:
+        stmt = stmt.where(Term.starts_at < end)
+    return list(session.scalars(stmt.order_by(Term.index, Term.part)))
+
+
+@dataclass(frozen=True)
+class FairnessReport:
+    rotation: Rotation
+    start: datetime
+    end: datetime
+    result: schedule.Fairness
+    names: dict[uuid.UUID, str]
+    compared: list[uuid.UUID]
+
+
+def fairness_report(session: Session, rotation: Rotation, start: datetime, end: datetime,
+                    now: datetime) -> FairnessReport:
+    """Terms per unit starting in [start, end); the balance compares the units that were members all through."""
+    if end <= start:
+        raise ValidationFailed.field("to", "must be after from")
+    stints = _stints(session, rotation.committee_id)
+    terms = [_planned(t) for t in terms_between(session, rotation, start, end)]
+    tz = rotation.time_zone
+    compared = schedule.members_throughout(
+        [schedule.Stint(s.organization_id, s.joined_on, s.left_on) for s in stints],
+        domain.local_day(start, tz), domain.local_day(end, tz))
+    result = schedule.fairness(terms, compared, start=start, end=end, now=now)
+    names = {s.organization_id: s.organization_name for s in stints}
+    return FairnessReport(rotation, start, end, result, names, [u for u in compared if isinstance(u, uuid.UUID)])
+
+
+# --- Helpers ------------------------------------------------------------------------------------------------
+
+def _check_zone(zone: str) -> None:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationFailed.field("time_zone", "not an IANA time zone (e.g. Asia/Shanghai)") from exc
+
+
+def _order_text(order: Sequence[uuid.UUID]) -> str:
+    return json.dumps([str(u) for u in order])
+
+
+def _locked_rotation(session: Session, rotation_id: uuid.UUID) -> Rotation:
+    return session.get_one(Rotation, rotation_id, with_for_update=True)
+
+
+def _referenced_term(session: Session, actor: Actor, term_id: uuid.UUID, field_name: str) -> Term:
+    term = session.get(Term, term_id)
+    if term is None or not actor.sees(term.district_id):
+        raise ValidationFailed.field(field_name, "no such term")
+    return term
+
+
+def _check_future(term: Term, now: datetime, field_name: str) -> None:
+    if term.state == CANCELLED:
+        raise Conflict(f"{field_name}: the term is no longer planned (a later plan replaced it)",
+                       errors={field_name: ["the term was cancelled by a later plan"]})
+    if term.starts_at <= now:
+        raise Conflict(f"{field_name}: the term has begun; nothing changes a begun term",
+                       errors={field_name: ["the term has begun"]})
+
+
+def _about(session: Session, rotation: Rotation) -> dict[str, Any]:
+    committee = session.get(Committee, rotation.committee_id)
+    return {"rotation_id": rotation.id, "district_id": rotation.district_id, "committee_id": rotation.committee_id,
+            "committee_name": committee.name if committee is not None else ""}
+
+
+def _term_event(session: Session, rotation: Rotation, term: Term) -> dict[str, Any]:
+    return {**_about(session, rotation), "term_id": term.id, "uid": term.uid, "index": term.index,
+            "part": term.part, "organization_id": term.organization_id, "organization_name": term.organization_name,
+            "starts_at": term.starts_at, "ends_at": term.ends_at, "starts_on": term.starts_on,
+            "ends_on": term.ends_on}
+
+
+def _swap_event(session: Session, rotation: Rotation, swap: Swap) -> dict[str, Any]:
+    session.flush()  # the payload carries the version this change gives the swap
+    about = _about(session, rotation)
+    return {**{k: getattr(swap, k) for k in (
+        "id", "district_id", "rotation_id", "state", "organization_id", "organization_name", "with_organization_id",
+        "with_organization_name", "reason", "answer_reason", "expires_at", "version")},
+        "committee_id": about["committee_id"], "committee_name": about["committee_name"],
+        "term": session.get_one(Term, swap.term_id), "with_term": session.get_one(Term, swap.with_term_id)}
+
+
+def _override_event(session: Session, rotation: Rotation, override: Override, term: Term | None) -> dict[str, Any]:
+    session.flush()  # the payload carries the version this change gives the override
+    about = _about(session, rotation)
+    return {**{k: getattr(override, k) for k in (
+        "id", "district_id", "rotation_id", "kind", "state", "organization_id", "organization_name", "reason",
+        "cancel_reason", "version")},
+        "committee_id": about["committee_id"], "committee_name": about["committee_name"], "term": term,
+        "from_": override.from_on, "to": override.to_on}
+
+
+def _audit(session: Session, rotation: Rotation, actor: str, action: str, why: str | None, what: dict[str, Any],
+           now: datetime) -> None:
+    session.add(AuditEntry(district_id=rotation.district_id, rotation_id=rotation.id, at=now, actor=actor,
+                           action=action, why=why, what=json.dumps(what, ensure_ascii=False)))
+
+
+def history(session: Session, rotation: Rotation) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.rotation_id == rotation.id)
+                                .order_by(AuditEntry.at, AuditEntry.id)))
+

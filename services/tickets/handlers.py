@@ -150,15 +150,9 @@ class TermData(Incoming):
     organization_name = ma.fields.String(allow_none=True, load_default=None)
 
 
-# A term began, or its chair left and the next unit took over: either way a chair now sits. Bound by `#` so that
-# rotation's other term events (ending_soon, ended...) and any it adds reach here and are passed over.
-_CHAIR_SITS = ("rotation.term.started", "rotation.term.handed_over")
-
-
-@read_models.handles("rotation.term.#")
+# A term began, or its chair left and the next unit took over: either way a chair now sits.
+@read_models.handles("rotation.term.started", "rotation.term.handed_over")
 def on_term(session: Session, event: Event) -> None:
-    if event.key not in _CHAIR_SITS:
-        return
     term = load(TermData, event.data)
     # Without a part number, a handover ranks after the start of the window it shares with the term it cut.
     part = term["part"] if term["part"] is not None else int(event.key == "rotation.term.handed_over")

@@ -338,23 +338,55 @@ def seed_rotation(sut: ServiceUnderTest) -> Seed:
     op = _operator(sut, "rotation")
     district, other = str(uuid.uuid4()), str(uuid.uuid4())
 
-    def committee(owner: str, name: str) -> str:
-        data = {"id": str(uuid.uuid4()), "district_id": owner, "community_id": str(uuid.uuid4()), "name": name,
-                "time_zone": "Asia/Shanghai", "version": 1}
+    def committee(owner: str, name: str, units: int = 0) -> tuple[str, list[str]]:
+        data: dict[str, Any] = {"id": str(uuid.uuid4()), "district_id": owner, "community_id": str(uuid.uuid4()),
+                                "name": name, "time_zone": "Asia/Shanghai", "units": [], "version": 1}
         assert sut.deliver("registry.committee.created", data) == "applied"
-        return data["id"]
+        ids = []
+        for i in range(units):
+            unit = {"organization_id": str(uuid.uuid4()), "organization_name": f"{name}共建单位{i}",
+                    "organization_kind": "hospital", "joined_on": "2023-01-01"}
+            data = {**data, "units": [*data["units"], unit], "version": data["version"] + 1}
+            assert sut.deliver("registry.committee.unit_joined", {**data, **unit}) == "applied"
+            ids.append(unit["organization_id"])
+        return data["id"], ids
 
-    taken = [committee(district, "星光社区大党委"), committee(other, "东林社区大党委")]
+    taken = [committee(district, "星光社区大党委", units=3), committee(other, "东林社区大党委", units=2)]
     rotations = [_created(sut.client.post("/v1/rotations", json={
-        "committee_id": c, "term_months": 1, "starts_on": "2024-01-01"}, headers=op))["id"] for c in taken]
+        "committee_id": c, "term_months": 1, "starts_on": "2024-01-01"}, headers=op))["id"] for c, _ in taken]
     # Committees without a rotation yet, so fuzzing keeps reaching the 201 path with its generated dates.
-    free = [committee(district if i % 4 else other, f"第{i}社区大党委") for i in range(FREE_ROWS)]
+    free = [committee(district if i % 4 else other, f"第{i}社区大党委")[0] for i in range(FREE_ROWS)]
+    units = [u for _, ids in taken for u in ids]
+    future = [t for t in sut.client.get(f"/v1/rotations/{rotations[0]}/schedule?limit=200&from="
+                                        "2100-01-01T00:00:00Z", headers=op).json["items"]]
+    upcoming = sut.client.get(f"/v1/terms?rotation_id={rotations[0]}&limit=12", headers=op).json["items"][2:]
+    # An override of each kind, and swaps to accept, decline or refuse.
+    overrides = [
+        _created(sut.client.post("/v1/overrides", json={
+            "term_id": upcoming[0]["id"], "organization_id": next(
+                u for u in taken[0][1] if u != upcoming[0]["organization_id"]), "reason": "换届"}, headers=op))["id"],
+        _created(sut.client.post("/v1/overrides", json={
+            "organization_id": taken[0][1][0], "from": "2030-01-01", "to": "2030-03-01", "reason": "整改"},
+            headers=op))["id"]]
+    upcoming = sut.client.get(f"/v1/terms?rotation_id={rotations[0]}&limit=12", headers=op).json["items"][4:]
+    pairs = [(a, b) for a in upcoming for b in upcoming if a["organization_id"] != b["organization_id"]]
+    swaps = [_created(sut.client.post("/v1/swaps", json={"term_id": a["id"], "with_term_id": b["id"],
+                                                         "reason": "迎检"}, headers=op))["id"] for a, b in pairs[:2]]
+    terms = [t["id"] for t in upcoming] + [t["id"] for t in future]
     return Seed(district, {
         "rotation_id": rotations,
-        "committee_id": taken + free,
+        "committee_id": [c for c, _ in taken] + free,
         # The ends of the calendar, and month ends that adding months must clamp.
         "starts_on": ["0001-01-01", "9999-12-31", "9999-10-31", "2024-02-29", "2024-01-31"],
-        "cursor": _cursors(sut, op, "/v1/rotations", "/v1/committees"),
+        "time_zone": ["Asia/Shanghai", "America/Santiago", "Mars/Olympus_Mons"],
+        "organization_id": units,
+        "order": [units[:3], units[2:]],
+        "term_id": terms,
+        "with_term_id": terms,
+        "override_id": overrides,
+        "swap_id": swaps,
+        "cursor": _cursors(sut, op, "/v1/rotations", "/v1/committees", "/v1/terms", "/v1/overrides", "/v1/swaps",
+                           f"/v1/rotations/{rotations[0]}/schedule", f"/v1/rotations/{rotations[0]}/history"),
     })
 
 

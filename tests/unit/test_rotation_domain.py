@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from linli.services.rotation.domain import add_months, term_at, term_window
+from linli.services.rotation.domain import TERM_MONTHS, add_months, last_day, term_at, term_window
 
 
 def utc(*args):
@@ -78,7 +78,27 @@ def test_term_at_agrees_with_term_window_every_day_for_years():
             moment += timedelta(hours=13)
 
 
-@pytest.mark.parametrize(("months", "index"), [(2, 0), (12, 0), (1, -1)])
+@pytest.mark.parametrize("months", TERM_MONTHS)
+def test_every_term_length_starts_at_local_midnight_across_dst_and_year_ends(months):
+    # A start on the 31st in Berlin: clamped month ends, both DST changes, and several year ends.
+    zone = ZoneInfo("Europe/Berlin")
+    for k in range(30):
+        start, end = term_window(date(2023, 12, 31), months, k, "Europe/Berlin")
+        assert start.astimezone(zone).time() == time(0) and end.astimezone(zone).time() == time(0)
+        assert start.astimezone(zone).date() == add_months(date(2023, 12, 31), k * months)
+        assert last_day(end, "Europe/Berlin") == add_months(date(2023, 12, 31), (k + 1) * months) - timedelta(days=1)
+        assert term_at(date(2023, 12, 31), months, "Europe/Berlin", start).index == k
+        assert term_at(date(2023, 12, 31), months, "Europe/Berlin", end - timedelta(microseconds=1)).index == k
+
+
+def test_yearly_and_half_yearly_terms_keep_a_leap_day_start_on_the_29th_when_it_exists():
+    starts = [term_window(date(2024, 2, 29), 12, k, "Asia/Shanghai")[0] for k in range(5)]
+    assert [s.astimezone(ZoneInfo("Asia/Shanghai")).date() for s in starts] == [
+        date(2024, 2, 29), date(2025, 2, 28), date(2026, 2, 28), date(2027, 2, 28), date(2028, 2, 29)]
+    assert term_window(date(2024, 8, 31), 6, 0, "Asia/Shanghai")[1] == utc(2025, 2, 27, 16)
+
+
+@pytest.mark.parametrize(("months", "index"), [(4, 0), (0, 0), (24, 0), (1, -1)])
 def test_bad_term_length_or_index_is_refused(months, index):
     with pytest.raises(ValueError):
         term_window(date(2024, 1, 1), months, index, "Asia/Shanghai")
