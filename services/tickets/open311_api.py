@@ -240,7 +240,7 @@ def _form() -> dict[str, Any]:
     for name, value in fields.items(multi=True):
         if "\x00" in name or "\x00" in value:
             raise ValidationFailed.field(name.replace("\x00", "\\u0000"), "must not contain NUL characters")
-    given = {name: value for name, value in fields.items() if value.strip()}
+    given = {name: value for name, value in fields.items() if value != ""}
     try:
         return Open311RequestForm().load(given)
     except ma.ValidationError as exc:

@@ -264,9 +264,8 @@ class Open311KeyCreated(Open311KeySchema):
 
 class Open311KeyCreate(ma.Schema):
     client_name = Text(required=True, max_length=100, metadata={"description": "who will hold the key"})
-    district_id = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=64),
-                                   metadata={"description": "the district its requests go to; by default the "
-                                                            "caller's (required of operators)"})
+    district_id = Text(load_default=None, allow_none=True, max_length=64, metadata={
+        "description": "the district its requests go to; by default the caller's (required of operators)"})
 
 
 class Open311KeyQuery(PageArgs):
