@@ -54,7 +54,8 @@ class World:
         form = {"api_key": self.key, "service_code": "facilities", "address_string": "永川区星光小区3栋2单元",
                 "description": "楼道灯坏了\n一周没亮", "first_name": "阿姨", "last_name": "王", "phone": PHONE,
                 "email": "wang@example.cn"} | fields
-        return self.sut.client.post(f"/open311/v2/requests.{fmt}", data={k: v for k, v in form.items() if v is not None})
+        given = {name: value for name, value in form.items() if value is not None}
+        return self.sut.client.post(f"/open311/v2/requests.{fmt}", data=given)
 
     def posted(self, **fields: str) -> str:
         r = self.post(**fields)
@@ -199,7 +200,8 @@ def test_a_retried_key_creation_makes_nothing_new_and_does_not_keep_the_secret(w
     r = world.sut.client.post("/v1/open311/keys", json={"client_name": "12345热线", "district_id": YONGCHUAN},
                               headers={**world.sut.as_(*OPERATOR), "Idempotency-Key": "key-1"})
     assert r.status_code == 409 and r.headers["Idempotent-Replayed"] == "true"
-    assert r.headers["Location"] == f"/v1/open311/keys/{first['id']}" and first["api_key"] not in r.get_data(as_text=True)
+    assert r.headers["Location"] == f"/v1/open311/keys/{first['id']}"
+    assert first["api_key"] not in r.get_data(as_text=True)
     assert first["api_key"] not in _every_value(world)
     with world.sut.rt.factory() as session:
         assert len(session.scalars(select(Open311Key.id)).all()) == 3
@@ -355,8 +357,9 @@ def test_an_unknown_format_is_a_404_in_xml_the_standards_default(world):
 
 def test_services_and_their_definition_in_both_formats(world):
     services = world.get("services.json", jurisdiction_id=YONGCHUAN).json
-    assert {"service_code": "facilities", "service_name": "设施维修", "description": "楼道灯、电梯、管网、道路等公共设施损坏",
-            "metadata": True, "type": "realtime", "keywords": "路灯,电梯,维修", "group": "社区治理"} in services
+    assert {"service_code": "facilities", "service_name": "设施维修",
+            "description": "楼道灯、电梯、管网、道路等公共设施损坏", "metadata": True, "type": "realtime",
+            "keywords": "路灯,电梯,维修", "group": "社区治理"} in services
     root = safe_xml.fromstring(world.get("services.xml", jurisdiction_id=YONGCHUAN).get_data())
     assert [s.findtext("service_code") for s in root.findall("service")] == [s["service_code"] for s in services]
     definition = world.get("services/facilities.json", jurisdiction_id=YONGCHUAN).json
@@ -375,8 +378,8 @@ def test_discovery_names_the_endpoint_and_both_formats(world):
     assert endpoint["url"] == "http://localhost/open311/v2"
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint["formats"] == ["text/xml", "application/json"]
-    root = safe_xml.fromstring(world.sut.client.get("/open311/v2/discovery.xml", headers={
-        "X-Forwarded-Prefix": "/tickets", "X-Forwarded-Host": "gov.example.cn", "X-Forwarded-Proto": "https"}).get_data())
+    proxied = {"X-Forwarded-Prefix": "/tickets", "X-Forwarded-Host": "gov.example.cn", "X-Forwarded-Proto": "https"}
+    root = safe_xml.fromstring(world.sut.client.get("/open311/v2/discovery.xml", headers=proxied).get_data())
     assert root.findtext("endpoints/endpoint/url") == "https://gov.example.cn/tickets/open311/v2"
     assert [f.text for f in root.findall("endpoints/endpoint/formats/format")] == ["text/xml", "application/json"]
 
