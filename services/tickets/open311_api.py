@@ -53,8 +53,8 @@ open311_blueprint = Blueprint(
 
 # --- Errors: the standard's document, in the format the path asks for --------------------------------------------
 
-# The standard answers bad input 400 and a refused api_key 403; the suite's finer statuses map onto those.
-_STATUSES = {401: 403, 415: 400, 422: 400}
+# The standard answers all bad input 400; the suite's finer statuses for it map onto that.
+_STATUSES = {415: 400, 422: 400}
 
 
 def _format() -> str:
@@ -106,16 +106,15 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERRORS_JSON}, "text/xml": _XML}}
 
 
-def _standard(*, writes: bool = False, item: bool = False) -> dict[str, Any]:
+def _standard(*, writes: bool = False) -> dict[str, Any]:
     """The doc of an Open311 operation: its XML answer beside the JSON one, and the errors it answers."""
     responses: dict[int | str, Any] = {
         200: {"content": {"text/xml": _XML}},
         400: _error("bad input: a parameter is missing, malformed, or names nothing known"),
+        404: _error("no such format, or no such item in this jurisdiction"),
         503: _error("the database is unavailable; nothing was changed"),
         "default": _error("any other error, as the standard's errors document"),
     }
-    if item or writes:
-        responses[404] = _error("no such item in this jurisdiction, or no such format")
     if writes:
         responses[403] = _error("the api_key is missing, unknown or revoked, or for another jurisdiction")
         responses[413] = _error("the body is too large")
@@ -128,7 +127,7 @@ def _standard(*, writes: bool = False, item: bool = False) -> dict[str, Any]:
 class Discovery(MethodView):
     @public
     @open311_blueprint.response(200, Open311DiscoverySchema)
-    @open311_blueprint.doc(**_standard(item=True))
+    @open311_blueprint.doc(**_standard())
     def get(self, format: str) -> Response:
         """Where the GeoReport v2 endpoint is and which formats it speaks (the standard's service discovery)"""
         fmt = _checked(format)
@@ -158,7 +157,7 @@ class Services(MethodView):
     @public
     @open311_blueprint.arguments(Open311JurisdictionQuery, location="query")
     @open311_blueprint.response(200, Open311ServiceSchema(many=True))
-    @open311_blueprint.doc(**_standard(item=True))
+    @open311_blueprint.doc(**_standard())
     def get(self, args: dict[str, Any], format: str) -> Response:
         """The services requests can be raised for: tickets' categories"""
         fmt = _checked(format)
@@ -174,7 +173,7 @@ class ServiceDefinition(MethodView):
     @public
     @open311_blueprint.arguments(Open311JurisdictionQuery, location="query")
     @open311_blueprint.response(200, Open311ServiceDefinitionSchema)
-    @open311_blueprint.doc(**_standard(item=True))
+    @open311_blueprint.doc(**_standard())
     def get(self, args: dict[str, Any], service_code: str, format: str) -> Response:
         """What a service asks besides the standard's fields: `attribute[code]` in a POST"""
         fmt = _checked(format)
@@ -242,10 +241,15 @@ def _form() -> dict[str, Any]:
             raise ValidationFailed.field(name.replace("\x00", "\\u0000"), "must not contain NUL characters")
     given = {name: value for name, value in fields.items() if value != ""}
     try:
-        return Open311RequestForm().load(given)
+        return Open311RequestForm().load(given, partial=("api_key",))
     except ma.ValidationError as exc:
         errors = flatten_messages(exc.messages)
         raise ValidationFailed(f"invalid input: {', '.join(sorted(errors))}", errors=errors) from exc
+
+
+POST_EXAMPLE = {"api_key": "o311_…", "service_code": "facilities", "address_string": "永川区星光小区3栋",
+                "description": "3栋2单元楼道灯一周没亮", "first_name": "三", "last_name": "张", "phone": "13812345678",
+                "attribute[urgency]": "normal"}
 
 
 @open311_blueprint.route("/requests.<format>", parameters=[FORMAT])
@@ -253,7 +257,7 @@ class Requests(MethodView):
     @public
     @open311_blueprint.arguments(Open311RequestQuery, location="query")
     @open311_blueprint.response(200, Open311RequestSchema(many=True))
-    @open311_blueprint.doc(**_standard(item=True))
+    @open311_blueprint.doc(**_standard())
     def get(self, args: dict[str, Any], format: str) -> Response:
         """The jurisdiction's requests, newest first: by id, or by service, status and date (the last 90 days)
 
@@ -289,7 +293,7 @@ class Requests(MethodView):
     @accepts(FORM)
     @open311_blueprint.response(200, Open311PostedSchema(many=True))
     @open311_blueprint.doc(**_standard(writes=True), requestBody={"required": True, "content": {FORM: {
-        "schema": Open311RequestForm}}})
+        "schema": Open311RequestForm, "example": POST_EXAMPLE}}})
     def post(self, format: str) -> Response:
         """Raise a request: a ticket of the api_key's district, source `open311`, as `POST /v1/tickets` raises one
 
@@ -321,7 +325,7 @@ class RequestItem(MethodView):
     @public
     @open311_blueprint.arguments(Open311JurisdictionQuery, location="query")
     @open311_blueprint.response(200, Open311RequestSchema(many=True))
-    @open311_blueprint.doc(**_standard(item=True))
+    @open311_blueprint.doc(**_standard())
     def get(self, args: dict[str, Any], service_request_id: str, format: str) -> Response:
         """One request of the jurisdiction (a list of one, as the standard has it)"""
         fmt = _checked(format)
@@ -338,7 +342,7 @@ class Tokens(MethodView):
     @public
     @open311_blueprint.arguments(Open311JurisdictionQuery, location="query")
     @open311_blueprint.response(200, Open311TokenSchema(many=True))
-    @open311_blueprint.doc(**_standard(item=True))
+    @open311_blueprint.doc(**_standard())
     def get(self, args: dict[str, Any], token: str, format: str) -> Response:
         """The request id a token stands for (the standard's deferred answer; here a token is the id itself)"""
         fmt = _checked(format)

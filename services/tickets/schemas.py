@@ -20,6 +20,7 @@ from linli.services.tickets.domain import (
     STATES,
     URGENCIES,
 )
+from linli.services.tickets.open311 import MAX_REQUESTS, STATUSES
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
@@ -336,7 +337,7 @@ class Open311RequestSchema(ma.Schema):
     """A ticket as the public sees it: nothing of the reporter's name, phone or email."""
 
     service_request_id = ma.fields.String(metadata={"description": "the ticket's id"})
-    status = ma.fields.String(validate=ma.validate.OneOf(("open", "closed")))
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     status_notes = ma.fields.String(metadata={"description": "the last move's note, else the state in Chinese"})
     service_name = ma.fields.String()
     service_code = ma.fields.String()
@@ -365,7 +366,9 @@ class Open311TokenSchema(ma.Schema):
     token = ma.fields.String()
 
 
-_LIST = r"[^,]+(,[^,]+)*"
+# Anchored: marshmallow's Regexp only anchors the start, and an OpenAPI pattern neither end.
+_LIST = r"^[^,]+(,[^,]+)*$"
+_STATUSES = "^({0})(,({0}))*$".format("|".join(STATUSES))
 
 
 class Open311RequestQuery(ma.Schema):
@@ -380,10 +383,11 @@ class Open311RequestQuery(ma.Schema):
         "description": "W3C date-time (2010-01-01T00:00:00Z); by default 90 days before end_date"})
     end_date = ma.fields.String(validate=ma.validate.Length(max=40), metadata={
         "description": "W3C date-time; by default now, or 90 days after start_date; at most 90 days after it"})
-    status = ma.fields.String(validate=ma.validate.Regexp(r"(open|closed)(,(open|closed))*"), metadata={
+    status = ma.fields.String(validate=ma.validate.Regexp(_STATUSES), metadata={
         "description": "open, closed or both, comma-separated"})
-    page_size = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=1000), metadata={
-        "description": "at most this many requests, newest first (the standard's limit, 1000, by default)"})
+    page_size = ma.fields.Integer(load_default=MAX_REQUESTS, validate=ma.validate.Range(min=1, max=MAX_REQUESTS),
+                                  metadata={"description": "at most this many requests, newest first (the "
+                                                           f"standard's limit, {MAX_REQUESTS}, by default)"})
 
 
 class Open311JurisdictionQuery(ma.Schema):
@@ -397,9 +401,9 @@ class Open311RequestForm(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # the standard's clients send fields it has no use for (device_id...)
 
-    # Required, but checked by the use case: a missing key is the standard's 403, like a wrong one.
-    api_key = ma.fields.String(validate=ma.validate.Length(max=200), metadata={
-        "description": "required: the key an operator made for the client (POST /v1/open311/keys)"})
+    # Loaded as optional (`partial`): the use case answers a missing key the standard's 403, like a wrong one.
+    api_key = ma.fields.String(required=True, validate=ma.validate.Length(max=200), metadata={
+        "description": "the key an operator made for the client (POST /v1/open311/keys)"})
     jurisdiction_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
         "description": "the district; must be the api_key's when given"})
     service_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))

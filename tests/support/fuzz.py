@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import SkipTest
 
@@ -305,10 +306,13 @@ def _seed_open311(sut: ServiceUnderTest, op: dict[str, str], district: str, othe
     r = sut.client.post(f"/v1/open311/keys/{revoked['id']}/revoke", json={"reason": "换发新密钥"}, headers=op)
     assert r.status_code == 200, r.get_data(as_text=True)
     own = [c for c in compounds if c["district_id"] == district]
+    now = datetime.now(UTC)
+    # Values a generated request needs to get past the standard's checks to its 200: the live key most often,
+    # dates within 90 days of each other, a phone, coordinates, a compound named by id or by address.
     return {
         "key_id": [active["id"], revoked["id"], foreign["id"]],
-        "api_key": [active["api_key"], revoked["api_key"], foreign["api_key"]],
-        "jurisdiction_id": [district, other],
+        "api_key": [active["api_key"], active["api_key"], revoked["api_key"], foreign["api_key"]],
+        "jurisdiction_id": [district, district, other],
         "district_id": [district, other],
         "format": ["json", "xml"],
         "service_code": ["facilities", "general", "fast_track"],
@@ -317,6 +321,12 @@ def _seed_open311(sut: ServiceUnderTest, op: dict[str, str], district: str, othe
         "address_id": [c["id"] for c in own],
         "address_string": [f"永川区{c['name']}3栋" for c in own],
         "phone": ["13812345678", "+86 138-1234-5678"],
+        "start_date": [(now - timedelta(days=30)).isoformat(), "2026-01-01"],
+        "end_date": [now.isoformat()],
+        "status": ["open", "closed,open"],
+        "lat": [29.35],
+        "long": [105.9],
+        "media_url": ["https://img.example.cn/1.jpg"],
     }
 
 

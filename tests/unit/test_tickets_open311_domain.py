@@ -222,3 +222,17 @@ def test_the_xml_parser_of_the_tests_refuses_entities():
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><errors>&a;</errors>'
     with pytest.raises(Exception, match="Entit"):
         safe_xml.fromstring(bomb)
+
+
+def test_an_empty_list_is_an_empty_root_element():
+    root = safe_xml.fromstring(formats.render("service_requests", [], "xml")[0])
+    assert (root.tag, len(root)) == ("service_requests", 0)
+    assert formats.render("service_requests", [], "json")[0] == b"[]"
+
+
+@pytest.mark.parametrize("module", ["open311", "open311_formats"])
+def test_the_open311_rules_and_formats_run_without_flask_or_a_database(module):
+    from tests.unit.test_layers import ROOT, _imports, _uses
+
+    used = _imports(ROOT / "services" / "tickets" / f"{module}.py")
+    assert not _uses(used, "flask", "flask_smorest", "linli.shared.http", "kombu", "sqlalchemy", "marshmallow")
