@@ -311,7 +311,8 @@ def _seed_open311(sut: ServiceUnderTest, op: dict[str, str], district: str, othe
     # dates within 90 days of each other, a phone, coordinates, a compound named by id or by address.
     return {
         "key_id": [active["id"], revoked["id"], foreign["id"]],
-        "api_key": [active["api_key"], active["api_key"], revoked["api_key"], foreign["api_key"]],
+        # The live key only: a generated key, the other ones' 403s, is most of what the fuzzer sends anyway.
+        "api_key": [active["api_key"]],
         "jurisdiction_id": [district, district, other],
         "district_id": [district, other],
         "format": ["json", "xml"],
