@@ -10,9 +10,10 @@ from civicbot.http import HttpError
 from civicbot.open311 import ValidationError
 from requests import HTTPError
 
+from linli.services.tickets.models import Ticket
 from tests.support.open311_clients import civicbot, civicbot_post, georeport, post_xml
+from tests.support.open311_world import PHONE, YONGCHUAN, World
 from tests.support.wsgi import serving
-from tests.unit.test_tickets_open311_api import PHONE, YONGCHUAN, World
 
 
 @pytest.fixture
@@ -38,8 +39,6 @@ def test_civicbot_files_a_request_checked_against_our_services_and_reads_it_back
     listed = client.list_requests(service_code="facilities", status="open", service_request_ids=[ticket])
     assert [r["service_request_id"] for r in listed] == [ticket]
     with world.sut.rt.factory() as session:
-        from linli.services.tickets.models import Ticket
-
         row = session.get(Ticket, uuid.UUID(ticket))
         assert (row.source, row.urgency, row.reporter_name) == ("open311", "urgent", "张三")
 
