@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from linli.services.tickets import domain, usecases
-from linli.services.tickets.models import Compound, Ticket, TicketComment, TicketMove
+from linli.services.tickets.models import Compound, Open311Key, Ticket, TicketComment, TicketMove
 from linli.services.tickets.schemas import (
     CategoryPage,
     CategoryPatch,
@@ -28,6 +28,12 @@ from linli.services.tickets.schemas import (
     MergeBody,
     MoveBody,
     MovePage,
+    Open311KeyCreate,
+    Open311KeyCreated,
+    Open311KeyPage,
+    Open311KeyQuery,
+    Open311KeyRevoke,
+    Open311KeySchema,
     RateBody,
     RejectBody,
     RerouteBody,
@@ -46,6 +52,7 @@ from linli.services.tickets.schemas import (
 from linli.shared.db import utcnow
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
+from linli.shared.http.operations import secret_answer
 from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.uow import db
 
@@ -441,3 +448,67 @@ class CategoryItem(MethodView):
         """Change some of your district's deadlines for a category; the others stay (send If-Match)"""
         return _category(usecases.edit_category_deadlines(db(), principal(), code, **args, **body,
                                                           check_version=check_if_match))
+# --- Open311 GeoReport v2: the clients' api_keys, managed by operators ----------------------------------------------
+
+open311_keys = Blueprint("open311_keys", __name__, url_prefix="/v1/open311/keys",
+                         description="api_keys of Open311 GeoReport v2 clients (hotlines, 311 apps); see /open311/v2.")
+
+
+class _NewKey:
+    """A key just made, with the secret it stands for: answered once, never kept."""
+
+    def __init__(self, key: Open311Key, secret: str) -> None:
+        self._key = key
+        self.api_key = secret
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._key, name)
+
+
+@open311_keys.route("")
+class Open311Keys(MethodView):
+    @requires("tickets:admin")
+    @open311_keys.arguments(Open311KeyQuery, location="query")
+    @open311_keys.response(200, Open311KeyPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the api_keys, newest first (their prefixes only: a key is shown once, when it is made)"""
+        stmt = in_district(select(Open311Key), Open311Key.district_id)
+        if args.get("state") == "active":
+            stmt = stmt.where(Open311Key.revoked_at.is_(None))
+        elif args.get("state") == "revoked":
+            stmt = stmt.where(Open311Key.revoked_at.is_not(None))
+        return paginate(db(), stmt, Open311Key, args["limit"], args["cursor"])
+
+    @requires("tickets:admin")
+    @secret_answer
+    @open311_keys.arguments(Open311KeyCreate())
+    @open311_keys.response(201, Open311KeyCreated)
+    def post(self, body: dict[str, Any]) -> tuple[_NewKey, int, dict[str, str]]:
+        """Make an api_key for an Open311 client of a district; the answer holds the key, shown this once
+
+        Only the key's hash is kept. A retry with the same Idempotency-Key answers 409 with the key's Location,
+        not the key again.
+        """
+        key, secret = usecases.create_open311_key(db(), principal(), **body, now=utcnow())
+        return _NewKey(key, secret), 201, {"Location": f"/v1/open311/keys/{key.id}", "ETag": etag(key.version)}
+
+
+@open311_keys.route("/<uuid:key_id>")
+class Open311KeyItem(MethodView):
+    @requires("tickets:admin")
+    @open311_keys.response(200, Open311KeySchema)
+    def get(self, key_id: uuid.UUID) -> tuple[Open311Key, int, dict[str, str]]:
+        """One api_key (its prefix only)"""
+        key = visible_or_404(db().get(Open311Key, key_id), "api_key")
+        return key, 200, {"ETag": etag(key.version)}
+
+
+@open311_keys.route("/<uuid:key_id>/revoke")
+class Open311KeyRevocation(MethodView):
+    @requires("tickets:admin")
+    @open311_keys.arguments(Open311KeyRevoke())
+    @open311_keys.response(200, Open311KeySchema)
+    def post(self, body: dict[str, Any], key_id: uuid.UUID) -> tuple[Open311Key, int, dict[str, str]]:
+        """Revoke an api_key for good: the client's next POST answers 403 (a revoked key: 409)"""
+        key = usecases.revoke_open311_key(db(), principal(), key_id, utcnow(), **body)
+        return key, 200, {"ETag": etag(key.version)}

@@ -257,3 +257,25 @@ class ChairTerm(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     organization_name: Mapped[str | None] = mapped_column(String(200))
+class Open311Key(Entity, Base):
+    """An Open311 client's api_key (a hotline, a 311 app): the district its requests are raised in.
+
+    Only the key's SHA-256 is kept, and its first characters so an operator can tell keys apart: the key
+    itself is shown once, when it is made.
+    """
+
+    __tablename__ = "open311_keys"
+
+    client_name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(200))  # the operator's `sub`
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (Index("uq_open311_keys_key_hash", "key_hash", unique=True),)
+
+    @property
+    def state(self) -> str:
+        return "active" if self.revoked_at is None else "revoked"

@@ -28,6 +28,7 @@ from linli.services.tickets.domain import (
     STATES,
     URGENCIES,
 )
+from linli.services.tickets.open311 import MAX_REQUESTS, STATUSES
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
@@ -376,3 +377,191 @@ class CategoryPatch(ma.Schema):
 
 
 CategoryPage = page_schema(CategorySchema)
+# --- Open311 GeoReport v2: api_keys over the JWT API --------------------------------------------------------------
+
+KEY_STATES = ("active", "revoked")
+
+
+class Open311KeySchema(EntitySchema):
+    client_name = ma.fields.String(dump_only=True, metadata={"description": "who holds the key (a hotline, an app)"})
+    key_prefix = ma.fields.String(dump_only=True, metadata={
+        "description": "the key's first characters, to tell keys apart; the key itself is shown once only"})
+    state = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(KEY_STATES))
+    created_by = ma.fields.String(dump_only=True, metadata={"description": "the operator who made it (token's sub)"})
+    revoked_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    revoked_by = ma.fields.String(dump_only=True, allow_none=True)
+    revoked_reason = ma.fields.String(dump_only=True, allow_none=True)
+
+
+class Open311KeyCreated(Open311KeySchema):
+    api_key = ma.fields.String(dump_only=True, metadata={
+        "description": "the key to give the client, shown in this answer only: only its hash is kept"})
+
+
+class Open311KeyCreate(ma.Schema):
+    client_name = Text(required=True, max_length=100, metadata={"description": "who will hold the key"})
+    district_id = Text(load_default=None, allow_none=True, max_length=64, metadata={
+        "description": "the district its requests go to; by default the caller's (required of operators)"})
+
+
+class Open311KeyQuery(PageArgs):
+    state = ma.fields.String(validate=ma.validate.OneOf(KEY_STATES))
+
+
+class Open311KeyRevoke(ma.Schema):
+    reason = Text(load_default=None, allow_none=True, max_length=500)
+
+
+Open311KeyPage = page_schema(Open311KeySchema)
+
+
+# --- Open311 GeoReport v2: the standard's documents (http://wiki.open311.org/GeoReport_v2) --------------------------
+#
+# Shapes of the JSON answers, for the OpenAPI; the XML answers hold the same fields as elements.
+
+_W3C = "ISO 8601 with the offset, in the districts' local time (e.g. 2026-03-01T09:30:00+08:00)"
+
+
+class Open311EndpointSchema(ma.Schema):
+    specification = ma.fields.String()
+    url = ma.fields.String()
+    changeset = ma.fields.String()
+    type = ma.fields.String()
+    formats = ma.fields.List(ma.fields.String())
+
+
+class Open311DiscoverySchema(ma.Schema):
+    changeset = ma.fields.String()
+    contact = ma.fields.String()
+    key_service = ma.fields.String()
+    endpoints = ma.fields.List(ma.fields.Nested(Open311EndpointSchema))
+
+
+class Open311ServiceSchema(ma.Schema):
+    service_code = ma.fields.String(metadata={"description": "a ticket category"})
+    service_name = ma.fields.String()
+    description = ma.fields.String()
+    metadata = ma.fields.Boolean(metadata={"description": "true: GET services/{service_code} lists attributes"})
+    type = ma.fields.String()
+    keywords = ma.fields.String(metadata={"description": "comma-separated"})
+    group = ma.fields.String()
+
+
+class Open311ValueSchema(ma.Schema):
+    key = ma.fields.String()
+    name = ma.fields.String()
+
+
+class Open311AttributeSchema(ma.Schema):
+    variable = ma.fields.Boolean()
+    code = ma.fields.String()
+    datatype = ma.fields.String()
+    required = ma.fields.Boolean()
+    datatype_description = ma.fields.String(allow_none=True)
+    order = ma.fields.Integer()
+    description = ma.fields.String()
+    values = ma.fields.List(ma.fields.Nested(Open311ValueSchema))
+
+
+class Open311ServiceDefinitionSchema(ma.Schema):
+    service_code = ma.fields.String()
+    attributes = ma.fields.List(ma.fields.Nested(Open311AttributeSchema))
+
+
+class Open311RequestSchema(ma.Schema):
+    """A ticket as the public sees it: nothing of the reporter's name, phone or email."""
+
+    service_request_id = ma.fields.String(metadata={"description": "the ticket's id"})
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    status_notes = ma.fields.String(metadata={"description": "the last move's note, else the state in Chinese"})
+    service_name = ma.fields.String()
+    service_code = ma.fields.String()
+    description = ma.fields.String()
+    agency_responsible = ma.fields.String(allow_none=True, metadata={"description": "the lead unit, once dispatched"})
+    service_notice = ma.fields.String(allow_none=True)
+    requested_datetime = ma.fields.String(metadata={"description": _W3C})
+    updated_datetime = ma.fields.String(metadata={"description": _W3C})
+    expected_datetime = ma.fields.String(metadata={"description": f"the ticket's deadline; {_W3C}"})
+    address = ma.fields.String(allow_none=True)
+    address_id = ma.fields.String(metadata={"description": "the compound's id"})
+    zipcode = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(allow_none=True)
+    long = ma.fields.Float(allow_none=True)
+    media_url = ma.fields.String(allow_none=True)
+
+
+class Open311PostedSchema(ma.Schema):
+    service_request_id = ma.fields.String()
+    service_notice = ma.fields.String(allow_none=True)
+    account_id = ma.fields.String(allow_none=True)
+
+
+class Open311TokenSchema(ma.Schema):
+    service_request_id = ma.fields.String()
+    token = ma.fields.String()
+
+
+# Anchored: marshmallow's Regexp only anchors the start, and an OpenAPI pattern neither end.
+_LIST = r"^[^,]+(,[^,]+)*$"
+_STATUSES = "^({0})(,({0}))*$".format("|".join(STATUSES))
+
+
+class Open311RequestQuery(ma.Schema):
+    jurisdiction_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "the district; required when the endpoint serves several"})
+    service_request_id = ma.fields.String(validate=[ma.validate.Length(max=8000), ma.validate.Regexp(_LIST)],
+                                          metadata={"description": "ids, comma-separated; overrides the other "
+                                                                   "filters"})
+    service_code = ma.fields.String(validate=[ma.validate.Length(max=400), ma.validate.Regexp(_LIST)],
+                                    metadata={"description": "codes, comma-separated"})
+    start_date = ma.fields.String(validate=ma.validate.Length(max=40), metadata={
+        "description": "W3C date-time (2010-01-01T00:00:00Z); by default 90 days before end_date"})
+    end_date = ma.fields.String(validate=ma.validate.Length(max=40), metadata={
+        "description": "W3C date-time; by default now, or 90 days after start_date; at most 90 days after it"})
+    status = ma.fields.String(validate=ma.validate.Regexp(_STATUSES), metadata={
+        "description": "open, closed or both, comma-separated"})
+    page_size = ma.fields.Integer(load_default=MAX_REQUESTS, validate=ma.validate.Range(min=1, max=MAX_REQUESTS),
+                                  metadata={"description": "at most this many requests, newest first (the "
+                                                           f"standard's limit, {MAX_REQUESTS}, by default)"})
+
+
+class Open311JurisdictionQuery(ma.Schema):
+    jurisdiction_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "the district; required when the endpoint serves several"})
+
+
+class Open311RequestForm(ma.Schema):
+    """POST requests' fields besides `attribute[code]` ones, form-encoded as the standard has them."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # the standard's clients send fields it has no use for (device_id...)
+
+    # Loaded as optional (`partial`): the use case answers a missing key the standard's 403, like a wrong one.
+    api_key = ma.fields.String(required=True, validate=ma.validate.Length(max=200), metadata={
+        "description": "the key an operator made for the client (POST /v1/open311/keys)"})
+    jurisdiction_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "the district; must be the api_key's when given"})
+    service_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    lat = ma.fields.Float(allow_nan=False, validate=ma.validate.Range(min=-90, max=90))
+    long = ma.fields.Float(allow_nan=False, validate=ma.validate.Range(min=-180, max=180))
+    address_string = Text(max_length=300, metadata={"description": "an address naming the compound (星光小区3栋)"})
+    address_id = ma.fields.UUID(metadata={"description": "the compound's id"})
+    email = ma.fields.String(validate=ma.validate.Length(max=254), metadata={"description": "not kept"})
+    device_id = ma.fields.String(validate=ma.validate.Length(max=200), metadata={"description": "not kept"})
+    account_id = ma.fields.String(validate=ma.validate.Length(max=200), metadata={"description": "echoed back"})
+    first_name = ma.fields.String(validate=ma.validate.Length(max=49))
+    last_name = ma.fields.String(validate=ma.validate.Length(max=49))
+    phone = ma.fields.String(validate=ma.validate.Length(max=30), metadata={
+        "description": "required here: the compound calls the reporter back"})
+    description = Text(max_length=4000)
+    media_url = ma.fields.Url(schemes={"http", "https"}, validate=ma.validate.Length(max=2000))
+    urgency = ma.fields.String(data_key="attribute[urgency]", validate=ma.validate.OneOf(URGENCIES), metadata={
+        "description": "normal, or urgent (急事急办)"})
+    kind = ma.fields.String(data_key="attribute[kind]", validate=ma.validate.OneOf(KINDS), metadata={
+        "description": "problem, or wish (微心愿)"})
+    building_id = ma.fields.UUID(data_key="attribute[building_id]", metadata={"description": "the building's id"})
+
+    @ma.validates_schema
+    def _both_coordinates(self, data: dict[str, Any], **_: Any) -> None:
+        if ("lat" in data) != ("long" in data):
+            raise ma.ValidationError("give both lat and long, or neither", "long" if "lat" in data else "lat")

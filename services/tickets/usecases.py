@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from linli.services.tickets import domain
+from linli.services.tickets import domain, open311
 from linli.services.tickets.events import (
     TICKET_ACCEPTED,
     TICKET_CLAIMED,
@@ -46,6 +46,7 @@ from linli.services.tickets.models import (
     CommitteeRoster,
     CommitteeUnit,
     Compound,
+    Open311Key,
     Organization,
     Pairing,
     Resource,
@@ -58,7 +59,7 @@ from linli.services.tickets.models import (
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.clock import cancel, schedule
-from linli.shared.errors import NotYetKnown, ValidationFailed
+from linli.shared.errors import Forbidden, InvalidTransition, NotYetKnown, ValidationFailed
 from linli.shared.events import EventType
 from linli.shared.readmodel import apply_versioned
 from linli.shared.visibility import visible
@@ -872,3 +873,104 @@ def record_chair_term(session: Session, *, committee_id: uuid.UUID, district_id:
     row.district_id, row.term_index, row.part, row.ends_at = district_id, term_index, part, ends_at
     row.organization_id, row.organization_name = organization_id, organization_name
     return True
+# --- Open311 GeoReport v2 ------------------------------------------------------------------------------------------
+#
+# A request posted by an Open311 client is a ticket raised through submit_ticket like any other, by the district its
+# api_key belongs to, with source `open311`. The keys are managed by operators over the JWT API.
+
+def open311_jurisdiction(session: Session, asked: str | None) -> str | None:
+    """The district a public Open311 call is about (see open311.choose_jurisdiction): the districts served are
+    those tickets knows compounds of."""
+    if asked:
+        known = session.scalar(select(Compound.id).where(Compound.district_id == asked).limit(1))
+        served = [asked] if known is not None else []
+    else:
+        served = list(session.scalars(select(Compound.district_id).distinct().order_by(Compound.district_id)
+                                      .limit(2)))
+    return open311.choose_jurisdiction(asked, served)
+
+
+def open311_client(session: Session, api_key: str | None) -> Open311Key:
+    """The active key a POST carries; Forbidden (the standard's 403) for a missing, unknown or revoked one."""
+    key = None
+    if api_key:
+        key = session.scalar(select(Open311Key).where(Open311Key.key_hash == open311.hash_api_key(api_key),
+                                                      Open311Key.revoked_at.is_(None)))
+    if key is None:
+        raise Forbidden("api_key: missing, unknown or revoked", errors={"api_key": ["missing, unknown or revoked"]})
+    return key
+
+
+def submit_open311_request(session: Session, api_key: str | None, *, service_code: str, now: datetime,
+                           jurisdiction_id: str | None = None, description: str | None = None,
+                           first_name: str | None = None, last_name: str | None = None, phone: str | None = None,
+                           media_url: str | None = None, attributes: dict[str, list[str]] | None = None,
+                           lat: float | None = None, lon: float | None = None, address_string: str | None = None,
+                           address_id: uuid.UUID | None = None) -> Ticket:
+    """A service request an Open311 client posts, raised as a ticket of its key's district (source `open311`)."""
+    key = open311_client(session, api_key)
+    if jurisdiction_id and jurisdiction_id != key.district_id:
+        raise Forbidden("jurisdiction_id: this api_key is for another jurisdiction",
+                        errors={"jurisdiction_id": ["this api_key is for another jurisdiction"]})
+    wanted = open311.intake(service_code, description=description, first_name=first_name, last_name=last_name,
+                            phone=phone, media_url=media_url, attributes=attributes or {}, lat=lat, lon=lon,
+                            address=address_string)
+    compound_id = _open311_compound(session, key.district_id, address_id, address_string, located=lat is not None)
+    client = Actor(sub=f"open311:{key.id}", district=key.district_id, scopes=frozenset({"tickets:write"}))
+    return submit_ticket(session, client, compound_id=compound_id, title=wanted.title, description=wanted.description,
+                         category=wanted.category, reporter_name=wanted.reporter_name,
+                         reporter_phone=wanted.reporter_phone, now=now, kind=wanted.kind, urgency=wanted.urgency,
+                         source="open311", building_id=wanted.building_id, address=wanted.address, lat=wanted.lat,
+                         lon=wanted.lon, attachments=wanted.attachments)
+
+
+def _open311_compound(session: Session, district_id: str, address_id: uuid.UUID | None, address: str | None, *,
+                      located: bool) -> uuid.UUID:
+    """The compound a request is about: its address_id, else the compound its address_string names.
+
+    Coordinates alone cannot say: the compounds tickets knows carry no outlines.
+    """
+    if address_id is not None:
+        if session.execute(_COMPOUND_DISTRICT, {"id": address_id}).scalar() != district_id:
+            raise NotYetKnown.field("address_id", "compound")
+        return address_id
+    if address:
+        named = session.execute(select(Compound.id, Compound.name).where(Compound.district_id == district_id))
+        found = open311.match_compound(address, [(row.id, row.name) for row in named])
+        if found is None:
+            raise ValidationFailed.field("address_string", "names no compound of this jurisdiction; give address_id "
+                                                           "(the compound's id) or the compound's name")
+        return found
+    needed = "lat and long alone cannot name a compound" if located else "a location is required"
+    raise ValidationFailed.field("address_id", f"{needed}: give address_id (the compound's id) or an "
+                                               "address_string naming the compound")
+
+
+def create_open311_key(session: Session, actor: Actor, *, client_name: str, now: datetime,
+                       district_id: str | None = None) -> tuple[Open311Key, str]:
+    """An api_key for an Open311 client of a district; the key itself is returned here only, and kept hashed."""
+    district = district_id or (None if actor.is_operator else actor.district)
+    if district is None:
+        raise ValidationFailed.field("district_id", "required: name the district the client reports to")
+    if not actor.sees(district):
+        raise ValidationFailed.field("district_id", "not your district")
+    if session.scalar(select(Compound.id).where(Compound.district_id == district).limit(1)) is None:
+        # Requests are raised against compounds: a district tickets knows none of yet could take none.
+        raise NotYetKnown.field("district_id", "district's compound")
+    secret = open311.new_api_key()
+    key = Open311Key(district_id=district, client_name=client_name, key_hash=open311.hash_api_key(secret),
+                     key_prefix=secret[:open311.KEY_SHOWN], created_by=actor.sub, created_at=now, updated_at=now)
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def revoke_open311_key(session: Session, actor: Actor, key_id: uuid.UUID, now: datetime, *,
+                       reason: str | None = None) -> Open311Key:
+    """Stop a key for good: the client's next POST is refused (403)."""
+    key = visible(session, actor, Open311Key, key_id, what="api_key", for_update=True)
+    if key.revoked_at is not None:
+        raise InvalidTransition("the api_key is already revoked", errors={"state": ["is revoked; allowed: nothing"]})
+    key.revoked_at, key.revoked_by, key.revoked_reason, key.updated_at = now, actor.sub, reason, now
+    session.flush()
+    return key

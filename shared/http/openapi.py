@@ -29,10 +29,26 @@ def register_problem_responses(spec: Any, error_schema: Any) -> None:
     spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+# Marks an operation that answers as a public standard says (Open311's GeoReport), not as the suite does:
+# `@blp.doc(**{PUBLIC_STANDARD: "..."})`. It documents its own error answers, and gets none of the suite's.
+PUBLIC_STANDARD = "x-public-standard"
+
+
+def _suite_response(response: Any) -> bool:
+    """A response flask-smorest or this plugin added by name: one of the problem components above."""
+    return isinstance(response, str) or (isinstance(response, dict) and set(response) == {"$ref"}
+                                          and str(response["$ref"]).startswith("#/components/responses/"))
+
+
 class SuiteConventionsPlugin(BasePlugin):
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
                          **kwargs: Any) -> None:
         for method, operation in (operations or {}).items():
+            if PUBLIC_STANDARD in operation:
+                responses = operation.setdefault("responses", {})
+                for status in [status for status, response in responses.items() if _suite_response(response)]:
+                    del responses[status]
+                continue
             # `@requires(scope)` states the scope as the operation's security requirement; an operation
             # without one still needs a token (`@public` ones say `security: []` themselves).
             operation.setdefault("security", [{"bearerAuth": []}])

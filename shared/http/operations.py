@@ -43,3 +43,17 @@ def accepts(*mimetypes: str) -> Callable[[Any], Any]:
 def accepted_types(operation: Callable[..., Any] | None) -> frozenset[str]:
     """The non-JSON content types an operation declared with `accepts`."""
     return getattr(operation, "_linli_accepts", frozenset())
+
+
+def secret_answer(fn: Any) -> Any:
+    """Declare that an operation answers with a secret shown once (a new api_key).
+
+    Its answer is then never kept for Idempotency-Key replays, which would keep the secret in the database:
+    a retry is answered 409 with the Location of what the first request made instead.
+    """
+    fn._linli_secret_answer = True
+    return fn
+
+
+def answers_secret(operation: Callable[..., Any] | None) -> bool:
+    return bool(getattr(operation, "_linli_secret_answer", False))

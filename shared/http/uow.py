@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from linli.shared.db import CONNECTION_ERRORS, utcnow
 from linli.shared.http.auth import principal
 from linli.shared.http.guards import json_body
+from linli.shared.http.operations import answers_secret, current_operation
 from linli.shared.http.problems import ProblemError, problem, stale_write, unavailable
 from linli.shared.logs import get_logger
 from linli.shared.tables import idempotency_keys
@@ -115,13 +116,14 @@ def finish(response: Response) -> Response:
     try:
         key = idempotency_key() if g.get("principal") else None
         if key is not None and response.status_code < 300:
+            kept = _kept_answer(response)
             session.execute(idempotency_keys.insert().values(
                 client=principal().sub,
                 key=key,
                 fingerprint=_fingerprint(),
-                status=response.status_code,
-                headers=json.dumps({h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}),
-                body=response.get_data(),
+                status=kept.status_code,
+                headers=json.dumps({h: kept.headers[h] for h in _KEPT_HEADERS if h in kept.headers}),
+                body=kept.get_data(),
                 created_at=utcnow(),
             ))
         session.commit()
@@ -142,6 +144,16 @@ def finish(response: Response) -> Response:
         _rollback_quietly(session)
         log.exception("commit_failed")
         return unavailable()
+
+
+def _kept_answer(response: Response) -> Response:
+    """What a retry with the same Idempotency-Key is answered. An answer holding a secret shown once (an
+    api_key) is not kept: the retry learns the request was applied, and where its result lives, not the secret."""
+    if not answers_secret(current_operation()):
+        return response
+    return problem(409, "this request was already applied with this Idempotency-Key; its answer held a secret "
+                        "that is shown only once",
+                   headers={h: response.headers[h] for h in ("Location",) if h in response.headers})
 
 
 def _rollback_quietly(session: Session) -> None:

@@ -2,7 +2,9 @@
 
 Operations and their fields are discovered from /openapi.json, so a new operation is covered without
 touching this file. Each request must answer a 4xx problem+json naming the field where there is one,
-never a 5xx, and change nothing: the service's whole database is compared before and after.
+never a 5xx, and change nothing: the service's whole database is compared before and after. An
+operation of a public standard (`x-public-standard`: Open311's form-encoded POST) answers the
+standard's errors document instead, naming the field in its description.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import create_engine, event, select, text
@@ -19,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from linli.suite import SERVICES
 from tests.support.apps import ServiceUnderTest
-from tests.support.fuzz import SEEDS
+from tests.support.fuzz import SEEDS, open311_errors
 
 WRITES = ("post", "put", "patch")
 
@@ -91,8 +94,8 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _write_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
-    """(method, path, {field: type}) of every write; fields empty for an operation without a body."""
+def _write_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, str], dict[str, Any]]]:
+    """(method, path, {field: type}, operation) of every write; fields empty for an operation without a body."""
     found = []
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -105,8 +108,62 @@ def _write_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, st
                     prop = _resolve(spec, prop)
                     if not prop.get("readOnly"):
                         fields[name] = prop.get("type", "string")
-            found.append((method, path, fields))
+            found.append((method, path, fields, operation))
     return found
+
+
+# --- Operations of a public standard (Open311's form-encoded POST) ---------------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _form_values(prop: dict[str, Any]) -> list[tuple[str, str]]:
+    """Form values no field of this JSON schema may take (an empty value counts as the field left out)."""
+    values = [("NUL", "a\x00b")]
+    if prop.get("type") in ("number", "integer"):
+        values += [("not a number", "x"), ("1e999", "1e999"), ("NaN", "NaN"), ("a 400-digit number", "1" * 400)]
+        values += [("past its maximum", str(prop["maximum"] + 1))] if "maximum" in prop else []
+        return values
+    if "maxLength" in prop:
+        values.append(("too long", "x" * (prop["maxLength"] + 1)))
+    if prop.get("pattern") == r"\S":
+        values.append(("blank", " \u3000 "))
+    if prop.get("format") == "uuid":
+        values.append(("not a UUID", "3f1c-not-a-uuid"))
+    if prop.get("format") == "url":
+        values += [("not a URL", "not a url"), ("an ftp URL", "ftp://example.com/a.jpg")]
+    if "enum" in prop:
+        values.append(("none of its values", "bogus"))
+    return values
+
+
+def _form_corpus(spec: dict[str, Any], operation: dict[str, Any], base: dict[str, str]) -> list[Bad]:
+    """The unreadable bodies, then each form field given a bad value in an otherwise valid request."""
+    corpus = list(UNREADABLE) + NOT_AN_OBJECT
+    schema = _resolve(spec, operation["requestBody"]["content"][FORM]["schema"])
+    for name, prop in schema.get("properties", {}).items():
+        for label, value in _form_values(_resolve(spec, prop)):
+            corpus.append(Bad(f"{name}: {label}", urlencode({**base, name: value}).encode(), FORM, field=name))
+    return corpus
+
+
+def _open311_base(seed: Any) -> dict[str, str]:
+    """A request the seeded tickets service takes: an active api_key, a service, a compound and a phone."""
+    return {"api_key": seed.values["api_key"][0], "service_code": seed.values["service_code"][0],
+            "address_id": seed.values["address_id"][0], "phone": seed.values["phone"][0]}
+
+
+def _standard_failures(where: str, r: Any, bad: Bad) -> list[str]:
+    """What is wrong with a public standard's answer to bad input: it must be the standard's 4xx errors."""
+    if not 400 <= r.status_code < 500:
+        return [f"{where}: {r.get_data(as_text=True)[:300]}"]
+    try:
+        errors = open311_errors(r.status_code, r.content_type, r.get_data())
+    except (AssertionError, ValueError) as exc:
+        return [f"{where}: not the standard's errors document ({exc})"]
+    if bad.field and not any(bad.field in error["description"] for error in errors):
+        return [f"{where}: does not name {bad.field!r}: {errors}"]
+    return []
 
 
 def _database_digest(sut: ServiceUnderTest) -> str:
@@ -178,9 +235,11 @@ def test_every_write_operation_refuses_the_bad_input_corpus_and_changes_nothing(
     sent = 0
     unchanged = _database_digest(sut)
     writes = CommittedWrites(sut.rt.engine)
-    for method, path, fields in operations:
+    for method, path, fields, operation in operations:
         url = re.sub(r"\{(\w+)\}", lambda m: str(seed.values[m.group(1)][0]), path)
-        for bad in _corpus(fields):
+        standard = operation.get("x-public-standard")
+        corpus = _form_corpus(spec, operation, _open311_base(seed)) if standard else _corpus(fields)
+        for bad in corpus:
             headers = dict(auth)
             if bad.content_type:
                 headers["Content-Type"] = bad.content_type
@@ -189,6 +248,12 @@ def test_every_write_operation_refuses_the_bad_input_corpus_and_changes_nothing(
             sent += 1
             where = f"{method.upper()} {path} [{bad.label}] -> {r.status_code}"
             text = r.get_data(as_text=True)[:300]
+            if writes.since_last_look() and _database_digest(sut) != unchanged:
+                failures.append(f"{where}: the database changed")
+                unchanged = _database_digest(sut)
+            if standard:
+                failures += _standard_failures(where, r, bad)
+                continue
             if not 400 <= r.status_code < 500:
                 failures.append(f"{where}: {text}")
                 continue
@@ -200,9 +265,6 @@ def test_every_write_operation_refuses_the_bad_input_corpus_and_changes_nothing(
                 failures.append(f"{where}: malformed problem {problem}")
             if bad.field and not _names(problem.get("errors") or {}, bad.field):
                 failures.append(f"{where}: does not name {bad.field!r}: {problem}")
-            if writes.since_last_look() and _database_digest(sut) != unchanged:
-                failures.append(f"{where}: the database changed")
-                unchanged = _database_digest(sut)
     assert not failures, f"{len(failures)} of {sent} bad requests mishandled:\n" + "\n".join(failures)
 
 
