@@ -26,6 +26,10 @@ from linli.shared.logs import get_logger
 from linli.shared.metrics import TIMERS_FIRED
 from linli.shared.tables import timers
 
+# Where a district names no time zone of its own (Chongqing and Sichuan keep Beijing time), its local days are
+# counted here.
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
 log = get_logger(__name__)
 
 

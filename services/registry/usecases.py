@@ -74,6 +74,7 @@ from linli.services.registry.models import (
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import edits, record
+from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import utcnow
 from linli.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from linli.shared.logs import get_logger
@@ -943,10 +944,6 @@ def _end(session: Session, check_in: CheckIn, now: datetime) -> None:
 
 # --- Evaluations (双向评价) -----------------------------------------------------------------------------------
 
-# A district whose area row is missing (a district id of a test) lives in the suite's default time zone.
-DEFAULT_TIME_ZONE = "Asia/Shanghai"
-
-
 @dataclass(frozen=True)
 class EvaluationTable:
     """A year's evaluations: of one member, or one row per member of an employer."""
@@ -991,6 +988,7 @@ def evaluate_organization(session: Session, actor: Actor, organization_id: uuid.
 
 
 def _time_zone_of(session: Session, district_id: str) -> str:
+    """The district's time zone; a district id with no area row (a test's) keeps the suite's default."""
     try:
         district = session.get(Area, uuid.UUID(district_id))
     except ValueError:

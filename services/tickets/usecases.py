@@ -58,7 +58,7 @@ from linli.services.tickets.models import (
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import record
-from linli.shared.clock import cancel, schedule
+from linli.shared.clock import DEFAULT_TIME_ZONE, cancel, schedule
 from linli.shared.errors import Forbidden, InvalidTransition, NotYetKnown, ValidationFailed
 from linli.shared.events import EventType
 from linli.shared.readmodel import apply_versioned
@@ -500,7 +500,6 @@ def record_committee_units(session: Session, committee_id: uuid.UUID, version: i
 
 # --- Dispatch suggestions and possible duplicates ------------------------------------------------------------------
 
-DEFAULT_TIME_ZONE = "Asia/Shanghai"
 RESOURCE_AVAILABLE = "available"  # registry's state of a resource on a unit's list
 SIMILAR_CANDIDATES = 200  # most recent tickets of the window compared when a caller asks
 _INTAKE_CANDIDATES = 10  # at intake: a bounded cost on every submission, and duplicates come soon after
