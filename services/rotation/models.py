@@ -182,3 +182,51 @@ class CommitteeUnit(Base):
     __table_args__ = (
         UniqueConstraint("committee_id", "organization_id", "joined_on", name="uq_committee_units_stint"),
     )
+
+
+class RotationTicket(ReadModel, Base):
+    """tickets' tickets, as far as rotation needs them: joint meetings' agendas (the community's listed tickets)
+    and term reports' figures. Kept current from tickets' events; a stale version changes nothing."""
+
+    __tablename__ = "tickets"
+
+    # Null until an event names it: tickets' `submitted` payload carries the compound but not its community.
+    community_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    urgency: Mapped[str] = mapped_column(String(20))
+    # The first time the ticket was listed, dispatched or overdue (kept whatever order events arrive in), and
+    # when it was last closed (null while it is open again).
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When tickets last changed it, as its latest event tells.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_tickets_community_state_listed", "community_id", "state", "listed_at"),)
+
+
+class TicketMoment(Base):
+    """Each time a ticket was listed, dispatched, closed or went overdue, in which community.
+
+    A ticket's row keeps only its latest state and first (or last) instants; a term's figures count the tickets
+    with a moment in the term, so a ticket closed, reopened and closed again counts in both terms, and an event
+    arriving late (stale for the row) still adds its moment.
+    """
+
+    __tablename__ = "ticket_moments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    district_id: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    community_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", "at", name="uq_ticket_moments_ticket_kind_at"),
+        Index("ix_ticket_moments_community_kind_at", "community_id", "kind", "at"),
+    )

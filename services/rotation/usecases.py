@@ -43,8 +43,10 @@ from linli.services.rotation.models import (
     CommitteeUnit,
     Override,
     Rotation,
+    RotationTicket,
     Swap,
     Term,
+    TicketMoment,
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import record
@@ -380,6 +382,75 @@ def _current_unit(session: Session, rotation: Rotation, organization_id: uuid.UU
     if stint is None:
         raise ValidationFailed.field(field_name, "not a current unit of the rotation's committee")
     return stint
+
+
+# --- tickets' tickets (joint meetings' agendas, term reports' figures) ----------------------------------------
+
+# The moments of a ticket a term report counts, named like tickets' events.
+LISTED, DISPATCHED, CLOSED, OVERDUE = "listed", "dispatched", "closed", "overdue"
+TICKET_MOMENTS = (LISTED, DISPATCHED, CLOSED, OVERDUE)
+TICKET_LISTED_STATE, TICKET_CLOSED_STATE = "listed", "closed"
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """A ticket as one of tickets' events tells it, and the moment the event marks (if it is one we count)."""
+
+    id: uuid.UUID
+    version: int
+    district_id: str
+    community_id: uuid.UUID | None
+    compound_id: uuid.UUID
+    title: str
+    category: str
+    state: str
+    urgency: str
+    updated_at: datetime
+    moment: str | None = None
+    moment_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+def record_ticket(session: Session, facts: TicketFacts) -> bool:
+    """Keep the ticket at `facts.version`; False when the event was stale for the row.
+
+    A stale event still adds its moment (history does not go stale) and an instant it is the first to tell of."""
+    row = session.get(RotationTicket, facts.id, with_for_update=True)
+    closed_at = None
+    if facts.state == TICKET_CLOSED_STATE:
+        closed_at = facts.closed_at or (row.closed_at if row is not None else None) or facts.moment_at
+    community_id = facts.community_id or (row.community_id if row is not None else None)
+    fresh = apply_versioned(session, RotationTicket, facts.id, facts.version, {
+        "district_id": facts.district_id, "community_id": community_id, "compound_id": facts.compound_id,
+        "title": facts.title, "category": facts.category, "state": facts.state, "urgency": facts.urgency,
+        "closed_at": closed_at, "updated_at": facts.updated_at})
+    session.flush()
+    row = session.get_one(RotationTicket, facts.id)
+    if row.community_id is None and facts.community_id is not None:
+        row.community_id = facts.community_id
+    if facts.moment in TICKET_MOMENTS and facts.moment_at is not None:
+        _add_moment(session, row, facts.moment, facts.moment_at)
+    return fresh
+
+
+def _add_moment(session: Session, row: RotationTicket, kind: str, at: datetime) -> None:
+    known = session.scalar(select(TicketMoment.id).where(TicketMoment.ticket_id == row.id, TicketMoment.kind == kind,
+                                                         TicketMoment.at == at))
+    if known is None:
+        session.add(TicketMoment(district_id=row.district_id, ticket_id=row.id, community_id=row.community_id,
+                                 kind=kind, at=at))
+    first = {LISTED: "listed_at", DISPATCHED: "dispatched_at", OVERDUE: "overdue_at"}.get(kind)
+    if first is not None:
+        earlier = getattr(row, first)
+        if earlier is None or at < earlier:
+            setattr(row, first, at)
+
+
+def listed_tickets(session: Session, community_id: uuid.UUID) -> list[RotationTicket]:
+    """The community's tickets listed for the committee (挂单) and not yet taken further, oldest first."""
+    return list(session.scalars(select(RotationTicket).where(
+        RotationTicket.community_id == community_id, RotationTicket.state == TICKET_LISTED_STATE)
+        .order_by(RotationTicket.listed_at, RotationTicket.id)))
 
 
 # --- Overrides ----------------------------------------------------------------------------------------------
