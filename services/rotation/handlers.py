@@ -109,3 +109,29 @@ def _event_time(event: Event) -> datetime:
     except ValueError:
         return utcnow()
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+class ActivityData(Incoming):
+    """registry's activity payload, as far as term reports use it."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    community_id = ma.fields.UUID(required=True)
+    host_organization_id = ma.fields.UUID(required=True)
+    host_organization_name = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    state = ma.fields.String(required=True)
+    held_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+    attendee_count = ma.fields.Integer(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+@read_models.handles("registry.activity.held")
+def on_activity(session: Session, event: Event) -> None:
+    activity = load(ActivityData, event.data)
+    usecases.record_activity(session, activity["id"], activity["version"], district_id=activity["district_id"],
+                             community_id=activity["community_id"],
+                             host_organization_id=activity["host_organization_id"],
+                             host_organization_name=activity["host_organization_name"], title=activity["title"],
+                             state=activity["state"], held_at=activity["held_at"],
+                             attendee_count=activity["attendee_count"])
