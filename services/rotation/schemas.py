@@ -315,7 +315,11 @@ class FiguresText(ma.fields.Nested):
         super().__init__(FigureCountsSchema, **kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return super()._serialize(json.loads(value) if isinstance(value, str) else value, attr, obj, **kwargs)
+        if isinstance(value, str):
+            value = json.loads(value)
+            value["activities"] = [{**a, "held_at": datetime.fromisoformat(a["held_at"])}
+                                   for a in value.get("activities", [])]
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class TermReportSchema(EntitySchema):
