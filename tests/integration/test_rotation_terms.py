@@ -15,7 +15,8 @@ import linli.services.registry.events
 import linli.services.tickets.events  # noqa: F401 - their contracts, which publish() checks payloads against
 from linli.services.rotation.domain import add_months, local_midnight
 from linli.services.rotation.models import CommitteeUnit, TicketMoment
-from linli.shared.tables import outbox
+from linli.shared.clock import being_fired, schedule
+from linli.shared.tables import outbox, timers
 from tests.support.collector import Collector
 from tests.support.ticket_events import moved_ticket, publish
 from tests.support.waiting import wait_for
@@ -143,3 +144,25 @@ def test_events_over_the_bus_make_the_figures_and_the_clock_tells_each_milestone
     [due] = [e for e in collector.of_type("rotation.term.report_due") if e["data"]["index"] == 0]
     assert due["data"]["report_state"] == "missing" and due["data"]["community_id"] == community
     collector.close()
+
+
+def test_a_timer_a_replica_is_firing_is_seen_as_such_and_a_free_one_becomes_the_callers(live, bus):
+    rotation = live("rotation", bus)
+    subject, due = uuid.uuid4(), datetime(2024, 1, 1, tzinfo=UTC)
+    with rotation.rt.factory() as session:
+        schedule(session, "rotation.milestone", subject, due)
+        session.commit()
+    firing, other = rotation.rt.factory(), rotation.rt.factory()
+    try:
+        # A replica's firing: it holds the row, as the clock's SELECT ... FOR UPDATE SKIP LOCKED leaves it.
+        firing.execute(select(timers.c.id).where(timers.c.subject_id == str(subject)).with_for_update())
+        assert being_fired(other, "rotation.milestone", subject) is True
+        assert being_fired(other, "rotation.milestone", uuid.uuid4()) is False  # no such timer
+        firing.rollback()
+        assert being_fired(other, "rotation.milestone", subject) is False
+        # ... and the row is now this transaction's: a replica skips it.
+        assert firing.execute(select(timers.c.id).where(timers.c.subject_id == str(subject))
+                              .with_for_update(skip_locked=True)).first() is None
+    finally:
+        firing.close()
+        other.close()
