@@ -112,7 +112,8 @@ class RotationItem(MethodView):
     @rotations.arguments(RotationUpdate)
     @rotations.response(200, RotationSchema)
     def patch(self, body: dict[str, Any], rotation_id: uuid.UUID) -> tuple[Rotation, int, dict[str, str]]:
-        """Change the order policy or the explicit order; the future is planned again (send If-Match)"""
+        """Change the order policy or the explicit order (the future is planned again), or the days of a term's
+        reminder and report (send If-Match)"""
         rotation = usecases.update_rotation(db(), principal(), rotation_id, **body, now=utcnow(),
                                             check_version=check_if_match)
         return rotation, 200, {"ETag": etag(rotation.version)}

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from linli.services.rotation import domain, schedule
@@ -720,7 +720,8 @@ def record_ticket(session: Session, facts: TicketFacts) -> bool:
     closed_at = None
     if facts.state == TICKET_CLOSED_STATE:
         closed_at = facts.closed_at or (row.closed_at if row is not None else None) or facts.moment_at
-    community_id = facts.community_id or (row.community_id if row is not None else None)
+    community_known = row.community_id if row is not None else None
+    community_id = facts.community_id or community_known
     fresh = apply_versioned(session, RotationTicket, facts.id, facts.version, {
         "district_id": facts.district_id, "community_id": community_id, "compound_id": facts.compound_id,
         "title": facts.title, "category": facts.category, "state": facts.state, "urgency": facts.urgency,
@@ -729,6 +730,11 @@ def record_ticket(session: Session, facts: TicketFacts) -> bool:
     row = session.get_one(RotationTicket, facts.id)
     if row.community_id is None and facts.community_id is not None:
         row.community_id = facts.community_id
+    if community_known is None and row.community_id is not None:
+        # Moments told before anyone named the ticket's community count for it once it is known.
+        session.execute(update(TicketMoment).where(TicketMoment.ticket_id == row.id,
+                                                   TicketMoment.community_id.is_(None))
+                        .values(community_id=row.community_id))
     if facts.moment in TICKET_MOMENTS and facts.moment_at is not None:
         _add_moment(session, row, facts.moment, facts.moment_at)
     return fresh

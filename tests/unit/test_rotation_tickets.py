@@ -85,3 +85,12 @@ def test_listed_tickets_are_the_communitys_listed_ones_oldest_first(factory):
     with factory() as session:
         found = usecases.listed_tickets(session, uuid.UUID(COMMUNITY))
     assert [str(t.id) for t in found] == [first, second]
+
+
+def test_moments_told_before_the_community_was_known_count_for_it_once_it_is(factory):
+    ticket = str(uuid.uuid4())
+    feed(factory, "listed", "listed", ticket, 4, "2025-03-03T02:00:00+00:00", community=None)
+    feed(factory, "dispatched", "dispatched", ticket, 5, "2025-03-04T02:00:00+00:00")
+    with factory() as session:
+        communities = {str(m.community_id) for m in session.scalars(select(TicketMoment))}
+    assert communities == {COMMUNITY}
