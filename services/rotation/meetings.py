@@ -33,6 +33,7 @@ DECISION_KINDS = ("list", "dispatch")
 
 # Quarterly by default: every third month on the day of `starts_on`.
 DEFAULT_RULE = "FREQ=MONTHLY;INTERVAL=3"
+DEFAULT_TIME = time(9, 30)
 # How far ahead meetings are materialized.
 HORIZON = timedelta(days=366)
 # A rule must give its first meeting within this long of its start, or it is a mistake (BYMONTHDAY=30;BYMONTH=2).
