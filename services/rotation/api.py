@@ -570,7 +570,7 @@ TOKEN = {"in": "path", "name": "token", "required": True, "schema": {"type": "st
          "description": "the feed's secret"}
 
 
-@feeds.route("/<string:token>.ics", parameters=[TOKEN])
+@feeds.route("/<token>.ics", parameters=[TOKEN])
 class FeedCalendar(MethodView):
     @public
     @feeds.doc(responses={200: {"description": "the iCalendar (RFC 5545) document",
