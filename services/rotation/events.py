@@ -45,6 +45,10 @@ class RotationData(ma.Schema):
     order_policy = ma.fields.String(required=True, metadata={"description": "join_order or explicit"})
     order = UnitOrder(attribute="unit_order", required=True,
                       metadata={"description": "the explicit order of organization ids, if any"})
+    ending_soon_days = ma.fields.Integer(required=True, metadata={
+        "description": "`term.ending_soon` is sent this many days before a term ends"})
+    report_due_days = ma.fields.Integer(required=True, metadata={
+        "description": "a chair's term report is due this many days after its term ends"})
     version = ma.fields.Integer(required=True)
 
 
@@ -87,6 +91,61 @@ class TermData(_AboutRotation):
     ends_at = UTCInstant(required=True, metadata={"description": "RFC 3339, UTC"})
     starts_on = ma.fields.Date(required=True)
     ends_on = ma.fields.Date(required=True)
+
+
+class TermNoticeData(TermData):
+    """A term's later milestones, from the clock: what notify needs to word a message without looking anything up."""
+
+    community_id = ma.fields.UUID(required=True, allow_none=True, metadata={
+        "description": "the committee's community; null if registry has not told rotation of the committee"})
+    time_zone = ma.fields.String(required=True, metadata={"description": "the zone the local dates are in"})
+    report_due_at = UTCInstant(required=True, allow_none=True, metadata={
+        "description": "when the chair's term report is due; null for a term without a chair"})
+    report_due_on = ma.fields.Date(required=True, allow_none=True, metadata={
+        "description": "the local day the report is due (at its start)"})
+
+
+class TermEndingSoonData(TermNoticeData):
+    ending_soon_days = ma.fields.Integer(required=True, metadata={
+        "description": "the rotation's setting: sent this many days before the term ends (or at its start if "
+                       "it is shorter)"})
+
+
+class TermReportDueData(TermNoticeData):
+    report_id = ma.fields.UUID(required=True)
+    report_state = ma.fields.String(required=True, metadata={
+        "description": "missing (not given: remind the chair unit), submitted or late"})
+
+
+class FiguresData(ma.Schema):
+    """What happened in the term's community during the term, gathered from tickets' and registry's events."""
+
+    tickets_listed = ma.fields.Integer(required=True, metadata={"description": "tickets listed (挂单) in the term"})
+    tickets_dispatched = ma.fields.Integer(required=True, metadata={"description": "tickets dispatched (派单)"})
+    tickets_closed = ma.fields.Integer(required=True)
+    tickets_overdue = ma.fields.Integer(required=True, metadata={"description": "tickets that went overdue"})
+    activities_held = ma.fields.Integer(required=True)
+    activities_hosted_by_chair = ma.fields.Integer(required=True)
+    attendees = ma.fields.Integer(required=True, metadata={"description": "attendees of the activities held"})
+
+
+class TermReportData(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    rotation_id = ma.fields.UUID(required=True)
+    committee_id = ma.fields.UUID(required=True)
+    committee_name = ma.fields.String(required=True)
+    community_id = ma.fields.UUID(required=True, allow_none=True)
+    term = ma.fields.Nested(TermRef, required=True)
+    organization_id = ma.fields.UUID(required=True, metadata={"description": "the chair unit reporting"})
+    organization_name = ma.fields.String(required=True)
+    state = ma.fields.String(required=True, metadata={"description": "submitted (on time) or late"})
+    due_at = UTCInstant(required=True)
+    due_on = ma.fields.Date(required=True)
+    submitted_at = UTCInstant(required=True)
+    text = ma.fields.String(required=True)
+    figures = ma.fields.Nested(FiguresData, required=True)
+    version = ma.fields.Integer(required=True)
 
 
 class HandoverData(_AboutRotation):
@@ -164,6 +223,17 @@ class OverrideData(ma.Schema):
 ROTATION_CREATED = declare("rotation.rotation.created", "A committee's chair rotation was set up.", RotationData)
 ROTATION_UPDATED = declare("rotation.rotation.updated", "A rotation's order or order policy changed.", RotationData)
 TERM_STARTED = declare("rotation.term.started", "A term of a rotating chair began.", TermData)
+TERM_ENDING_SOON = declare("rotation.term.ending_soon",
+                            "A chaired term ends in the rotation's `ending_soon_days` (sent once per term).",
+                            TermEndingSoonData)
+TERM_ENDED = declare("rotation.term.ended", "A term ended (before the next one's `started`); its chair's report is "
+                     "due on `report_due_on`.", TermNoticeData)
+TERM_REPORT_DUE = declare("rotation.term.report_due", "A chair's term report fell due (the rotation's "
+                          "`report_due_days` after the term ended): `report_state` says if it was given.",
+                          TermReportDueData)
+TERM_REPORT_SUBMITTED = declare("rotation.term.report_submitted",
+                                "A chair unit gave its term report (任期述职), with the term's figures.",
+                                TermReportData)
 TERM_HANDED_OVER = declare(
     "rotation.term.handed_over",
     "A running term changed chair: its chair left the committee, or a unit took a term that had none.",

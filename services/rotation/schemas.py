@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from linli.services.rotation.domain import TERM_MONTHS
+from linli.services.rotation.domain import DEFAULT_ENDING_SOON_DAYS, DEFAULT_REPORT_DUE_DAYS, TERM_MONTHS
 from linli.services.rotation.events import UnitOrder
 from linli.services.rotation.schedule import ORDER_POLICIES, REASONS
 from linli.shared.http.pagination import PageArgs, page_schema
@@ -100,11 +100,24 @@ class RotationSchema(EntitySchema):
     order = UnitOrder(attribute="unit_order", metadata={
         "description": "the explicit order of organization ids (units not named follow in join order)"})
     planned_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "when the plan last changed"})
+    ending_soon_days = ma.fields.Integer(metadata={"description": "term.ending_soon this many days before a term ends"})
+    report_due_days = ma.fields.Integer(metadata={"description": "a term report is due this many days after its term"})
 
 
 class RotationItemSchema(RotationSchema):
     current_term = ma.fields.Nested(CurrentTermSchema, allow_none=True,
                                     metadata={"description": "the term running now; null before the first"})
+
+
+def _ending_soon_days(**kwargs: Any) -> ma.fields.Integer:
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=28), metadata={
+        "description": "send term.ending_soon this many days before a term ends (1-28; default 7)"}, **kwargs)
+
+
+def _report_due_days(**kwargs: Any) -> ma.fields.Integer:
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=90), metadata={
+        "description": "a chair's term report is due this many days after its term ends (1-90; default 14)"},
+        **kwargs)
 
 
 class RotationCreate(ma.Schema):
@@ -118,11 +131,15 @@ class RotationCreate(ma.Schema):
     order_policy = ma.fields.String(load_default="join_order", validate=ma.validate.OneOf(ORDER_POLICIES))
     order = ma.fields.List(ma.fields.UUID(), load_default=list, validate=ma.validate.Length(max=200), metadata={
         "description": "organization ids of current units, for the explicit policy"})
+    ending_soon_days = _ending_soon_days(load_default=DEFAULT_ENDING_SOON_DAYS)
+    report_due_days = _report_due_days(load_default=DEFAULT_REPORT_DUE_DAYS)
 
 
 class RotationUpdate(ma.Schema):
     order_policy = ma.fields.String(validate=ma.validate.OneOf(ORDER_POLICIES))
     order = ma.fields.List(ma.fields.UUID(), validate=ma.validate.Length(max=200))
+    ending_soon_days = _ending_soon_days()
+    report_due_days = _report_due_days()
     reason = Text(load_default=None, max_length=500)
 
 

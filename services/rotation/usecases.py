@@ -39,10 +39,15 @@ from linli.services.rotation.events import (
     SWAP_DECLINED,
     SWAP_EXPIRED,
     SWAP_REQUESTED,
+    TERM_ENDED,
+    TERM_ENDING_SOON,
     TERM_HANDED_OVER,
+    TERM_REPORT_DUE,
+    TERM_REPORT_SUBMITTED,
     TERM_STARTED,
 )
 from linli.services.rotation.models import (
+    Activity,
     AuditEntry,
     Committee,
     CommitteeUnit,
@@ -51,19 +56,27 @@ from linli.services.rotation.models import (
     MeetingRule,
     Override,
     Rotation,
+    RotationTicket,
     Swap,
     Term,
+    TermReport,
+    TicketMoment,
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import edits, record
+from linli.shared.clock import cancel as cancel_timer
 from linli.shared.clock import schedule as schedule_timer
-from linli.shared.errors import Conflict, InvalidTransition, NotFound, NotYetKnown, ValidationFailed
+from linli.shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotYetKnown, ValidationFailed
 from linli.shared.readmodel import apply_versioned
 from linli.shared.visibility import visible
 
 # Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it.
 TERM_START = "term.start"
 SWAP_EXPIRE = "swap.expire"
+# Per term once it has begun (subject: the term), and per report (subject: the report).
+TERM_NEAR_END = "term.near_end"
+TERM_END = "term.end"
+REPORT_DUE = "report.due"
 
 # Term states.
 PLANNED, STARTED, ENDED, CANCELLED = "planned", "started", "ended", "cancelled"
@@ -72,6 +85,9 @@ SUBSTITUTE, UNAVAILABLE = "substitute", "unavailable"
 ACTIVE_OVERRIDE, CANCELLED_OVERRIDE = "active", "cancelled"
 # Swap states.
 REQUESTED, ACCEPTED, DECLINED, EXPIRED = "requested", "accepted", "declined", "expired"
+# Term report states: made pending when the term ends; missing once due unsubmitted; submitted on time, or late.
+PENDING, MISSING, SUBMITTED, LATE = "pending", "missing", "submitted", "late"
+REPORT_STATES = (PENDING, MISSING, SUBMITTED, LATE)
 
 # Who acts when no API caller does.
 REGISTRY_ACTOR = "registry"
@@ -84,7 +100,8 @@ VersionCheck = Callable[[int], None]
 
 def set_up_rotation(session: Session, actor: Actor, *, committee_id: uuid.UUID, term_months: int,
                     starts_on: date, time_zone: str | None = None, order_policy: str = schedule.JOIN_ORDER,
-                    order: Sequence[uuid.UUID] = (), now: datetime) -> Rotation:
+                    order: Sequence[uuid.UUID] = (), ending_soon_days: int = domain.DEFAULT_ENDING_SOON_DAYS,
+                    report_due_days: int = domain.DEFAULT_REPORT_DUE_DAYS, now: datetime) -> Rotation:
     """Set up a committee's rotating chair (one per committee) and plan its terms; term 0 starts at local
     midnight of starts_on in the committee's zone (or `time_zone`)."""
     committee = session.get(Committee, committee_id)
@@ -98,7 +115,8 @@ def set_up_rotation(session: Session, actor: Actor, *, committee_id: uuid.UUID, 
         raise Conflict("this committee already has a rotation")
     rotation = Rotation(district_id=committee.district_id, committee_id=committee.id, term_months=term_months,
                         starts_on=starts_on, time_zone=zone, state=domain.ACTIVE, order_policy=order_policy,
-                        unit_order=_order_text(order), planned_at=now)
+                        unit_order=_order_text(order), planned_at=now, ending_soon_days=ending_soon_days,
+                        report_due_days=report_due_days)
     session.add(rotation)
     record(session, ROTATION_CREATED, rotation)
     _audit(session, rotation, actor.sub, "rotation.created", None, {"term_months": term_months,
@@ -110,8 +128,10 @@ def set_up_rotation(session: Session, actor: Actor, *, committee_id: uuid.UUID, 
 
 def update_rotation(session: Session, actor: Actor, rotation_id: uuid.UUID, *, now: datetime,
                     order_policy: str | None = None, order: Sequence[uuid.UUID] | None = None,
+                    ending_soon_days: int | None = None, report_due_days: int | None = None,
                     reason: str | None = None, check_version: VersionCheck | None = None) -> Rotation:
-    """Change the order policy or the explicit order; the future is planned again in the new order."""
+    """Change the order policy or the explicit order (the future is planned again in the new order), or when
+    terms are told ending soon and their reports fall due (from the next term told or ended on)."""
     rotation = visible(session, actor, Rotation, rotation_id, what="rotation", for_update=True)
     if check_version is not None:
         check_version(rotation.version)
@@ -119,7 +139,10 @@ def update_rotation(session: Session, actor: Actor, rotation_id: uuid.UUID, *, n
     wanted = list(order) if order is not None else (
         [] if policy == schedule.JOIN_ORDER else [uuid.UUID(u) for u in json.loads(rotation.unit_order)])
     schedule.check_policy(policy, wanted, _current_units(session, rotation.committee_id))
+    noticed = _set_notice_days(session, actor, rotation, ending_soon_days, report_due_days, reason, now)
     if policy == rotation.order_policy and _order_text(wanted) == rotation.unit_order:
+        if noticed:
+            record(session, ROTATION_UPDATED, rotation)
         return rotation
     rotation.order_policy, rotation.unit_order, rotation.order_since = policy, _order_text(wanted), now
     rotation.planned_at = now  # with the edit, so the re-plan below moves the version no further
@@ -128,6 +151,23 @@ def update_rotation(session: Session, actor: Actor, rotation_id: uuid.UUID, *, n
            {"order_policy": policy, "order": [str(u) for u in wanted]}, now)
     replan(session, rotation, now=now, actor=actor.sub, cause="rotation_updated", why=reason)
     return rotation
+
+
+def _set_notice_days(session: Session, actor: Actor, rotation: Rotation, ending_soon_days: int | None,
+                     report_due_days: int | None, reason: str | None, now: datetime) -> bool:
+    """Set when terms are told ending soon and reports fall due; the caller records the rotation's change."""
+    changes = {name: value for name, value in (("ending_soon_days", ending_soon_days),
+                                                ("report_due_days", report_due_days))
+               if value is not None and getattr(rotation, name) != value}
+    if not changes:
+        return False
+    for name, value in changes.items():
+        setattr(rotation, name, value)
+    _audit(session, rotation, actor.sub, "rotation.updated", reason, changes, now)
+    # The sitting chair's reminder moves with the setting; reports already due keep the day `ended` told.
+    for term in session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.state == STARTED)):
+        _arm(session, rotation, term)
+    return True
 
 
 def start_term(session: Session, rotation_id: uuid.UUID, index: int, now: datetime) -> Term | None:
@@ -144,11 +184,14 @@ def start_term(session: Session, rotation_id: uuid.UUID, index: int, now: dateti
         replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
         term = _first_chair(session, rotation.id, index)
     assert term is not None, "a planned rotation has every term up to its horizon"
-    for earlier in session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.index < index,
-                                                      Term.state.in_((PLANNED, STARTED)))):
-        earlier.state = ENDED
+    # The term before ends as this one starts: `ended` goes first, whichever of the two timers fires first.
+    for earlier in list(session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.index < index,
+                                                           Term.state.in_((PLANNED, STARTED)))
+                                        .order_by(Term.index, Term.part))):
+        _end(session, rotation, earlier, now)
     term.state = STARTED
     record(session, TERM_STARTED, rotation, payload_of=_term_event(session, rotation, term))
+    _arm(session, rotation, term)
     # Each start moves the horizon a term further.
     replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
     # Chained in this transaction: if the clock was down, the next timer is already due
@@ -167,6 +210,257 @@ def _schedule_term_start(session: Session, rotation: Rotation, index: int) -> No
     starts_at, _ = domain.term_window(rotation.starts_on, rotation.term_months, index, rotation.time_zone)
     schedule_timer(session, TERM_START, rotation.id, starts_at, district_id=rotation.district_id,
                    payload={"index": index})
+
+
+# --- A term's later milestones: ending soon, ended, its report due ------------------------------------------
+#
+# A term's timers are armed when it begins (future terms have none, so a re-plan has nothing of theirs to move)
+# and moved only when a handover cuts a running term. The clock fires due timers earliest first, and each
+# milestone arms the next in its own transaction, so after downtime one tick tells the missed milestones in the
+# order they fell due; `ended` and the next `started` fall due together and `start_term` ends the term itself.
+
+def _arm(session: Session, rotation: Rotation, term: Term) -> None:
+    """Timers of a term that has begun: its end, and (for a chaired term not yet told) ending soon."""
+    schedule_timer(session, TERM_END, term.id, term.ends_at, district_id=term.district_id)
+    if term.organization_id is not None and term.ending_soon_told_at is None:
+        schedule_timer(session, TERM_NEAR_END, term.id, _ending_soon_at(rotation, term),
+                       district_id=term.district_id)
+
+
+def _ending_soon_at(rotation: Rotation, term: Term) -> datetime:
+    """Local midnight `ending_soon_days` before the term's end, or its start if it is shorter than that."""
+    day = term.ends_on + timedelta(days=1 - rotation.ending_soon_days)
+    return max(term.starts_at, domain.local_midnight(day, rotation.time_zone))
+
+
+def _report_due_on(rotation: Rotation, term: Term) -> date:
+    return term.ends_on + timedelta(days=1 + rotation.report_due_days)
+
+
+def _term_for_update(session: Session, term_id: uuid.UUID) -> tuple[Rotation, Term] | None:
+    """The term and its rotation, the rotation locked first (as every change of its plan does)."""
+    rotation_id = session.scalar(select(Term.rotation_id).where(Term.id == term_id))
+    if rotation_id is None:
+        return None
+    rotation = _locked_rotation(session, rotation_id)
+    return rotation, session.get_one(Term, term_id, populate_existing=True)
+
+
+def tell_ending_soon(session: Session, term_id: uuid.UUID, now: datetime) -> Term | None:
+    """`term.ending_soon`, once per chaired term; None if it ended already or was told."""
+    found = _term_for_update(session, term_id)
+    if found is None:
+        return None
+    rotation, term = found
+    if term.state != STARTED or term.organization_id is None or term.ending_soon_told_at is not None:
+        return None
+    term.ending_soon_told_at = now
+    record(session, TERM_ENDING_SOON, rotation, payload_of={
+        **_notice(session, rotation, term, None), "ending_soon_days": rotation.ending_soon_days})
+    return term
+
+
+def end_term(session: Session, term_id: uuid.UUID, now: datetime) -> Term | None:
+    """The term's end came: `term.ended`, and the chair who takes over a handed-over term sits from now."""
+    found = _term_for_update(session, term_id)
+    if found is None:
+        return None
+    rotation, term = found
+    if term.state != STARTED or now < term.ends_at:
+        return None  # the next term's start ended it already, or a handover moved its end
+    _end(session, rotation, term, now)
+    _seat_successors(session, rotation, term, now)
+    return term
+
+
+def _seat_successors(session: Session, rotation: Rotation, term: Term, now: datetime) -> None:
+    """A handover's successor planned to take over at this term's end sits now (handed_over told of it)."""
+    for successor in session.scalars(select(Term).where(
+            Term.rotation_id == rotation.id, Term.index == term.index, Term.part > term.part, Term.state == PLANNED,
+            Term.starts_at <= now).order_by(Term.part)):
+        successor.state = STARTED
+        _arm(session, rotation, successor)
+
+
+def _end(session: Session, rotation: Rotation, term: Term, now: datetime) -> TermReport | None:
+    """End a term: `term.ended`; a chaired term's report is due `report_due_days` after (pending till given)."""
+    term.state = ENDED
+    cancel_timer(session, TERM_NEAR_END, term.id)  # moot if not told by now (a handover cut the term short)
+    cancel_timer(session, TERM_END, term.id)
+    report = None
+    if term.organization_id is not None:
+        due_on = _report_due_on(rotation, term)
+        report = TermReport(district_id=term.district_id, rotation_id=rotation.id, term_id=term.id,
+                            committee_id=rotation.committee_id, organization_id=term.organization_id,
+                            organization_name=term.organization_name or "", state=PENDING,
+                            due_at=domain.local_midnight(due_on, rotation.time_zone), due_on=due_on)
+        session.add(report)
+        session.flush()
+        schedule_timer(session, REPORT_DUE, report.id, report.due_at, district_id=report.district_id)
+    record(session, TERM_ENDED, rotation, payload_of=_notice(session, rotation, term, report))
+    return report
+
+
+def tell_report_due(session: Session, report_id: uuid.UUID, now: datetime) -> TermReport | None:
+    """`term.report_due`, once per report, when it falls due: a report not given by then is missing."""
+    rotation_id = session.scalar(select(TermReport.rotation_id).where(TermReport.id == report_id))
+    if rotation_id is None:
+        return None
+    rotation = _locked_rotation(session, rotation_id)
+    report = session.get_one(TermReport, report_id, populate_existing=True)
+    if report.due_told_at is not None or now < report.due_at:
+        return None
+    report.due_told_at = now
+    if report.state == PENDING:
+        report.state = MISSING
+    term = session.get_one(Term, report.term_id)
+    record(session, TERM_REPORT_DUE, rotation, payload_of={
+        **_notice(session, rotation, term, report), "report_id": report.id, "report_state": report.state})
+    return report
+
+
+def _handover_timers(session: Session, rotation: Rotation, handover: tuple[Term, Term], now: datetime) -> None:
+    """A running term cut short ends at the cut (now, if the cut has come); the chair taking over is armed."""
+    previous, successor = handover
+    if previous.state == CANCELLED:
+        cancel_timer(session, TERM_NEAR_END, previous.id)
+        cancel_timer(session, TERM_END, previous.id)
+    elif previous.ends_at <= now:
+        if previous.state in (PLANNED, STARTED):
+            previous.state = STARTED
+            _end(session, rotation, previous, now)
+    elif previous.state == STARTED:
+        _arm(session, rotation, previous)  # moved to the cut
+    if successor.state == STARTED:
+        _arm(session, rotation, successor)
+
+
+def _notice(session: Session, rotation: Rotation, term: Term, report: TermReport | None) -> dict[str, Any]:
+    committee = session.get(Committee, rotation.committee_id)
+    due_on = report.due_on if report is not None else (
+        _report_due_on(rotation, term) if term.organization_id is not None else None)
+    return {**_term_event(session, rotation, term),
+            "community_id": committee.community_id if committee is not None else None,
+            "time_zone": rotation.time_zone,
+            "report_due_on": due_on,
+            "report_due_at": None if due_on is None else domain.local_midnight(due_on, rotation.time_zone)}
+
+
+# --- Term reports -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HeldActivity:
+    id: uuid.UUID
+    title: str
+    held_at: datetime
+    host_organization_id: uuid.UUID
+    host_organization_name: str
+    attendee_count: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What happened in a term's community during the term: tickets by their moments, activities held."""
+
+    term_id: uuid.UUID
+    community_id: uuid.UUID | None
+    start: datetime
+    end: datetime
+    tickets_listed: int
+    tickets_dispatched: int
+    tickets_closed: int
+    tickets_overdue: int
+    activities: list[HeldActivity]
+    organization_id: uuid.UUID | None
+
+    @property
+    def activities_held(self) -> int:
+        return len(self.activities)
+
+    @property
+    def activities_hosted_by_chair(self) -> int:
+        return sum(1 for a in self.activities if a.host_organization_id == self.organization_id)
+
+    @property
+    def attendees(self) -> int:
+        return sum(a.attendee_count for a in self.activities)
+
+    def counts(self) -> dict[str, int]:
+        return {"tickets_listed": self.tickets_listed, "tickets_dispatched": self.tickets_dispatched,
+                "tickets_closed": self.tickets_closed, "tickets_overdue": self.tickets_overdue,
+                "activities_held": self.activities_held,
+                "activities_hosted_by_chair": self.activities_hosted_by_chair, "attendees": self.attendees}
+
+
+def term_figures(session: Session, term: Term) -> Figures:
+    """The figures of the term so far: tickets of its committee's community with a moment in [start, end) (each
+    ticket once per kind), and the activities held there then."""
+    rotation = session.get_one(Rotation, term.rotation_id)
+    committee = session.get(Committee, rotation.committee_id)
+    community_id = committee.community_id if committee is not None else None
+    counts = dict.fromkeys(TICKET_MOMENTS, 0)
+    activities: list[HeldActivity] = []
+    if community_id is not None:
+        rows = session.execute(
+            select(TicketMoment.kind, func.count(func.distinct(TicketMoment.ticket_id)))
+            .where(TicketMoment.community_id == community_id, TicketMoment.district_id == term.district_id,
+                   TicketMoment.at >= term.starts_at, TicketMoment.at < term.ends_at)
+            .group_by(TicketMoment.kind))
+        counts.update({kind: count for kind, count in rows})
+        activities = [HeldActivity(a.id, a.title, a.held_at, a.host_organization_id, a.host_organization_name,
+                                   a.attendee_count)
+                      for a in session.scalars(select(Activity).where(
+                          Activity.community_id == community_id, Activity.district_id == term.district_id,
+                          Activity.held_at >= term.starts_at, Activity.held_at < term.ends_at)
+                          .order_by(Activity.held_at, Activity.id)) if a.held_at is not None]
+    return Figures(term.id, community_id, term.starts_at, term.ends_at, counts[LISTED], counts[DISPATCHED],
+                   counts[CLOSED], counts[OVERDUE], activities, term.organization_id)
+
+
+def submit_report(session: Session, actor: Actor, *, term_id: uuid.UUID, organization_id: uuid.UUID, text: str,
+                  now: datetime) -> TermReport:
+    """The term's chair unit gives its report once the term has ended; its figures are gathered and frozen."""
+    term = session.get(Term, term_id)
+    if term is None or not actor.sees(term.district_id):
+        raise ValidationFailed.field("term_id", "no such term")
+    found = _term_for_update(session, term.id)
+    assert found is not None
+    rotation, term = found
+    if term.organization_id is None or term.organization_id != organization_id:
+        raise Forbidden("organization_id: the unit did not chair this term",
+                        errors={"organization_id": ["the unit did not chair this term"]})
+    report = session.scalar(select(TermReport).where(TermReport.term_id == term.id))
+    if report is None:
+        raise Conflict("term_id: the term has not ended; its report is given after it ends",
+                       errors={"term_id": ["the term has not ended"]})
+    if report.state in (SUBMITTED, LATE):
+        raise Conflict("term_id: the term's report was already submitted",
+                       errors={"term_id": ["the report was already submitted"]})
+    figures = term_figures(session, term)
+    report.text, report.submitted_at, report.submitted_by = text, now, actor.sub
+    report.state = LATE if now >= report.due_at else SUBMITTED
+    report.figures = json.dumps({**figures.counts(), "activities": [
+        {"id": str(a.id), "title": a.title, "held_at": a.held_at.isoformat(),
+         "host_organization_id": str(a.host_organization_id), "host_organization_name": a.host_organization_name,
+         "attendee_count": a.attendee_count} for a in figures.activities]}, ensure_ascii=False)
+    session.flush()
+    about = _about(session, rotation)
+    committee = session.get(Committee, rotation.committee_id)
+    record(session, TERM_REPORT_SUBMITTED, report, payload_of={
+        **{k: getattr(report, k) for k in ("id", "district_id", "rotation_id", "committee_id", "organization_id",
+                                           "organization_name", "state", "due_at", "due_on", "submitted_at",
+                                           "text", "version")},
+        "committee_name": about["committee_name"],
+        "community_id": committee.community_id if committee is not None else None,
+        "term": term, "figures": figures.counts()})
+    _audit(session, rotation, actor.sub, "report.submitted", None,
+           {"report": str(report.id), "term": str(term.id), "state": report.state}, now)
+    return report
+
+
+def report_state(report: TermReport, now: datetime) -> str:
+    """A pending report past due reads as missing even before the clock records it."""
+    return MISSING if report.state == PENDING and report.due_at <= now else report.state
 
 
 # --- Planning -----------------------------------------------------------------------------------------------
@@ -206,6 +500,7 @@ def replan(session: Session, rotation: Rotation, *, now: datetime, actor: str, c
     rotation.planned_at = now
     session.flush()  # the plan events carry the version this gives the rotation
     if outcome.handover is not None:
+        _handover_timers(session, rotation, outcome.handover, now)
         _announce_handover(session, rotation, outcome.handover, stints, now, actor)
     record(session, SCHEDULE_CHANGED, rotation, payload_of={
         **_about(session, rotation), "cause": cause, "added": outcome.added, "cancelled": outcome.cancelled,
@@ -390,6 +685,87 @@ def _current_unit(session: Session, rotation: Rotation, organization_id: uuid.UU
     if stint is None:
         raise ValidationFailed.field(field_name, "not a current unit of the rotation's committee")
     return stint
+
+
+# --- tickets' tickets (joint meetings' agendas, term reports' figures) ----------------------------------------
+
+# The moments of a ticket a term report counts, named like tickets' events.
+LISTED, DISPATCHED, CLOSED, OVERDUE = "listed", "dispatched", "closed", "overdue"
+TICKET_MOMENTS = (LISTED, DISPATCHED, CLOSED, OVERDUE)
+TICKET_LISTED_STATE, TICKET_CLOSED_STATE = "listed", "closed"
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """A ticket as one of tickets' events tells it, and the moment the event marks (if it is one we count)."""
+
+    id: uuid.UUID
+    version: int
+    district_id: str
+    community_id: uuid.UUID | None
+    compound_id: uuid.UUID
+    title: str
+    category: str
+    state: str
+    urgency: str
+    updated_at: datetime
+    moment: str | None = None
+    moment_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+def record_ticket(session: Session, facts: TicketFacts) -> bool:
+    """Keep the ticket at `facts.version`; False when the event was stale for the row.
+
+    A stale event still adds its moment (history does not go stale) and an instant it is the first to tell of."""
+    row = session.get(RotationTicket, facts.id, with_for_update=True)
+    closed_at = None
+    if facts.state == TICKET_CLOSED_STATE:
+        closed_at = facts.closed_at or (row.closed_at if row is not None else None) or facts.moment_at
+    community_id = facts.community_id or (row.community_id if row is not None else None)
+    fresh = apply_versioned(session, RotationTicket, facts.id, facts.version, {
+        "district_id": facts.district_id, "community_id": community_id, "compound_id": facts.compound_id,
+        "title": facts.title, "category": facts.category, "state": facts.state, "urgency": facts.urgency,
+        "closed_at": closed_at, "updated_at": facts.updated_at})
+    session.flush()
+    row = session.get_one(RotationTicket, facts.id)
+    if row.community_id is None and facts.community_id is not None:
+        row.community_id = facts.community_id
+    if facts.moment in TICKET_MOMENTS and facts.moment_at is not None:
+        _add_moment(session, row, facts.moment, facts.moment_at)
+    return fresh
+
+
+def _add_moment(session: Session, row: RotationTicket, kind: str, at: datetime) -> None:
+    known = session.scalar(select(TicketMoment.id).where(TicketMoment.ticket_id == row.id, TicketMoment.kind == kind,
+                                                         TicketMoment.at == at))
+    if known is None:
+        session.add(TicketMoment(district_id=row.district_id, ticket_id=row.id, community_id=row.community_id,
+                                 kind=kind, at=at))
+    first = {LISTED: "listed_at", DISPATCHED: "dispatched_at", OVERDUE: "overdue_at"}.get(kind)
+    if first is not None:
+        earlier = getattr(row, first)
+        if earlier is None or at < earlier:
+            setattr(row, first, at)
+
+
+def listed_tickets(session: Session, community_id: uuid.UUID) -> list[RotationTicket]:
+    """The community's tickets listed for the committee (挂单) and not yet taken further, oldest first."""
+    return list(session.scalars(select(RotationTicket).where(
+        RotationTicket.community_id == community_id, RotationTicket.state == TICKET_LISTED_STATE)
+        .order_by(RotationTicket.listed_at, RotationTicket.id)))
+
+
+# --- registry's activities (term reports' figures) ----------------------------------------------------------
+
+def record_activity(session: Session, activity_id: uuid.UUID, version: int, *, district_id: str,
+                    community_id: uuid.UUID, host_organization_id: uuid.UUID, host_organization_name: str,
+                    title: str, state: str, held_at: datetime | None, attendee_count: int) -> bool:
+    """Keep registry's activity at `version`; False when a newer one is already kept."""
+    return apply_versioned(session, Activity, activity_id, version, {
+        "district_id": district_id, "community_id": community_id, "host_organization_id": host_organization_id,
+        "host_organization_name": host_organization_name, "title": title, "state": state, "held_at": held_at,
+        "attendee_count": attendee_count})
 
 
 # --- Overrides ----------------------------------------------------------------------------------------------
@@ -906,6 +1282,7 @@ def hold_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, *, atten
     names = {u.organization_id: u.organization_name for u in units}
     present = meetings.attendance([(a.organization_id, a.status) for a in attendance], list(names))
     meetings.check_decisions([meetings.Decision(d.ticket_id, d.kind, d.unit_ids) for d in decisions], set(names))
+    _check_decided_tickets(session, meeting, decisions)
     meeting.agenda = json.dumps(_json_safe(agenda(session, meeting)), ensure_ascii=False)
     meeting.attendance = json.dumps([{"organization_id": str(unit), "organization_name": names[unit],
                                       "status": status} for unit, status in present], ensure_ascii=False)
@@ -923,6 +1300,16 @@ def hold_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, *, atten
     return meeting
 
 
+def _check_decided_tickets(session: Session, meeting: Meeting, decisions: Sequence[DecisionIn]) -> None:
+    """A ticket the read model knows must be of the meeting's community; one it has not heard of yet is
+    recorded as said (the decision is only recorded, and tickets' event may still be on its way)."""
+    for i, decision in enumerate(decisions):
+        ticket = session.get(RotationTicket, decision.ticket_id)
+        if ticket is not None and (ticket.district_id != meeting.district_id or (
+                ticket.community_id is not None and ticket.community_id != meeting.community_id)):
+            raise ValidationFailed.field(f"decisions.{i}.ticket_id", "a ticket of another community")
+
+
 def _json_safe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in item.items()} for item in items]
 
@@ -933,13 +1320,9 @@ def agenda(session: Session, meeting: Meeting) -> list[dict[str, Any]]:
         return [{**item, "ticket_id": uuid.UUID(item["ticket_id"]) if item.get("ticket_id") else None}
                 for item in json.loads(meeting.agenda)]
     items: list[dict[str, Any]] = [{"kind": "ticket", "ticket_id": t.id, "text": t.title}
-                                   for t in _listed_tickets(session, meeting.community_id)]
+                                   for t in listed_tickets(session, meeting.community_id)]
     items += [{"kind": "free", "ticket_id": None, "text": text} for text in json.loads(meeting.free_items)]
     return items
-
-
-def _listed_tickets(session: Session, community_id: uuid.UUID) -> list[Any]:
-    return []
 
 
 def _units_on(session: Session, committee_id: uuid.UUID, day: date) -> list[CommitteeUnit]:

@@ -1,7 +1,7 @@
 """joint meetings (their rules and the meetings), calendar feeds, and the committees' convenor
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from linli.shared.db import UTCDateTime
 from linli.shared.infra_migrations import entity_columns
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
