@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from linli.services.rotation.models import Meeting
 from linli.shared.tables import outbox
+from tests.support.ticket_events import moved_ticket
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
 READ, WRITE = "rotation:read", "rotation:write rotation:read"
@@ -242,3 +243,63 @@ def test_a_new_party_secretary_convenes_the_meetings_scheduled_after(make_servic
     assert sut.deliver("registry.committee.updated", newer) == "applied"
     assert set_rule(sut, data).status_code == 200
     assert {m["convenor_name"] for m in listed(sut, data)} == {"李书记"}
+
+
+def list_ticket(sut, data, title, state="listed", verb="listed", version=4, ticket_id=None, community=None):
+    """tickets' event for a ticket of the committee's community, listed for the joint meeting (挂单)."""
+    ticket_id = ticket_id or str(uuid.uuid4())
+    payload = moved_ticket(verb, state, ticket_id=ticket_id, district_id=data["district_id"],
+                           compound_id=str(uuid.uuid4()), community_id=community or data["community_id"],
+                           version=version, at=datetime.now(UTC).isoformat(), title=title)
+    assert sut.deliver(f"tickets.ticket.{verb}", payload) == "applied"
+    return ticket_id
+
+
+def test_the_agenda_is_the_communitys_listed_tickets_then_free_items_and_is_kept_as_held(make_service):
+    sut = make_service("rotation")
+    data = committee(sut)
+    op = sut.as_(YONGCHUAN, WRITE)
+    lamp = list_ticket(sut, data, "小区路灯不亮")
+    lift = list_ticket(sut, data, "加装电梯")
+    list_ticket(sut, data, "别的社区的事", community=str(uuid.uuid4()))
+    meeting = sut.client.post("/v1/meetings", json={
+        "committee_id": data["id"], "date": (date.today() + timedelta(days=2)).isoformat(), "time": "09:00",
+        "free_items": ["老旧小区改造"]}, headers=op).json
+    r = sut.client.get(f"/v1/meetings/{meeting['id']}/agenda", headers=sut.as_(YONGCHUAN, READ))
+    assert r.status_code == 200, r.json
+    assert [(i["kind"], i["text"]) for i in r.json["items"]] == [
+        ("ticket", "小区路灯不亮"), ("ticket", "加装电梯"), ("free", "老旧小区改造")]
+    assert r.json["items"][0]["ticket_id"] == lamp
+    # The lift ticket is dispatched elsewhere before the meeting: it leaves the agenda.
+    list_ticket(sut, data, "加装电梯", state="dispatched", verb="dispatched", version=5, ticket_id=lift)
+    r = sut.client.patch(f"/v1/meetings/{meeting['id']}", json={"free_items": ["老旧小区改造", "垃圾分类"]},
+                         headers=op)
+    assert r.status_code == 200 and r.json["free_items"] == ["老旧小区改造", "垃圾分类"]
+    assert events(sut, "rotation.meeting.updated")[0]["data"]["free_items"] == ["老旧小区改造", "垃圾分类"]
+    begin(sut, meeting["id"])
+    unit = data["units"][2]["organization_id"]
+    r = sut.client.post(f"/v1/meetings/{meeting['id']}/hold", json={
+        "attendance": [{"organization_id": unit, "status": "present"}],
+        "decisions": [{"ticket_id": lamp, "kind": "dispatch", "unit_ids": [unit], "note": "派出所牵头"}]}, headers=op)
+    assert r.status_code == 200, r.json
+    held = events(sut, "rotation.meeting.held")[0]["data"]
+    assert [i["text"] for i in held["agenda"]] == ["小区路灯不亮", "老旧小区改造", "垃圾分类"]
+    # Later ticket events do not rewrite the agenda of a meeting already held.
+    list_ticket(sut, data, "新挂的单")
+    r = sut.client.get(f"/v1/meetings/{meeting['id']}/agenda", headers=sut.as_(YONGCHUAN, READ))
+    assert [i["text"] for i in r.json["items"]] == ["小区路灯不亮", "老旧小区改造", "垃圾分类"]
+
+
+def test_a_decision_on_a_ticket_of_another_community_is_refused(make_service):
+    sut = make_service("rotation")
+    data = committee(sut)
+    op = sut.as_(YONGCHUAN, WRITE)
+    foreign = list_ticket(sut, data, "别的社区的事", community=str(uuid.uuid4()))
+    meeting = sut.client.post("/v1/meetings", json={
+        "committee_id": data["id"], "date": (date.today() + timedelta(days=2)).isoformat(), "time": "09:00"},
+        headers=op).json
+    begin(sut, meeting["id"])
+    r = sut.client.post(f"/v1/meetings/{meeting['id']}/hold", json={
+        "attendance": [], "decisions": [{"ticket_id": foreign, "kind": "list"}]}, headers=op)
+    assert r.status_code == 422 and "decisions.0.ticket_id" in r.json["errors"]
+    assert sut.client.get(f"/v1/meetings/{meeting['id']}", headers=op).json["state"] == "scheduled"
