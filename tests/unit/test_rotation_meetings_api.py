@@ -303,3 +303,29 @@ def test_a_decision_on_a_ticket_of_another_community_is_refused(make_service):
         "attendance": [], "decisions": [{"ticket_id": foreign, "kind": "list"}]}, headers=op)
     assert r.status_code == 422 and "decisions.0.ticket_id" in r.json["errors"]
     assert sut.client.get(f"/v1/meetings/{meeting['id']}", headers=op).json["state"] == "scheduled"
+
+
+def test_the_clock_keeps_a_year_of_meetings_ahead_as_time_passes(make_service):
+    from linli.services.rotation import clock, usecases
+    from linli.services.rotation.models import MeetingRule
+    from linli.shared.clock import Timer
+    from linli.shared.tables import timers
+
+    sut = make_service("rotation")
+    data = committee(sut)
+    assert set_rule(sut, data, rrule="FREQ=MONTHLY").status_code == 200
+    before = listed(sut, data)
+    with sut.rt.factory() as s:
+        rule = s.scalars(select(MeetingRule)).one()
+        [due] = s.execute(select(timers).where(timers.c.kind == usecases.MEETING_RULE_EXTEND)).all()
+        assert due.subject_id == str(rule.id) and due.due_at > datetime.now(UTC) + timedelta(days=6)
+        later = datetime.now(UTC) + timedelta(days=95)
+        timer = Timer(id=due.id, kind=due.kind, subject_id=due.subject_id, district_id=due.district_id,
+                      due_at=due.due_at, payload={})
+        clock.TIMERS[usecases.MEETING_RULE_EXTEND](s, timer, later)
+        s.commit()
+        assert s.get_one(MeetingRule, rule.id).planned_until == later + timedelta(days=366)
+    after = listed(sut, data)
+    assert [m["id"] for m in after[:len(before)]] == [m["id"] for m in before]
+    assert len(after) - len(before) == 3  # three more months came within the year ahead
+    assert datetime.fromisoformat(after[-1]["starts_at"]) <= later + timedelta(days=366)
