@@ -70,6 +70,7 @@ from linli.shared.db import utcnow
 from linli.shared.errors import NotFound
 from linli.shared.http.auth import in_district, principal, public, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
+from linli.shared.http.operations import secret_answer
 from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.uow import db
 
@@ -535,10 +536,15 @@ class Feeds(MethodView):
         return paginate(db(), stmt, Feed, args["limit"], args["cursor"])
 
     @requires("rotation:write")
+    @secret_answer
     @feeds.arguments(FeedCreate)
     @feeds.response(201, IssuedFeedSchema)
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """A feed of a committee (committee_id) or a unit (organization_id); its secret URL is told only now"""
+        """A feed of a committee (committee_id) or a unit (organization_id); its secret URL is told only now
+
+        Only the token's hash is kept. A retry with the same Idempotency-Key answers 409 with the feed's
+        Location, not the token again.
+        """
         issued = usecases.create_feed(db(), principal(), **body)
         return _issued(issued), 201, {"Location": f"/v1/feeds/{issued.feed.id}", "ETag": etag(issued.feed.version),
                                       "Cache-Control": "no-store"}
@@ -557,6 +563,7 @@ class FeedItem(MethodView):
 @feeds.route("/<uuid:feed_id>/rotate-token")
 class FeedRotateToken(MethodView):
     @requires("rotation:write")
+    @secret_answer
     @feeds.arguments(FeedRotate)
     @feeds.response(200, IssuedFeedSchema)
     def post(self, body: dict[str, Any], feed_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:

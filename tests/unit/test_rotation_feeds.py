@@ -161,3 +161,15 @@ def test_feeds_of_another_district_are_out_of_reach(make_service):
     assert r.status_code == 422 and "organization_id" in r.json["errors"]
     r = new_feed(sut, committee_id=data["id"], organization_id=data["units"][0]["organization_id"])
     assert r.status_code == 422 and "committee_id" in r.json["errors"]
+
+
+def test_a_retried_feed_request_does_not_keep_or_repeat_the_token(make_service):
+    sut = make_service("rotation")
+    data = committee(sut)
+    headers = {**sut.as_(YONGCHUAN, WRITE), "Idempotency-Key": "feed-1"}
+    first = sut.client.post("/v1/feeds", json={"committee_id": data["id"]}, headers=headers)
+    assert first.status_code == 201, first.json
+    retried = sut.client.post("/v1/feeds", json={"committee_id": data["id"]}, headers=headers)
+    assert retried.status_code == 409 and first.json["token"] not in retried.get_data(as_text=True)
+    assert retried.headers["Location"] == f"/v1/feeds/{first.json['id']}"
+    assert len(sut.client.get("/v1/feeds", headers=sut.as_(YONGCHUAN, READ)).json["items"]) == 1
