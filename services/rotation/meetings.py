@@ -216,8 +216,13 @@ class Replan:
         return bool(self.add or self.cancel or self.retime or self.revive)
 
 
-def replan(stored: Sequence[Stored], wanted: Iterable[Slot], now: datetime, until: datetime) -> Replan:
+def replan(stored: Sequence[Stored], wanted: Iterable[Slot], now: datetime, until: datetime,
+           since_day: date) -> Replan:
     """What changes so the rule's meetings in (now, until) are `wanted`; nothing held, past or begun changes.
+
+    `wanted` holds every rule day from `since_day` on (some may have begun already): a scheduled meeting whose
+    rule day is not among them is cancelled, unless its rule day is before `since_day` (one moved from a past
+    rule day to a later time, which no rule edit concerns any more).
 
     A meeting is found again by its rule day, so a new time of day moves it (same calendar UID) instead of
     replacing it; one people cancelled stays cancelled, one people moved keeps its new time while its day is
@@ -227,9 +232,11 @@ def replan(stored: Sequence[Stored], wanted: Iterable[Slot], now: datetime, unti
     plan = Replan()
     days = set()
     for slot in wanted:
-        if not now < slot.starts_at < until:
+        if slot.starts_at >= until or slot.day < since_day:
             continue
         days.add(slot.day)
+        if slot.starts_at <= now:
+            continue
         row = by_day.get(slot.day)
         if row is None:
             plan.add.append(slot)
@@ -239,7 +246,7 @@ def replan(stored: Sequence[Stored], wanted: Iterable[Slot], now: datetime, unti
                 row.starts_at, row.ends_at) != (slot.starts_at, slot.ends_at):
             plan.retime.append((row.key, slot))
     for row in stored:
-        if row.state == SCHEDULED and row.starts_at > now and row.day not in days:
+        if row.state == SCHEDULED and row.starts_at > now and row.day >= since_day and row.day not in days:
             plan.cancel.append(row.key)
     return plan
 

@@ -1128,12 +1128,16 @@ def plan_meetings(session: Session, rule: MeetingRule, *, now: datetime, actor: 
     """Store the rule's meetings up to a year ahead: add the new, move the retimed, cancel the dropped."""
     committee = session.get_one(Committee, rule.committee_id)
     until = now + meetings.HORIZON
-    stored = list(session.scalars(select(Meeting).where(Meeting.rule_id == rule.id).with_for_update()))
+    # The rule's days from yesterday on are all computed (their meetings start after the day before's midnight),
+    # so a meeting of such a day the rule no longer has can be told apart from one moved off an older day.
+    since_day = domain.local_day(now - timedelta(days=1), rule.time_zone)
+    stored = list(session.scalars(select(Meeting).where(Meeting.rule_id == rule.id, Meeting.rule_day >= since_day)
+                                  .with_for_update()))
     by_id = {m.id: m for m in stored}
     plan = meetings.replan([meetings.Stored(m.id, m.rule_day, m.state, m.starts_at, m.ends_at, m.moved,
                                             m.state == meetings.CANCELLED and m.changed_by == RULE_ACTOR)
                             for m in stored if m.rule_day is not None],
-                           _checked_rule(rule).slots(now, until), now, until)
+                           _checked_rule(rule).slots(now - timedelta(days=2), until), now, until, since_day)
     for slot in plan.add:
         meeting = Meeting(id=uuid.uuid4(), district_id=rule.district_id, committee_id=committee.id,
                           community_id=committee.community_id, kind=meetings.RULE, rule_id=rule.id,

@@ -329,3 +329,25 @@ def test_the_clock_keeps_a_year_of_meetings_ahead_as_time_passes(make_service):
     assert [m["id"] for m in after[:len(before)]] == [m["id"] for m in before]
     assert len(after) - len(before) == 3  # three more months came within the year ahead
     assert datetime.fromisoformat(after[-1]["starts_at"]) <= later + timedelta(days=366)
+
+
+def test_a_meeting_moved_past_its_rule_day_survives_the_clocks_next_step(make_service):
+    from linli.services.rotation import usecases
+    from linli.services.rotation.models import MeetingRule
+
+    sut = make_service("rotation")
+    data = committee(sut)
+    assert set_rule(sut, data, rrule="FREQ=MONTHLY").status_code == 200
+    first = listed(sut, data)[0]
+    rule_day = date.fromisoformat(first["rule_day"])
+    later = (rule_day + timedelta(days=5)).isoformat()
+    move = {"date": later, "time": "10:00", "reason": "避开节假日"}
+    r = sut.client.post(f"/v1/meetings/{first['id']}/move", json=move, headers=sut.as_(YONGCHUAN, WRITE))
+    assert r.status_code == 200, r.json
+    # Two days after the rule day, before the moved meeting: the clock re-plans, the moved meeting stays.
+    with sut.rt.factory() as s:
+        rule = s.scalars(select(MeetingRule)).one()
+        usecases.extend_meetings(s, rule.id, datetime.combine(rule_day + timedelta(days=2), datetime.min.time(), UTC))
+        s.commit()
+    again = sut.client.get(f"/v1/meetings/{first['id']}", headers=sut.as_(YONGCHUAN, READ)).json
+    assert (again["state"], again["local_date"], again["local_time"]) == ("scheduled", later, "10:00")

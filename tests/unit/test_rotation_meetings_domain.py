@@ -110,6 +110,7 @@ def test_no_rule_gives_more_than_one_meeting_a_day(text, start, tz):
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 UNTIL = NOW + meetings.HORIZON
+SINCE = NOW.date() - timedelta(days=1)
 
 
 def slot(day: date, hour: int = 1) -> meetings.Slot:
@@ -144,19 +145,26 @@ def test_a_new_hour_moves_the_rule_meetings_but_not_held_past_moved_or_cancelled
     kept = stored(future[0])
     called_off = stored(future[1], meetings.CANCELLED)
     moved = stored(future[2], moved=True, hour=5)
-    plan = meetings.replan([held, kept, called_off, moved], [slot(d, hour=7) for d in future], NOW, UNTIL)
+    plan = meetings.replan([held, kept, called_off, moved], [slot(d, hour=7) for d in future], NOW, UNTIL, SINCE)
     assert [k for k, _ in plan.retime] == [kept.key]
     assert [s.day for s in plan.add] == [future[3]]
     assert plan.cancel == [] and plan.revive == []
 
 
+def test_a_meeting_moved_off_a_past_rule_day_to_a_later_time_stays_as_time_passes():
+    later = NOW + timedelta(days=3)
+    moved = meetings.Stored(uuid.uuid4(), NOW.date() - timedelta(days=5), meetings.SCHEDULED, later,
+                            later + timedelta(hours=2), True)
+    assert not meetings.replan([moved], [slot(NOW.date() + timedelta(days=25))], NOW, UNTIL, SINCE).cancel
+
+
 def test_a_day_the_rule_drops_and_brings_back_is_cancelled_then_revived_under_the_same_row():
     day = NOW.date() + timedelta(days=30)
     row = stored(day)
-    dropped = meetings.replan([row], [], NOW, UNTIL)
+    dropped = meetings.replan([row], [], NOW, UNTIL, SINCE)
     assert dropped.cancel == [row.key]
     rows = apply([row], dropped)
-    back = meetings.replan(rows, [slot(day)], NOW, UNTIL)
+    back = meetings.replan(rows, [slot(day)], NOW, UNTIL, SINCE)
     assert [k for k, _ in back.revive] == [row.key] and back.add == []
 
 
@@ -177,16 +185,19 @@ def test_a_replan_meets_the_rule_ahead_and_never_touches_what_is_past_held_or_ca
         seen.add(day)
         rows.append(stored(day, state, row_hour, moved, by_rule and state == meetings.CANCELLED))
     wanted = [slot(NOW.date() + timedelta(days=d), hour) for d in sorted(wanted_days)]
-    plan = meetings.replan(rows, wanted, NOW, UNTIL)
+    plan = meetings.replan(rows, wanted, NOW, UNTIL, SINCE)
     touched = set(plan.cancel) | {k for k, _ in plan.retime + plan.revive}
     for row in rows:
+        if row.day < SINCE:
+            assert row.key not in touched  # moved off a rule day no edit concerns any more
         if row.key in touched:
             # Only future meetings change: scheduled ones, or those a rule (not a person) cancelled.
             assert row.starts_at > NOW
             assert row.state == meetings.SCHEDULED or row.cancelled_by_rule
     after = apply(rows, plan)
     ahead = {s.day for s in wanted if NOW < s.starts_at < UNTIL}
-    scheduled_ahead = {r.day for r in after if r.state == meetings.SCHEDULED and r.starts_at > NOW}
+    scheduled_ahead = {r.day for r in after if r.state == meetings.SCHEDULED and r.starts_at > NOW
+                       and r.day >= SINCE}
     # Every future scheduled meeting is one the rule wants; every wanted day has its meeting unless people
     # cancelled it, or it is held or already begun.
     assert scheduled_ahead <= ahead
@@ -197,7 +208,7 @@ def test_a_replan_meets_the_rule_ahead_and_never_touches_what_is_past_held_or_ca
             r.state == meetings.CANCELLED and not r.cancelled_by_rule)
     assert len({r.day for r in after}) == len(after)
     # Planning again changes nothing.
-    assert not meetings.replan(after, wanted, NOW, UNTIL).anything
+    assert not meetings.replan(after, wanted, NOW, UNTIL, SINCE).anything
 
 
 # --- States ------------------------------------------------------------------------------------------------
