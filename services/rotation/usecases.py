@@ -1411,12 +1411,26 @@ def feed_calendar(session: Session, token: str, now: datetime) -> bytes:
         committee_ids = [feed.committee_id]
     else:
         term_rows = select(Term).where(Term.organization_id == feed.organization_id)
-        committee_ids = list(session.scalars(select(CommitteeUnit.committee_id).where(
-            CommitteeUnit.organization_id == feed.organization_id).distinct()))
+        stints = list(session.scalars(select(CommitteeUnit).where(
+            CommitteeUnit.organization_id == feed.organization_id)))
+        committee_ids = sorted({s.committee_id for s in stints})
     term_list = list(session.scalars(term_rows.where(Term.ends_at > since).order_by(Term.starts_at, Term.id)))
     meeting_list = list(session.scalars(select(Meeting).where(Meeting.committee_id.in_(committee_ids),
                                                               Meeting.ends_at > since)
                                         .order_by(Meeting.starts_at, Meeting.id)))
+    gone: set[uuid.UUID] = set()
+    if feed.kind == FEED_UNIT:
+        # A unit's calendar has the meetings of the days it is in the committee; those after it left, which it
+        # may have seen before, stay as cancelled (one SEQUENCE up) so its subscribers' calendars drop them.
+        kept = []
+        for m in meeting_list:
+            mine = [s for s in stints if s.committee_id == m.committee_id and s.joined_on <= m.local_date]
+            if any(s.left_on is None or m.local_date < s.left_on for s in mine):
+                kept.append(m)
+            elif mine:
+                kept.append(m)
+                gone.add(m.id)
+        meeting_list = kept
     committees = {c.id: c for c in session.scalars(select(Committee).where(Committee.id.in_(
         committee_ids + [m.committee_id for m in meeting_list])))}
     rotations = {r.id: r for r in session.scalars(select(Rotation).where(
@@ -1428,7 +1442,8 @@ def feed_calendar(session: Session, token: str, now: datetime) -> bytes:
         for t in term_list]
     meetings_out = [calendars.MeetingEntry(
         uid=m.uid, summary=m.title, starts_at=m.starts_at, ends_at=m.ends_at, time_zone=m.time_zone,
-        cancelled=m.state == meetings.CANCELLED, sequence=m.version - 1, updated_at=m.updated_at, location=m.place,
+        cancelled=m.state == meetings.CANCELLED or m.id in gone, sequence=m.version - (m.id not in gone),
+        updated_at=m.updated_at, location=m.place,
         description=_meeting_description(m)) for m in meeting_list]
     return calendars.calendar(feed.name, terms_out, meetings_out, now)
 

@@ -123,8 +123,27 @@ def test_a_unit_feed_has_only_its_terms_and_its_committees_meetings(make_service
     assert r.status_code == 201 and r.json["kind"] == "unit", r.json
     _, events = feed_events(sut, r.json["token"])
     own = {t["uid"] for t in terms if t["organization_id"] == unit["organization_id"]}
-    meetings = {m["uid"] for m in listed(sut, data)}
-    assert own and set(events) == own | meetings
+    meetings = listed(sut, data)
+    assert own and set(events) == own | {m["uid"] for m in meetings}
+    # The unit leaves before the third meeting: from then on the committee's meetings are cancelled in its feed.
+    left_on = date.fromisoformat(meetings[2]["local_date"])
+    leave(sut, data, unit, left_on.isoformat())
+    _, after = feed_events(sut, r.json["token"])
+    for meeting in meetings:
+        before, now = events[meeting["uid"]], after[meeting["uid"]]
+        if date.fromisoformat(meeting["local_date"]) < left_on:
+            assert now.status.value == "CONFIRMED" and now.sequence.value == before.sequence.value
+        else:
+            assert now.status.value == "CANCELLED" and int(now.sequence.value) > int(before.sequence.value)
+    # A unit that joins later does not see the meetings before it joined.
+    newcomer = {"organization_id": str(uuid.uuid4()), "organization_name": "永川区第二中学",
+                "organization_kind": "school", "joined_on": meetings[1]["local_date"]}
+    joined = {**data, "units": [*data["units"], newcomer], "version": data["version"] + 5}
+    assert sut.deliver("registry.committee.unit_joined", {**joined, **newcomer, "left_on": None,
+                                                          "left_reason": None}) == "applied"
+    token = new_feed(sut, organization_id=newcomer["organization_id"]).json["token"]
+    _, theirs = feed_events(sut, token)
+    assert meetings[0]["uid"] not in theirs and meetings[1]["uid"] in theirs
 
 
 def test_rotating_the_token_closes_the_old_url_and_tokens_are_stored_hashed(make_service):
