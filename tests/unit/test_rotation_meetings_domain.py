@@ -94,7 +94,7 @@ def test_a_duration_outside_a_day_is_refused():
     assert list(refused.value.errors or {}) == ["duration_minutes"]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(text=st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU", "FREQ=MONTHLY;BYMONTHDAY=1,2,3",
                              "FREQ=YEARLY;BYYEARDAY=1,2,3,4", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,FR"]),
        start=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
@@ -171,7 +171,7 @@ def test_a_day_the_rule_drops_and_brings_back_is_cancelled_then_revived_under_th
 days_ahead = st.integers(min_value=-60, max_value=400)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(existing=st.lists(st.tuples(days_ahead, st.sampled_from(meetings.STATES), st.booleans(), st.booleans(),
                                    st.integers(0, 20)), max_size=15),
        wanted_days=st.sets(days_ahead, max_size=30), hour=st.integers(0, 20))
