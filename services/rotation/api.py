@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import and_, inspect, or_, select
 
 from linli.services.rotation import domain, usecases
 from linli.services.rotation.models import (
@@ -21,6 +21,7 @@ from linli.services.rotation.models import (
     Rotation,
     Swap,
     Term,
+    TermReport,
 )
 from linli.services.rotation.schemas import (
     AgendaSchema,
@@ -36,6 +37,7 @@ from linli.services.rotation.schemas import (
     FeedQuery,
     FeedRotate,
     FeedSchema,
+    FiguresSchema,
     IssuedFeedSchema,
     MeetingCancel,
     MeetingCreate,
@@ -64,6 +66,10 @@ from linli.services.rotation.schemas import (
     SwapSchema,
     TermPage,
     TermQuery,
+    TermReportCreate,
+    TermReportPage,
+    TermReportQuery,
+    TermReportSchema,
     TermSchema,
 )
 from linli.shared.db import utcnow
@@ -82,6 +88,8 @@ overrides = Blueprint("overrides", __name__, url_prefix="/v1/overrides",
                       description="A substitute for one term, or a unit unavailable for a period.")
 swaps = Blueprint("swaps", __name__, url_prefix="/v1/swaps",
                   description="Two units exchanging their terms: asked by one, accepted or declined by the other.")
+term_reports = Blueprint("term_reports", __name__, url_prefix="/v1/term-reports",
+                         description="The chair units' term reports (任期述职), with the figures of their terms.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
                        description="The committees rotation knows of, as registry announced them.")
 
@@ -233,6 +241,71 @@ class TermItem(MethodView):
         """One term"""
         term = visible_or_404(db().get(Term, term_id), "term")
         return term, 200, {"ETag": etag(term.version)}
+
+
+@terms.route("/<uuid:term_id>/figures")
+class TermFigures(MethodView):
+    @requires("rotation:read")
+    @terms.response(200, FiguresSchema)
+    def get(self, term_id: uuid.UUID) -> dict[str, Any]:
+        """The term's figures as they stand (so far, for a running term): what its report will carry"""
+        term = visible_or_404(db().get(Term, term_id), "term")
+        figures = usecases.term_figures(db(), term)
+        return {**figures.counts(), "term_id": term.id, "community_id": figures.community_id,
+                "from_": figures.start, "to": figures.end, "activities": figures.activities}
+
+
+# --- Term reports -------------------------------------------------------------------------------------------
+
+def _report(row: TermReport) -> TermReport | dict[str, Any]:
+    """A pending report past due shows as missing even before the clock records it."""
+    state = usecases.report_state(row, utcnow())
+    if state != row.state:
+        return {**{attr.key: getattr(row, attr.key) for attr in inspect(TermReport).column_attrs}, "state": state}
+    return row
+
+
+@term_reports.route("")
+class TermReports(MethodView):
+    @requires("rotation:read")
+    @term_reports.arguments(TermReportQuery, location="query")
+    @term_reports.response(200, TermReportPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List term reports, newest first: `state=missing` those due and not given, `late` those given after"""
+        stmt = in_district(select(TermReport), TermReport.district_id)
+        for name in ("rotation_id", "organization_id", "term_id"):
+            if name in args:
+                stmt = stmt.where(getattr(TermReport, name) == args[name])
+        now = utcnow()
+        state = args.get("state")
+        if state == usecases.PENDING:
+            stmt = stmt.where(TermReport.state == usecases.PENDING, TermReport.due_at > now)
+        elif state == usecases.MISSING:
+            stmt = stmt.where(or_(TermReport.state == usecases.MISSING,
+                                  and_(TermReport.state == usecases.PENDING, TermReport.due_at <= now)))
+        elif state is not None:
+            stmt = stmt.where(TermReport.state == state)
+        page = paginate(db(), stmt, TermReport, args["limit"], args["cursor"])
+        return {**page, "items": [_report(row) for row in page["items"]]}
+
+    @requires("rotation:write")
+    @term_reports.arguments(TermReportCreate)
+    @term_reports.response(201, TermReportSchema)
+    def post(self, body: dict[str, Any]) -> tuple[TermReport, int, dict[str, str]]:
+        """The chair unit of an ended term gives its report; the term's figures are gathered with it (once: a
+        second is a 409; a unit that did not chair the term is a 403)"""
+        report = usecases.submit_report(db(), principal(), **body, now=utcnow())
+        return report, 201, {"Location": f"/v1/term-reports/{report.id}", "ETag": etag(report.version)}
+
+
+@term_reports.route("/<uuid:report_id>")
+class TermReportItem(MethodView):
+    @requires("rotation:read")
+    @term_reports.response(200, TermReportSchema)
+    def get(self, report_id: uuid.UUID) -> tuple[Any, int, dict[str, str]]:
+        """One term report"""
+        report = visible_or_404(db().get(TermReport, report_id), "term report")
+        return _report(report), 200, {"ETag": etag(report.version)}
 
 
 # --- Overrides ----------------------------------------------------------------------------------------------

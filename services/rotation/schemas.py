@@ -273,6 +273,85 @@ class SwapQuery(PageArgs):
     state = ma.fields.String(validate=ma.validate.OneOf(SWAP_STATES))
 
 
+# --- Term reports -------------------------------------------------------------------------------------------
+
+REPORT_STATES = ("pending", "missing", "submitted", "late")
+
+
+class HeldActivitySchema(ma.Schema):
+    id = ma.fields.UUID()
+    title = ma.fields.String()
+    held_at = ma.fields.AwareDateTime()
+    host_organization_id = ma.fields.UUID()
+    host_organization_name = ma.fields.String()
+    attendee_count = ma.fields.Integer()
+
+
+class FigureCountsSchema(ma.Schema):
+    tickets_listed = ma.fields.Integer(metadata={"description": "the community's tickets listed (挂单) in the term"})
+    tickets_dispatched = ma.fields.Integer(metadata={"description": "tickets dispatched (派单) in the term"})
+    tickets_closed = ma.fields.Integer(metadata={"description": "tickets closed in the term"})
+    tickets_overdue = ma.fields.Integer(metadata={"description": "tickets that went overdue in the term"})
+    activities_held = ma.fields.Integer(metadata={"description": "activities held in the community in the term"})
+    activities_hosted_by_chair = ma.fields.Integer()
+    attendees = ma.fields.Integer(metadata={"description": "attendees of those activities, summed"})
+    activities = ma.fields.List(ma.fields.Nested(HeldActivitySchema))
+
+
+class FiguresSchema(FigureCountsSchema):
+    """A term's figures as they stand: the preview of what its report will carry."""
+
+    term_id = ma.fields.UUID()
+    community_id = ma.fields.UUID(allow_none=True, metadata={
+        "description": "the committee's community; null if registry has not told rotation of the committee"})
+    from_ = ma.fields.AwareDateTime(data_key="from", metadata={"description": "the term's start"})
+    to = ma.fields.AwareDateTime(metadata={"description": "the term's end (exclusive)"})
+
+
+class FiguresText(ma.fields.Nested):
+    """The figures a report froze when it was submitted, kept as JSON text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(FigureCountsSchema, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value)
+            value["activities"] = [{**a, "held_at": datetime.fromisoformat(a["held_at"])}
+                                   for a in value.get("activities", [])]
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class TermReportSchema(EntitySchema):
+    rotation_id = ma.fields.UUID()
+    term_id = ma.fields.UUID()
+    committee_id = ma.fields.UUID()
+    organization_id = ma.fields.UUID(metadata={"description": "the term's chair unit, who reports"})
+    organization_name = ma.fields.String()
+    state = ma.fields.String(metadata={
+        "description": "pending (not yet due), missing (due and not given), submitted (on time) or late"})
+    due_at = ma.fields.AwareDateTime()
+    due_on = ma.fields.Date(metadata={"description": "local day it is due (at its start), in the rotation's zone"})
+    text = ma.fields.String(allow_none=True)
+    figures = FiguresText(allow_none=True, metadata={"description": "gathered when submitted; null until then"})
+    submitted_at = ma.fields.AwareDateTime(allow_none=True)
+    submitted_by = ma.fields.String(allow_none=True)
+
+
+class TermReportCreate(ma.Schema):
+    term_id = ma.fields.UUID(required=True, metadata={"description": "the ended term reported on"})
+    organization_id = ma.fields.UUID(required=True, metadata={
+        "description": "the unit reporting: must be the term's chair"})
+    text = Text(required=True, max_length=20000, metadata={"description": "the report (任期述职)"})
+
+
+class TermReportQuery(PageArgs):
+    state = ma.fields.String(validate=ma.validate.OneOf(REPORT_STATES))
+    rotation_id = ma.fields.UUID()
+    organization_id = ma.fields.UUID()
+    term_id = ma.fields.UUID()
+
+
 # --- Committees (read model) --------------------------------------------------------------------------------
 
 class CommitteeSchema(ma.Schema):
@@ -290,6 +369,7 @@ TermPage = page_schema(TermSchema)
 OverridePage = page_schema(OverrideSchema)
 SwapPage = page_schema(SwapSchema)
 AuditPage = page_schema(AuditSchema)
+TermReportPage = page_schema(TermReportSchema)
 
 
 # --- Joint meetings -----------------------------------------------------------------------------------------

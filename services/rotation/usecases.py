@@ -64,7 +64,7 @@ from linli.services.rotation.models import (
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import edits, record
-from linli.shared.clock import cancel as cancel_timer
+from linli.shared.clock import being_fired
 from linli.shared.clock import schedule as schedule_timer
 from linli.shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotYetKnown, ValidationFailed
 from linli.shared.readmodel import apply_versioned
@@ -73,10 +73,9 @@ from linli.shared.visibility import visible
 # Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it.
 TERM_START = "term.start"
 SWAP_EXPIRE = "swap.expire"
-# Per term once it has begun (subject: the term), and per report (subject: the report).
-TERM_NEAR_END = "term.near_end"
-TERM_END = "term.end"
-REPORT_DUE = "report.due"
+# One per rotation, due at its next milestone (a term starting, ending soon or ending, a report falling due); the
+# rotation's earlier `term.start` timers, still pending where they were set, are handled alike.
+ROTATION_MILESTONE = "rotation.milestone"
 
 # Term states.
 PLANNED, STARTED, ENDED, CANCELLED = "planned", "started", "ended", "cancelled"
@@ -122,7 +121,7 @@ def set_up_rotation(session: Session, actor: Actor, *, committee_id: uuid.UUID, 
     _audit(session, rotation, actor.sub, "rotation.created", None, {"term_months": term_months,
                                                                      "starts_on": starts_on.isoformat()}, now)
     replan(session, rotation, now=now, actor=actor.sub, cause="rotation_created")
-    _schedule_term_start(session, rotation, 0)
+    _wake(session, rotation, by_clock=False)
     return rotation
 
 
@@ -165,39 +164,21 @@ def _set_notice_days(session: Session, actor: Actor, rotation: Rotation, ending_
         setattr(rotation, name, value)
     _audit(session, rotation, actor.sub, "rotation.updated", reason, changes, now)
     # The sitting chair's reminder moves with the setting; reports already due keep the day `ended` told.
-    for term in session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.state == STARTED)):
-        _arm(session, rotation, term)
+    _wake(session, rotation, by_clock=False)
     return True
 
 
 def start_term(session: Session, rotation_id: uuid.UUID, index: int, now: datetime) -> Term | None:
-    """Announce that term `index` began and schedule the next; None if the rotation is gone or not yet there."""
+    """Tell the rotation's milestones due by `now` (term `index`'s start among them); the term that began, or None
+    if the rotation is gone or the term has not begun."""
     rotation = session.get(Rotation, rotation_id, with_for_update=True)
     if rotation is None or rotation.state != domain.ACTIVE:
         return None
     starts_at, _ = domain.term_window(rotation.starts_on, rotation.term_months, index, rotation.time_zone)
     if now < starts_at:
         return None  # a term is announced once it has begun, never ahead
-    term = _first_chair(session, rotation.id, index)
-    if term is None:
-        # A rotation set up before terms were stored: plan it first.
-        replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
-        term = _first_chair(session, rotation.id, index)
-    assert term is not None, "a planned rotation has every term up to its horizon"
-    # The term before ends as this one starts: `ended` goes first, whichever of the two timers fires first.
-    for earlier in list(session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.index < index,
-                                                           Term.state.in_((PLANNED, STARTED)))
-                                        .order_by(Term.index, Term.part))):
-        _end(session, rotation, earlier, now)
-    term.state = STARTED
-    record(session, TERM_STARTED, rotation, payload_of=_term_event(session, rotation, term))
-    _arm(session, rotation, term)
-    # Each start moves the horizon a term further.
-    replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
-    # Chained in this transaction: if the clock was down, the next timer is already due
-    # and fires in the same tick, so missed terms are announced once each, in order.
-    _schedule_term_start(session, rotation, index + 1)
-    return term
+    _advance(session, rotation, now, by_clock=True)
+    return _first_chair(session, rotation.id, index)
 
 
 def _first_chair(session: Session, rotation_id: uuid.UUID, index: int) -> Term | None:
@@ -205,26 +186,118 @@ def _first_chair(session: Session, rotation_id: uuid.UUID, index: int) -> Term |
                                              Term.state != CANCELLED).order_by(Term.part).limit(1))
 
 
-def _schedule_term_start(session: Session, rotation: Rotation, index: int) -> None:
-    """Due at term `index`'s start; one pending per rotation, so rescheduling replaces it."""
-    starts_at, _ = domain.term_window(rotation.starts_on, rotation.term_months, index, rotation.time_zone)
-    schedule_timer(session, TERM_START, rotation.id, starts_at, district_id=rotation.district_id,
-                   payload={"index": index})
-
-
-# --- A term's later milestones: ending soon, ended, its report due ------------------------------------------
+# --- The clock: a rotation's milestones, told once each and in order ------------------------------------------
 #
-# A term's timers are armed when it begins (future terms have none, so a re-plan has nothing of theirs to move)
-# and moved only when a handover cuts a running term. The clock fires due timers earliest first, and each
-# milestone arms the next in its own transaction, so after downtime one tick tells the missed milestones in the
-# order they fell due; `ended` and the next `started` fall due together and `start_term` ends the term itself.
+# A term's milestones are its start, `ending_soon` (`ending_soon_days` before its end), its end and its report
+# falling due (`report_due_days` after). They are not timers each: they follow from the stored terms and reports,
+# and a rotation has one timer, due at its next milestone. Whichever clock replica fires it holds the rotation
+# and tells every milestone due by then, earliest first, then sets the timer to the next one; so after downtime
+# one tick tells the missed ones in order, two replicas never race over one rotation, and a re-plan has no timers
+# of future terms to move (it sets the rotation's timer again when a handover moved a running term's end).
 
-def _arm(session: Session, rotation: Rotation, term: Term) -> None:
-    """Timers of a term that has begun: its end, and (for a chaired term not yet told) ending soon."""
-    schedule_timer(session, TERM_END, term.id, term.ends_at, district_id=term.district_id)
-    if term.organization_id is not None and term.ending_soon_told_at is None:
-        schedule_timer(session, TERM_NEAR_END, term.id, _ending_soon_at(rotation, term),
-                       district_id=term.district_id)
+# At one instant: a term's `ending_soon` before an end, an end before a report falling due, all before a start.
+_NEAR_END, _END, _REPORT_DUE, _START = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, order=True)
+class _Milestone:
+    at: datetime
+    rank: int
+    index: int
+    part: int
+    subject: Any = field(compare=False)
+
+
+def advance(session: Session, rotation_id: uuid.UUID, now: datetime) -> int:
+    """The clock: tell every milestone of the rotation due by `now`, in order; how many were told."""
+    rotation = session.get(Rotation, rotation_id, with_for_update=True)
+    if rotation is None or rotation.state != domain.ACTIVE:
+        return 0
+    return _advance(session, rotation, now, by_clock=True)
+
+
+def _advance(session: Session, rotation: Rotation, now: datetime, *, by_clock: bool) -> int:
+    told = 0
+    step = _next_milestone(session, rotation)
+    while step.at <= now:
+        _tell(session, rotation, step, now)
+        told += 1
+        step = _next_milestone(session, rotation)
+    _wake(session, rotation, step, by_clock=by_clock)
+    return told
+
+
+def _next_milestone(session: Session, rotation: Rotation) -> _Milestone:
+    found = []
+    for term in session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.state == STARTED)):
+        found.append(_Milestone(term.ends_at, _END, term.index, term.part, term))
+        if term.organization_id is not None and term.ending_soon_told_at is None:
+            found.append(_Milestone(_ending_soon_at(rotation, term), _NEAR_END, term.index, term.part, term))
+    for report, index, part in session.execute(
+            select(TermReport, Term.index, Term.part).join(Term, Term.id == TermReport.term_id)
+            .where(TermReport.rotation_id == rotation.id, TermReport.due_told_at.is_(None))):
+        found.append(_Milestone(report.due_at, _REPORT_DUE, index, part, report))
+    last = session.scalar(select(func.max(Term.index)).where(Term.rotation_id == rotation.id,
+                                                             Term.state.in_((STARTED, ENDED))))
+    following = 0 if last is None else last + 1
+    starts_at, _ = domain.term_window(rotation.starts_on, rotation.term_months, following, rotation.time_zone)
+    found.append(_Milestone(starts_at, _START, following, 0, following))
+    return min(found)
+
+
+def _tell(session: Session, rotation: Rotation, step: _Milestone, now: datetime) -> None:
+    if step.rank == _START:
+        _start(session, rotation, step.index, now)
+    elif step.rank == _END:
+        _end(session, rotation, step.subject, now)
+        _seat_successors(session, rotation, step.subject, now)
+    elif step.rank == _NEAR_END:
+        term = step.subject
+        term.ending_soon_told_at = now
+        record(session, TERM_ENDING_SOON, rotation, payload_of={
+            **_notice(session, rotation, term, None), "ending_soon_days": rotation.ending_soon_days})
+    else:
+        report = step.subject
+        report.due_told_at = now
+        if report.state == PENDING:
+            report.state = MISSING
+        term = session.get_one(Term, report.term_id)
+        record(session, TERM_REPORT_DUE, rotation, payload_of={
+            **_notice(session, rotation, term, report), "report_id": report.id, "report_state": report.state})
+
+
+def _wake(session: Session, rotation: Rotation, step: _Milestone | None = None, *, by_clock: bool) -> None:
+    """Set the rotation's timer to its next milestone. Outside the clock, a timer a replica is firing is left to
+    it: that replica waits for this transaction's lock on the rotation, then sets the timer itself."""
+    step = step or _next_milestone(session, rotation)
+    if not by_clock and being_fired(session, ROTATION_MILESTONE, rotation.id):
+        return
+    schedule_timer(session, ROTATION_MILESTONE, rotation.id, step.at, district_id=rotation.district_id,
+                   payload={"index": step.index, "part": step.part, "milestone": _MILESTONE_NAMES[step.rank]})
+
+
+_MILESTONE_NAMES = {_NEAR_END: "ending_soon", _END: "ended", _REPORT_DUE: "report_due", _START: "started"}
+
+
+def _start(session: Session, rotation: Rotation, index: int, now: datetime) -> Term:
+    term = _first_chair(session, rotation.id, index)
+    if term is None:
+        # A rotation set up before terms were stored: plan it first.
+        replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
+        term = _first_chair(session, rotation.id, index)
+    assert term is not None, "a planned rotation has every term up to its horizon"
+    for earlier in list(session.scalars(select(Term).where(Term.rotation_id == rotation.id, Term.index < index,
+                                                           Term.state.in_((PLANNED, STARTED)))
+                                        .order_by(Term.index, Term.part))):
+        if earlier.state == STARTED:
+            _end(session, rotation, earlier, now)
+        else:
+            earlier.state = ENDED  # never seated (stored before chairs taking over were): nothing to tell
+    term.state = STARTED
+    record(session, TERM_STARTED, rotation, payload_of=_term_event(session, rotation, term))
+    # Each start moves the horizon a term further.
+    replan(session, rotation, now=now, actor=CLOCK_ACTOR, cause="horizon")
+    return term
 
 
 def _ending_soon_at(rotation: Rotation, term: Term) -> datetime:
@@ -237,56 +310,18 @@ def _report_due_on(rotation: Rotation, term: Term) -> date:
     return term.ends_on + timedelta(days=1 + rotation.report_due_days)
 
 
-def _term_for_update(session: Session, term_id: uuid.UUID) -> tuple[Rotation, Term] | None:
-    """The term and its rotation, the rotation locked first (as every change of its plan does)."""
-    rotation_id = session.scalar(select(Term.rotation_id).where(Term.id == term_id))
-    if rotation_id is None:
-        return None
-    rotation = _locked_rotation(session, rotation_id)
-    return rotation, session.get_one(Term, term_id, populate_existing=True)
-
-
-def tell_ending_soon(session: Session, term_id: uuid.UUID, now: datetime) -> Term | None:
-    """`term.ending_soon`, once per chaired term; None if it ended already or was told."""
-    found = _term_for_update(session, term_id)
-    if found is None:
-        return None
-    rotation, term = found
-    if term.state != STARTED or term.organization_id is None or term.ending_soon_told_at is not None:
-        return None
-    term.ending_soon_told_at = now
-    record(session, TERM_ENDING_SOON, rotation, payload_of={
-        **_notice(session, rotation, term, None), "ending_soon_days": rotation.ending_soon_days})
-    return term
-
-
-def end_term(session: Session, term_id: uuid.UUID, now: datetime) -> Term | None:
-    """The term's end came: `term.ended`, and the chair who takes over a handed-over term sits from now."""
-    found = _term_for_update(session, term_id)
-    if found is None:
-        return None
-    rotation, term = found
-    if term.state != STARTED or now < term.ends_at:
-        return None  # the next term's start ended it already, or a handover moved its end
-    _end(session, rotation, term, now)
-    _seat_successors(session, rotation, term, now)
-    return term
-
-
 def _seat_successors(session: Session, rotation: Rotation, term: Term, now: datetime) -> None:
     """A handover's successor planned to take over at this term's end sits now (handed_over told of it)."""
     for successor in session.scalars(select(Term).where(
             Term.rotation_id == rotation.id, Term.index == term.index, Term.part > term.part, Term.state == PLANNED,
             Term.starts_at <= now).order_by(Term.part)):
         successor.state = STARTED
-        _arm(session, rotation, successor)
 
 
 def _end(session: Session, rotation: Rotation, term: Term, now: datetime) -> TermReport | None:
-    """End a term: `term.ended`; a chaired term's report is due `report_due_days` after (pending till given)."""
+    """End a term: `term.ended`; a chaired term's report is due `report_due_days` after (pending till given).
+    A term ended before its `ending_soon` was told (a handover cut it short) is never told it."""
     term.state = ENDED
-    cancel_timer(session, TERM_NEAR_END, term.id)  # moot if not told by now (a handover cut the term short)
-    cancel_timer(session, TERM_END, term.id)
     report = None
     if term.organization_id is not None:
         due_on = _report_due_on(rotation, term)
@@ -296,43 +331,17 @@ def _end(session: Session, rotation: Rotation, term: Term, now: datetime) -> Ter
                             due_at=domain.local_midnight(due_on, rotation.time_zone), due_on=due_on)
         session.add(report)
         session.flush()
-        schedule_timer(session, REPORT_DUE, report.id, report.due_at, district_id=report.district_id)
     record(session, TERM_ENDED, rotation, payload_of=_notice(session, rotation, term, report))
     return report
 
 
-def tell_report_due(session: Session, report_id: uuid.UUID, now: datetime) -> TermReport | None:
-    """`term.report_due`, once per report, when it falls due: a report not given by then is missing."""
-    rotation_id = session.scalar(select(TermReport.rotation_id).where(TermReport.id == report_id))
-    if rotation_id is None:
-        return None
-    rotation = _locked_rotation(session, rotation_id)
-    report = session.get_one(TermReport, report_id, populate_existing=True)
-    if report.due_told_at is not None or now < report.due_at:
-        return None
-    report.due_told_at = now
-    if report.state == PENDING:
-        report.state = MISSING
-    term = session.get_one(Term, report.term_id)
-    record(session, TERM_REPORT_DUE, rotation, payload_of={
-        **_notice(session, rotation, term, report), "report_id": report.id, "report_state": report.state})
-    return report
-
-
-def _handover_timers(session: Session, rotation: Rotation, handover: tuple[Term, Term], now: datetime) -> None:
-    """A running term cut short ends at the cut (now, if the cut has come); the chair taking over is armed."""
-    previous, successor = handover
-    if previous.state == CANCELLED:
-        cancel_timer(session, TERM_NEAR_END, previous.id)
-        cancel_timer(session, TERM_END, previous.id)
-    elif previous.ends_at <= now:
-        if previous.state in (PLANNED, STARTED):
-            previous.state = STARTED
-            _end(session, rotation, previous, now)
-    elif previous.state == STARTED:
-        _arm(session, rotation, previous)  # moved to the cut
-    if successor.state == STARTED:
-        _arm(session, rotation, successor)
+def _after_handover(session: Session, rotation: Rotation, handover: tuple[Term, Term], now: datetime) -> None:
+    """A running term cut at a moment already come ends now, told before the handover; the rotation's timer
+    follows the cut."""
+    previous, _ = handover
+    if previous.state == STARTED and previous.ends_at <= now:
+        _end(session, rotation, previous, now)
+    _wake(session, rotation, by_clock=False)
 
 
 def _notice(session: Session, rotation: Rotation, term: Term, report: TermReport | None) -> dict[str, Any]:
@@ -423,9 +432,8 @@ def submit_report(session: Session, actor: Actor, *, term_id: uuid.UUID, organiz
     term = session.get(Term, term_id)
     if term is None or not actor.sees(term.district_id):
         raise ValidationFailed.field("term_id", "no such term")
-    found = _term_for_update(session, term.id)
-    assert found is not None
-    rotation, term = found
+    rotation = _locked_rotation(session, term.rotation_id)
+    term = session.get_one(Term, term_id, populate_existing=True)
     if term.organization_id is None or term.organization_id != organization_id:
         raise Forbidden("organization_id: the unit did not chair this term",
                         errors={"organization_id": ["the unit did not chair this term"]})
@@ -500,7 +508,7 @@ def replan(session: Session, rotation: Rotation, *, now: datetime, actor: str, c
     rotation.planned_at = now
     session.flush()  # the plan events carry the version this gives the rotation
     if outcome.handover is not None:
-        _handover_timers(session, rotation, outcome.handover, now)
+        _after_handover(session, rotation, outcome.handover, now)
         _announce_handover(session, rotation, outcome.handover, stints, now, actor)
     record(session, SCHEDULE_CHANGED, rotation, payload_of={
         **_about(session, rotation), "cause": cause, "added": outcome.added, "cancelled": outcome.cancelled,

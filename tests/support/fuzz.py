@@ -443,7 +443,13 @@ def seed_rotation(sut: ServiceUnderTest) -> Seed:
     pairs = [(a, b) for a in upcoming for b in upcoming if a["organization_id"] != b["organization_id"]]
     swaps = [_created(sut.client.post("/v1/swaps", json={"term_id": a["id"], "with_term_id": b["id"],
                                                          "reason": "迎检"}, headers=op))["id"] for a, b in pairs[:2]]
-    terms = [t["id"] for t in upcoming] + [t["id"] for t in future]
+    # The clock at April 2024 ends the first terms, so their chairs have reports to give (one given already).
+    sut.rt.clock(now=lambda: datetime(2024, 4, 10, tzinfo=UTC)).tick()
+    reports = sut.client.get(f"/v1/term-reports?rotation_id={rotations[0]}", headers=op).json["items"]
+    _created(sut.client.post("/v1/term-reports", json={
+        "term_id": reports[-1]["term_id"], "organization_id": reports[-1]["organization_id"], "text": "任期述职"},
+        headers=op))
+    terms = [t["id"] for t in upcoming] + [t["id"] for t in future] + [r["term_id"] for r in reports]
     meetings = _seed_rotation_meetings(sut, op, [c for c, _ in taken], units)
     return Seed(district, {
         **meetings,
@@ -452,15 +458,17 @@ def seed_rotation(sut: ServiceUnderTest) -> Seed:
         # The ends of the calendar, and month ends that adding months must clamp.
         "starts_on": ["0001-01-01", "9999-12-31", "9999-10-31", "2024-02-29", "2024-01-31"],
         "time_zone": ["Asia/Shanghai", "America/Santiago", "Mars/Olympus_Mons"],
-        "organization_id": units,
+        "organization_id": units + [r["organization_id"] for r in reports],
         "order": [units[:3], units[2:]],
+        "report_id": [r["id"] for r in reports],
+        "text": ["本任期召开联席会议三次，办结群众诉求十二件。"],
         "term_id": terms,
         "with_term_id": terms,
         "override_id": overrides,
         "swap_id": swaps,
         "cursor": _cursors(sut, op, "/v1/rotations", "/v1/committees", "/v1/terms", "/v1/overrides", "/v1/swaps",
                            f"/v1/rotations/{rotations[0]}/schedule", f"/v1/rotations/{rotations[0]}/history",
-                           "/v1/meetings", "/v1/feeds"),
+                           "/v1/term-reports", "/v1/meetings", "/v1/feeds"),
     })
 
 

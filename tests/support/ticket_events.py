@@ -5,6 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from linli.shared.bus import ConfirmingPublisher, OutgoingMessage
+from linli.shared.config import BusSettings
+from linli.shared.events import CATALOGUE, encode, envelope
+
 
 def closed_ticket(district_id: str, compound_id: str, participants: list[dict[str, Any]], *,
                   closed_at: str = "2025-03-01T17:30:00+00:00", **fields: Any) -> dict[str, Any]:
@@ -35,13 +39,29 @@ def moved_ticket(verb: str, state: str, *, ticket_id: str, district_id: str, com
     }
     if verb == "submitted":
         return {**payload, **fields}
-    payload.update({"community_id": community_id, "compound_name": "星光小区", "parts": [], "member_id": None,
-                    "master_id": None, "rating": None, "rating_comment": None})
+    payload.update({"community_id": community_id, "compound_name": "星光小区", "parts": []})
     if verb in ("overdue", "due_soon"):
         payload.update({"stage": "resolve", "stage_due_at": at, "unit_ids": [], "escalation": None})
     else:
+        payload.update({"member_id": None, "master_id": None, "rating": None, "rating_comment": None})
         payload["move"] = {"verb": verb, "from_state": "escalated", "to_state": state, "actor": "clerk", "at": at,
                            "reason": None, "note": None, "unit_ids": [], "member_id": None}
     if verb == "closed":
         payload.update({"closed_reason": None, "closed_at": at, "participants": []})
     return {**payload, **fields}
+
+
+def publish(bus: BusSettings, key: str, data: dict[str, Any], *, district: str) -> dict[str, Any]:
+    """Publish an event on the bus as its producing service would, its payload checked against the contract that
+    service declares (so a test payload cannot drift from it)."""
+    event_type = CATALOGUE[key]
+    event_type.validate(data)
+    event = envelope(event_type, subject=str(data["id"]), data=data, district=district, traceparent=None)
+    publisher = ConfirmingPublisher(bus)
+    try:
+        publisher.publish([OutgoingMessage(routing_key=key, body=encode(event), message_id=event["id"],
+                                           exchange=bus.private_exchange if event_type.private else None,
+                                           must_route=False)])
+    finally:
+        publisher.close()
+    return event
