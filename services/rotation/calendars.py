@@ -64,15 +64,17 @@ def _stamp(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def calendar(name: str, terms: Sequence[TermEntry], meetings: Sequence[MeetingEntry], now: datetime) -> bytes:
-    """The feed: VTIMEZONEs for the zones meetings use, then one VEVENT per term and per meeting."""
+def calendar(name: str, terms: Sequence[TermEntry], meetings: Sequence[MeetingEntry], now: datetime,
+             time_zone: str = "Asia/Shanghai") -> bytes:
+    """The feed: VTIMEZONEs for the zones meetings use, then one VEVENT per term and per meeting; `time_zone` is
+    the zone a calendar app should show it in (X-WR-TIMEZONE, the committee's)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
-    cal.add("x-wr-timezone", meetings[0].time_zone if meetings else "Asia/Shanghai")
+    cal.add("x-wr-timezone", time_zone)
     stamp = _stamp(now)
     for term in terms:
         event = Event()

@@ -64,7 +64,7 @@ from linli.services.rotation.models import (
 )
 from linli.shared.actors import Actor
 from linli.shared.changes import edits, record
-from linli.shared.clock import being_fired
+from linli.shared.clock import DEFAULT_TIME_ZONE, being_fired
 from linli.shared.clock import schedule as schedule_timer
 from linli.shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotYetKnown, ValidationFailed
 from linli.shared.readmodel import apply_versioned
@@ -1453,7 +1453,8 @@ def feed_calendar(session: Session, token: str, now: datetime) -> bytes:
         cancelled=m.state == meetings.CANCELLED or m.id in gone, sequence=m.version - (m.id not in gone),
         updated_at=m.updated_at, location=m.place,
         description=_meeting_description(m)) for m in meeting_list]
-    return calendars.calendar(feed.name, terms_out, meetings_out, now)
+    zone = next((c.time_zone for c in committees.values()), None) or DEFAULT_TIME_ZONE
+    return calendars.calendar(feed.name, terms_out, meetings_out, now, zone)
 
 
 def _term_description(committee: Committee | None, term: Term) -> str:

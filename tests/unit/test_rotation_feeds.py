@@ -54,6 +54,7 @@ def test_a_committee_feed_has_its_terms_all_day_and_its_meetings_and_updates_can
     assert r.json["kind"] == "committee" and r.json["url"].endswith(f"/v1/feeds/{r.json['token']}.ics")
     calendar, events = feed_events(sut, r.json["url"])
     assert calendar.x_wr_calname.value == "星光社区大党委轮值与联席会议"
+    assert calendar.x_wr_timezone.value == "Asia/Shanghai"
     for term in terms:
         event = events[term["uid"]]
         assert event.summary.value == f"轮值主席：{term['organization_name']}"
@@ -103,6 +104,7 @@ def test_meetings_keep_their_local_time_across_dst_with_the_zones_vtimezone(make
     token = new_feed(sut, committee_id=data["id"]).json["token"]
     calendar, events = feed_events(sut, token)
     assert [tz.tzid.value for tz in calendar.contents["vtimezone"]] == ["America/New_York"]
+    assert calendar.x_wr_timezone.value == "America/New_York"
     offsets = set()
     for meeting in listed(sut, ny):
         event = events[meeting["uid"]]
