@@ -24,7 +24,11 @@ def on_swap_expire(session: Session, timer: Timer, now: datetime) -> None:
     usecases.expire_swap(session, uuid.UUID(timer.subject_id), now)
 
 
+def on_meeting_rule_extend(session: Session, timer: Timer, now: datetime) -> None:
+    usecases.extend_meetings(session, uuid.UUID(timer.subject_id), now)
+
+
 TIMERS: dict[str, TimerHandler] = {
     usecases.ROTATION_MILESTONE: on_rotation_milestone, usecases.TERM_START: on_term_start,
-    usecases.SWAP_EXPIRE: on_swap_expire,
+    usecases.SWAP_EXPIRE: on_swap_expire, usecases.MEETING_RULE_EXTEND: on_meeting_rule_extend,
 }

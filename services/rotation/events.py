@@ -251,3 +251,94 @@ OVERRIDE_CREATED = declare("rotation.override.created",
                            "A unit substitutes for one term, or is marked unavailable for a period.", OverrideData)
 OVERRIDE_CANCELLED = declare("rotation.override.cancelled", "An override was withdrawn; the plan follows the turns.",
                              OverrideData)
+
+
+# --- Joint meetings -----------------------------------------------------------------------------------------
+
+class JSONList(ma.fields.List):
+    """A list the meeting keeps as JSON text (free items, attendance, decisions, the agenda as held)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> list[Any] | None:
+        return super()._serialize(json.loads(value) if isinstance(value, str) else value, attr, obj, **kwargs)
+
+
+class LocalTime(ma.fields.Time):
+    """A local wall time sent as HH:MM."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime("%H:%M")
+
+
+class AttendanceData(ma.Schema):
+    organization_id = ma.fields.UUID(required=True)
+    organization_name = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "present, absent or excused"})
+
+
+class DecisionData(ma.Schema):
+    ticket_id = ma.fields.UUID(required=True)
+    kind = ma.fields.String(required=True, metadata={"description": "list (挂单) or dispatch (派单)"})
+    unit_ids = ma.fields.List(ma.fields.UUID(), required=True)
+    note = ma.fields.String(required=True, allow_none=True)
+
+
+class AgendaItemData(ma.Schema):
+    kind = ma.fields.String(required=True, metadata={"description": "ticket (listed at meeting time) or free"})
+    text = ma.fields.String(required=True, metadata={"description": "the ticket's title, or the free item"})
+    ticket_id = ma.fields.UUID(required=True, allow_none=True)
+
+
+class MeetingData(ma.Schema):
+    """A joint meeting as its events tell of it: who convenes, where and when (local and UTC)."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    committee_id = ma.fields.UUID(required=True)
+    committee_name = ma.fields.String(required=True)
+    community_id = ma.fields.UUID(required=True)
+    kind = ma.fields.String(required=True, metadata={"description": "rule (from the committee's rule) or ad_hoc"})
+    title = ma.fields.String(required=True)
+    state = ma.fields.String(required=True, metadata={"description": "scheduled, held or cancelled"})
+    local_date = ma.fields.Date(required=True, metadata={"description": "local day in time_zone"})
+    local_time = LocalTime(required=True, metadata={"description": "local wall time, HH:MM"})
+    time_zone = ma.fields.String(required=True)
+    starts_at = UTCInstant(required=True)
+    ends_at = UTCInstant(required=True)
+    place = ma.fields.String(required=True, allow_none=True)
+    convenor_member_id = ma.fields.UUID(required=True, allow_none=True, metadata={
+        "description": "the community party secretary convening it"})
+    convenor_name = ma.fields.String(required=True, allow_none=True)
+    uid = ma.fields.String(required=True, metadata={"description": "stable calendar UID"})
+    reason = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "why it was cancelled or moved (a change of the rule says so)"})
+    free_items = JSONList(ma.fields.String(), required=True)
+    version = ma.fields.Integer(required=True)
+
+
+class MeetingMovedData(MeetingData):
+    previous_local_date = ma.fields.Date(required=True)
+    previous_local_time = LocalTime(required=True)
+    previous_starts_at = UTCInstant(required=True)
+
+
+class MeetingHeldData(MeetingData):
+    held_at = UTCInstant(required=True)
+    attendance = JSONList(ma.fields.Nested(AttendanceData), required=True, metadata={
+        "description": "every unit of the committee that day"})
+    minutes = ma.fields.String(required=True, allow_none=True)
+    decisions = JSONList(ma.fields.Nested(DecisionData), required=True, metadata={
+        "description": "tickets the meeting decided to list or dispatch (recorded here; tickets acts on its own)"})
+    agenda = JSONList(ma.fields.Nested(AgendaItemData), required=True, metadata={
+        "description": "the agenda as it stood: listed tickets, then free items"})
+
+
+MEETING_SCHEDULED = declare("rotation.meeting.scheduled",
+                            "A joint meeting was scheduled, by the committee's rule or ad hoc.", MeetingData)
+MEETING_UPDATED = declare("rotation.meeting.updated", "A scheduled joint meeting's title or free agenda items changed.",
+                          MeetingData)
+MEETING_MOVED = declare("rotation.meeting.moved", "A scheduled joint meeting moved to another time or place.",
+                        MeetingMovedData)
+MEETING_CANCELLED = declare("rotation.meeting.cancelled", "A scheduled joint meeting was called off.", MeetingData)
+MEETING_HELD = declare("rotation.meeting.held",
+                       "A joint meeting was held: attendance, minutes and its decisions on tickets.",
+                       MeetingHeldData)

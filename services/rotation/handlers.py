@@ -30,6 +30,9 @@ class CommitteeData(Incoming):
     community_id = ma.fields.UUID(required=True)
     name = ma.fields.String(required=True)
     time_zone = ma.fields.String(required=True)
+    # The community party secretary, who convenes the joint meetings.
+    convenor_member_id = ma.fields.UUID(allow_none=True, load_default=None)
+    convenor_name = ma.fields.String(allow_none=True, load_default=None)
     units = ma.fields.List(ma.fields.Nested(CommitteeUnitData), load_default=list)
     version = ma.fields.Integer(required=True)
 
@@ -50,7 +53,9 @@ def on_committee(session: Session, event: Event) -> None:
     committee = load(CommitteeChangeData, event.data)
     usecases.record_committee(session, committee["id"], committee["version"],
                               district_id=committee["district_id"], community_id=committee["community_id"],
-                              name=committee["name"], time_zone=committee["time_zone"])
+                              name=committee["name"], time_zone=committee["time_zone"],
+                              convenor_member_id=committee["convenor_member_id"],
+                              convenor_name=committee["convenor_name"])
     moved = []
     if event.key.endswith((".unit_joined", ".unit_left")):
         moved = [usecases.UnitStint(committee["organization_id"], committee["organization_name"],

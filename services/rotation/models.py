@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from linli.services.rotation.domain import ACTIVE, DEFAULT_ENDING_SOON_DAYS, DEFAULT_REPORT_DUE_DAYS
@@ -161,6 +161,9 @@ class Committee(ReadModel, Base):
     community_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64))
+    # The community party secretary, who convenes the joint meetings.
+    convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    convenor_name: Mapped[str | None] = mapped_column(String(100))
 
 
 class CommitteeUnit(Base):
@@ -284,3 +287,79 @@ class Activity(ReadModel, Base):
     attendee_count: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_activities_community_held", "community_id", "held_at"),)
+
+
+class MeetingRule(Entity, Base):
+    """When a committee's joint meetings (联席会议) recur: an RFC 5545 RRULE from `starts_on`, at a local time."""
+
+    __tablename__ = "meeting_rules"
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    rrule: Mapped[str] = mapped_column(String(500))
+    starts_on: Mapped[date] = mapped_column(Date)
+    local_time: Mapped[time] = mapped_column(Time)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    place: Mapped[str | None] = mapped_column(String(200))
+    # Copied from the committee when the rule is set, like a rotation's.
+    time_zone: Mapped[str] = mapped_column(String(64))
+    # Meetings are materialized up to here; the clock moves it on.
+    planned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class Meeting(Entity, Base):
+    """One joint meeting: from the committee's rule (one per rule day) or ad hoc; scheduled → held | cancelled."""
+
+    __tablename__ = "meetings"
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    community_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(20))
+    rule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("meeting_rules.id"))
+    # The rule's day this meeting is for; it stays when people move the meeting, so a re-plan finds it again.
+    rule_day: Mapped[date | None] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local_date: Mapped[date] = mapped_column(Date)
+    local_time: Mapped[time] = mapped_column(Time)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str | None] = mapped_column(String(200))
+    convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    convenor_name: Mapped[str | None] = mapped_column(String(100))
+    moved: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Free agenda items, the agenda as it stood when held, attendance and decisions: JSON text.
+    free_items: Mapped[str] = mapped_column(Text, default="[]")
+    agenda: Mapped[str | None] = mapped_column(Text)
+    attendance: Mapped[str] = mapped_column(Text, default="[]")
+    minutes: Mapped[str | None] = mapped_column(Text)
+    decisions: Mapped[str] = mapped_column(Text, default="[]")
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it was cancelled or moved last, and by whom (`rule` when a change of the rule did it).
+    reason: Mapped[str | None] = mapped_column(String(500))
+    changed_by: Mapped[str] = mapped_column(String(200))
+    uid: Mapped[str] = mapped_column(String(120), unique=True)
+
+    __table_args__ = (
+        UniqueConstraint("rule_id", "rule_day", name="uq_meetings_rule_day"),
+        Index("ix_meetings_committee_starts", "committee_id", "starts_at"),
+        Index("ix_meetings_district_created", "district_id", "created_at", "id"),
+    )
+
+
+class Feed(Entity, Base):
+    """An iCalendar feed of a committee or a unit, reached by a secret URL token kept only as its SHA-256."""
+
+    __tablename__ = "feeds"
+
+    kind: Mapped[str] = mapped_column(String(20))
+    committee_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_feeds_district_created", "district_id", "created_at", "id"),)

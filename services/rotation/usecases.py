@@ -15,16 +15,21 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from linli.services.rotation import domain, schedule
+from linli.services.rotation import calendars, domain, meetings, schedule
 from linli.services.rotation.events import (
     GAP_FOUND,
+    MEETING_CANCELLED,
+    MEETING_HELD,
+    MEETING_MOVED,
+    MEETING_SCHEDULED,
+    MEETING_UPDATED,
     OVERRIDE_CANCELLED,
     OVERRIDE_CREATED,
     ROTATION_CREATED,
@@ -46,6 +51,9 @@ from linli.services.rotation.models import (
     AuditEntry,
     Committee,
     CommitteeUnit,
+    Feed,
+    Meeting,
+    MeetingRule,
     Override,
     Rotation,
     RotationTicket,
@@ -55,10 +63,10 @@ from linli.services.rotation.models import (
     TicketMoment,
 )
 from linli.shared.actors import Actor
-from linli.shared.changes import record
-from linli.shared.clock import being_fired
+from linli.shared.changes import edits, record
+from linli.shared.clock import DEFAULT_TIME_ZONE, being_fired
 from linli.shared.clock import schedule as schedule_timer
-from linli.shared.errors import Conflict, Forbidden, InvalidTransition, NotYetKnown, ValidationFailed
+from linli.shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotYetKnown, ValidationFailed
 from linli.shared.readmodel import apply_versioned
 from linli.shared.visibility import visible
 
@@ -617,10 +625,12 @@ def _overrides_and_swaps(session: Session, rotation_id: uuid.UUID,
 # --- The roster (registry's committees and their units) ------------------------------------------------------
 
 def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
-                     community_id: uuid.UUID, name: str, time_zone: str) -> bool:
+                     community_id: uuid.UUID, name: str, time_zone: str, convenor_member_id: uuid.UUID | None = None,
+                     convenor_name: str | None = None) -> bool:
     """Keep registry's committee at `version` in the read model; False when a newer one is already kept."""
     return apply_versioned(session, Committee, committee_id, version, {
         "district_id": district_id, "community_id": community_id, "name": name, "time_zone": time_zone,
+        "convenor_member_id": convenor_member_id, "convenor_name": convenor_name,
     })
 
 
@@ -1083,3 +1093,383 @@ def history(session: Session, rotation: Rotation) -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).where(AuditEntry.rotation_id == rotation.id)
                                 .order_by(AuditEntry.at, AuditEntry.id)))
 
+
+
+# --- Joint meetings (联席会议) -------------------------------------------------------------------------------
+
+MEETING_RULE_EXTEND = "meeting_rule.extend"
+# The clock moves a rule's horizon on this often; the horizon itself is a year (meetings.HORIZON).
+MEETING_PLAN_EVERY = timedelta(days=7)
+RULE_ACTOR = "rule"
+
+
+def set_meeting_rule(session: Session, actor: Actor, committee_id: uuid.UUID, *, rrule: str, starts_on: date,
+                     local_time: time | None, duration_minutes: int, place: str | None, now: datetime,
+                     reason: str | None = None, check_version: VersionCheck | None = None) -> MeetingRule:
+    """Set (or replace) the rule the committee meets by; its future meetings are planned again, the held and
+    begun ones stay as they are."""
+    committee = visible(session, actor, Committee, committee_id, what="committee")
+    rule = session.scalar(select(MeetingRule).where(MeetingRule.committee_id == committee.id).with_for_update())
+    if rule is not None and check_version is not None:
+        check_version(rule.version)
+    zone = rule.time_zone if rule is not None else committee.time_zone
+    checked = meetings.check_rule(rrule, starts_on, local_time or meetings.DEFAULT_TIME, duration_minutes, zone)
+    if rule is None:
+        rule = MeetingRule(district_id=committee.district_id, committee_id=committee.id, time_zone=zone)
+        session.add(rule)
+    rule.rrule, rule.starts_on, rule.local_time = checked.text, starts_on, checked.at
+    rule.duration_minutes, rule.place, rule.updated_by = duration_minutes, place, actor.sub
+    session.flush()
+    plan_meetings(session, rule, now=now, actor=actor.sub, reason=reason or "联席会议规则调整")
+    return rule
+
+
+def extend_meetings(session: Session, rule_id: uuid.UUID, now: datetime) -> MeetingRule | None:
+    """Time passed: materialize the rule's meetings a year ahead of now (the clock's weekly step)."""
+    rule = session.get(MeetingRule, rule_id, with_for_update=True)
+    if rule is None:
+        return None
+    plan_meetings(session, rule, now=now, actor=CLOCK_ACTOR, reason=None)
+    return rule
+
+
+def _checked_rule(rule: MeetingRule) -> meetings.Rule:
+    return meetings.check_rule(rule.rrule, rule.starts_on, rule.local_time, rule.duration_minutes, rule.time_zone)
+
+
+def plan_meetings(session: Session, rule: MeetingRule, *, now: datetime, actor: str,
+                  reason: str | None) -> meetings.Replan:
+    """Store the rule's meetings up to a year ahead: add the new, move the retimed, cancel the dropped."""
+    committee = session.get_one(Committee, rule.committee_id)
+    until = now + meetings.HORIZON
+    # The rule's days from yesterday on are all computed (their meetings start after the day before's midnight),
+    # so a meeting of such a day the rule no longer has can be told apart from one moved off an older day.
+    since_day = domain.local_day(now - timedelta(days=1), rule.time_zone)
+    stored = list(session.scalars(select(Meeting).where(Meeting.rule_id == rule.id, Meeting.rule_day >= since_day)
+                                  .with_for_update()))
+    by_id = {m.id: m for m in stored}
+    plan = meetings.replan([meetings.Stored(m.id, m.rule_day, m.state, m.starts_at, m.ends_at, m.moved,
+                                            m.state == meetings.CANCELLED and m.changed_by == RULE_ACTOR)
+                            for m in stored if m.rule_day is not None],
+                           _checked_rule(rule).slots(now - timedelta(days=2), until), now, until, since_day)
+    for slot in plan.add:
+        meeting = Meeting(id=uuid.uuid4(), district_id=rule.district_id, committee_id=committee.id,
+                          community_id=committee.community_id, kind=meetings.RULE, rule_id=rule.id,
+                          rule_day=slot.day, title=f"{committee.name}联席会议", state=meetings.SCHEDULED,
+                          place=rule.place, changed_by=actor, free_items="[]", attendance="[]", decisions="[]",
+                          moved=False)
+        meeting.uid = f"{meeting.id}@meetings.rotation.linli"
+        _place_in_time(meeting, slot, rule.duration_minutes, rule.time_zone, committee)
+        session.add(meeting)
+        record(session, MEETING_SCHEDULED, meeting, payload_of=_meeting_event(session, meeting))
+    for key, slot in plan.revive:
+        meeting = by_id[key]
+        meeting.state, meeting.reason, meeting.changed_by = meetings.SCHEDULED, reason, actor
+        _place_in_time(meeting, slot, rule.duration_minutes, rule.time_zone, committee)
+        meeting.place = rule.place
+        record(session, MEETING_SCHEDULED, meeting, payload_of=_meeting_event(session, meeting))
+    for key, slot in plan.retime:
+        meeting = by_id[key]
+        before = (meeting.local_date, meeting.local_time, meeting.starts_at)
+        _place_in_time(meeting, slot, rule.duration_minutes, rule.time_zone, committee)
+        meeting.reason, meeting.changed_by = reason, RULE_ACTOR
+        record(session, MEETING_MOVED, meeting, payload_of=_meeting_event(session, meeting, moved_from=before))
+    for key in plan.cancel:
+        meeting = by_id[key]
+        meeting.state, meeting.reason, meeting.changed_by = meetings.CANCELLED, reason or "联席会议规则调整", RULE_ACTOR
+        record(session, MEETING_CANCELLED, meeting, payload_of=_meeting_event(session, meeting))
+    rule.planned_until = until
+    schedule_timer(session, MEETING_RULE_EXTEND, rule.id, now + MEETING_PLAN_EVERY, district_id=rule.district_id)
+    return plan
+
+
+def _place_in_time(meeting: Meeting, slot: meetings.Slot, duration_minutes: int, tz: str,
+                   committee: Committee) -> None:
+    local = slot.starts_at.astimezone(ZoneInfo(tz))
+    meeting.starts_at, meeting.ends_at = slot.starts_at, slot.ends_at
+    meeting.local_date, meeting.local_time = local.date(), local.time().replace(tzinfo=None)
+    meeting.duration_minutes, meeting.time_zone = duration_minutes, tz
+    # The convenor as the committee has one now: the party secretary of the day convenes.
+    meeting.convenor_member_id, meeting.convenor_name = committee.convenor_member_id, committee.convenor_name
+
+
+def schedule_meeting(session: Session, actor: Actor, *, committee_id: uuid.UUID, local_date: date,
+                     local_time: time, duration_minutes: int, place: str | None, title: str | None,
+                     free_items: Sequence[str], now: datetime) -> Meeting:
+    """Call a meeting ad hoc, at a local day and time in the committee's zone."""
+    committee = session.get(Committee, committee_id)
+    if committee is None or not actor.sees(committee.district_id):
+        raise NotYetKnown.field("committee_id", "committee")
+    rule = session.scalar(select(MeetingRule).where(MeetingRule.committee_id == committee.id))
+    zone = rule.time_zone if rule is not None else committee.time_zone
+    slot = meetings.slot_at(local_date, local_time, duration_minutes, zone)
+    meetings.check_move(slot.starts_at, now)
+    meeting = Meeting(id=uuid.uuid4(), district_id=committee.district_id, committee_id=committee.id,
+                      community_id=committee.community_id, kind=meetings.AD_HOC, rule_id=None, rule_day=None,
+                      title=title or f"{committee.name}联席会议", state=meetings.SCHEDULED, place=place,
+                      changed_by=actor.sub, free_items=json.dumps(list(free_items), ensure_ascii=False),
+                      attendance="[]", decisions="[]", moved=False)
+    meeting.uid = f"{meeting.id}@meetings.rotation.linli"
+    _place_in_time(meeting, slot, duration_minutes, zone, committee)
+    session.add(meeting)
+    record(session, MEETING_SCHEDULED, meeting, payload_of=_meeting_event(session, meeting))
+    return meeting
+
+
+def edit_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, *, changes: dict[str, Any],
+                 check_version: VersionCheck | None = None) -> Meeting:
+    """Retitle a scheduled meeting or change its free agenda items."""
+    meeting = visible(session, actor, Meeting, meeting_id, what="meeting", for_update=True)
+    if check_version is not None:
+        check_version(meeting.version)
+    meetings.check_scheduled(meeting.state, "edited")
+    if "free_items" in changes:
+        changes = {**changes, "free_items": json.dumps(list(changes["free_items"]), ensure_ascii=False)}
+    changed = edits(meeting, changes, ("title", "free_items"))
+    if not changed:
+        return meeting
+    for name, value in changed.items():
+        setattr(meeting, name, value)
+    meeting.changed_by = actor.sub
+    record(session, MEETING_UPDATED, meeting, payload_of=_meeting_event(session, meeting))
+    return meeting
+
+
+def move_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, *, local_date: date, local_time: time,
+                 duration_minutes: int | None, place: str | None, reason: str, now: datetime,
+                 check_version: VersionCheck | None = None) -> Meeting:
+    """Move a scheduled meeting to another local day and time (and place); a re-plan of its rule keeps it there."""
+    meeting = visible(session, actor, Meeting, meeting_id, what="meeting", for_update=True)
+    if check_version is not None:
+        check_version(meeting.version)
+    meetings.check_scheduled(meeting.state, "moved")
+    slot = meetings.slot_at(local_date, local_time, duration_minutes or meeting.duration_minutes, meeting.time_zone)
+    meetings.check_move(slot.starts_at, now)
+    if meeting.rule_id is not None and meeting.rule_day != local_date:
+        other = session.scalar(select(Meeting.id).where(Meeting.rule_id == meeting.rule_id,
+                                                        Meeting.local_date == local_date, Meeting.id != meeting.id,
+                                                        Meeting.state == meetings.SCHEDULED))
+        if other is not None:
+            raise Conflict("date: the committee already meets that day", errors={"date": ["already a meeting"]})
+    before = (meeting.local_date, meeting.local_time, meeting.starts_at)
+    _place_in_time(meeting, slot, duration_minutes or meeting.duration_minutes, meeting.time_zone,
+                   session.get_one(Committee, meeting.committee_id))
+    if place is not None:
+        meeting.place = place
+    meeting.moved, meeting.reason, meeting.changed_by = True, reason, actor.sub
+    record(session, MEETING_MOVED, meeting, payload_of=_meeting_event(session, meeting, moved_from=before))
+    return meeting
+
+
+def cancel_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, *, reason: str, now: datetime,
+                   check_version: VersionCheck | None = None) -> Meeting:
+    """Call a scheduled meeting off; a re-plan of its rule does not bring it back."""
+    meeting = visible(session, actor, Meeting, meeting_id, what="meeting", for_update=True)
+    if check_version is not None:
+        check_version(meeting.version)
+    meetings.check_scheduled(meeting.state, "cancelled")
+    meeting.state, meeting.reason, meeting.changed_by = meetings.CANCELLED, reason, actor.sub
+    record(session, MEETING_CANCELLED, meeting, payload_of=_meeting_event(session, meeting))
+    return meeting
+
+
+@dataclass(frozen=True)
+class AttendanceIn:
+    organization_id: uuid.UUID
+    status: str
+
+
+@dataclass(frozen=True)
+class DecisionIn:
+    ticket_id: uuid.UUID
+    kind: str
+    unit_ids: tuple[uuid.UUID, ...]
+    note: str | None = None
+
+
+def hold_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, *, attendance: Sequence[AttendanceIn],
+                 minutes: str | None, decisions: Sequence[DecisionIn], now: datetime,
+                 check_version: VersionCheck | None = None) -> Meeting:
+    """Record that a meeting was held: who came, the minutes, the tickets it decided to list or dispatch (only
+    recorded here: tickets lists and dispatches on its own), and the agenda as it stood."""
+    meeting = visible(session, actor, Meeting, meeting_id, what="meeting", for_update=True)
+    if check_version is not None:
+        check_version(meeting.version)
+    meetings.check_hold(meeting.state, meeting.starts_at, now)
+    units = _units_on(session, meeting.committee_id, meeting.local_date)
+    names = {u.organization_id: u.organization_name for u in units}
+    present = meetings.attendance([(a.organization_id, a.status) for a in attendance], list(names))
+    meetings.check_decisions([meetings.Decision(d.ticket_id, d.kind, d.unit_ids) for d in decisions], set(names))
+    _check_decided_tickets(session, meeting, decisions)
+    meeting.agenda = json.dumps(_json_safe(agenda(session, meeting)), ensure_ascii=False)
+    meeting.attendance = json.dumps([{"organization_id": str(unit), "organization_name": names[unit],
+                                      "status": status} for unit, status in present], ensure_ascii=False)
+    meeting.decisions = json.dumps([{"ticket_id": str(d.ticket_id), "kind": d.kind,
+                                     "unit_ids": [str(u) for u in d.unit_ids], "note": d.note} for d in decisions],
+                                   ensure_ascii=False)
+    meeting.minutes, meeting.held_at, meeting.state = minutes, now, meetings.HELD
+    meeting.changed_by = actor.sub
+    committee = session.get_one(Committee, meeting.committee_id)
+    meeting.convenor_member_id, meeting.convenor_name = committee.convenor_member_id, committee.convenor_name
+    record(session, MEETING_HELD, meeting, payload_of={**_meeting_event(session, meeting),
+                                                       "held_at": now, "attendance": meeting.attendance,
+                                                       "minutes": minutes, "decisions": meeting.decisions,
+                                                       "agenda": meeting.agenda})
+    return meeting
+
+
+def _check_decided_tickets(session: Session, meeting: Meeting, decisions: Sequence[DecisionIn]) -> None:
+    """A ticket the read model knows must be of the meeting's community; one it has not heard of yet is
+    recorded as said (the decision is only recorded, and tickets' event may still be on its way)."""
+    for i, decision in enumerate(decisions):
+        ticket = session.get(RotationTicket, decision.ticket_id)
+        if ticket is not None and (ticket.district_id != meeting.district_id or (
+                ticket.community_id is not None and ticket.community_id != meeting.community_id)):
+            raise ValidationFailed.field(f"decisions.{i}.ticket_id", "a ticket of another community")
+
+
+def _json_safe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in item.items()} for item in items]
+
+
+def agenda(session: Session, meeting: Meeting) -> list[dict[str, Any]]:
+    """The community's tickets listed (挂单) for the committee, then the free items; as held, once held."""
+    if meeting.agenda is not None:
+        return [{**item, "ticket_id": uuid.UUID(item["ticket_id"]) if item.get("ticket_id") else None}
+                for item in json.loads(meeting.agenda)]
+    items: list[dict[str, Any]] = [{"kind": "ticket", "ticket_id": t.id, "text": t.title}
+                                   for t in listed_tickets(session, meeting.community_id)]
+    items += [{"kind": "free", "ticket_id": None, "text": text} for text in json.loads(meeting.free_items)]
+    return items
+
+
+def _units_on(session: Session, committee_id: uuid.UUID, day: date) -> list[CommitteeUnit]:
+    """The committee's units on a local day: joined by then and not yet left."""
+    return [s for s in _stints(session, committee_id)
+            if s.joined_on <= day and (s.left_on is None or s.left_on > day)]
+
+
+def _meeting_event(session: Session, meeting: Meeting,
+                   moved_from: tuple[date, time, datetime] | None = None) -> dict[str, Any]:
+    session.flush()  # the payload carries the version this change gives the meeting
+    committee = session.get(Committee, meeting.committee_id)
+    payload = {**{k: getattr(meeting, k) for k in (
+        "id", "district_id", "committee_id", "community_id", "kind", "title", "state", "local_date", "local_time",
+        "time_zone", "starts_at", "ends_at", "place", "convenor_member_id", "convenor_name", "uid", "reason",
+        "free_items", "version")}, "committee_name": committee.name if committee is not None else ""}
+    if moved_from is not None:
+        payload.update(previous_local_date=moved_from[0], previous_local_time=moved_from[1],
+                       previous_starts_at=moved_from[2])
+    return payload
+
+
+# --- Calendar feeds -----------------------------------------------------------------------------------------
+
+FEED_COMMITTEE, FEED_UNIT = "committee", "unit"
+# How far back a feed reaches: a year of past terms and meetings is enough for a phone.
+FEED_PAST = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class IssuedFeed:
+    feed: Feed
+    token: str
+
+
+def create_feed(session: Session, actor: Actor, *, committee_id: uuid.UUID | None,
+                organization_id: uuid.UUID | None, name: str | None) -> IssuedFeed:
+    """A feed of a committee's terms and meetings, or of a unit's terms and its committees' meetings; the
+    token is told once, here."""
+    if (committee_id is None) == (organization_id is None):
+        raise ValidationFailed.field("committee_id", "give committee_id or organization_id, one of them")
+    if committee_id is not None:
+        committee = session.get(Committee, committee_id)
+        if committee is None or not actor.sees(committee.district_id):
+            raise NotYetKnown.field("committee_id", "committee")
+        district, kind, label = committee.district_id, FEED_COMMITTEE, committee.name
+    else:
+        stint = session.scalar(select(CommitteeUnit).where(CommitteeUnit.organization_id == organization_id)
+                               .order_by(CommitteeUnit.joined_on.desc()).limit(1))
+        if stint is None or not actor.sees(stint.district_id):
+            raise NotYetKnown.field("organization_id", "committee unit")
+        district, kind, label = stint.district_id, FEED_UNIT, stint.organization_name
+    token = calendars.new_token()
+    feed = Feed(district_id=district, kind=kind, committee_id=committee_id, organization_id=organization_id,
+                name=name or f"{label}轮值与联席会议", token_hash=calendars.token_hash(token), created_by=actor.sub)
+    session.add(feed)
+    session.flush()
+    return IssuedFeed(feed, token)
+
+
+def rotate_feed_token(session: Session, actor: Actor, feed_id: uuid.UUID, *, now: datetime,
+                      check_version: VersionCheck | None = None) -> IssuedFeed:
+    """A new secret for the feed; the old URL answers 404 from now on."""
+    feed = visible(session, actor, Feed, feed_id, what="feed", for_update=True)
+    if check_version is not None:
+        check_version(feed.version)
+    token = calendars.new_token()
+    feed.token_hash, feed.rotated_at = calendars.token_hash(token), now
+    session.flush()
+    return IssuedFeed(feed, token)
+
+
+def feed_calendar(session: Session, token: str, now: datetime) -> bytes:
+    """The iCalendar document behind a feed's secret URL; NotFound for a token that opens no feed."""
+    feed = session.scalar(select(Feed).where(Feed.token_hash == calendars.token_hash(token)))
+    if feed is None:
+        raise NotFound("feed not found")
+    since = now - FEED_PAST
+    if feed.kind == FEED_COMMITTEE:
+        rotation_ids = list(session.scalars(select(Rotation.id).where(Rotation.committee_id == feed.committee_id)))
+        term_rows = select(Term).where(Term.rotation_id.in_(rotation_ids))
+        committee_ids = [feed.committee_id]
+    else:
+        term_rows = select(Term).where(Term.organization_id == feed.organization_id)
+        stints = list(session.scalars(select(CommitteeUnit).where(
+            CommitteeUnit.organization_id == feed.organization_id)))
+        committee_ids = sorted({s.committee_id for s in stints})
+    term_list = list(session.scalars(term_rows.where(Term.ends_at > since).order_by(Term.starts_at, Term.id)))
+    meeting_list = list(session.scalars(select(Meeting).where(Meeting.committee_id.in_(committee_ids),
+                                                              Meeting.ends_at > since)
+                                        .order_by(Meeting.starts_at, Meeting.id)))
+    gone: set[uuid.UUID] = set()
+    if feed.kind == FEED_UNIT:
+        # A unit's calendar has the meetings of the days it is in the committee; those after it left, which it
+        # may have seen before, stay as cancelled (one SEQUENCE up) so its subscribers' calendars drop them.
+        kept = []
+        for m in meeting_list:
+            mine = [s for s in stints if s.committee_id == m.committee_id and s.joined_on <= m.local_date]
+            if any(s.left_on is None or m.local_date < s.left_on for s in mine):
+                kept.append(m)
+            elif mine:
+                kept.append(m)
+                gone.add(m.id)
+        meeting_list = kept
+    committees = {c.id: c for c in session.scalars(select(Committee).where(Committee.id.in_(
+        committee_ids + [m.committee_id for m in meeting_list])))}
+    rotations = {r.id: r for r in session.scalars(select(Rotation).where(
+        Rotation.id.in_({t.rotation_id for t in term_list})))}
+    terms_out = [calendars.TermEntry(
+        uid=t.uid, summary=f"轮值主席：{t.organization_name or '（空缺）'}", first_day=t.starts_on, last_day=t.ends_on,
+        cancelled=t.state == CANCELLED, sequence=t.version - 1, updated_at=t.updated_at,
+        description=_term_description(committees.get(rotations[t.rotation_id].committee_id), t))
+        for t in term_list]
+    meetings_out = [calendars.MeetingEntry(
+        uid=m.uid, summary=m.title, starts_at=m.starts_at, ends_at=m.ends_at, time_zone=m.time_zone,
+        cancelled=m.state == meetings.CANCELLED or m.id in gone, sequence=m.version - (m.id not in gone),
+        updated_at=m.updated_at, location=m.place,
+        description=_meeting_description(m)) for m in meeting_list]
+    zone = next((c.time_zone for c in committees.values()), None) or DEFAULT_TIME_ZONE
+    return calendars.calendar(feed.name, terms_out, meetings_out, now, zone)
+
+
+def _term_description(committee: Committee | None, term: Term) -> str:
+    where = committee.name if committee is not None else ""
+    return f"{where}第{term.index + 1}任轮值主席单位：{term.organization_name or '空缺'}"
+
+
+def _meeting_description(meeting: Meeting) -> str:
+    lines = [f"召集人：{meeting.convenor_name}"] if meeting.convenor_name else []
+    if meeting.state == meetings.CANCELLED and meeting.reason:
+        lines.append(f"取消原因：{meeting.reason}")
+    return "\n".join(lines)

@@ -450,7 +450,9 @@ def seed_rotation(sut: ServiceUnderTest) -> Seed:
         "term_id": reports[-1]["term_id"], "organization_id": reports[-1]["organization_id"], "text": "任期述职"},
         headers=op))
     terms = [t["id"] for t in upcoming] + [t["id"] for t in future] + [r["term_id"] for r in reports]
+    meetings = _seed_rotation_meetings(sut, op, [c for c, _ in taken], units)
     return Seed(district, {
+        **meetings,
         "rotation_id": rotations,
         "committee_id": [c for c, _ in taken] + free,
         # The ends of the calendar, and month ends that adding months must clamp.
@@ -466,8 +468,48 @@ def seed_rotation(sut: ServiceUnderTest) -> Seed:
         "swap_id": swaps,
         "cursor": _cursors(sut, op, "/v1/rotations", "/v1/committees", "/v1/terms", "/v1/overrides", "/v1/swaps",
                            f"/v1/rotations/{rotations[0]}/schedule", f"/v1/rotations/{rotations[0]}/history",
-                           "/v1/term-reports"),
+                           "/v1/term-reports", "/v1/meetings", "/v1/feeds"),
     })
+
+
+def _seed_rotation_meetings(sut: ServiceUnderTest, op: dict[str, str], committees: list[str],
+                            units: list[str]) -> dict[str, list[Any]]:
+    """Meeting rules of both districts' committees, meetings in each state (a scheduled one whose time has come
+    first, so holding it reaches its 200), and feeds with their secret tokens."""
+    from sqlalchemy import update
+
+    from linli.services.rotation.models import Meeting
+
+    soon = (datetime.now(UTC) + timedelta(days=30)).date()
+    for committee in committees:
+        r = sut.client.put(f"/v1/committees/{committee}/meeting-rule", json={
+            "rrule": "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYDAY=2TU", "starts_on": soon.isoformat(), "place": "社区会议室"},
+            headers=op)
+        assert r.status_code == 200, r.get_data(as_text=True)
+    planned = sut.client.get(f"/v1/meetings?committee_id={committees[0]}&limit=10", headers=op).json["items"]
+    begun, cancelled = planned[0]["id"], planned[1]["id"]
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with sut.rt.factory() as session:
+        session.execute(update(Meeting).where(Meeting.id == uuid.UUID(begun)).values(
+            starts_at=past, ends_at=past + timedelta(hours=2)))
+        session.commit()
+    assert sut.client.post(f"/v1/meetings/{cancelled}/cancel", json={"reason": "防汛"}, headers=op).status_code == 200
+    ad_hoc = _created(sut.client.post("/v1/meetings", json={
+        "committee_id": committees[1], "date": soon.isoformat(), "time": "19:00"}, headers=op))["id"]
+    feeds = [_created(sut.client.post("/v1/feeds", json=body, headers=op)) for body in (
+        {"committee_id": committees[0]}, {"organization_id": units[0]}, {"committee_id": committees[1]})]
+    return {
+        "meeting_id": [begun, cancelled, ad_hoc, *(m["id"] for m in planned[2:])],
+        "feed_id": [f["id"] for f in feeds],
+        "token": [f["token"] for f in feeds],
+        "rrule": ["FREQ=WEEKLY;INTERVAL=2", "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYDAY=2TU", "FREQ=HOURLY",
+                  "FREQ=MONTHLY;INTERVAL=3"],
+        "date": [soon.isoformat(), "2020-01-01"],
+        "time": ["09:30", "19:00"],
+        "local_time": ["09:30"],
+        "attendance": [[{"organization_id": units[0], "status": "present"}], []],
+        "decisions": [[{"ticket_id": str(uuid.uuid4()), "kind": "dispatch", "unit_ids": units[:1]}], []],
+    }
 
 
 def seed_notify(sut: ServiceUnderTest) -> Seed:
