@@ -241,7 +241,8 @@ TERM_HANDED_OVER = declare(
 SCHEDULE_CHANGED = declare("rotation.schedule.changed",
                            "A rotation's future terms were planned again (the terms added, cancelled or changed).",
                            ScheduleChangedData)
-GAP_FOUND = declare("rotation.gap.found", "Future terms of a rotation have no unit that can chair them.", GapData)
+GAP_FOUND = declare("rotation.schedule.gap_found", "Future terms of a rotation have no unit that can chair them.",
+                    GapData)
 SWAP_REQUESTED = declare("rotation.swap.requested", "A unit asked another to swap terms.", SwapData)
 SWAP_ACCEPTED = declare("rotation.swap.accepted", "A unit agreed to swap terms; the plan has the swap.", SwapData)
 SWAP_DECLINED = declare("rotation.swap.declined", "A unit declined to swap terms.", SwapData)

@@ -105,7 +105,7 @@ def test_setting_up_plans_the_terms_in_join_order_and_schedules_term_zero(factor
     assert changed["data"]["cause"] == "rotation_created" and changed["data"]["committee_name"] == "星光社区大党委"
     assert len(changed["data"]["added"]) == 23 and changed["data"]["cancelled"] == []  # Jan 2024 to Nov 2025
     assert changed["data"]["added"][0]["organization_name"] == "永川区人民医院"
-    assert committed_events(factory, "rotation.gap.found") == []
+    assert committed_events(factory, "rotation.schedule.gap_found") == []
     assert pending_timers(factory) == [("rotation.milestone", str(rotation.id), utc(2023, 12, 31, 16),
                                         {"index": 0, "part": 0, "milestone": "started"})]
 
@@ -113,13 +113,13 @@ def test_setting_up_plans_the_terms_in_join_order_and_schedules_term_zero(factor
 def test_a_committee_without_units_gets_gaps_announced_once(factory):
     empty = World(factory)
     rotation = empty.rotation()
-    [gaps] = committed_events(factory, "rotation.gap.found")
+    [gaps] = committed_events(factory, "rotation.schedule.gap_found")
     assert gaps["subject"] == str(rotation.id) and len(gaps["data"]["gaps"]) == 23
     assert {g["organization_id"] for g in gaps["data"]["gaps"]} == {None}
     # A unit joining fills every gap; nothing new is announced as a gap.
     empty.feed(empty.stint("A", joined_on=date(2023, 11, 1)))
     assert set(empty.chairs(rotation, 30)) == {"A"}
-    assert len(committed_events(factory, "rotation.gap.found")) == 1
+    assert len(committed_events(factory, "rotation.schedule.gap_found")) == 1
 
 
 def test_an_explicit_order_and_a_zone_of_its_own(world):
