@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -30,14 +32,16 @@ STATES = (PENDING, HELD, DIGEST, SENT, FAILED, SKIPPED)
 # States the sender still acts on (at `not_before`).
 WAITING = (PENDING, HELD, DIGEST)
 
-# The event type of a daily digest's own delivery.
+# The event type of a daily digest's own delivery, and the namespace of its key: one per recipient, channel and
+# local day, so the digest too is sent at most once.
 DIGEST_EVENT_TYPE = "notify.digest"
+DIGEST_NAMESPACE = uuid.UUID("6f1d2a4e-3b7c-5d9e-8f10-2a3b4c5d6e7f")
 
 DEFAULT_LOCALE = "zh-CN"
 LOCALES = ("zh-CN", "en")
 DEFAULT_DIGEST_TIME = time(20, 0)
 
-_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 # --- Preferences ---------------------------------------------------------------------------------------------------
@@ -148,6 +152,19 @@ def next_digest_at(prefs: Preferences, now: datetime) -> datetime:
 def digest_day(prefs: Preferences, due: datetime) -> date:
     """The local day a digest due at `due` is the digest of."""
     return _local(due, ZoneInfo(prefs.time_zone)).date()
+
+
+def digest_text(locale: str, day: date, items: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The digest's (subject, body): the day's messages, each its subject and words, oldest first."""
+    if locale == "en":
+        subject = f"Your notifications of {day.isoformat()} ({len(items)})"
+        lines = [f"{len(items)} notification{'s' if len(items) != 1 else ''} on {day.isoformat()}:"]
+    else:
+        subject = f"{day.year}年{day.month}月{day.day}日通知摘要（{len(items)}条）"
+        lines = [f"{day.year}年{day.month}月{day.day}日共有{len(items)}条通知："]
+    for number, (title, body) in enumerate(items, 1):
+        lines.append(f"{number}. {title}: {body}" if locale == "en" else f"{number}. {title}：{body}")
+    return subject, "\n".join(lines)
 
 
 @dataclass(frozen=True)
