@@ -41,7 +41,11 @@ DEFAULT_LOCALE = "zh-CN"
 LOCALES = ("zh-CN", "en")
 DEFAULT_DIGEST_TIME = time(20, 0)
 
-_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+# "member:<uuid>", "organization:<uuid>", "reporter:<ticket uuid>", "compound:<uuid>": a kind and an id.
+RECIPIENT_PATTERN = r"^[a-z][a-z_]{0,39}:[A-Za-z0-9._-]{1,100}$"
+_RECIPIENT = re.compile(RECIPIENT_PATTERN)
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):([0-5][0-9])$"
+_CLOCK_TIME = re.compile(CLOCK_PATTERN)
 
 
 # --- Preferences ---------------------------------------------------------------------------------------------------
@@ -61,6 +65,10 @@ class Preferences:
 
     def channel_on(self, channel: str) -> bool:
         return bool(getattr(self, channel, False))
+
+
+def is_recipient(text: str) -> bool:
+    return bool(_RECIPIENT.match(text))
 
 
 def parse_clock_time(text: str) -> time:
@@ -214,6 +222,7 @@ def sms_segments(text: str) -> int:
 OK = "ok"
 RETRYABLE = "retryable"
 PERMANENT = "permanent"
+OUTCOMES = (OK, RETRYABLE, PERMANENT)
 
 
 @dataclass(frozen=True)
@@ -278,3 +287,11 @@ def after_attempt(outcome: Outcome, *, provider_index: int, provider_tries: int,
     if provider_index + 1 < providers:
         return Next(PENDING, provider_index + 1, 0, now)
     return Next(FAILED, provider_index, provider_tries, None)
+
+
+def mask_email(address: str) -> str:
+    """`zhang.san@example.org` -> `z***@example.org`: the domain and a first letter, enough to recognise it."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return "*" * max(4, len(address))
+    return f"{local[:1]}***@{domain}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.notify.api import notifications, webhook_endpoints
+from linli.services.notify.api import delivery_log, notifications, preference_endpoints, webhook_endpoints
 from linli.services.notify.dispatch import dispatcher
 from linli.services.notify.handlers import deliveries, webhook_events
 from linli.services.notify.models import Base
@@ -17,7 +17,7 @@ SPEC = ServiceSpec(
     description="Notifications of what happened to the people and systems concerned: inboxes, signed webhooks, SMS "
                 "(a failover chain of gateways) and email, with preferences, quiet hours and a daily digest.",
     metadata=Base.metadata,
-    blueprints=[notifications, webhook_endpoints],
+    blueprints=[notifications, webhook_endpoints, preference_endpoints, delivery_log],
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[deliveries, webhook_events],
     loops={"webhooks": dispatcher, "messages": sender},

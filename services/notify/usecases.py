@@ -562,3 +562,87 @@ def compose_digests(session: Session, now: datetime, *, limit: int = 100) -> lis
         composed.append(digest)
     session.flush()
     return composed
+
+
+PREFERENCE_FIELDS = ("sms", "email", "locale", "time_zone", "quiet_start", "quiet_end", "digest", "digest_time")
+
+
+def _may_touch_preferences(actor: Actor, recipient: str, district_id: str | None) -> bool:
+    """The recipient themselves (a token whose `sub` is the recipient), or a caller of the recipient's district."""
+    return actor.sub == recipient or (district_id is not None and actor.sees(district_id))
+
+
+def get_preferences(session: Session, actor: Actor, recipient: str) -> Preference | None:
+    """The recipient's stored preferences; None when they chose nothing (the defaults apply). Another district's
+    recipient is not found."""
+    row = session.scalar(select(Preference).where(Preference.recipient == recipient))
+    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+        raise NotFound("preferences not found")
+    return row
+
+
+def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapping[str, Any], *,
+                    district_id: str | None = None, check_version: VersionCheck | None = None) -> Preference:
+    """Replace the recipient's preferences with `wanted` (what it leaves out takes its default).
+
+    Checked here as well as by the schema, since the rules bind whoever calls: an IANA time zone, quiet hours with
+    both ends or none, a known locale. What is already held or kept for the digest keeps its time.
+    """
+    if not outgoing.is_recipient(recipient):
+        raise ValidationFailed.field("recipient", "a recipient is <kind>:<id>, e.g. member:<uuid>")
+    row = session.scalar(select(Preference).where(Preference.recipient == recipient).with_for_update())
+    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+        raise NotFound("preferences not found")
+    if check_version is not None:
+        check_version(row.version if row is not None else 0)
+    values = _checked_preferences(wanted)
+    if row is None:
+        district = _webhook_district(actor, district_id)
+        if district == OPERATOR:
+            raise ValidationFailed.field("district_id", "preferences belong to one district")
+        row = Preference(district_id=district, recipient=recipient, **values)
+        session.add(row)
+    else:
+        if district_id is not None and district_id != row.district_id:
+            raise ValidationFailed.field("district_id", "the recipient's preferences belong to another district")
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+    session.flush()
+    return row
+
+
+def _checked_preferences(wanted: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = outgoing.Preferences()
+    unknown = set(wanted) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise ValueError(f"not preferences: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {
+        "sms": bool(wanted.get("sms", defaults.sms)), "email": bool(wanted.get("email", defaults.email)),
+        "locale": wanted.get("locale") or defaults.locale, "time_zone": wanted.get("time_zone") or defaults.time_zone,
+        "digest": bool(wanted.get("digest", defaults.digest)),
+        "digest_time": wanted.get("digest_time") or defaults.digest_time.strftime("%H:%M"),
+        "quiet_start": wanted.get("quiet_start"), "quiet_end": wanted.get("quiet_end"),
+    }
+    if values["locale"] not in outgoing.LOCALES:
+        raise ValidationFailed.field("locale", f"one of {', '.join(outgoing.LOCALES)}")
+    try:
+        outgoing.check_time_zone(values["time_zone"])
+    except ValueError as exc:
+        raise ValidationFailed.field("time_zone", str(exc)) from None
+    times = {}
+    for name in ("quiet_start", "quiet_end", "digest_time"):
+        try:
+            times[name] = outgoing.parse_clock_time(values[name]) if values[name] is not None else None
+        except ValueError as exc:
+            raise ValidationFailed.field(name, str(exc)) from None
+    try:
+        outgoing.check_quiet_hours(times["quiet_start"], times["quiet_end"])
+    except ValueError as exc:
+        raise ValidationFailed.field("quiet_end" if times["quiet_start"] else "quiet_start", str(exc)) from None
+    return values
+
+
+def delivery_attempts(session: Session, delivery_id: uuid.UUID) -> list[DeliveryAttempt]:
+    return list(session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
+                                .order_by(DeliveryAttempt.number)))
