@@ -6,7 +6,6 @@ Plain Python, judged in milliseconds: the use cases and the sender loop apply th
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Sequence
@@ -210,11 +209,26 @@ def sms_units(text: str) -> int:
 
 
 def sms_segments(text: str) -> int:
-    """Segments an SMS of `text` is sent as: one up to 70 units, else 67 per segment (the rest is the UDH)."""
-    units = sms_units(text)
-    if units <= SINGLE_SEGMENT:
-        return 1
-    return math.ceil(units / CONCATENATED_SEGMENT)
+    """Segments an SMS of `text` is sent as: one up to 70 units, else parts of at most 67 (the rest of each is the
+    concatenation header), a character outside the BMP never split across two."""
+    return len(split_sms(text))
+
+
+def split_sms(text: str) -> list[str]:
+    """The parts a long SMS is sent as: 67 units each (a surrogate pair never cut in two), or the text whole if it
+    fits in one."""
+    if sms_units(text) <= SINGLE_SEGMENT:
+        return [text]
+    parts, current, used = [], [], 0
+    for char in text:
+        units = 2 if ord(char) > 0xFFFF else 1
+        if used + units > CONCATENATED_SEGMENT:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(char)
+        used += units
+    parts.append("".join(current))
+    return parts
 
 
 # --- After an attempt: retry, fail over, or give up -----------------------------------------------------------------

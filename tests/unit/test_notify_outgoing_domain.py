@@ -155,3 +155,14 @@ def test_the_digest_lists_the_days_messages_in_the_locale():
     assert subject == "2026年3月2日通知摘要（1条）" and "1. 诉求已超期：楼道灯不亮" in body
     subject, body = outgoing.digest_text("en", date(2026, 3, 2), [("A", "a"), ("B", "b")])
     assert "(2)" in subject and body.endswith("2. B: b")
+
+
+@pytest.mark.parametrize("text", ["字" * 70, "字" * 71, "字" * 200, "a" + "😀" * 40, "短信", "😀" * 67])
+def test_a_long_sms_splits_into_as_many_parts_as_it_counts_never_cutting_a_character(text):
+    parts = outgoing.split_sms(text)
+    assert "".join(parts) == text and len(parts) == outgoing.sms_segments(text)
+    assert all(outgoing.sms_units(part) <= (70 if len(parts) == 1 else 67) for part in parts)
+
+
+def test_a_character_outside_the_bmp_is_never_cut_so_it_may_cost_a_segment():
+    assert outgoing.sms_segments("😀" * 67) == 3  # 134 units, but 33 pairs fit in 67
