@@ -22,7 +22,8 @@ SPEC = ServiceSpec(
     subscriptions=[deliveries, webhook_events],
     loops={"webhooks": dispatcher, "messages": sender},
     scopes={
-        "notify:read": "read notifications and inboxes, webhook endpoints and their deliveries",
+        "notify:read": "read notifications and inboxes, preferences, the SMS and email delivery log, webhook endpoints "
+                       "and their deliveries",
         "notify:write": "mark notifications read, manage preferences and webhook endpoints (register, rotate "
                         "secrets, test, replay)",
         "notify:admin": "everything notify:read and notify:write allow",
