@@ -528,10 +528,13 @@ def _end_digested(session: Session, digest: Delivery, now: datetime) -> None:
 def compose_digests(session: Session, now: datetime, *, limit: int = 100) -> list[Delivery]:
     """Gather each recipient's messages kept for the digest whose time came into one message per channel, pending
     at once; once per recipient, channel and local day (a second composition of that day finds its key taken)."""
-    waiting = list(session.scalars(
-        select(Delivery).where(Delivery.state == outgoing.DIGEST, Delivery.digest_id.is_(None),
-                               Delivery.not_before <= now)
-        .order_by(Delivery.recipient, Delivery.channel, Delivery.created_at).limit(limit * 20)))
+    query = (select(Delivery).where(Delivery.state == outgoing.DIGEST, Delivery.digest_id.is_(None),
+                                    Delivery.not_before <= now)
+             .order_by(Delivery.recipient, Delivery.channel, Delivery.created_at).limit(limit * 20))
+    if is_postgres(session):
+        # Another sender composing at the same moment takes the rows this one does not.
+        query = query.with_for_update(skip_locked=True)
+    waiting = list(session.scalars(query))
     groups: dict[tuple[str, str, str], list[Delivery]] = {}
     for delivery in waiting:
         groups.setdefault((delivery.district_id, delivery.recipient, delivery.channel), []).append(delivery)

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -192,3 +192,51 @@ def test_a_redelivered_event_racing_itself_sends_once(start_notify, gateway):
         assert session.scalar(select(func.count()).select_from(Delivery)) == 1
     # A sent delivery is never claimed again, so this one request is all there will be.
     assert len(gateway.received("/gw1")) == 1
+
+
+def test_quiet_hours_hold_a_message_until_they_end_then_the_sender_sends_it(live, bus, gateway):
+    # The sender's clock is the test's: 23:00 in Beijing, quiet 22:00-07:00, then 07:00 comes.
+    sut = live("notify", bus)
+    recipient = f"member:{uuid.uuid4()}"
+    r = sut.client.put(f"/v1/preferences/{recipient}", json={"quiet_start": "22:00", "quiet_end": "07:00"},
+                       headers=sut.as_(YONGCHUAN, "notify:write"))
+    assert r.status_code == 200, r.json
+    night = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    clock = [night]
+    sender = Sender(sut.rt.factory, SenderSettings(sms=[providers.HttpGateway(gateway.url("/gw1"))],
+                                                   timeout_seconds=2, poll_seconds=0.05), now=lambda: clock[0])
+    with sut.rt.factory() as session:
+        held = usecases.deliver(session, _message(recipient=recipient), now=night)
+        urgent = usecases.deliver(session, _message(recipient=recipient, urgent=True), now=night)
+        session.commit()
+        held_id, urgent_id = str(held.id), str(urgent.id)
+    assert sender.round() == 1 and _state(sut, urgent_id) == "sent"
+    assert logged(sut, held_id)["state"] == "held"
+    assert logged(sut, held_id)["not_before"].startswith("2026-03-02T23:00:00")
+    clock[0] = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
+    assert sender.round() == 1
+    assert _state(sut, held_id) == "sent" and len(gateway.received("/gw1")) == 2
+
+
+def test_two_senders_composing_the_same_digest_send_it_once(live, bus, mail):
+    sut = live("notify", bus)
+    recipient = f"member:{uuid.uuid4()}"
+    r = sut.client.put(f"/v1/preferences/{recipient}", json={"digest": True, "digest_time": "20:00"},
+                       headers=sut.as_(YONGCHUAN, "notify:write"))
+    assert r.status_code == 200, r.json
+    morning = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    with sut.rt.factory() as session:
+        for _ in range(3):
+            usecases.deliver(session, _message("email", "li@example.cn", recipient=recipient), now=morning)
+        session.commit()
+    evening = datetime(2026, 3, 2, 12, 30, tzinfo=UTC)  # 20:30 in Beijing
+    smtp = providers.Smtp(providers.SmtpSettings(host="127.0.0.1", port=mail.port, starttls=False))
+    senders = [Sender(sut.rt.factory, SenderSettings(email=[smtp]), now=lambda: evening) for _ in range(2)]
+    # Both senders' rounds at once from two threads: the digest rows are composed and sent by one of them.
+    results = at_once(2, lambda: [s.round() for s in senders])
+    assert sum(sum(r) for r in results) >= 1
+    [(to, digest)] = mail.mails()
+    assert to == ["li@example.cn"] and digest["Subject"] == "2026年3月2日通知摘要（3条）"
+    with sut.rt.factory() as session:
+        states = session.execute(select(Delivery.event_type, Delivery.state)).all()
+    assert sorted(states) == [("notify.digest", "sent")] + [("tickets.ticket.overdue", "sent")] * 3
