@@ -22,6 +22,7 @@ from linli.services.notify.events import (
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
     NOTIFICATION_READ,
+    PREFERENCES_UPDATED,
     WEBHOOK_CREATED,
     WEBHOOK_DISABLED,
     WEBHOOK_ENABLED,
@@ -586,7 +587,8 @@ def get_preferences(session: Session, actor: Actor, recipient: str) -> Preferenc
 
 def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapping[str, Any], *,
                     district_id: str | None = None, check_version: VersionCheck | None = None) -> Preference:
-    """Replace the recipient's preferences with `wanted` (what it leaves out takes its default).
+    """Replace the recipient's preferences with `wanted` (what it leaves out takes its default); emits
+    `notify.preferences.updated` (private) when something changed.
 
     Checked here as well as by the schema, since the rules bind whoever calls: an IANA time zone, quiet hours with
     both ends or none, a known locale. What is already held or kept for the digest keeps its time.
@@ -605,13 +607,15 @@ def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapp
             raise ValidationFailed.field("district_id", "preferences belong to one district")
         row = Preference(district_id=district, recipient=recipient, **values)
         session.add(row)
-    else:
-        if district_id is not None and district_id != row.district_id:
-            raise ValidationFailed.field("district_id", "the recipient's preferences belong to another district")
-        for name, value in values.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
-    session.flush()
+        record(session, PREFERENCES_UPDATED, row)
+        return row
+    if district_id is not None and district_id != row.district_id:
+        raise ValidationFailed.field("district_id", "the recipient's preferences belong to another district")
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(row, name, value)
+        record(session, PREFERENCES_UPDATED, row)
     return row
 
 
