@@ -5,8 +5,10 @@ whose quiet hours ended) in a short transaction, sends them from a thread pool w
 `timeout_seconds`, and records each outcome in a transaction of its own; no transaction is open while a provider
 is waited for. Retries are rescheduled attempts, never a sleep in the loop: a provider that failed is tried again
 at the delivery's `not_before`, and meanwhile every other message goes on. At most `per_provider` sends to one
-provider are in flight, so a slow or dead gateway ties up that many threads and never the rest. Several worker
-replicas may run it: claims skip rows another holds, and a claim is a lease.
+provider are in flight, so a slow or dead gateway ties up that many threads and never the rest; and once a
+provider failed `breaker_threshold` times in a row its circuit opens, so its backlog goes to the next provider at
+once rather than each message waiting out its timeouts. Several worker replicas may run it: claims skip rows
+another holds, and a claim is a lease.
 """
 
 from __future__ import annotations
