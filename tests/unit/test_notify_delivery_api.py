@@ -126,6 +126,11 @@ def test_the_delivery_log_is_district_scoped_filtered_masked_and_shows_attempts(
     assert "13800001111" not in r.get_data(as_text=True)
     [sms] = sut.client.get(f"/v1/deliveries?channel=sms&event={event}&status=pending", headers=h).json["items"]
     assert sut.client.get("/v1/deliveries?status=sent", headers=h).json["items"] == []
+    assert len(sut.client.get(f"/v1/deliveries?recipient=member:{YONGCHUAN}", headers=h).json["items"]) == 2
+    assert sut.client.get(f"/v1/deliveries?recipient=member:{BISHAN}", headers=h).json["items"] == []
+    paged = sut.client.get("/v1/deliveries?limit=1", headers=h).json
+    rest = sut.client.get("/v1/deliveries", query_string={"limit": 1, "cursor": paged["next_cursor"]}, headers=h)
+    assert {paged["items"][0]["id"], rest.json["items"][0]["id"]} == {i["id"] for i in r.json["items"]}
     assert sut.client.get("/v1/deliveries?event_type=tickets.ticket.submitted", headers=h).json["items"] == []
     later = (NOW + timedelta(days=400)).isoformat()
     assert sut.client.get("/v1/deliveries", query_string={"from": later}, headers=h).json["items"] == []
