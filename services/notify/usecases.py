@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli.services.notify import domain, webhooks
+from linli.services.notify import domain, outgoing, webhooks
 from linli.services.notify.events import (
     NOTIFICATION_DELIVERED,
     NOTIFICATION_READ,
@@ -27,7 +28,15 @@ from linli.services.notify.events import (
     WEBHOOK_TEST,
     WEBHOOK_UPDATED,
 )
-from linli.services.notify.models import Notification, Webhook, WebhookAttempt, WebhookDelivery, WebhookMessage
+from linli.services.notify.models import (
+    Delivery,
+    Notification,
+    Preference,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookMessage,
+)
 from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.actors import OPERATOR, Actor
 from linli.shared.changes import edits, record
@@ -49,9 +58,16 @@ def notify_of_ticket(session: Session, *, district_id: str, template: str, ticke
                                     template=template, params=params, locale=DEFAULT_LOCALE,
                                     state=domain.UNREAD, source_event_id=source_event_id)
         session.add(notification)
-        record(session, NOTIFICATION_DELIVERED, notification)
+        session.flush()
+        # The inbox tells of its notifications with the schema of every delivery (`DeliveryData`).
+        record(session, NOTIFICATION_DELIVERED, notification, payload_of=_inbox_payload(notification, template))
         delivered.append(notification)
     return delivered
+
+
+def _inbox_payload(notification: Notification, template: str) -> dict[str, Any]:
+    fields = {column.key: getattr(notification, column.key) for column in Notification.__table__.columns}
+    return fields | {"event_type": f"tickets.{template}", "provider": None, "error": None}
 
 
 def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID, now: datetime) -> Notification:
@@ -348,3 +364,54 @@ def _judge_endpoint(session: Session, webhook: Webhook, status: int | None, now:
 
 def _clip(text: str | None, limit: int = 1000) -> str | None:
     return None if text is None else text[:limit]
+
+
+# --- Outgoing messages (SMS, email): preferences, delivery, the sender's claims and attempts ----------------------
+
+def preferences_of(session: Session, recipient: str) -> outgoing.Preferences:
+    """The recipient's choices, or the defaults for one who chose nothing."""
+    row = session.scalar(select(Preference).where(Preference.recipient == recipient))
+    if row is None:
+        return outgoing.Preferences()
+    return _preferences(row)
+
+
+def _preferences(row: Preference) -> outgoing.Preferences:
+    return outgoing.Preferences(
+        sms=row.sms, email=row.email, locale=row.locale, time_zone=row.time_zone,
+        quiet_start=outgoing.parse_clock_time(row.quiet_start) if row.quiet_start else None,
+        quiet_end=outgoing.parse_clock_time(row.quiet_end) if row.quiet_end else None,
+        digest=row.digest, digest_time=outgoing.parse_clock_time(row.digest_time))
+
+
+def deliver(session: Session, message: domain.Message, *, now: datetime) -> Delivery | None:
+    """Log and schedule one outgoing message; None (nothing sent) when this (event_id, recipient, channel) was
+    already delivered or planned — at most once, whatever redelivery or replay.
+
+    The recipient's preferences decide: channel off → `skipped`; urgent → `pending` now; daily digest → `digest`
+    until the digest time; in quiet hours → `held` until they end; otherwise `pending` now. The words are
+    rendered here, in the recipient's locale.
+    """
+    if message.channel not in domain.OUTGOING_CHANNELS:
+        raise ValueError(f"not an outgoing channel: {message.channel!r}")
+    key = (Delivery.source_event_id == message.event_id, Delivery.recipient == message.recipient,
+           Delivery.channel == message.channel)
+    if session.scalar(select(Delivery.id).where(*key)) is not None:
+        return None
+    prefs = preferences_of(session, message.recipient)
+    plan = outgoing.plan(prefs, message.channel, urgent=message.urgent, now=now)
+    subject, body = message.render(prefs.locale)
+    delivery = Delivery(
+        district_id=message.district_id, recipient=message.recipient, channel=message.channel,
+        address=message.address, source_event_id=message.event_id, event_type=message.event_type,
+        urgent=message.urgent, locale=prefs.locale, subject=_clip(subject, 500) or "", body=body,
+        state=plan.state, not_before=plan.not_before, provider_index=0, provider_tries=0, attempt_count=0,
+        segments=outgoing.sms_segments(body) if message.channel == domain.SMS else None)
+    try:
+        # A concurrent consumer of the same event may have planned it between the look and the insert.
+        with session.begin_nested():
+            session.add(delivery)
+            session.flush()
+    except IntegrityError:
+        return None
+    return delivery

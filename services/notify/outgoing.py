@@ -1,0 +1,263 @@
+"""Rules of outgoing messages (SMS, email): what becomes of a message, when quiet hours end, when the digest is
+due, what the sender does after an attempt, and how many segments an SMS costs.
+
+Plain Python, judged in milliseconds: the use cases and the sender loop apply these decisions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from linli.services.notify.webhooks import parse_retry_after
+
+__all__ = ["parse_retry_after"]
+
+# A delivery's states. `pending`: due for the sender at `not_before`; `held`: in the recipient's quiet hours, sent
+# when they end (never dropped); `digest`: kept for the recipient's daily digest; `sent`: a provider accepted it
+# (or the digest that carried it was sent); `failed`: a permanent refusal or every provider gave up; `skipped`:
+# the recipient turned the channel off.
+PENDING = "pending"
+HELD = "held"
+DIGEST = "digest"
+SENT = "sent"
+FAILED = "failed"
+SKIPPED = "skipped"
+STATES = (PENDING, HELD, DIGEST, SENT, FAILED, SKIPPED)
+# States the sender still acts on (at `not_before`).
+WAITING = (PENDING, HELD, DIGEST)
+
+# The event type of a daily digest's own delivery.
+DIGEST_EVENT_TYPE = "notify.digest"
+
+DEFAULT_LOCALE = "zh-CN"
+LOCALES = ("zh-CN", "en")
+DEFAULT_DIGEST_TIME = time(20, 0)
+
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+# --- Preferences ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a recipient chose; a recipient who chose nothing gets these defaults."""
+
+    sms: bool = True
+    email: bool = True
+    locale: str = DEFAULT_LOCALE
+    time_zone: str = "Asia/Shanghai"
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    digest: bool = False
+    digest_time: time = DEFAULT_DIGEST_TIME
+
+    def channel_on(self, channel: str) -> bool:
+        return bool(getattr(self, channel, False))
+
+
+def parse_clock_time(text: str) -> time:
+    """A local time of day written `HH:MM` (24 h); ValueError otherwise."""
+    match = _CLOCK_TIME.match(text)
+    if not match:
+        raise ValueError("a local time of day, HH:MM (00:00 to 23:59)")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def check_time_zone(name: str) -> ZoneInfo:
+    """The IANA zone named `name`; ValueError for anything else (a path, a POSIX TZ string, a typo)."""
+    if name not in _zone_names():
+        raise ValueError(f"not an IANA time zone: {name!r}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"not an IANA time zone: {name!r}") from exc
+
+
+def _zone_names() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    return _ZONES
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def check_quiet_hours(start: time | None, end: time | None) -> None:
+    if (start is None) != (end is None):
+        raise ValueError("quiet hours need both a start and an end, or neither")
+    if start is not None and start == end:
+        raise ValueError("quiet hours that start when they end are no quiet hours; leave both out")
+
+
+# --- Quiet hours and the digest --------------------------------------------------------------------------------------
+
+def _local(at: datetime, zone: ZoneInfo) -> datetime:
+    return at.astimezone(zone)
+
+
+def _at_local(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """The instant `clock` o'clock falls on `day` in `zone`, in UTC.
+
+    A wall time a DST jump skips (02:30 on a spring-forward night) is read with the offset before the jump, so it
+    lands an hour later on the new clock (03:30): never before the wall time asked for. A repeated one (autumn)
+    is its first occurrence (fold=0).
+    """
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+
+
+def quiet_until(prefs: Preferences, now: datetime) -> datetime | None:
+    """When the recipient's quiet hours now under way end (UTC), or None when `now` is outside them.
+
+    Quiet hours are local wall times in the recipient's zone and may cross midnight (22:00-07:00); their end is
+    the next local `quiet_end` after `now`, so a DST change during the night lengthens or shortens it by the hour
+    the clocks moved, as the recipient's own clock would.
+    """
+    if prefs.quiet_start is None or prefs.quiet_end is None:
+        return None
+    zone = ZoneInfo(prefs.time_zone)
+    local = _local(now, zone)
+    start, end, clock = prefs.quiet_start, prefs.quiet_end, local.time().replace(tzinfo=None)
+    if start < end:
+        inside = start <= clock < end
+        end_day = local.date()
+    else:
+        inside = clock >= start or clock < end
+        end_day = local.date() + timedelta(days=1) if clock >= start else local.date()
+    if not inside:
+        return None
+    ends = _at_local(end_day, end, zone)
+    # Guard against a DST gap putting the end before now (the wall time fell in the jump).
+    return ends if ends > now else now
+
+
+def next_digest_at(prefs: Preferences, now: datetime) -> datetime:
+    """The next time (UTC) the recipient's digest is due: today's digest time if still ahead, else tomorrow's."""
+    zone = ZoneInfo(prefs.time_zone)
+    local = _local(now, zone)
+    due = _at_local(local.date(), prefs.digest_time, zone)
+    if due <= now:
+        due = _at_local(local.date() + timedelta(days=1), prefs.digest_time, zone)
+    return due
+
+
+def digest_day(prefs: Preferences, due: datetime) -> date:
+    """The local day a digest due at `due` is the digest of."""
+    return _local(due, ZoneInfo(prefs.time_zone)).date()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `deliver` does with a message: its first state and when the sender may take it."""
+
+    state: str
+    not_before: datetime | None
+
+
+def plan(prefs: Preferences, channel: str, *, urgent: bool, now: datetime) -> Plan:
+    """Channel off: skipped. Urgent: pending now, whatever the hour. Digest: kept for the next digest. Quiet
+    hours: held until they end. Otherwise pending now."""
+    if not prefs.channel_on(channel):
+        return Plan(SKIPPED, None)
+    if urgent:
+        return Plan(PENDING, now)
+    if prefs.digest:
+        return Plan(DIGEST, next_digest_at(prefs, now))
+    until = quiet_until(prefs, now)
+    if until is not None:
+        return Plan(HELD, until)
+    return Plan(PENDING, now)
+
+
+# --- SMS segments ----------------------------------------------------------------------------------------------------
+
+SINGLE_SEGMENT = 70
+CONCATENATED_SEGMENT = 67
+
+
+def sms_units(text: str) -> int:
+    """UCS-2 code units: a character outside the BMP (an emoji) takes two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sms_segments(text: str) -> int:
+    """Segments an SMS of `text` is sent as: one up to 70 units, else 67 per segment (the rest is the UDH)."""
+    units = sms_units(text)
+    if units <= SINGLE_SEGMENT:
+        return 1
+    return math.ceil(units / CONCATENATED_SEGMENT)
+
+
+# --- After an attempt: retry, fail over, or give up -----------------------------------------------------------------
+
+OK = "ok"
+RETRYABLE = "retryable"
+PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt as the sender saw it: ok, retryable (timeout, 429, 5xx, no answer) or permanent."""
+
+    kind: str
+    error: str | None = None
+    # A Retry-After the provider gave, already turned into a delay.
+    retry_after: timedelta | None = None
+
+
+def judge_http(status: int | None, *, rejected: str | None = None) -> str:
+    """An HTTP gateway's answer: 2xx ok (unless the body rejects it), 429/5xx/no answer retryable, else permanent."""
+    if status is None:
+        return RETRYABLE
+    if 200 <= status < 300:
+        return PERMANENT if rejected else OK
+    if status == 429 or status >= 500:
+        return RETRYABLE
+    return PERMANENT
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How long one provider is retried before the next is asked."""
+
+    tries_per_provider: int = 3
+    base_delay: timedelta = timedelta(seconds=2)
+    max_delay: timedelta = timedelta(minutes=5)
+    # A Retry-After longer than this hands the message to the next provider rather than waiting.
+    max_retry_after: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Next:
+    """What the sender does next: its new state, provider position, tries on it, and when."""
+
+    state: str
+    provider_index: int
+    provider_tries: int
+    not_before: datetime | None
+
+
+def after_attempt(outcome: Outcome, *, provider_index: int, provider_tries: int, providers: int, now: datetime,
+                  retries: Retries = Retries()) -> Next:
+    """Decide after one attempt on provider `provider_index` (its `provider_tries`-th, counting this one).
+
+    Ok: sent. Permanent: failed, with no other provider asked (the message itself is refused). Retryable: the same
+    provider again after an exponential backoff (or its Retry-After) until it had its tries, then the next provider
+    at once; when the last provider gave up, failed.
+    """
+    if outcome.kind == OK:
+        return Next(SENT, provider_index, provider_tries, None)
+    if outcome.kind == PERMANENT:
+        return Next(FAILED, provider_index, provider_tries, None)
+    wait = outcome.retry_after
+    if provider_tries < retries.tries_per_provider and (wait is None or wait <= retries.max_retry_after):
+        if wait is None:
+            wait = min(retries.base_delay * (2 ** (provider_tries - 1)), retries.max_delay)
+        return Next(PENDING, provider_index, provider_tries, now + wait)
+    if provider_index + 1 < providers:
+        return Next(PENDING, provider_index + 1, 0, now)
+    return Next(FAILED, provider_index, provider_tries, None)
