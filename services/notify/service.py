@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.notify.api import notifications, webhook_endpoints
+from linli.services.notify.api import inbox, rule_endpoints, template_endpoints, webhook_endpoints
 from linli.services.notify.dispatch import dispatcher
 from linli.services.notify.handlers import deliveries, webhook_events
 from linli.services.notify.models import Base
@@ -13,10 +13,10 @@ from linli.shared.service import ServiceSpec
 SPEC = ServiceSpec(
     name="notify",
     title="linli notify",
-    description="Notifications of what happened to the people and systems concerned: inboxes and signed webhooks "
-                "(SMS and email later).",
+    description="Notifications of what happened to the people and systems concerned: who is told (rules), in which "
+                "words (templates), inboxes, SMS and email, and signed webhooks.",
     metadata=Base.metadata,
-    blueprints=[notifications, webhook_endpoints],
+    blueprints=[inbox, rule_endpoints, template_endpoints, webhook_endpoints],
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[deliveries, webhook_events],
     loops={"webhooks": dispatcher},
@@ -24,6 +24,6 @@ SPEC = ServiceSpec(
         "notify:read": "read notifications and inboxes, webhook endpoints and their deliveries",
         "notify:write": "mark notifications read, manage preferences and webhook endpoints (register, rotate "
                         "secrets, test, replay)",
-        "notify:admin": "everything notify:read and notify:write allow",
+        "notify:admin": "everything notify:read and notify:write allow, and a district's rules and templates",
     },
 )

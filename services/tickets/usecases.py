@@ -100,11 +100,12 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                     due_at=due_at, overdue=False, stage=domain.ACCEPT, accept_due_at=due_at, remind_at=remind_at,
                     reminded=False, created_at=now, updated_at=now, parts=[], participants=[])
     session.add(ticket)
+    # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket,
+    # and has it first: the contact is published before the news it is needed for.
+    record(session, TICKET_CONTACT, ticket)
     # The compound named in the event, so a consumer (notify) words a message without looking it up.
     record(session, TICKET_SUBMITTED, ticket, payload_of=_Payload(
         ticket, compound_name=found.name, community_id=found.community_id))
-    # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket.
-    record(session, TICKET_CONTACT, ticket)
     schedule(session, TICKET_DUE, ticket.id, remind_at or due_at, district_id=ticket.district_id)
     return ticket
 
