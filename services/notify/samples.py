@@ -91,7 +91,7 @@ _UNITS = [{"organization_id": org, "organization_name": NAMES[org], "organizatio
 SAMPLES: dict[str, dict[str, Any]] = {
     "tickets.ticket.submitted": _TICKET,
     "tickets.ticket.accepted": _moved("accept", "submitted", "accepted"),
-    "tickets.ticket.rejected": _moved("reject", "submitted", "rejected", reason="不属于本小区事务"),
+    "tickets.ticket.rejected": _moved("reject", "submitted", "rejected", reason="不属于物业服务范围"),
     "tickets.ticket.escalated": _moved("escalate", "accepted", "escalated"),
     "tickets.ticket.listed": _moved("list", "escalated", "listed"),
     "tickets.ticket.dispatched": _moved("dispatch", "listed", "dispatched", parts=_DISPATCHED,

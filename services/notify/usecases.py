@@ -485,8 +485,12 @@ class _ReadModels:
         return {"compound_id": row.compound_id, "community_id": row.community_id,
                 "assignees": json.loads(row.assignees)}
 
+    def contact(self, recipient: str) -> Contact | None:
+        row = self.session.get(Contact, recipient)
+        return row if row is not None and row.district_id == self.district_id else None
+
     def has_reporter(self, ticket_id: str) -> bool:
-        return self.session.get(Contact, f"{rules.REPORTER}:{ticket_id}") is not None
+        return self.contact(f"{rules.REPORTER}:{ticket_id}") is not None
 
 
 def _rule_override(session: Session, district_id: str, event_type: str, *,
@@ -562,13 +566,14 @@ def tell(session: Session, *, event_type: str, district_id: str, event_id: uuid.
     if rule is None:
         return []
     told = []
-    for target in rules.resolve(rule, payload, _ReadModels(session, district_id)):
+    directory = _ReadModels(session, district_id)
+    for target in rules.resolve(rule, payload, directory):
         variables = templates.context(event_type, payload, target.role)
         if target.channel == rules.INBOX:
             if _put_in_inbox(session, district_id, event_type, event_id, target, variables):
                 told.append(target)
             continue
-        address = _address(session.get(Contact, target.recipient), target.channel)
+        address = _address(directory.contact(target.recipient), target.channel)
         if not address:
             log.info("recipient skipped: no address", district_id=district_id, event_type=event_type,
                      event_id=str(event_id), recipient=target.recipient, role=target.role, channel=target.channel)

@@ -54,7 +54,9 @@ def test_use_cases_and_domain_rules_run_without_flask(service):
 
 # Domain rules kept in modules of their own besides domain.py (the chair's planner, webhook rules, evaluation sums):
 # plain Python too.
-PLAIN_RULES = ["rotation/schedule.py", "notify/webhooks.py", "notify/outgoing.py", "registry/evaluation.py"]
+PLAIN_RULES = ["rotation/schedule.py", "notify/webhooks.py", "notify/outgoing.py", "notify/rules.py",
+               "notify/samples.py", "notify/sms.py", "notify/templates.py", "notify/wording.py",
+               "registry/evaluation.py"]
 
 
 @pytest.mark.parametrize("module", PLAIN_RULES)
