@@ -70,7 +70,8 @@ def on_ticket(session: Session, event: Event) -> None:
     ticket = load(TicketData, event.data)
     assignees = None
     if ticket["parts"] is not None:
-        assignees = [f"{rules.ORGANIZATION}:{p['unit_id']}" for p in ticket["parts"] if p["state"] in rules.OPEN_PARTS]
+        assignees = [f"{rules.ORGANIZATION}:{p['unit_id']}" for p in ticket["parts"]
+                     if p["state"] in rules.ASSIGNED_PARTS]
         assignees += [f"{rules.MEMBER}:{ticket['member_id']}"] if ticket["member_id"] else []
     usecases.record_ticket(session, ticket["id"], ticket["version"], district_id=_district(event, event.data),
                            title=ticket["title"], compound_id=ticket["compound_id"],

@@ -30,7 +30,8 @@ REPORTER = "reporter"
 ROLES: dict[str, str] = {
     "reporter": "the resident who raised the ticket (SMS to the phone they gave)",
     "compound": "the inbox of the compound the ticket was raised in",
-    "assignees": "the units whose parts of the ticket are open, and the member who claimed a wish",
+    "assignees": "the units working or having worked on the ticket (parts not withdrawn), and the member who "
+                 "claimed a wish",
     "unit": "the unit(s) the event is about: dispatched, due or overdue units; the unit asking a swap, joining a "
             "committee or given a substitute term",
     "previous_units": "the units a re-routed ticket was taken from",
@@ -177,8 +178,8 @@ class Recipient:
     channel: str
 
 
-# Parts whose unit still works on the ticket.
-OPEN_PARTS = ("dispatched", "in_progress")
+# Parts whose unit works, or worked, on the ticket (a withdrawn part's unit is told no more).
+ASSIGNED_PARTS = ("dispatched", "in_progress", "resolved")
 
 
 def _ids(values: Iterable[Any] | None) -> list[str]:
@@ -207,7 +208,7 @@ def _committee(event_type: str, payload: Mapping[str, Any], directory: Directory
 def _assignees(event_type: str, payload: Mapping[str, Any], directory: Directory) -> list[str]:
     if "parts" in payload:
         found = [f"{ORGANIZATION}:{p['unit_id']}" for p in payload.get("parts") or ()
-                 if p.get("state") in OPEN_PARTS and p.get("unit_id")]
+                 if p.get("state") in ASSIGNED_PARTS and p.get("unit_id")]
         member = payload.get("member_id")
         return found + ([f"{MEMBER}:{member}"] if member else [])
     ticket_id = _ticket_id(event_type, payload)

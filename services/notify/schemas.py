@@ -12,6 +12,9 @@ from linli.services.notify.templates import LOCALES
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
+# No whitespace anywhere: a URL, a district id or a recipient with a space is a typo, refused rather than trimmed.
+_NO_SPACE = r"^\S+$"
+
 
 class NotificationSchema(EntitySchema):
     recipient = ma.fields.String(metadata={
@@ -30,9 +33,13 @@ class NotificationSchema(EntitySchema):
     read_at = ma.fields.AwareDateTime(allow_none=True)
 
 
+def _recipient(description: str) -> ma.fields.String:
+    return ma.fields.String(validate=[ma.validate.Length(min=1, max=200), ma.validate.Regexp(
+        _NO_SPACE, error="a recipient has no spaces")], metadata={"description": description, "pattern": _NO_SPACE})
+
+
 class NotificationQuery(PageArgs):
-    recipient = ma.fields.String(validate=ma.validate.Length(min=1, max=200), metadata={
-        "description": "one inbox (clerks; a member's or unit's token reads only its own)"})
+    recipient = _recipient("one inbox (clerks; a member's or unit's token reads only its own)")
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     event_type = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
 
@@ -42,8 +49,7 @@ class InboxPage(page_schema(NotificationSchema)):  # type: ignore[misc]
 
 
 class ReadAll(ma.Schema):
-    recipient = ma.fields.String(validate=ma.validate.Length(min=1, max=200), metadata={
-        "description": "only this inbox (clerks); by default every inbox the caller reads"})
+    recipient = _recipient("only this inbox (clerks); by default every inbox the caller reads")
 
 
 class ReadAllResult(ma.Schema):
@@ -62,8 +68,6 @@ _URL_DOC = ("where events are POSTed: http or https, and (unless the operator al
             "address is public; loopback, private, link-local and similar addresses are refused with 422")
 
 
-# No whitespace anywhere: a URL or a district id with a space is a typo, refused here rather than trimmed.
-_NO_SPACE = r"^\S+$"
 
 
 def _url(**kwargs: object) -> ma.fields.String:
@@ -259,14 +263,13 @@ class TemplateSchema(ma.Schema):
 
 
 class TemplatePut(ma.Schema):
-    subject = ma.fields.String(load_default="", validate=ma.validate.Length(max=200), metadata={
-        "description": _JINJA_DOC + "; empty for SMS"})
+    subject = Text(load_default="", max_length=200, metadata={
+        "description": _JINJA_DOC + "; required for inbox and email, left out for SMS"})
     body = Text(required=True, max_length=2000, metadata={"description": _JINJA_DOC})
 
 
 class TemplatePreviewBody(ma.Schema):
-    subject = ma.fields.String(validate=ma.validate.Length(max=200), metadata={
-        "description": "a draft subject to render instead of the saved one"})
+    subject = Text(max_length=200, metadata={"description": "a draft subject to render instead of the saved one"})
     body = Text(max_length=2000, metadata={"description": "a draft body to render instead of the saved one"})
     payload = ma.fields.Dict(keys=ma.fields.String(), metadata={
         "description": "an event payload to render against instead of the sample"})

@@ -869,6 +869,8 @@ def set_template(session: Session, actor: Actor, template_id: str, *, subject: s
     event_type, channel, _ = key
     if channel == rules.SMS and subject:
         raise ValidationFailed.field("subject", "an SMS has no subject")
+    if channel != rules.SMS and not subject:
+        raise ValidationFailed.field("subject", f"an {channel} message has a subject")
     checked = templates.check(event_type, channel, subject, body)
     row = _template_override(session, district, *key, for_update=True)
     if check_version is not None:
@@ -919,10 +921,18 @@ def preview_template(session: Session, actor: Actor, template_id: str, *, distri
         raise ValidationFailed.field("role", f"{view.event_type} knows the roles "
                                              f"{', '.join(rules.roles_for(view.event_type))}")
     chosen_role = role or (rule.targets[0].role if rule.targets else "unit")
-    variables = (templates.context(view.event_type, payload, chosen_role) if payload is not None
-                 else templates.sample_context(view.event_type, chosen_role))
-    checked = templates.check(view.event_type, view.channel, view.subject if subject is None else subject,
-                              view.body if body is None else body, variables)
+    wording_ = (view.subject if subject is None else subject, view.body if body is None else body)
+    # The template itself against the sample first, so its own faults name subject or body...
+    checked = templates.check(view.event_type, view.channel, *wording_,
+                              templates.sample_context(view.event_type, chosen_role))
+    if payload is not None:
+        # ...and then what a given payload lacks names the payload.
+        try:
+            checked = templates.check(view.event_type, view.channel, *wording_,
+                                      templates.context(view.event_type, payload, chosen_role))
+        except ValidationFailed as exc:
+            problems = [m for messages in (exc.errors or {}).values() for m in messages]
+            raise ValidationFailed.field("payload", "; ".join(problems) or str(exc)) from exc
     is_sms = view.channel == rules.SMS
     return Preview(view, checked.subject, checked.body, checked.segments,
                    sms.units(checked.body) if is_sms else None,

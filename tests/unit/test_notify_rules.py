@@ -80,12 +80,12 @@ def test_a_comment_reaches_the_assignees_and_compound_the_read_model_knows():
         (ORG + "u1", "assignees", "inbox"), (MEMBER + "m1", "assignees", "inbox"), ("compound:cp", "compound", "inbox")}
 
 
-def test_assignees_are_the_open_parts_and_the_member_who_claimed_a_wish():
+def test_assignees_are_the_parts_not_withdrawn_and_the_member_who_claimed_a_wish():
     payload = samples.sample("tickets.ticket.reopened")
     payload["parts"] += [{"unit_id": "gone", "state": "withdrawn"}, {"unit_id": "done", "state": "resolved"}]
     payload["member_id"] = "m-2"
     assert {r for r, role, _ in told("tickets.ticket.reopened", payload) if role == "assignees"} == {
-        ORG + samples.POLICE, MEMBER + "m-2"}
+        ORG + samples.POLICE, ORG + "done", MEMBER + "m-2"}
 
 
 def test_a_handover_tells_the_incoming_and_outgoing_chairs_and_the_convenor():

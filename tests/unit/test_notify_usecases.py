@@ -285,4 +285,9 @@ def test_a_template_preview_renders_a_draft_against_a_given_payload(factory):
         assert (preview.body, preview.segments, preview.units, preview.encoding) == ("电梯停运超期", 1, 6, "ucs2")
         with pytest.raises(ValidationFailed) as refused:
             usecases.preview_template(session, CLERK, "tickets.ticket.overdue:sms:zh-CN", payload={"id": "x"})
-        assert "body" in refused.value.errors
+        assert refused.value.errors == {
+            "payload": ["uses compound_name, stage_due_at, title, which this event does not carry"]}
+        with pytest.raises(ValidationFailed) as draft:
+            usecases.preview_template(session, CLERK, "tickets.ticket.overdue:sms:zh-CN", body="{{ x }}",
+                                      payload={"id": "x"})
+        assert list(draft.value.errors) == ["body"]
