@@ -15,6 +15,7 @@ from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
+from linli.shared.phones import mask_phone
 
 
 class Base(DeclarativeBase):
@@ -200,6 +201,11 @@ class Delivery(Entity, Base):
         Index("ix_deliveries_recipient_created", "recipient", "created_at", "id"),
         Index("ix_deliveries_due", "state", "not_before"),
     )
+
+    @property
+    def masked_address(self) -> str:
+        """The address as the API shows it: recognisable, not usable."""
+        return mask_phone(self.address) if self.channel == "sms" else outgoing.mask_email(self.address)
 
 
 class DeliveryAttempt(Base):

@@ -6,8 +6,9 @@ Plain Python, judged in milliseconds: the use cases and the sender loop apply th
 
 from __future__ import annotations
 
-import math
 import re
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -30,14 +31,20 @@ STATES = (PENDING, HELD, DIGEST, SENT, FAILED, SKIPPED)
 # States the sender still acts on (at `not_before`).
 WAITING = (PENDING, HELD, DIGEST)
 
-# The event type of a daily digest's own delivery.
+# The event type of a daily digest's own delivery, and the namespace of its key: one per recipient, channel and
+# local day, so the digest too is sent at most once.
 DIGEST_EVENT_TYPE = "notify.digest"
+DIGEST_NAMESPACE = uuid.UUID("6f1d2a4e-3b7c-5d9e-8f10-2a3b4c5d6e7f")
 
 DEFAULT_LOCALE = "zh-CN"
 LOCALES = ("zh-CN", "en")
 DEFAULT_DIGEST_TIME = time(20, 0)
 
-_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# "member:<uuid>", "organization:<uuid>", "reporter:<ticket uuid>", "compound:<uuid>": a kind and an id.
+RECIPIENT_PATTERN = r"^[a-z][a-z_]{0,39}:[A-Za-z0-9._-]{1,100}$"
+_RECIPIENT = re.compile(RECIPIENT_PATTERN)
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):([0-5][0-9])$"
+_CLOCK_TIME = re.compile(CLOCK_PATTERN)
 
 
 # --- Preferences ---------------------------------------------------------------------------------------------------
@@ -57,6 +64,10 @@ class Preferences:
 
     def channel_on(self, channel: str) -> bool:
         return bool(getattr(self, channel, False))
+
+
+def is_recipient(text: str) -> bool:
+    return bool(_RECIPIENT.match(text))
 
 
 def parse_clock_time(text: str) -> time:
@@ -150,6 +161,19 @@ def digest_day(prefs: Preferences, due: datetime) -> date:
     return _local(due, ZoneInfo(prefs.time_zone)).date()
 
 
+def digest_text(locale: str, day: date, items: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """The digest's (subject, body): the day's messages, each its subject and words, oldest first."""
+    if locale == "en":
+        subject = f"Your notifications of {day.isoformat()} ({len(items)})"
+        lines = [f"{len(items)} notification{'s' if len(items) != 1 else ''} on {day.isoformat()}:"]
+    else:
+        subject = f"{day.year}年{day.month}月{day.day}日通知摘要（{len(items)}条）"
+        lines = [f"{day.year}年{day.month}月{day.day}日共有{len(items)}条通知："]
+    for number, (title, body) in enumerate(items, 1):
+        lines.append(f"{number}. {title}: {body}" if locale == "en" else f"{number}. {title}：{body}")
+    return subject, "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What `deliver` does with a message: its first state and when the sender may take it."""
@@ -185,11 +209,26 @@ def sms_units(text: str) -> int:
 
 
 def sms_segments(text: str) -> int:
-    """Segments an SMS of `text` is sent as: one up to 70 units, else 67 per segment (the rest is the UDH)."""
-    units = sms_units(text)
-    if units <= SINGLE_SEGMENT:
-        return 1
-    return math.ceil(units / CONCATENATED_SEGMENT)
+    """Segments an SMS of `text` is sent as: one up to 70 units, else parts of at most 67 (the rest of each is the
+    concatenation header), a character outside the BMP never split across two."""
+    return len(split_sms(text))
+
+
+def split_sms(text: str) -> list[str]:
+    """The parts a long SMS is sent as: 67 units each (a surrogate pair never cut in two), or the text whole if it
+    fits in one."""
+    if sms_units(text) <= SINGLE_SEGMENT:
+        return [text]
+    parts, current, used = [], [], 0
+    for char in text:
+        units = 2 if ord(char) > 0xFFFF else 1
+        if used + units > CONCATENATED_SEGMENT:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(char)
+        used += units
+    parts.append("".join(current))
+    return parts
 
 
 # --- After an attempt: retry, fail over, or give up -----------------------------------------------------------------
@@ -197,6 +236,7 @@ def sms_segments(text: str) -> int:
 OK = "ok"
 RETRYABLE = "retryable"
 PERMANENT = "permanent"
+OUTCOMES = (OK, RETRYABLE, PERMANENT)
 
 
 @dataclass(frozen=True)
@@ -261,3 +301,11 @@ def after_attempt(outcome: Outcome, *, provider_index: int, provider_tries: int,
     if provider_index + 1 < providers:
         return Next(PENDING, provider_index + 1, 0, now)
     return Next(FAILED, provider_index, provider_tries, None)
+
+
+def mask_email(address: str) -> str:
+    """`zhang.san@example.org` -> `z***@example.org`: the domain and a first letter, enough to recognise it."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return "*" * max(4, len(address))
+    return f"{local[:1]}***@{domain}"

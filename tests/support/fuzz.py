@@ -466,9 +466,10 @@ def seed_notify(sut: ServiceUnderTest) -> Seed:
 
     op = _operator(sut, "notify")
     district, other = str(uuid.uuid4()), str(uuid.uuid4())
-    for owner in (district, other):
+    compounds = {district: str(uuid.uuid4()), other: str(uuid.uuid4())}
+    for owner, compound in compounds.items():
         for key in ("tickets.ticket.dispatched", "tickets.ticket.overdue"):
-            ticket = samples.sample(key) | {"id": str(uuid.uuid4()), "district_id": owner}
+            ticket = samples.sample(key) | {"id": str(uuid.uuid4()), "district_id": owner, "compound_id": compound}
             assert sut.deliver(key, ticket) == "applied"
     r = sut.client.get("/v1/inbox?limit=200", headers=op)
     assert r.status_code == 200 and r.json["items"], r.get_data(as_text=True)
@@ -479,6 +480,8 @@ def seed_notify(sut: ServiceUnderTest) -> Seed:
                                                                             "body": "「{{ title }}」已办结"})):
         put = sut.client.put(f"{path}?district_id={district}", json=body, headers=op)
         assert put.status_code == 200, put.get_data(as_text=True)
+    webhooks = _seed_notify_webhooks(sut, op, district, other)
+    deliveries = _seed_notify_deliveries(sut, op, compounds)
     return Seed(district, {
         "notification_id": [item["id"] for item in r.json["items"]],
         "recipient": sorted({item["recipient"] for item in r.json["items"]}),
@@ -492,8 +495,11 @@ def seed_notify(sut: ServiceUnderTest) -> Seed:
         "subject": ["办结：{{ title }}", ""],
         "body": ["{{ compound_name }}「{{ title }}」已办结", "{{ ''.__class__ }}", "{{ nothing }}"],
         "payload": [samples.sample("tickets.ticket.overdue")],
-        **_seed_notify_webhooks(sut, op, district, other),
-        "cursor": _cursors(sut, op, "/v1/inbox", "/v1/webhooks"),
+        **webhooks,
+        **deliveries,
+        # Webhook deliveries first: /v1/webhooks/{webhook_id}/deliveries/{delivery_id} pairs the first of each.
+        "delivery_id": webhooks["delivery_id"] + deliveries["delivery_id"],
+        "cursor": _cursors(sut, op, "/v1/inbox", "/v1/webhooks", "/v1/deliveries"),
     })
 
 
@@ -529,6 +535,45 @@ def _seed_notify_webhooks(sut: ServiceUnderTest, op: dict[str, str], district: s
         "district_id": [district, other, "*"],
         "overlap_hours": [0, 24],
         "cursor": _cursors(sut, op, "/v1/webhooks", *(f"/v1/webhooks/{w}/deliveries" for w in webhooks[:1])),
+    }
+
+
+def _seed_notify_deliveries(sut: ServiceUnderTest, op: dict[str, str], compounds: dict[str, str]
+                            ) -> dict[str, list[Any]]:
+    """Preferences of both districts' recipients, and SMS and email deliveries with an attempt each."""
+    from datetime import UTC, datetime
+
+    from linli.services.notify import domain, outgoing, usecases
+    from linli.services.notify.sender import Sender, SenderSettings
+
+    for owner, compound in compounds.items():
+        body = {"district_id": owner, "locale": "en", "quiet_start": "22:00", "quiet_end": "07:00"}
+        r = sut.client.put(f"/v1/preferences/compound:{compound}", json=body, headers=op)
+        assert r.status_code == 200, r.get_data(as_text=True)
+
+    class Busy:
+        name = "gw1"
+
+        def send(self, message: Any, timeout: float) -> outgoing.Outcome:
+            return outgoing.Outcome(outgoing.RETRYABLE, "HTTP 503")
+
+    now = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # noon in Beijing: outside the quiet hours
+    with sut.rt.factory() as session:
+        for owner, compound in compounds.items():
+            for channel, address in (("sms", "13800001111"), ("email", "zhang@example.cn")):
+                usecases.deliver(session, domain.Message(owner, uuid.uuid4(), "tickets.ticket.overdue",
+                                                         f"compound:{compound}", channel, address, False,
+                                                         lambda locale: ("超期", "楼道灯不亮")), now=now)
+        session.commit()
+    Sender(sut.rt.factory, SenderSettings(sms=[Busy()], email=[Busy()]), now=lambda: now).round()
+    r = sut.client.get("/v1/deliveries?limit=200", headers=op)
+    assert r.status_code == 200 and len(r.json["items"]) == 4, r.get_data(as_text=True)
+    return {
+        "delivery_id": [item["id"] for item in r.json["items"]],
+        "time_zone": ["Asia/Shanghai", "America/Santiago", "Mars/Olympus_Mons"],
+        "quiet_start": ["22:00", "00:00"],
+        "quiet_end": ["07:00", "23:59"],
+        "digest_time": ["20:00"],
     }
 
 
