@@ -177,18 +177,27 @@ class HandoverData(_About):
     term = ma.fields.Nested(_TermRef, required=True)
 
 
-@deliveries.handles("rotation.term.started", "rotation.term.handed_over")
+# Every term event, those rotation declares now and those it adds (ending soon, ended, report due, ...): the
+# district's rules decide which are told.
+@deliveries.handles("rotation.term.#")
 def on_term(session: Session, event: Event) -> None:
-    """A chair's term began or changed hands: keep the sitting chair, then tell those the rule names."""
-    if event.key == "rotation.term.handed_over":
-        handover = load(HandoverData, event.data)
-        term, committee_id = handover["term"], handover["committee_id"]
-    else:
-        term = load(TermData, event.data)
-        committee_id = term["committee_id"]
-    usecases.record_chair(session, committee_id, district_id=_district(event, event.data),
-                          organization_id=term["organization_id"], organization_name=term["organization_name"],
-                          term_index=term["index"], term_part=term["part"], ends_at=term["ends_at"])
+    """A term's news: a chair that began or took over is kept as the sitting chair; the rule names who is told."""
+    if event.key in ("rotation.term.started", "rotation.term.handed_over"):
+        if event.key == "rotation.term.handed_over":
+            handover = load(HandoverData, event.data)
+            term, committee_id = handover["term"], handover["committee_id"]
+        else:
+            term = load(TermData, event.data)
+            committee_id = term["committee_id"]
+        usecases.record_chair(session, committee_id, district_id=_district(event, event.data),
+                              organization_id=term["organization_id"], organization_name=term["organization_name"],
+                              term_index=term["index"], term_part=term["part"], ends_at=term["ends_at"])
+    _tell(session, event)
+
+
+@deliveries.handles("rotation.meeting.#")
+def on_meeting(session: Session, event: Event) -> None:
+    """A joint meeting scheduled, moved or cancelled: the committee's units are told by default."""
     _tell(session, event)
 
 

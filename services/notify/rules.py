@@ -112,6 +112,15 @@ DEFAULT_RULES: dict[str, Rule] = {rule.event_type: rule for rule in (
     _rule("rotation.term.started", ("chair", "inbox sms"), ("convenor", "inbox")),
     _rule("rotation.term.handed_over", ("incoming_chair", "inbox sms"), ("outgoing_chair", "inbox sms"),
           ("convenor", "inbox"), urgent=True),
+    # Declared by rotation's terms and meetings work (branches rotation-terms, rotation-meetings); bound through
+    # `rotation.term.#` and `rotation.meeting.#`, so they are told once those events exist.
+    _rule("rotation.term.ending_soon", ("chair", "inbox sms")),
+    _rule("rotation.term.ended", ("chair", "inbox")),
+    _rule("rotation.term.report_due", ("chair", "inbox sms"), ("convenor", "inbox")),
+    _rule("rotation.term.report_submitted", ("convenor", "inbox")),
+    _rule("rotation.meeting.scheduled", ("committee_units", "inbox sms"), ("convenor", "inbox")),
+    _rule("rotation.meeting.moved", ("committee_units", "inbox sms"), ("convenor", "inbox"), urgent=True),
+    _rule("rotation.meeting.cancelled", ("committee_units", "inbox sms"), ("convenor", "inbox"), urgent=True),
     _rule("rotation.swap.requested", ("other_unit", "inbox sms")),
     _rule("rotation.swap.accepted", ("unit", "inbox")),
     _rule("rotation.swap.declined", ("unit", "inbox")),
@@ -263,8 +272,11 @@ def _role(role: str, event_type: str, payload: Mapping[str, Any], directory: Dir
             escalation = payload.get("escalation") or {}
             named = escalation.get("chair_unit_id" if role == "chair" else "convenor_member_id")
             return [(org if role == "chair" else member) + x for x in _ids([named])]
-        if role == "chair" and event_type == "rotation.term.started":
+        if role == "chair" and event_type.startswith("rotation.term.") and "organization_id" in payload:
+            # A term's own events (started, ending soon, ended, its report) are the chair of that term's to hear.
             return [org + u for u in _ids([payload.get("organization_id")])]
+        if role == "convenor" and "convenor_member_id" in payload and event_type.startswith("rotation.meeting."):
+            return [member + m for m in _ids([payload.get("convenor_member_id")])]
         if role == "convenor" and event_type.startswith("registry.committee.") and "convenor_member_id" in payload:
             return [member + m for m in _ids([payload.get("convenor_member_id")])]
         committee = _committee(event_type, payload, directory)

@@ -28,6 +28,8 @@ CHECK_IN = "5a1e0000-0000-4000-8000-00000000000d"
 SWAP = "5a1e0000-0000-4000-8000-00000000000e"
 RECORD = "5a1e0000-0000-4000-8000-00000000000f"
 COMMENT = "5a1e0000-0000-4000-8000-000000000010"
+MEETING = "5a1e0000-0000-4000-8000-000000000011"
+REPORT = "5a1e0000-0000-4000-8000-000000000012"
 
 NAMES = {POLICE: "中山路派出所", SCHOOL: "永川中学", HOSPITAL: "区人民医院"}
 
@@ -88,6 +90,18 @@ _CHECK_IN = {"id": CHECK_IN, "district_id": DISTRICT, "member_id": MEMBER, "comp
 _UNITS = [{"organization_id": org, "organization_name": NAMES[org], "organization_kind": "agency",
            "joined_on": "2025-01-01"} for org in (POLICE, SCHOOL, HOSPITAL)]
 
+_TERM = {**_ABOUT_ROTATION, "term_id": TERM, "uid": _TERM_REF["uid"], "index": 3, "part": 0,
+         "organization_id": SCHOOL, "organization_name": NAMES[SCHOOL], "starts_at": "2026-02-28T16:00:00Z",
+         "ends_at": "2026-05-31T16:00:00Z", "starts_on": "2026-03-01", "ends_on": "2026-05-31"}
+_TERM_NOTICE = {**_TERM, "community_id": COMMUNITY, "time_zone": "Asia/Shanghai",
+                "report_due_at": "2026-06-14T16:00:00Z", "report_due_on": "2026-06-15"}
+_MEETING = {"id": MEETING, "district_id": DISTRICT, "committee_id": COMMITTEE, "committee_name": "星光社区大党委",
+            "community_id": COMMUNITY, "kind": "rule", "title": "第二季度联席会议", "state": "scheduled",
+            "local_date": "2026-04-14", "local_time": "14:30", "time_zone": "Asia/Shanghai",
+            "starts_at": "2026-04-14T06:30:00Z", "ends_at": "2026-04-14T08:00:00Z", "place": "星光社区党群服务中心",
+            "convenor_member_id": CONVENOR, "convenor_name": "李书记", "uid": f"{MEETING}@linli", "reason": None,
+            "free_items": ["老旧小区改造进度"], "version": 1}
+
 SAMPLES: dict[str, dict[str, Any]] = {
     "tickets.ticket.submitted": _TICKET,
     "tickets.ticket.accepted": _moved("accept", "submitted", "accepted"),
@@ -115,10 +129,25 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                  "created_at": "2026-03-02T02:00:00+00:00", "version": 4},
     "tickets.ticket.due_soon": {**_DUE, "escalation": None},
     "tickets.ticket.overdue": {**_DUE, "overdue": True, "escalation": _ESCALATION},
-    "rotation.term.started": {**_ABOUT_ROTATION, "term_id": TERM, "uid": _TERM_REF["uid"], "index": 3, "part": 0,
-                              "organization_id": SCHOOL, "organization_name": NAMES[SCHOOL],
-                              "starts_at": "2026-02-28T16:00:00Z", "ends_at": "2026-05-31T16:00:00Z",
-                              "starts_on": "2026-03-01", "ends_on": "2026-05-31"},
+    "rotation.term.started": _TERM,
+    "rotation.term.ending_soon": {**_TERM_NOTICE, "ending_soon_days": 7},
+    "rotation.term.ended": _TERM_NOTICE,
+    "rotation.term.report_due": {**_TERM_NOTICE, "report_id": REPORT, "report_state": "missing"},
+    "rotation.term.report_submitted": {
+        "id": REPORT, "district_id": DISTRICT, "rotation_id": ROTATION, "committee_id": COMMITTEE,
+        "committee_name": "星光社区大党委", "community_id": COMMUNITY, "term": {**_TERM_REF, "state": "ended"},
+        "organization_id": SCHOOL, "organization_name": NAMES[SCHOOL], "state": "submitted",
+        "due_at": "2026-06-14T16:00:00Z", "due_on": "2026-06-15", "submitted_at": "2026-06-10T02:00:00Z",
+        "text": "本任期共召开联席会议1次，协调解决诉求12件。",
+        "figures": {"tickets_listed": 5, "tickets_dispatched": 12, "tickets_closed": 11, "tickets_overdue": 1,
+                    "activities_held": 3, "activities_hosted_by_chair": 2, "attendees": 86},
+        "version": 2},
+    "rotation.meeting.scheduled": _MEETING,
+    "rotation.meeting.moved": {**_MEETING, "local_date": "2026-04-16", "starts_at": "2026-04-16T06:30:00Z",
+                               "ends_at": "2026-04-16T08:00:00Z", "reason": "与区里会议冲突",
+                               "previous_local_date": "2026-04-14", "previous_local_time": "14:30",
+                               "previous_starts_at": "2026-04-14T06:30:00Z", "version": 2},
+    "rotation.meeting.cancelled": {**_MEETING, "state": "cancelled", "reason": "防汛值守", "version": 2},
     "rotation.term.handed_over": {
         **_ABOUT_ROTATION, "handed_over_at": "2026-04-14T16:00:00Z", "handed_over_on": "2026-04-15",
         "cause": "chair_left", "reason": "单位撤并",

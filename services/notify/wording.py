@@ -174,6 +174,88 @@ DEFAULTS: dict[str, dict[str, tuple[str, str, str]]] = {
              "[linli] From {{ handed_over_on }} {{ term.organization_name }} chairs {{ committee_name }} "
              "until {{ term.ends_on }}."),
     },
+    "rotation.term.ending_soon": {
+        ZH: ("轮值任期即将结束：{{ committee_name }}",
+             "贵单位担任{{ committee_name }}轮值主席的任期将于{{ ends_on }}结束"
+             "{% if report_due_on %}，请于{{ report_due_on }}前提交任期述职{% endif %}。",
+             "【邻里】贵单位{{ committee_name }}轮值主席任期{{ ends_on }}结束"
+             "{% if report_due_on %}，述职请于{{ report_due_on }}前提交{% endif %}。"),
+        EN: ("Chair's term ending: {{ committee_name }}",
+             "Your unit's term as {{ committee_name }}'s rotating chair ends on {{ ends_on }}"
+             "{% if report_due_on %}; the term report is due by {{ report_due_on }}{% endif %}.",
+             "[linli] Your {{ committee_name }} chair term ends {{ ends_on }}"
+             "{% if report_due_on %}; report due {{ report_due_on }}{% endif %}."),
+    },
+    "rotation.term.ended": {
+        ZH: ("轮值任期结束：{{ committee_name }}",
+             "{{ organization_name }}担任{{ committee_name }}轮值主席的任期（{{ starts_on }}至{{ ends_on }}）已结束"
+             "{% if report_due_on %}，任期述职请于{{ report_due_on }}前提交{% endif %}。",
+             "【邻里】{{ committee_name }}轮值主席任期已结束{% if report_due_on %}，请于{{ report_due_on }}前述职"
+             "{% endif %}。"),
+        EN: ("Chair's term ended: {{ committee_name }}",
+             "{{ organization_name }}'s term as {{ committee_name }}'s rotating chair ({{ starts_on }} to "
+             "{{ ends_on }}) ended{% if report_due_on %}; the term report is due by {{ report_due_on }}{% endif %}.",
+             "[linli] Your {{ committee_name }} chair term ended{% if report_due_on %}; report due "
+             "{{ report_due_on }}{% endif %}."),
+    },
+    "rotation.term.report_due": {
+        ZH: ("任期述职{% if report_state == 'missing' %}待提交{% else %}已到期{% endif %}：{{ committee_name }}",
+             "{{ organization_name }}{{ starts_on }}至{{ ends_on }}的{{ committee_name }}轮值主席任期述职"
+             "{% if report_state == 'missing' %}已到期尚未提交，请尽快提交{% else %}已提交{% endif %}。",
+             "【邻里】{{ committee_name }}轮值主席任期述职{% if report_state == 'missing' %}已到期，请尽快提交"
+             "{% else %}已提交{% endif %}。"),
+        EN: ("Term report {% if report_state == 'missing' %}overdue{% else %}due{% endif %}: {{ committee_name }}",
+             "The term report of {{ organization_name }} as {{ committee_name }}'s chair ({{ starts_on }} to "
+             "{{ ends_on }}) {% if report_state == 'missing' %}is due and not yet given; please submit it"
+             "{% else %}was given{% endif %}.",
+             "[linli] Your {{ committee_name }} term report {% if report_state == 'missing' %}is due; please "
+             "submit it{% else %}was received{% endif %}."),
+    },
+    "rotation.term.report_submitted": {
+        ZH: ("任期述职已提交：{{ committee_name }}",
+             "{{ organization_name }}提交了{{ term.starts_on }}至{{ term.ends_on }}的轮值主席任期述职"
+             "{% if state == 'late' %}（逾期）{% endif %}：挂单{{ figures.tickets_listed }}件，"
+             "派单{{ figures.tickets_dispatched }}件，办结{{ figures.tickets_closed }}件。",
+             "【邻里】{{ organization_name }}已提交{{ committee_name }}轮值主席任期述职。"),
+        EN: ("Term report given: {{ committee_name }}",
+             "{{ organization_name }} gave its term report for {{ term.starts_on }} to {{ term.ends_on }}"
+             "{% if state == 'late' %} (late){% endif %}: {{ figures.tickets_listed }} listed, "
+             "{{ figures.tickets_dispatched }} dispatched, {{ figures.tickets_closed }} closed.",
+             "[linli] {{ organization_name }} gave its {{ committee_name }} term report."),
+    },
+    "rotation.meeting.scheduled": {
+        ZH: ("联席会议通知：{{ title }}",
+             "{{ committee_name }}定于{{ local_date }} {{ local_time }}{% if place %}在{{ place }}{% endif %}召开"
+             "「{{ title }}」{% if convenor_name %}，召集人{{ convenor_name }}{% endif %}，请贵单位派员参加。",
+             "【邻里】{{ committee_name }}{{ local_date }} {{ local_time }}召开联席会议，请派员参加。"),
+        EN: ("Joint meeting: {{ title }}",
+             "{{ committee_name }} meets on {{ local_date }} at {{ local_time }}{% if place %} in {{ place }}"
+             "{% endif %} for \"{{ title }}\"{% if convenor_name %}, convened by {{ convenor_name }}{% endif %}; "
+             "please send someone.",
+             "[linli] {{ committee_name }} joint meeting {{ local_date }} {{ local_time }}; please attend."),
+    },
+    "rotation.meeting.moved": {
+        ZH: ("联席会议改期：{{ title }}",
+             "{{ committee_name }}「{{ title }}」由{{ previous_local_date }} {{ previous_local_time }}改为"
+             "{{ local_date }} {{ local_time }}{% if place %}，地点{{ place }}{% endif %}"
+             "{% if reason %}（{{ reason }}）{% endif %}。",
+             "【邻里】{{ committee_name }}联席会议改至{{ local_date }} {{ local_time }}。"),
+        EN: ("Joint meeting moved: {{ title }}",
+             "{{ committee_name }}'s \"{{ title }}\" moved from {{ previous_local_date }} {{ previous_local_time }} "
+             "to {{ local_date }} {{ local_time }}{% if place %} in {{ place }}{% endif %}"
+             "{% if reason %} ({{ reason }}){% endif %}.",
+             "[linli] {{ committee_name }} joint meeting moved to {{ local_date }} {{ local_time }}."),
+    },
+    "rotation.meeting.cancelled": {
+        ZH: ("联席会议取消：{{ title }}",
+             "{{ committee_name }}原定{{ local_date }} {{ local_time }}的「{{ title }}」取消"
+             "{% if reason %}（{{ reason }}）{% endif %}。",
+             "【邻里】{{ committee_name }}{{ local_date }}的联席会议取消。"),
+        EN: ("Joint meeting cancelled: {{ title }}",
+             "{{ committee_name }}'s \"{{ title }}\" on {{ local_date }} at {{ local_time }} is cancelled"
+             "{% if reason %} ({{ reason }}){% endif %}.",
+             "[linli] {{ committee_name }} joint meeting on {{ local_date }} is cancelled."),
+    },
     "rotation.swap.requested": {
         ZH: ("换班申请：{{ committee_name }}",
              "{{ organization_name }}申请与贵单位互换轮值任期（{{ term.starts_on }}至{{ term.ends_on }} 与 "

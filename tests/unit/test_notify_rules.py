@@ -111,6 +111,11 @@ def test_a_recipient_named_by_two_roles_is_told_once_per_channel_by_the_first():
     ("rotation.swap.declined", {(ORG + samples.POLICE, "unit", "inbox")}),
     ("registry.committee.unit_joined", {(ORG + samples.HOSPITAL, "unit", "inbox"),
                                         (MEMBER + samples.CONVENOR, "convenor", "inbox")}),
+    ("rotation.term.report_due", {(ORG + samples.SCHOOL, "chair", "inbox"), (ORG + samples.SCHOOL, "chair", "sms"),
+                                  (MEMBER + samples.CONVENOR, "convenor", "inbox")}),
+    ("rotation.meeting.scheduled", {(ORG + org, "committee_units", channel) for org in (
+        samples.POLICE, samples.SCHOOL, samples.HOSPITAL) for channel in ("inbox", "sms")} | {
+        (MEMBER + samples.CONVENOR, "convenor", "inbox")}),
     ("tickets.ticket.rerouted", {(ORG + samples.HOSPITAL, "unit", "inbox"), (ORG + samples.HOSPITAL, "unit", "sms"),
                                  (ORG + samples.POLICE, "previous_units", "inbox")}),
 ])
