@@ -118,7 +118,8 @@ DEFAULT_RULES: dict[str, Rule] = {rule.event_type: rule for rule in (
     _rule("rotation.term.ended", ("chair", "inbox")),
     _rule("rotation.term.report_due", ("chair", "inbox sms"), ("convenor", "inbox")),
     _rule("rotation.term.report_submitted", ("convenor", "inbox")),
-    _rule("rotation.meeting.scheduled", ("committee_units", "inbox sms"), ("convenor", "inbox")),
+    # Inbox only: a committee's rule schedules a year of meetings at once, which must not be a burst of SMS.
+    _rule("rotation.meeting.scheduled", ("committee_units", "inbox"), ("convenor", "inbox")),
     _rule("rotation.meeting.moved", ("committee_units", "inbox sms"), ("convenor", "inbox"), urgent=True),
     _rule("rotation.meeting.cancelled", ("committee_units", "inbox sms"), ("convenor", "inbox"), urgent=True),
     _rule("rotation.swap.requested", ("other_unit", "inbox sms")),
