@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment, SecurityError
 
 from linli.services.notify import rules, samples, sms, wording
 from linli.shared.clock import DEFAULT_TIME_ZONE
@@ -31,9 +31,10 @@ DISPLAY_ZONE = ZoneInfo(DEFAULT_TIME_ZONE)
 
 MAX_SUBJECT = 200
 MAX_BODY = 2000
-# Bounds on what a template may build: a loop over range() and a repeated string stay small.
-MAX_RANGE = 200
+# Bounds on what a template may build: a loop over range(), a repeated string, any value, stay small.
+MAX_RANGE = 100
 MAX_REPEAT = 2000
+MAX_OUTPUT = 10_000
 # An SMS template whose sample runs past this many segments is refused; past one it is saved with a warning.
 MAX_SMS_SEGMENTS = 3
 
@@ -62,16 +63,78 @@ def _safe_range(*args: int) -> range:
     return found
 
 
-class _Environment(SandboxedEnvironment):
-    """The sandbox, with repetition bounded: `'x' * 10**9` or `9 ** 99999` is refused, not computed."""
+def _bounded(value: Any) -> Any:
+    """A value a template built, refused when it grew past what any message needs (a string grown by chained
+    replaces, a list by repetition)."""
+    if isinstance(value, str | list | tuple) and len(value) > MAX_OUTPUT:
+        raise SecurityError(f"a value of more than {MAX_OUTPUT} characters or items is not allowed in a message")
+    return value
 
-    intercepted_binops = frozenset({"*", "**"})
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args, kwargs)
+        return _bounded(fn(*args, **kwargs))
+
+    return call
+
+
+def _check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    # A width, a count or a size past this is never wording: `'x'.center(10**9)`, `'x'|indent(10**9)`.
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_REPEAT:
+            raise SecurityError(f"numbers above {MAX_REPEAT} are not allowed as arguments in a message")
+
+
+# Filters a message may use; the rest (format, center, indent, wordwrap, urlize, pprint, random, ...) build text a
+# message does not need, some of any size.
+FILTERS = ("abs", "capitalize", "count", "d", "default", "first", "float", "int", "join", "last", "length", "list",
+           "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "select",
+           "selectattr", "sort", "string", "sum", "title", "trim", "truncate", "unique", "upper", "wordcount")
+# Statements a message may use: output, conditions and loops (at most MAX_LOOP_DEPTH deep). No assignments, macros,
+# blocks, includes or filter sections: nothing that builds values step by step.
+_FORBIDDEN_NODES = (nodes.Assign, nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.With,
+                    nodes.Block, nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport, nodes.Scope,
+                    nodes.ScopedEvalContextModifier, nodes.EvalContextModifier)
+MAX_LOOP_DEPTH = 2
+_TAGS = {nodes.Assign: "set", nodes.AssignBlock: "set", nodes.FilterBlock: "filter", nodes.CallBlock: "call",
+         nodes.FromImport: "from", nodes.ScopedEvalContextModifier: "autoescape"}
+
+
+def check_nodes(tree: nodes.Template) -> None:
+    """Refuse statements outside the subset messages use (SecurityError naming the first)."""
+    for node in tree.find_all(_FORBIDDEN_NODES):
+        tag = _TAGS.get(type(node), type(node).__name__.lower())
+        raise SecurityError(f"{{% {tag} %}} (line {node.lineno}) is not allowed in a message")
+
+    def depth(node: nodes.Node, level: int) -> None:
+        for child in node.iter_child_nodes():
+            inner = level + isinstance(child, nodes.For)
+            if inner > MAX_LOOP_DEPTH:
+                raise SecurityError(f"loops nested more than {MAX_LOOP_DEPTH} deep (line {child.lineno}) are not "
+                                    "allowed in a message")
+            depth(child, inner)
+
+    depth(tree, 0)
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox (immutable: a template cannot change the event's lists and dicts it reads), with what a template
+    may build bounded: `'x' * 10**9`, `9 ** 99999`, `'%999999999d' % 1`,
+    `'x'.center(10**9)` and chained replaces are refused, not computed."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "**":
             if isinstance(right, int) and abs(right) > 64:
                 raise SecurityError("exponents above 64 are not allowed in a message")
             return operator.pow(left, right)
+        if op == "%":
+            if isinstance(left, str):
+                raise SecurityError("%-formatting is not allowed in a message")
+            return operator.mod(left, right)
         if op == "*":
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_REPEAT:
@@ -79,11 +142,17 @@ class _Environment(SandboxedEnvironment):
             return operator.mul(left, right)
         return super().call_binop(context, op, left, right)
 
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's names
+        if getattr(__obj, "__name__", None) in ("format", "format_map"):
+            raise SecurityError("str.format is not allowed in a message")
+        _check_arguments(args, kwargs)
+        return _bounded(super().call(__context, __obj, *args, **kwargs))
+
 
 def _environment() -> SandboxedEnvironment:
     env = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters["local"] = local
-    env.globals["range"] = _safe_range
+    env.filters = {name: _guarded(env.filters[name]) for name in FILTERS} | {"local": local}
+    env.globals = {"range": _safe_range}
     return env
 
 
@@ -92,6 +161,7 @@ ENV = _environment()
 
 @functools.lru_cache(maxsize=1024)
 def _compiled(source: str) -> Any:
+    check_nodes(ENV.parse(source))
     return ENV.from_string(source)
 
 
@@ -180,7 +250,7 @@ def _undefined_name(error: UndefinedError) -> str:
 def render_text(source: str, variables: Mapping[str, Any], field: str = "body") -> str:
     """One text rendered; RenderFailed saying why (a variable the event lacks, something the sandbox forbids)."""
     try:
-        return str(_compiled(source).render(**variables)).strip()
+        return str(_bounded(_compiled(source).render(**variables))).strip()
     except TemplateSyntaxError as exc:
         raise RenderFailed(field, f"line {exc.lineno}: {exc.message}") from exc
     except SecurityError as exc:

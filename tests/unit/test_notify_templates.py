@@ -92,7 +92,20 @@ def test_a_template_using_what_the_event_lacks_is_refused_naming_the_field(subje
     "{{ 'x' * 100000000 }}",
     "{{ 9 ** 999999 }}",
     "{{ '{0.__class__.__mro__}'.format(title) }}",
+    "{{ '{:>999999999}'.format(1) }}",
+    "{{ '%999999999d' % 1 }}",
     "{{ self.__dict__ }}",
+    "{{ 'x'.center(1000000000) }}",
+    "{{ 'x' | center(1000000000) }}",
+    "{{ lipsum(100000) }}",
+    "{{ title" + "|replace('3', '3333')" * 12 + " }}",
+    "{% set a = title %}{{ a }}",
+    "{% macro m() %}x{% endmacro %}{{ m() }}",
+    "{% for a in parts %}{% for b in parts %}{% for c in parts %}x{% endfor %}{% endfor %}{% endfor %}",
+    "{% for a in range(100) %}{% for b in range(100) %}{{ title }}{{ title }}{% endfor %}{% endfor %}",
+    "{% include 'secrets.txt' %}",
+    "{{ parts.pop() }}",
+    "{{ escalation.update({}) }}",
 ])
 def test_the_sandbox_refuses_what_a_template_must_not_do(body):
     with pytest.raises(ValidationFailed) as refused:
