@@ -186,6 +186,9 @@ def test_a_bad_rule_is_refused_naming_the_field(make_service, body, field):
 
 def test_rules_need_the_admin_scope_to_change_and_unknown_events_are_404(make_service):
     sut = make_service("notify")
+    foreign = sut.client.put(f"/v1/rules/tickets.ticket.accepted?district_id={BISHAN}", json={"recipients": []},
+                             headers=_admin(sut))
+    assert foreign.status_code == 422 and "district_id" in foreign.json["errors"]
     h = sut.as_(YONGCHUAN, "notify:read notify:write")
     assert sut.client.put("/v1/rules/tickets.ticket.accepted", json={"recipients": []}, headers=h).status_code == 403
     assert sut.client.get("/v1/rules/registry.area.created", headers=h).status_code == 404
