@@ -93,3 +93,26 @@ NOTIFICATION_FAILED = declare(
     "notify.notification.failed",
     "A notification could not reach its recipient: refused for good, or every provider gave up; `error` says why.",
     DeliveryData)
+
+
+class PreferencesData(ma.Schema):
+    """A recipient's preferences: their daily routine (time zone, quiet hours), so told on the private exchange."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    recipient = ma.fields.String(required=True)
+    sms = ma.fields.Boolean(required=True)
+    email = ma.fields.Boolean(required=True)
+    locale = ma.fields.String(required=True)
+    time_zone = ma.fields.String(required=True)
+    quiet_start = ma.fields.String(allow_none=True)
+    quiet_end = ma.fields.String(allow_none=True)
+    digest = ma.fields.Boolean(required=True)
+    digest_time = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+PREFERENCES_UPDATED = declare(
+    "notify.preferences.updated",
+    "A recipient's preferences were set or changed (channels, language, time zone, quiet hours, digest).",
+    PreferencesData, private=True)

@@ -247,6 +247,8 @@ class Outcome:
     error: str | None = None
     # A Retry-After the provider gave, already turned into a delay.
     retry_after: timedelta | None = None
+    # Not tried at all (the provider's circuit is open): the next provider is asked at once.
+    hand_on: bool = False
 
 
 def judge_http(status: int | None, *, rejected: str | None = None) -> str:
@@ -293,6 +295,8 @@ def after_attempt(outcome: Outcome, *, provider_index: int, provider_tries: int,
         return Next(SENT, provider_index, provider_tries, None)
     if outcome.kind == PERMANENT:
         return Next(FAILED, provider_index, provider_tries, None)
+    if outcome.hand_on and provider_index + 1 < providers:
+        return Next(PENDING, provider_index + 1, 0, now)
     wait = outcome.retry_after
     if provider_tries < retries.tries_per_provider and (wait is None or wait <= retries.max_retry_after):
         if wait is None:
@@ -309,3 +313,30 @@ def mask_email(address: str) -> str:
     if not at:
         return "*" * max(4, len(address))
     return f"{local[:1]}***@{domain}"
+
+
+class Breaker:
+    """A provider's circuit, per sender process: after `threshold` retryable failures in a row it opens for
+    `cool_down`, and messages meant for that provider go straight to the next one instead of each waiting out
+    its timeouts; when the cool-down ends attempts are let through again, and one failure opens it at once.
+
+    An answer of any kind (ok or a permanent refusal) shows the provider is up and closes it.
+    """
+
+    def __init__(self, threshold: int = 5, cool_down: timedelta = timedelta(seconds=30)) -> None:
+        self.threshold = threshold
+        self.cool_down = cool_down
+        self.failures = 0
+        self.open_until: datetime | None = None
+
+    def is_open(self, now: datetime) -> bool:
+        return self.open_until is not None and now < self.open_until
+
+    def record(self, kind: str, now: datetime) -> None:
+        if kind != RETRYABLE:
+            self.failures, self.open_until = 0, None
+            return
+        self.failures += 1
+        # Half-open (the cool-down passed) and failed again, or the threshold reached: open.
+        if self.open_until is not None or self.failures >= self.threshold:
+            self.open_until = now + self.cool_down

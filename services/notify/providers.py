@@ -172,7 +172,8 @@ class Smtp:
         mail = EmailMessage()
         mail["From"] = self.settings.sender
         mail["To"] = message.address
-        mail["Subject"] = message.subject
+        # A header is one line: a template's stray line break must not end the header (nor refuse the mail).
+        mail["Subject"] = " ".join(message.subject.split())
         mail["Message-ID"] = make_msgid(idstring=str(message.delivery_id), domain="linli")
         mail.set_content(message.body)
         paragraphs = "".join(f"<p>{escape(line)}</p>" for line in message.body.splitlines() if line.strip())
@@ -182,10 +183,12 @@ class Smtp:
     def send(self, message: Outgoing, timeout: float) -> outgoing.Outcome:
         s = self.settings
         try:
-            kind = smtplib.SMTP_SSL if s.tls else smtplib.SMTP
-            with kind(s.host, s.port, timeout=timeout) as client:
+            tls = ssl.create_default_context()
+            client = (smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=tls) if s.tls
+                      else smtplib.SMTP(s.host, s.port, timeout=timeout))
+            with client:
                 if s.starttls and not s.tls:
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=tls)
                 if s.user:
                     client.login(s.user, s.password or "")
                 client.send_message(self.compose(message))

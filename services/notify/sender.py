@@ -5,8 +5,10 @@ whose quiet hours ended) in a short transaction, sends them from a thread pool w
 `timeout_seconds`, and records each outcome in a transaction of its own; no transaction is open while a provider
 is waited for. Retries are rescheduled attempts, never a sleep in the loop: a provider that failed is tried again
 at the delivery's `not_before`, and meanwhile every other message goes on. At most `per_provider` sends to one
-provider are in flight, so a slow or dead gateway ties up that many threads and never the rest. Several worker
-replicas may run it: claims skip rows another holds, and a claim is a lease.
+provider are in flight, so a slow or dead gateway ties up that many threads and never the rest; and once a
+provider failed `breaker_threshold` times in a row its circuit opens, so its backlog goes to the next provider at
+once rather than each message waiting out its timeouts. Several worker replicas may run it: claims skip rows
+another holds, and a claim is a lease.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class SenderSettings:
     timeout_seconds: float = 10.0
     poll_seconds: float = 0.5
     retries: outgoing.Retries = outgoing.Retries()
+    # Retryable failures in a row that open a provider's circuit, and for how long (see `outgoing.Breaker`).
+    breaker_threshold: int = 5
+    breaker_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.per_provider < 1 or self.timeout_seconds <= 0 or self.poll_seconds <= 0:
@@ -61,6 +66,8 @@ class SenderSettings:
             per_provider=int(os.environ.get("LINLI_DELIVERY_PER_PROVIDER", "4")),
             timeout_seconds=float(os.environ.get("LINLI_DELIVERY_TIMEOUT_SECONDS", "10")),
             poll_seconds=float(os.environ.get("LINLI_DELIVERY_POLL_SECONDS", "0.5")),
+            breaker_threshold=int(os.environ.get("LINLI_DELIVERY_BREAKER_THRESHOLD", "5")),
+            breaker_seconds=float(os.environ.get("LINLI_DELIVERY_BREAKER_SECONDS", "30")),
             retries=outgoing.Retries(
                 tries_per_provider=int(os.environ.get("LINLI_DELIVERY_TRIES_PER_PROVIDER", "3")),
                 base_delay=base.base_delay * scale, max_delay=base.max_delay * scale,
@@ -77,7 +84,15 @@ class Sender:
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._in_flight: Counter[tuple[str, int]] = Counter()
+        self._breakers: dict[tuple[str, int], outgoing.Breaker] = {}
         self._pool: ThreadPoolExecutor | None = None
+
+    def _breaker(self, lane: tuple[str, int]) -> outgoing.Breaker:
+        # Called under self._lock.
+        if lane not in self._breakers:
+            self._breakers[lane] = outgoing.Breaker(self.settings.breaker_threshold,
+                                                    timedelta(seconds=self.settings.breaker_seconds))
+        return self._breakers[lane]
 
     @property
     def lease(self) -> timedelta:
@@ -134,9 +149,19 @@ class Sender:
             attempted_at = self.now()
             if job.provider_index < len(chain):
                 provider = chain[job.provider_index]
-                message = providers.Outgoing(job.delivery_id, job.address, job.subject, job.body, job.segments)
-                outcome, took = providers.timed(provider, message, self.settings.timeout_seconds)
                 name = provider.name
+                with self._lock:
+                    # The last provider is always tried: there is nobody to hand on to.
+                    skip = job.provider_index + 1 < len(chain) and self._breaker(job.lane).is_open(attempted_at)
+                if skip:
+                    outcome, took = outgoing.Outcome(outgoing.RETRYABLE, "not tried: failing lately (circuit open)",
+                                                     hand_on=True), 0
+                else:
+                    message = providers.Outgoing(job.delivery_id, job.address, job.subject, job.body,
+                                                 job.segments)
+                    outcome, took = providers.timed(provider, message, self.settings.timeout_seconds)
+                    with self._lock:
+                        self._breaker(job.lane).record(outcome.kind, self.now())
             else:
                 # The chain got shorter since this delivery was handed on (a restart with fewer providers).
                 outcome, took, name = outgoing.Outcome(outgoing.PERMANENT, "no such provider configured"), 0, "-"

@@ -22,6 +22,7 @@ from linli.services.notify.events import (
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
     NOTIFICATION_READ,
+    PREFERENCES_UPDATED,
     WEBHOOK_CREATED,
     WEBHOOK_DISABLED,
     WEBHOOK_ENABLED,
@@ -503,10 +504,13 @@ def _end_digested(session: Session, digest: Delivery, now: datetime) -> None:
 def compose_digests(session: Session, now: datetime, *, limit: int = 100) -> list[Delivery]:
     """Gather each recipient's messages kept for the digest whose time came into one message per channel, pending
     at once; once per recipient, channel and local day (a second composition of that day finds its key taken)."""
-    waiting = list(session.scalars(
-        select(Delivery).where(Delivery.state == outgoing.DIGEST, Delivery.digest_id.is_(None),
-                               Delivery.not_before <= now)
-        .order_by(Delivery.recipient, Delivery.channel, Delivery.created_at).limit(limit * 20)))
+    query = (select(Delivery).where(Delivery.state == outgoing.DIGEST, Delivery.digest_id.is_(None),
+                                    Delivery.not_before <= now)
+             .order_by(Delivery.recipient, Delivery.channel, Delivery.created_at).limit(limit * 20))
+    if is_postgres(session):
+        # Another sender composing at the same moment takes the rows this one does not.
+        query = query.with_for_update(skip_locked=True)
+    waiting = list(session.scalars(query))
     groups: dict[tuple[str, str, str], list[Delivery]] = {}
     for delivery in waiting:
         groups.setdefault((delivery.district_id, delivery.recipient, delivery.channel), []).append(delivery)
@@ -558,7 +562,8 @@ def get_preferences(session: Session, actor: Actor, recipient: str) -> Preferenc
 
 def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapping[str, Any], *,
                     district_id: str | None = None, check_version: VersionCheck | None = None) -> Preference:
-    """Replace the recipient's preferences with `wanted` (what it leaves out takes its default).
+    """Replace the recipient's preferences with `wanted` (what it leaves out takes its default); emits
+    `notify.preferences.updated` (private) when something changed.
 
     Checked here as well as by the schema, since the rules bind whoever calls: an IANA time zone, quiet hours with
     both ends or none, a known locale. What is already held or kept for the digest keeps its time.
@@ -577,13 +582,15 @@ def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapp
             raise ValidationFailed.field("district_id", "preferences belong to one district")
         row = Preference(district_id=district, recipient=recipient, **values)
         session.add(row)
-    else:
-        if district_id is not None and district_id != row.district_id:
-            raise ValidationFailed.field("district_id", "the recipient's preferences belong to another district")
-        for name, value in values.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
-    session.flush()
+        record(session, PREFERENCES_UPDATED, row)
+        return row
+    if district_id is not None and district_id != row.district_id:
+        raise ValidationFailed.field("district_id", "the recipient's preferences belong to another district")
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(row, name, value)
+        record(session, PREFERENCES_UPDATED, row)
     return row
 
 

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -145,25 +145,23 @@ def test_every_gateway_giving_up_fails_the_message(start_notify, gateway):
     assert [a["error"] for a in logged(sut, delivery_id)["attempts"]] == ["HTTP 500"] * 2 + ["HTTP 502"] * 2
 
 
-def test_a_hanging_gateway_times_out_and_holds_up_no_other_message(start_notify, gateway, mail):
+def test_a_hanging_gateway_holds_up_no_other_message(start_notify, gateway, mail):
     release = threading.Event()
-    gateway.script("/gw1", Reply(hang=release))
-    sut = start_notify(timeout_seconds=2.0, retries=outgoing.Retries(tries_per_provider=1))
+    gateway.script("/gw1", Reply(hang=release))  # every request hangs, then 200 once released
+    # A timeout far beyond the test: gw1 hangs for as long as the test lets it.
+    sut = start_notify(timeout_seconds=60.0)
     try:
         sms = [deliver(sut, _message()) for _ in range(4)]
-        started = time.monotonic()
+        wait_for(lambda: len(gateway.received("/gw1")) == 2, timeout=10, message="gw1 holding two sends")
         emails = [deliver(sut, _message("email", f"m{n}@example.cn")) for n in range(6)]
-        wait_for(lambda: len(mail.mails()) == 6, timeout=10, message="the emails")
-        assert time.monotonic() - started < 1.5, "the email went while the SMS gateway hung"
-        # gw1 holds two sends (its limit); the rest wait their turn rather than take every thread.
-        assert len(gateway.received("/gw1")) == 2
+        wait_for(lambda: len(mail.mails()) == 6, timeout=10, message="the emails, while gw1 hangs")
         assert all(_state(sut, e) == "sent" for e in emails)
-        wait_for(lambda: all(_state(sut, s) == "sent" for s in sms), timeout=20, message="the SMS, via gw2")
+        # gw1 holds two sends (its limit); the other SMS wait their turn rather than take every thread.
+        assert len(gateway.received("/gw1")) == 2 and not release.is_set()
+        assert sorted(_state(sut, s) for s in sms) == ["pending"] * 4
     finally:
         release.set()
-    attempts = logged(sut, sms[0])["attempts"]
-    assert attempts[0]["status"] == "retryable" and "TimeoutError" in attempts[0]["error"]
-    assert attempts[-1]["provider"].endswith("/gw2")
+    wait_for(lambda: all(_state(sut, s) == "sent" for s in sms), timeout=20, message="the SMS once gw1 answers")
 
 
 def test_email_reaches_a_real_smtp_server_in_the_recipients_language(start_notify, mail):
@@ -192,3 +190,71 @@ def test_a_redelivered_event_racing_itself_sends_once(start_notify, gateway):
         assert session.scalar(select(func.count()).select_from(Delivery)) == 1
     # A sent delivery is never claimed again, so this one request is all there will be.
     assert len(gateway.received("/gw1")) == 1
+
+
+def test_quiet_hours_hold_a_message_until_they_end_then_the_sender_sends_it(live, bus, gateway):
+    # The sender's clock is the test's: 23:00 in Beijing, quiet 22:00-07:00, then 07:00 comes.
+    sut = live("notify", bus)
+    recipient = f"member:{uuid.uuid4()}"
+    r = sut.client.put(f"/v1/preferences/{recipient}", json={"quiet_start": "22:00", "quiet_end": "07:00"},
+                       headers=sut.as_(YONGCHUAN, "notify:write"))
+    assert r.status_code == 200, r.json
+    night = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    clock = [night]
+    sender = Sender(sut.rt.factory, SenderSettings(sms=[providers.HttpGateway(gateway.url("/gw1"))],
+                                                   timeout_seconds=2, poll_seconds=0.05), now=lambda: clock[0])
+    with sut.rt.factory() as session:
+        held = usecases.deliver(session, _message(recipient=recipient), now=night)
+        urgent = usecases.deliver(session, _message(recipient=recipient, urgent=True), now=night)
+        session.commit()
+        held_id, urgent_id = str(held.id), str(urgent.id)
+    assert sender.round() == 1 and _state(sut, urgent_id) == "sent"
+    assert logged(sut, held_id)["state"] == "held"
+    assert logged(sut, held_id)["not_before"].startswith("2026-03-02T23:00:00")
+    clock[0] = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
+    assert sender.round() == 1
+    assert _state(sut, held_id) == "sent" and len(gateway.received("/gw1")) == 2
+
+
+def test_two_senders_composing_the_same_digest_send_it_once(live, bus, mail):
+    sut = live("notify", bus)
+    recipient = f"member:{uuid.uuid4()}"
+    r = sut.client.put(f"/v1/preferences/{recipient}", json={"digest": True, "digest_time": "20:00"},
+                       headers=sut.as_(YONGCHUAN, "notify:write"))
+    assert r.status_code == 200, r.json
+    morning = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    with sut.rt.factory() as session:
+        for _ in range(3):
+            usecases.deliver(session, _message("email", "li@example.cn", recipient=recipient), now=morning)
+        session.commit()
+    evening = datetime(2026, 3, 2, 12, 30, tzinfo=UTC)  # 20:30 in Beijing
+    smtp = providers.Smtp(providers.SmtpSettings(host="127.0.0.1", port=mail.port, starttls=False))
+    senders = [Sender(sut.rt.factory, SenderSettings(email=[smtp]), now=lambda: evening) for _ in range(2)]
+    # Both senders' rounds at once from two threads: the digest rows are composed and sent by one of them.
+    results = at_once(2, lambda: [s.round() for s in senders])
+    assert sum(sum(r) for r in results) >= 1
+    [(to, digest)] = mail.mails()
+    assert to == ["li@example.cn"] and digest["Subject"] == "2026年3月2日通知摘要（3条）"
+    with sut.rt.factory() as session:
+        states = session.execute(select(Delivery.event_type, Delivery.state)).all()
+    assert sorted(states) == [("notify.digest", "sent")] + [("tickets.ticket.overdue", "sent")] * 3
+
+
+def test_a_hanging_gateway_opens_its_circuit_so_a_backlog_fails_over_without_waiting_out_each_timeout(
+        start_notify, gateway):
+    release = threading.Event()
+    gateway.script("/gw1", Reply(hang=release))
+    sut = start_notify(timeout_seconds=1.0, breaker_threshold=2, breaker_seconds=60)
+    try:
+        started = time.monotonic()
+        sms = [deliver(sut, _message()) for _ in range(10)]
+        wait_for(lambda: len(gateway.received("/gw2")) == 10, timeout=15, message="all ten via gw2")
+        # Two timeouts open gw1's circuit; without it each of the ten would wait out two 1 s timeouts on gw1,
+        # two at a time (at least 10 s).
+        assert time.monotonic() - started < 6
+        assert len(gateway.received("/gw1")) == 2
+    finally:
+        release.set()
+    wait_for(lambda: all(_state(sut, s) == "sent" for s in sms), timeout=10, message="logged as sent")
+    skipped = [a for s in sms for a in logged(sut, s)["attempts"] if a["error"] and "circuit open" in a["error"]]
+    assert len(skipped) >= 8

@@ -10,6 +10,8 @@ import pytest
 
 from linli.services.notify import domain, outgoing, usecases
 from linli.services.notify.sender import Sender, SenderSettings
+from linli.shared.events import is_private
+from tests.support.sessions import committed_events
 
 YONGCHUAN, BISHAN = str(uuid.uuid4()), str(uuid.uuid4())
 MEMBER = f"member:{uuid.uuid4()}"
@@ -138,3 +140,12 @@ def test_the_delivery_log_is_district_scoped_filtered_masked_and_shows_attempts(
 def test_bad_filters_are_400_naming_them(sut, query):
     r = sut.client.get(f"/v1/deliveries?{query}", headers=_clerk(sut))
     assert r.status_code in (400, 422) and query.split("=")[0] in r.json["errors"], r.json
+
+
+def test_setting_preferences_is_told_privately_once_per_change(sut):
+    assert _put(sut, {"locale": "en", "quiet_start": "22:00", "quiet_end": "07:00"}, _clerk(sut)).status_code == 200
+    assert _put(sut, {"locale": "en", "quiet_start": "22:00", "quiet_end": "07:00"}, _clerk(sut)).status_code == 200
+    [event] = committed_events(sut.rt.factory, "notify.preferences.updated")
+    assert event["data"]["recipient"] == MEMBER and event["data"]["quiet_start"] == "22:00"
+    assert event["data"]["version"] == 1
+    assert is_private("notify.preferences.updated")

@@ -183,3 +183,22 @@ def test_a_slow_provider_does_not_hold_the_others_lane(factory):
         jobs = usecases.claim_due_messages(session, NOW, limit=10, per_provider=4, in_flight=busy,
                                            lease=timedelta(seconds=40))
     assert [job.channel for job in jobs] == ["email"]
+
+
+def test_a_failing_provider_opens_its_circuit_and_later_messages_go_straight_to_the_next(factory):
+    retry = outgoing.Outcome(outgoing.RETRYABLE, "HTTP 503")
+    first, second = Script("gw1", *[retry] * 10), Script("gw2")
+    settings = SenderSettings(sms=[first, second], breaker_threshold=2, breaker_seconds=60,
+                              retries=outgoing.Retries(tries_per_provider=1))
+    sender = Sender(factory, settings, now=lambda: NOW)
+    early = [_deliver(factory, message())[0] for _ in range(2)]
+    sender.round()  # two attempts on gw1 fail: its circuit opens
+    late = _deliver(factory, message())[0]
+    while sender.round():
+        pass
+    assert len(first.sent) == 2 and len(second.sent) == 3
+    for delivery_id in early:
+        assert [a[0] for a in _row(factory, delivery_id)[1]] == ["gw1", "gw2"]
+    delivery, attempts = _row(factory, late)
+    assert delivery.state == "sent"
+    assert attempts == [("gw1", "retryable", "not tried: failing lately (circuit open)"), ("gw2", "ok", None)]

@@ -166,3 +166,24 @@ def test_a_long_sms_splits_into_as_many_parts_as_it_counts_never_cutting_a_chara
 
 def test_a_character_outside_the_bmp_is_never_cut_so_it_may_cost_a_segment():
     assert outgoing.sms_segments("😀" * 67) == 3  # 134 units, but 33 pairs fit in 67
+
+
+def test_a_breaker_opens_after_failures_in_a_row_and_half_opens_after_its_cool_down():
+    breaker = outgoing.Breaker(threshold=3, cool_down=timedelta(seconds=30))
+    for kind in (outgoing.RETRYABLE, outgoing.RETRYABLE, outgoing.OK, outgoing.RETRYABLE, outgoing.RETRYABLE):
+        breaker.record(kind, NOW)
+    assert not breaker.is_open(NOW), "an answer in between starts the count again"
+    breaker.record(outgoing.RETRYABLE, NOW)
+    assert breaker.is_open(NOW + timedelta(seconds=29)) and not breaker.is_open(NOW + timedelta(seconds=30))
+    later = NOW + timedelta(seconds=31)
+    breaker.record(outgoing.RETRYABLE, later)
+    assert breaker.is_open(later + timedelta(seconds=29)), "half-open and failed: open again at once"
+    breaker.record(outgoing.PERMANENT, later)
+    assert not breaker.is_open(later), "a refusal is an answer: the provider is up"
+
+
+def test_a_message_not_tried_is_handed_on_at_once_unless_there_is_nobody_left():
+    skipped = Outcome(outgoing.RETRYABLE, "circuit open", hand_on=True)
+    assert _after(skipped, index=0, tries=1) == outgoing.Next("pending", 1, 0, NOW)
+    last = _after(skipped, index=2, tries=1)
+    assert (last.state, last.provider_index) == ("pending", 2)

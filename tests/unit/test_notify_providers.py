@@ -118,3 +118,39 @@ def test_a_refused_recipient_is_permanent_and_a_busy_one_retryable(mail):
 def test_no_mail_server_is_retryable():
     settings = providers.SmtpSettings(host="127.0.0.1", port=9, starttls=False)
     assert providers.Smtp(settings).send(_message("a@example.cn"), 1).kind == outgoing.RETRYABLE
+
+
+def test_a_line_break_in_a_subject_stays_in_one_header(mail):
+    message = providers.Outgoing(uuid.uuid4(), "zhang@example.cn", "诉求已超期\nBcc: x@evil.example", "正文", None)
+    assert _smtp(mail).send(message, 5).kind == outgoing.OK
+    [(recipients, sent)] = mail.mails()
+    assert recipients == ["zhang@example.cn"] and sent["Bcc"] is None
+    assert sent["Subject"] == "诉求已超期 Bcc: x@evil.example"
+
+
+def test_settings_come_from_the_environment(monkeypatch, tmp_path):
+    from linli.services.notify.sender import SenderSettings
+
+    monkeypatch.setenv("LINLI_SMS_PROVIDERS", f"http://gw1.example.cn/send,file:{tmp_path}/sms.jsonl")
+    monkeypatch.setenv("LINLI_SMTP_HOST", "smtp.example.cn")
+    monkeypatch.setenv("LINLI_SMTP_PORT", "465")
+    monkeypatch.setenv("LINLI_SMTP_TLS", "1")
+    monkeypatch.setenv("LINLI_DELIVERY_TRIES_PER_PROVIDER", "5")
+    monkeypatch.setenv("LINLI_DELIVERY_DELAY_SCALE", "0.5")
+    settings = SenderSettings.from_env()
+    assert providers.names(settings.sms) == ["http://gw1.example.cn/send", "file:sms.jsonl"]
+    assert providers.names(settings.email) == ["smtp://smtp.example.cn:465"]
+    assert settings.retries.tries_per_provider == 5 and settings.retries.base_delay == timedelta(seconds=1)
+    [smtp] = settings.email
+    assert smtp.settings.tls and smtp.settings.starttls
+
+
+def test_without_settings_the_embedded_mode_writes_to_files_in_the_data_folder(monkeypatch, tmp_path):
+    from linli.services.notify.sender import SenderSettings
+
+    monkeypatch.setenv("LINLI_DATA_DIR", str(tmp_path))
+    for name in ("LINLI_SMS_PROVIDERS", "LINLI_SMTP_HOST", "LINLI_EMAIL_PROVIDERS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = SenderSettings.from_env()
+    assert [p.path for p in settings.sms] == [tmp_path / "sms.jsonl"]
+    assert [p.path for p in settings.email] == [tmp_path / "email.jsonl"]
