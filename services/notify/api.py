@@ -97,7 +97,8 @@ class Inbox(MethodView):
             stmt = stmt.where(Notification.event_type == args["event_type"])
         page = paginate(db(), stmt, Notification, args["limit"], args["cursor"])
         locale = _locale()
-        page["items"] = [usecases.present(db(), n, locale) for n in page["items"]]
+        cache: usecases.WordingCache = {}
+        page["items"] = [usecases.present(db(), n, locale, cache) for n in page["items"]]
         page["unread_count"] = usecases.unread_count(db(), who, args.get("recipient"))
         return page, 200, _language_headers(locale)
 

@@ -755,20 +755,29 @@ def _template_override(session: Session, district_id: str, event_type: str, chan
     return session.scalars(query.with_for_update() if for_update else query).first()
 
 
-def wording_for(session: Session, district_id: str, event_type: str, channel: str,
-                locale: str) -> templates.Wording | None:
-    """The wording a district uses: its own template if it saved one, else the suite's default."""
+WordingCache = dict[tuple[str, str, str, str], templates.Wording | None]
+
+
+def wording_for(session: Session, district_id: str, event_type: str, channel: str, locale: str,
+                cache: WordingCache | None = None) -> templates.Wording | None:
+    """The wording a district uses: its own template if it saved one, else the suite's default (looked up once
+    per `cache`: a page of an inbox asks for the same few)."""
+    key = (district_id, event_type, channel, locale)
+    if cache is not None and key in cache:
+        return cache[key]
     row = _template_override(session, district_id, event_type, channel, locale)
-    if row is not None:
-        return templates.Wording(row.subject, row.body)
-    return templates.default(event_type, channel, locale)
+    found = (templates.Wording(row.subject, row.body) if row is not None
+             else templates.default(event_type, channel, locale))
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 def render_message(session: Session, district_id: str, event_type: str, channel: str, locale: str,
-                   variables: Mapping[str, Any]) -> tuple[str, str]:
+                   variables: Mapping[str, Any], cache: WordingCache | None = None) -> tuple[str, str]:
     """Subject and body of a message in `locale`, by the district's template (its default if that fails)."""
     chosen = templates.supported(locale)
-    wording_ = wording_for(session, district_id, event_type, channel, chosen)
+    wording_ = wording_for(session, district_id, event_type, channel, chosen, cache)
     if wording_ is None:
         return event_type, ""
 
@@ -908,11 +917,12 @@ def mark_all_read(session: Session, actor: Actor, now: datetime, *, recipient: s
     return sum(_read(session, notification, now) for notification in list(session.scalars(query)))
 
 
-def present(session: Session, notification: Notification, locale: str) -> dict[str, Any]:
+def present(session: Session, notification: Notification, locale: str,
+            cache: WordingCache | None = None) -> dict[str, Any]:
     """A notification as its reader sees it: worded in `locale` by its district's inbox template."""
     variables = json.loads(notification.params)
     title, body = render_message(session, notification.district_id, notification.event_type, rules.INBOX, locale,
-                                 variables)
+                                 variables, cache)
     fields = {column.key: getattr(notification, column.key) for column in Notification.__table__.columns}
     return fields | {"params": variables, "locale": templates.supported(locale), "title": title, "body": body}
 
