@@ -1,9 +1,8 @@
 """notify's HTTP API: views parse the request, call the use case and present its result (notifications in the
-caller's language)."""
+caller's language): the inbox, rules, templates and webhooks."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -12,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.notify import outgoing, sending, templates, usecases
+from linli.services.notify import outgoing, samples, sending, templates, usecases
 from linli.services.notify.models import (
     Delivery,
     Notification,
@@ -26,15 +25,30 @@ from linli.services.notify.schemas import (
     DeliveryPage,
     DeliveryQuery,
     DeliverySchema,
+    DistrictQuery,
+    InboxPage,
     MessageDeliveryDetail,
     MessageDeliveryPage,
     MessageDeliveryQuery,
-    NotificationPage,
     NotificationQuery,
     NotificationSchema,
     PreferencesSchema,
     PreferencesUpdate,
+    ReadAll,
+    ReadAllResult,
+    RulePage,
+    RulePreview,
+    RulePreviewQuery,
+    RulePut,
+    RuleQuery,
+    RuleSchema,
     SecretRotation,
+    TemplatePage,
+    TemplatePreview,
+    TemplatePreviewBody,
+    TemplatePut,
+    TemplateQuery,
+    TemplateSchema,
     WebhookCreate,
     WebhookDisable,
     WebhookPage,
@@ -50,8 +64,10 @@ from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.pagination import paginate
 from linli.shared.http.uow import db
 
-notifications = Blueprint("notifications", __name__, url_prefix="/v1/notifications",
-                          description="Inbox notifications, worded in the caller's language.")
+inbox = Blueprint("inbox", __name__, url_prefix="/v1/inbox",
+                  description="Inboxes: what the suite told each member, unit and compound, worded in the reader's "
+                              "language. A token whose sub is member:<id> or organization:<id> reads that inbox "
+                              "only; a district's clerks read every inbox of their district.")
 
 
 def _locale() -> str:
@@ -63,53 +79,200 @@ def _language_headers(locale: str) -> dict[str, str]:
     return {"Content-Language": locale, "Vary": "Accept-Language"}
 
 
-def _present(notification: Notification, locale: str) -> dict[str, Any]:
-    """The row as the API shows it: its template rendered in the caller's locale."""
-    params = json.loads(notification.params)
-    title, body = templates.render(notification.template, locale, params)
-    return {column.key: getattr(notification, column.key) for column in Notification.__table__.columns} | {
-        "params": params, "locale": locale, "title": title, "body": body,
-    }
-
-
-@notifications.route("")
-class Notifications(MethodView):
+@inbox.route("")
+class Inbox(MethodView):
     @requires("notify:read")
-    @notifications.arguments(NotificationQuery, location="query")
-    @notifications.response(200, NotificationPage)
+    @inbox.arguments(NotificationQuery, location="query")
+    @inbox.response(200, InboxPage)
     def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """List notifications, newest first (filter by recipient, e.g. compound:<id>, and state)"""
-        stmt = in_district(select(Notification), Notification.district_id)
-        if "recipient" in args:
-            stmt = stmt.where(Notification.recipient == args["recipient"])
+        """The caller's inbox (or, for clerks, their district's inboxes), newest first, with the unread count
+
+        Filter by `recipient` (clerks), `state` and `event_type`.
+        """
+        who = principal()
+        stmt = usecases.inbox_query(who, args.get("recipient"))
         if "state" in args:
             stmt = stmt.where(Notification.state == args["state"])
+        if "event_type" in args:
+            stmt = stmt.where(Notification.event_type == args["event_type"])
         page = paginate(db(), stmt, Notification, args["limit"], args["cursor"])
         locale = _locale()
-        page["items"] = [_present(n, locale) for n in page["items"]]
+        cache: usecases.WordingCache = {}
+        page["items"] = [usecases.present(db(), n, locale, cache) for n in page["items"]]
+        page["unread_count"] = usecases.unread_count(db(), who, args.get("recipient"))
         return page, 200, _language_headers(locale)
 
 
-@notifications.route("/<uuid:notification_id>")
-class NotificationItem(MethodView):
+@inbox.route("/read-all")
+class InboxReadAll(MethodView):
+    @requires("notify:write")
+    @inbox.arguments(ReadAll)
+    @inbox.response(200, ReadAllResult)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Mark every unread notification of the caller's inbox (or the `recipient` named) read; emits
+        `notify.notification.read` for each"""
+        who = principal()
+        marked = usecases.mark_all_read(db(), who, utcnow(), recipient=body.get("recipient"))
+        return {"marked": marked, "unread_count": usecases.unread_count(db(), who, body.get("recipient"))}
+
+
+@inbox.route("/<uuid:notification_id>")
+class InboxItem(MethodView):
     @requires("notify:read")
-    @notifications.response(200, NotificationSchema)
+    @inbox.response(200, NotificationSchema)
     def get(self, notification_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
         """One notification"""
-        notification = visible_or_404(db().get(Notification, notification_id), "notification")
+        notification = usecases.get_notification(db(), principal(), notification_id)
         locale = _locale()
-        return _present(notification, locale), 200, {"ETag": etag(notification.version), **_language_headers(locale)}
+        return (usecases.present(db(), notification, locale), 200,
+                {"ETag": etag(notification.version), **_language_headers(locale)})
 
 
-@notifications.route("/<uuid:notification_id>/read")
-class NotificationRead(MethodView):
+@inbox.route("/<uuid:notification_id>/read")
+class InboxItemRead(MethodView):
     @requires("notify:write")
-    @notifications.response(200, NotificationSchema)
+    @inbox.response(200, NotificationSchema)
     def post(self, notification_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Mark a notification read (reading it again changes nothing and emits nothing)"""
         notification = usecases.mark_read(db(), principal(), notification_id, utcnow())
         locale = _locale()
-        return _present(notification, locale), 200, {"ETag": etag(notification.version), **_language_headers(locale)}
+        return (usecases.present(db(), notification, locale), 200,
+                {"ETag": etag(notification.version), **_language_headers(locale)})
+
+
+# --- Rules: who is told of which event -----------------------------------------------------------------------------
+
+rule_endpoints = Blueprint(
+    "rules", __name__, url_prefix="/v1/rules",
+    description="Who is told of which event, on which channels (inbox, sms, email): the suite's default per event "
+                "type, and a district's own rules.")
+
+
+def _rule(view: usecases.RuleView) -> tuple[usecases.RuleView, int, dict[str, str]]:
+    return view, 200, {"ETag": etag(view.version)}
+
+
+@rule_endpoints.route("")
+class Rules(MethodView):
+    @requires("notify:read")
+    @rule_endpoints.arguments(RuleQuery, location="query")
+    @rule_endpoints.response(200, RulePage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Every ruled event type with the rule in effect in your district (an operator names `district_id`, or
+        sees the defaults) — one page: the list is short"""
+        return {"items": usecases.list_rules(db(), principal(), **args), "next_cursor": None}
+
+
+@rule_endpoints.route("/preview")
+class RulesPreview(MethodView):
+    @requires("notify:read")
+    @rule_endpoints.arguments(RulePreviewQuery, location="query")
+    @rule_endpoints.response(200, RulePreview)
+    def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Who would be told of a sample event of `event_type`: recipients by role, channel, and the words they
+        would read (in the Accept-Language locale), with SMS segment counts"""
+        locale = _locale()
+        view, told = usecases.preview_rule(db(), principal(), args["event_type"], locale=locale,
+                                           district_id=args.get("district_id"))
+        return ({"rule": view, "sample": samples.sample(view.event_type), "told": told}, 200,
+                _language_headers(locale))
+
+
+@rule_endpoints.route("/<event_type>")
+class RuleItem(MethodView):
+    @requires("notify:read")
+    @rule_endpoints.arguments(DistrictQuery, location="query")
+    @rule_endpoints.response(200, RuleSchema)
+    def get(self, args: dict[str, Any], event_type: str) -> tuple[usecases.RuleView, int, dict[str, str]]:
+        """The rule in effect for an event type in your district"""
+        return _rule(usecases.get_rule(db(), principal(), event_type, **args))
+
+    @requires("notify:admin")
+    @rule_endpoints.arguments(DistrictQuery, location="query")
+    @rule_endpoints.arguments(RulePut())
+    @rule_endpoints.response(200, RuleSchema)
+    def put(self, args: dict[str, Any], body: dict[str, Any], event_type: str) -> tuple[usecases.RuleView, int,
+                                                                                         dict[str, str]]:
+        """Set your district's rule for an event type: the roles told and their channels
+
+        Roles must be ones the event type knows (422 names the one that is not). Send If-Match with the ETag
+        you read (`"0"` while the default holds).
+        """
+        return _rule(usecases.set_rule(db(), principal(), event_type, **args, **body, check_version=check_if_match))
+
+    @requires("notify:admin")
+    @rule_endpoints.arguments(DistrictQuery, location="query")
+    @rule_endpoints.response(200, RuleSchema)
+    def delete(self, args: dict[str, Any], event_type: str) -> tuple[usecases.RuleView, int, dict[str, str]]:
+        """Drop your district's rule for an event type: the default applies again (answers the default)"""
+        return _rule(usecases.reset_rule(db(), principal(), event_type, **args, check_version=check_if_match))
+
+
+# --- Templates: what they are told --------------------------------------------------------------------------------
+
+template_endpoints = Blueprint(
+    "templates", __name__, url_prefix="/v1/templates",
+    description="The wording of each event type per channel and locale (zh-CN, en): Jinja2 in a sandbox, the "
+                "suite's defaults and a district's own; a template is checked against a sample event when saved.")
+
+
+def _template(view: usecases.TemplateView) -> tuple[usecases.TemplateView, int, dict[str, str]]:
+    return view, 200, {"ETag": etag(view.version)}
+
+
+@template_endpoints.route("")
+class Templates(MethodView):
+    @requires("notify:read")
+    @template_endpoints.arguments(TemplateQuery, location="query")
+    @template_endpoints.response(200, TemplatePage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The templates in effect in your district (filter by event_type, channel, locale) — one page"""
+        return {"items": usecases.list_templates(db(), principal(), **args), "next_cursor": None}
+
+
+@template_endpoints.route("/<template_id>")
+class TemplateItem(MethodView):
+    @requires("notify:read")
+    @template_endpoints.arguments(DistrictQuery, location="query")
+    @template_endpoints.response(200, TemplateSchema)
+    def get(self, args: dict[str, Any], template_id: str) -> tuple[usecases.TemplateView, int, dict[str, str]]:
+        """One template in effect (id `<event_type>:<channel>:<locale>`)"""
+        return _template(usecases.get_template(db(), principal(), template_id, **args))
+
+    @requires("notify:admin")
+    @template_endpoints.arguments(DistrictQuery, location="query")
+    @template_endpoints.arguments(TemplatePut())
+    @template_endpoints.response(200, TemplateSchema)
+    def put(self, args: dict[str, Any], body: dict[str, Any], template_id: str) -> tuple[usecases.TemplateView, int,
+                                                                                          dict[str, str]]:
+        """Create or replace your district's wording: rendered against the event type's sample first
+
+        A variable the event does not carry, a syntax error or anything the sandbox forbids is refused with 422
+        naming `subject` or `body`; an SMS whose sample runs past 3 segments is refused, past 1 saved with a
+        warning. Send If-Match with the ETag you read (`"0"` while the default holds).
+        """
+        return _template(usecases.set_template(db(), principal(), template_id, **args, **body,
+                                               check_version=check_if_match))
+
+    @requires("notify:admin")
+    @template_endpoints.arguments(DistrictQuery, location="query")
+    @template_endpoints.response(200, TemplateSchema)
+    def delete(self, args: dict[str, Any], template_id: str) -> tuple[usecases.TemplateView, int, dict[str, str]]:
+        """Drop your district's wording: the default applies again (answers the default)"""
+        return _template(usecases.reset_template(db(), principal(), template_id, **args,
+                                                 check_version=check_if_match))
+
+
+@template_endpoints.route("/<template_id>/preview")
+class TemplatePreviewItem(MethodView):
+    @requires("notify:read")
+    @template_endpoints.arguments(DistrictQuery, location="query")
+    @template_endpoints.arguments(TemplatePreviewBody())
+    @template_endpoints.response(200, TemplatePreview)
+    def post(self, args: dict[str, Any], body: dict[str, Any], template_id: str) -> usecases.Preview:
+        """Render the template (or a draft `subject`/`body`) against the event type's sample, or a `payload`
+        given; SMS show their segment count. Changes nothing."""
+        return usecases.preview_template(db(), principal(), template_id, **args, **body)
 
 
 webhook_endpoints = Blueprint(

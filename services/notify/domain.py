@@ -1,15 +1,13 @@
-"""Rules of notifications: their states, who is told of which event, and what of it they are told.
+"""Rules of notifications: an inbox notification's states, and the outgoing `Message` handed to delivery.
 
-Another service's event may carry more than an inbox may show (a resident's phone number), so what
-reaches a notification is chosen here, field by field, and everything else stays out.
+Who is told of which event is in `rules.py`; what they are told, in `templates.py` and `wording.py`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from linli.shared.errors import InvalidTransition
 
@@ -19,10 +17,6 @@ STATES = (UNREAD, READ)
 
 INBOX = "inbox"
 CHANNELS = (INBOX,)
-
-# Only these fields of a ticket reach a notification: ticket data may carry a resident's phone number,
-# which must not be copied into inboxes (and, later, webhooks).
-TICKET_PARAMS = ("id", "title", "compound_id", "compound_name", "due_at")
 
 
 def read(state: str) -> tuple[str, bool]:
@@ -35,19 +29,21 @@ def read(state: str) -> tuple[str, bool]:
     return READ, state != READ
 
 
-def compound_inbox(compound_id: object) -> str:
-    return f"compound:{compound_id}"
+# Recipients whose callers read their own inbox: a token whose `sub` is `member:<id>` or `organization:<id>`.
+PERSONAL_KINDS = ("member", "organization")
 
 
-def ticket_recipients(ticket: Mapping[str, Any]) -> list[str]:
-    """Who hears of a ticket event; for now the inbox of the compound the ticket was raised in."""
-    compound_id = ticket.get("compound_id")
-    return [compound_inbox(compound_id)] if compound_id else []
-
-
-def ticket_params(ticket: Mapping[str, Any]) -> dict[str, str]:
-    """What a template may say of a ticket: the TICKET_PARAMS it carries, as text."""
-    return {name: str(ticket[name]) for name in TICKET_PARAMS if ticket.get(name) is not None}
+def inbox_owner(sub: str) -> str | None:
+    """The one inbox a caller may read, when its token names a member or a unit; None for a district's clerks
+    and systems, who read every inbox of their district."""
+    kind, _, rest = sub.partition(":")
+    if kind not in PERSONAL_KINDS:
+        return None
+    try:
+        return f"{kind}:{uuid.UUID(rest)}"
+    except ValueError:
+        # Still a personal token: it reads the inbox it names, which no rule ever fills, not the district's.
+        return sub
 
 
 # --- Outgoing messages (SMS, email): preferences, quiet hours, the sender's decisions ------------------------------

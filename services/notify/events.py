@@ -22,6 +22,8 @@ class NotificationData(ma.Schema):
     district_id = ma.fields.String(required=True)
     recipient = ma.fields.String(required=True)
     channel = ma.fields.String(required=True)
+    event_type = ma.fields.String(required=True, metadata={"description": "the event it tells of"})
+    role = ma.fields.String(allow_none=True, metadata={"description": "why the recipient is told (a rule's role)"})
     template = ma.fields.String(required=True)
     params = Params(keys=ma.fields.String(), required=True)
     locale = ma.fields.String(required=True)

@@ -14,7 +14,7 @@ from linli.services.notify.domain import INBOX, UNREAD
 from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
-from linli.shared.orm import Entity
+from linli.shared.orm import Entity, ReadModel
 from linli.shared.phones import mask_phone
 
 
@@ -23,25 +23,33 @@ class Base(DeclarativeBase):
 
 
 class Notification(Entity, Base):
-    """One message to one recipient on one channel; its words are rendered from `template` when read."""
+    """One message in one recipient's inbox; its words are rendered from its event type's template when read."""
 
     __tablename__ = "notifications"
 
     recipient: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(20), default=INBOX)
-    template: Mapped[str] = mapped_column(String(100))
-    # JSON text rather than a JSON column: stored and compared the same way on SQLite and PostgreSQL.
+    # The suite event type it tells of (`tickets.ticket.overdue`): also the key of its templates.
+    event_type: Mapped[str] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(200))
+    # Why this recipient is told (a rule's role: reporter, assignees, chair, ...).
+    role: Mapped[str | None] = mapped_column(String(40))
+    # The template's variables, JSON text rather than a JSON column: stored and compared the same way on SQLite
+    # and PostgreSQL.
     params: Mapped[str] = mapped_column(Text, default="{}")
     locale: Mapped[str] = mapped_column(String(16), default=DEFAULT_LOCALE)
     state: Mapped[str] = mapped_column(String(20), default=UNREAD)
-    # The event that caused it: a second copy of that event can never notify twice.
-    source_event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    # The event that caused it.
+    source_event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
+        # At most once per (event, recipient, channel): a redelivered or replayed event tells nobody twice.
+        Index("uq_notifications_event_recipient_channel", "source_event_id", "recipient", "channel", unique=True),
         Index("ix_notifications_district_created", "district_id", "created_at", "id"),
         # An inbox is listed newest first by the keyset (created_at, id); this also serves plain recipient lookups.
         Index("ix_notifications_recipient_created", "recipient", "created_at", "id"),
+        Index("ix_notifications_recipient_state", "recipient", "state"),
     )
 
 
@@ -218,3 +226,89 @@ class DeliveryAttempt(Base):
     __table_args__ = (
         Index("ix_delivery_attempts_delivery_number", "delivery_id", "number", unique=True),
     )
+
+
+# --- Who is told: read models of other services' entities, and the districts' rules and templates ---------------
+
+class Contact(Base):
+    """How to reach a member, a unit or a ticket's reporter, from registry's and tickets' private events.
+
+    Keyed by recipient (`member:<id>`, `organization:<id>`, `reporter:<ticket id>`); `version` is the entity's,
+    so an older contact event never overwrites a newer one.
+    """
+
+    __tablename__ = "contacts"
+
+    recipient: Mapped[str] = mapped_column(String(200), primary_key=True)
+    district_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    # For a unit: whom to ask for there.
+    person: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(320))
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class TicketView(ReadModel, Base):
+    """A ticket as notify needs it to tell of its comments: where it is and who works on it."""
+
+    __tablename__ = "ticket_views"
+
+    compound_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    community_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    title: Mapped[str] = mapped_column(String(500))
+    # JSON list of recipients: the units with open parts, the member who claimed a wish.
+    assignees: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class CommitteeView(ReadModel, Base):
+    """registry's committees (大党委): the community each serves, its convenor and its current units."""
+
+    __tablename__ = "committee_views"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    convenor_name: Mapped[str | None] = mapped_column(String(200))
+    # JSON list of the current units' organization ids.
+    units: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class Chair(Base):
+    """The unit chairing each committee now, from rotation's term events (the highest term and part seen)."""
+
+    __tablename__ = "chairs"
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    district_id: Mapped[str] = mapped_column(String(64), index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    organization_name: Mapped[str | None] = mapped_column(String(200))
+    term_index: Mapped[int] = mapped_column(Integer)
+    term_part: Mapped[int] = mapped_column(Integer)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RuleOverride(Entity, Base):
+    """A district's own rule for an event type: its recipient roles and their channels (JSON)."""
+
+    __tablename__ = "rule_overrides"
+
+    event_type: Mapped[str] = mapped_column(String(200))
+    recipients: Mapped[str] = mapped_column(Text, default="[]")
+
+    __table_args__ = (Index("uq_rule_overrides_district_event", "district_id", "event_type", unique=True),)
+
+
+class TemplateOverride(Entity, Base):
+    """A district's own wording of an event type on a channel in a locale (Jinja2, checked when saved)."""
+
+    __tablename__ = "template_overrides"
+
+    event_type: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    locale: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("uq_template_overrides_key", "district_id", "event_type", "channel", "locale",
+                            unique=True),)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.notify.api import delivery_log, notifications, preference_endpoints, webhook_endpoints
+from linli.services.notify.api import (
+    delivery_log,
+    inbox,
+    preference_endpoints,
+    rule_endpoints,
+    template_endpoints,
+    webhook_endpoints,
+)
 from linli.services.notify.dispatch import dispatcher
 from linli.services.notify.handlers import deliveries, webhook_events
 from linli.services.notify.models import Base
@@ -14,10 +21,11 @@ from linli.shared.service import ServiceSpec
 SPEC = ServiceSpec(
     name="notify",
     title="linli notify",
-    description="Notifications of what happened to the people and systems concerned: inboxes, signed webhooks, SMS "
-                "(a failover chain of gateways) and email, with preferences, quiet hours and a daily digest.",
+    description="Notifications of what happened to the people and systems concerned: who is told (rules), in which "
+                "words (templates), inboxes, signed webhooks, SMS (a failover chain of gateways) and email, with "
+                "preferences, quiet hours and a daily digest.",
     metadata=Base.metadata,
-    blueprints=[notifications, webhook_endpoints, preference_endpoints, delivery_log],
+    blueprints=[inbox, rule_endpoints, template_endpoints, webhook_endpoints, preference_endpoints, delivery_log],
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[deliveries, webhook_events],
     loops={"webhooks": dispatcher, "messages": sender},
@@ -26,6 +34,6 @@ SPEC = ServiceSpec(
                        "and their deliveries",
         "notify:write": "mark notifications read, manage preferences and webhook endpoints (register, rotate "
                         "secrets, test, replay)",
-        "notify:admin": "everything notify:read and notify:write allow",
+        "notify:admin": "everything notify:read and notify:write allow, and a district's rules and templates",
     },
 )

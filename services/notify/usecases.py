@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli.services.notify import domain, outgoing, webhooks
+from linli.services.notify import domain, outgoing, rules, samples, sms, templates, webhooks, wording
 from linli.services.notify.events import (
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
@@ -31,10 +31,16 @@ from linli.services.notify.events import (
     WEBHOOK_UPDATED,
 )
 from linli.services.notify.models import (
+    Chair,
+    CommitteeView,
+    Contact,
     Delivery,
     DeliveryAttempt,
     Notification,
     Preference,
+    RuleOverride,
+    TemplateOverride,
+    TicketView,
     Webhook,
     WebhookAttempt,
     WebhookDelivery,
@@ -46,42 +52,11 @@ from linli.shared.changes import edits, record
 from linli.shared.db import is_postgres
 from linli.shared.errors import NotFound, ValidationFailed
 from linli.shared.events import encode, is_private
+from linli.shared.logs import get_logger
+from linli.shared.readmodel import apply_versioned
 from linli.shared.visibility import visible
 
 VersionCheck = Callable[[int], None]
-
-
-def notify_of_ticket(session: Session, *, district_id: str, template: str, ticket: Mapping[str, Any],
-                     source_event_id: uuid.UUID) -> list[Notification]:
-    """Put news of a ticket in the inbox of each of its recipients, worded later by `template`."""
-    params = json.dumps(domain.ticket_params(ticket), ensure_ascii=False)
-    delivered = []
-    for recipient in domain.ticket_recipients(ticket):
-        notification = Notification(district_id=district_id, recipient=recipient, channel=domain.INBOX,
-                                    template=template, params=params, locale=DEFAULT_LOCALE,
-                                    state=domain.UNREAD, source_event_id=source_event_id)
-        session.add(notification)
-        session.flush()
-        # The inbox tells of its notifications with the schema of every delivery (`DeliveryData`).
-        record(session, NOTIFICATION_DELIVERED, notification, payload_of=_inbox_payload(notification, template))
-        delivered.append(notification)
-    return delivered
-
-
-def _inbox_payload(notification: Notification, template: str) -> dict[str, Any]:
-    fields = {column.key: getattr(notification, column.key) for column in Notification.__table__.columns}
-    return fields | {"event_type": f"tickets.{template}", "provider": None, "error": None}
-
-
-def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID, now: datetime) -> Notification:
-    """Mark a notification read; reading it again changes nothing and records nothing."""
-    notification = visible(session, actor, Notification, notification_id, what="notification", for_update=True)
-    state, changed = domain.read(notification.state)
-    if changed:
-        notification.state = state
-        notification.read_at = now
-        record(session, NOTIFICATION_READ, notification)
-    return notification
 
 
 # --- Webhooks ---------------------------------------------------------------------------------------------------
@@ -653,3 +628,560 @@ def _checked_preferences(wanted: Mapping[str, Any]) -> dict[str, Any]:
 def delivery_attempts(session: Session, delivery_id: uuid.UUID) -> list[DeliveryAttempt]:
     return list(session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
                                 .order_by(DeliveryAttempt.number)))
+
+
+# --- Messages: read models, rules, templates, and telling the people an event concerns ------------------------------
+
+log = get_logger(__name__)
+
+
+def record_contact(session: Session, recipient: str, version: int, *, district_id: str, name: str | None,
+                   person: str | None = None, phone: str | None = None, email: str | None = None) -> bool:
+    """Keep how to reach `recipient` (from a private contact event); False when a newer contact is kept."""
+    row = session.get(Contact, recipient, with_for_update=True)
+    if row is None:
+        session.add(Contact(recipient=recipient, district_id=district_id, name=name, person=person, phone=phone,
+                            email=email, version=version))
+        return True
+    # `>`, not `>=`: an entity's public and private events of one change share its version.
+    if row.version > version:
+        return False
+    row.district_id, row.name, row.person, row.phone, row.email, row.version = (
+        district_id, name, person, phone, email, version)
+    return True
+
+
+def record_ticket(session: Session, ticket_id: uuid.UUID, version: int, *, district_id: str, title: str,
+                  compound_id: uuid.UUID | None, community_id: uuid.UUID | None,
+                  assignees: Sequence[str] | None) -> bool:
+    """Keep where a ticket is and who works on it; `assignees` None keeps those already known."""
+    row = session.get(TicketView, ticket_id, with_for_update=True)
+    kept = json.loads(row.assignees) if row is not None else []
+    values = {"district_id": district_id, "title": title, "compound_id": compound_id, "community_id": community_id,
+              "assignees": json.dumps(list(assignees) if assignees is not None else kept)}
+    return apply_versioned(session, TicketView, ticket_id, version, values)
+
+
+def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
+                     community_id: uuid.UUID, name: str, convenor_member_id: uuid.UUID | None,
+                     convenor_name: str | None, units: Sequence[uuid.UUID]) -> bool:
+    return apply_versioned(session, CommitteeView, committee_id, version, {
+        "district_id": district_id, "community_id": community_id, "name": name,
+        "convenor_member_id": convenor_member_id, "convenor_name": convenor_name,
+        "units": json.dumps([str(u) for u in units])})
+
+
+def record_chair(session: Session, committee_id: uuid.UUID, *, district_id: str, organization_id: uuid.UUID | None,
+                 organization_name: str | None, term_index: int, term_part: int, ends_at: datetime | None) -> bool:
+    """Keep the committee's sitting chair: the latest term (index, then part after handovers) told of."""
+    row = session.get(Chair, committee_id, with_for_update=True)
+    if row is not None and (row.term_index, row.term_part) > (term_index, term_part):
+        return False
+    if row is None:
+        row = Chair(committee_id=committee_id)
+        session.add(row)
+    row.district_id, row.organization_id, row.organization_name = district_id, organization_id, organization_name
+    row.term_index, row.term_part, row.ends_at = term_index, term_part, ends_at
+    return True
+
+
+class _ReadModels:
+    """`rules.Directory` over notify's read models, within one district."""
+
+    def __init__(self, session: Session, district_id: str) -> None:
+        self.session, self.district_id = session, district_id
+
+    def committee_of(self, community_id: str) -> str | None:
+        found = self.session.scalar(select(CommitteeView.id).where(
+            CommitteeView.community_id == _uuid(community_id), CommitteeView.district_id == self.district_id))
+        return None if found is None else str(found)
+
+    def _committee(self, committee_id: str) -> CommitteeView | None:
+        row = self.session.get(CommitteeView, _uuid(committee_id)) if _uuid(committee_id) else None
+        return row if row is not None and row.district_id == self.district_id else None
+
+    def chair_of(self, committee_id: str) -> str | None:
+        key = _uuid(committee_id)
+        row = self.session.get(Chair, key) if key else None
+        if row is None or row.district_id != self.district_id or row.organization_id is None:
+            return None
+        return str(row.organization_id)
+
+    def convenor_of(self, committee_id: str) -> str | None:
+        row = self._committee(committee_id)
+        return None if row is None or row.convenor_member_id is None else str(row.convenor_member_id)
+
+    def units_of(self, committee_id: str) -> list[str]:
+        row = self._committee(committee_id)
+        return [] if row is None else list(json.loads(row.units))
+
+    def ticket(self, ticket_id: str) -> Mapping[str, Any] | None:
+        key = _uuid(ticket_id)
+        row = self.session.get(TicketView, key) if key else None
+        if row is None or row.district_id != self.district_id:
+            return None
+        return {"compound_id": row.compound_id, "community_id": row.community_id,
+                "assignees": json.loads(row.assignees)}
+
+    def contact(self, recipient: str) -> Contact | None:
+        row = self.session.get(Contact, recipient)
+        return row if row is not None and row.district_id == self.district_id else None
+
+    def has_reporter(self, ticket_id: str) -> bool:
+        return self.contact(f"{rules.REPORTER}:{ticket_id}") is not None
+
+
+def _rule_override(session: Session, district_id: str, event_type: str, *,
+                   for_update: bool = False) -> RuleOverride | None:
+    query = select(RuleOverride).where(RuleOverride.district_id == district_id, RuleOverride.event_type == event_type)
+    return session.scalars(query.with_for_update() if for_update else query).first()
+
+
+def _targets(row: RuleOverride) -> tuple[rules.Target, ...]:
+    return tuple(rules.Target(t["role"], tuple(t["channels"])) for t in json.loads(row.recipients))
+
+
+def rule_for(session: Session, district_id: str, event_type: str) -> rules.Rule | None:
+    """The rule a district applies to `event_type`: its own, else the default; None: nobody is told."""
+    row = _rule_override(session, district_id, event_type)
+    return rules.effective(event_type, None if row is None else _targets(row))
+
+
+def _template_override(session: Session, district_id: str, event_type: str, channel: str, locale: str, *,
+                       for_update: bool = False) -> TemplateOverride | None:
+    query = select(TemplateOverride).where(
+        TemplateOverride.district_id == district_id, TemplateOverride.event_type == event_type,
+        TemplateOverride.channel == channel, TemplateOverride.locale == locale)
+    return session.scalars(query.with_for_update() if for_update else query).first()
+
+
+WordingCache = dict[tuple[str, str, str, str], templates.Wording | None]
+
+
+def wording_for(session: Session, district_id: str, event_type: str, channel: str, locale: str,
+                cache: WordingCache | None = None) -> templates.Wording | None:
+    """The wording a district uses: its own template if it saved one, else the suite's default (looked up once
+    per `cache`: a page of an inbox asks for the same few)."""
+    key = (district_id, event_type, channel, locale)
+    if cache is not None and key in cache:
+        return cache[key]
+    row = _template_override(session, district_id, event_type, channel, locale)
+    found = (templates.Wording(row.subject, row.body) if row is not None
+             else templates.default(event_type, channel, locale))
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def render_message(session: Session, district_id: str, event_type: str, channel: str, locale: str,
+                   variables: Mapping[str, Any], cache: WordingCache | None = None) -> tuple[str, str]:
+    """Subject and body of a message in `locale`, by the district's template (its default if that fails)."""
+    chosen = templates.supported(locale)
+    wording_ = wording_for(session, district_id, event_type, channel, chosen, cache)
+    if wording_ is None:
+        return event_type, ""
+
+    def failed(message: str) -> None:
+        log.warning("template failed", district_id=district_id, event_type=event_type, channel=channel,
+                    locale=chosen, error=message)
+
+    return templates.render_or_default(wording_, event_type, channel, chosen, variables, failed)
+
+
+def _inbox_event(notification: Notification) -> dict[str, Any]:
+    """A notification as `notify.notification.delivered` tells of it (`DeliveryData`, shared with SMS and email)."""
+    return {"id": notification.id, "district_id": notification.district_id, "recipient": notification.recipient,
+            "channel": notification.channel, "source_event_id": notification.source_event_id,
+            "event_type": notification.event_type, "state": notification.state, "provider": None, "error": None,
+            "version": notification.version}
+
+
+def _address(contact: Contact | None, channel: str) -> str | None:
+    if contact is None:
+        return None
+    return contact.phone if channel == rules.SMS else contact.email
+
+
+def tell(session: Session, *, event_type: str, district_id: str, event_id: uuid.UUID, payload: Mapping[str, Any],
+         now: datetime) -> list[rules.Recipient]:
+    """Tell everyone the district's rule names of this event: inbox rows, and SMS and email handed to delivery.
+
+    At most once per (event, recipient, channel): a redelivered or replayed event adds nothing. A recipient
+    without an address for an outgoing channel is skipped (and logged), not an error.
+    """
+    rule = rule_for(session, district_id, event_type)
+    if rule is None:
+        return []
+    told = []
+    directory = _ReadModels(session, district_id)
+    for target in rules.resolve(rule, payload, directory):
+        variables = templates.context(event_type, payload, target.role)
+        if target.channel == rules.INBOX:
+            if _put_in_inbox(session, district_id, event_type, event_id, target, variables):
+                told.append(target)
+            continue
+        address = _address(directory.contact(target.recipient), target.channel)
+        if not address:
+            log.info("recipient skipped: no address", district_id=district_id, event_type=event_type,
+                     event_id=str(event_id), recipient=target.recipient, role=target.role, channel=target.channel)
+            continue
+
+        def render(locale: str, channel: str = target.channel, variables: Mapping[str, Any] = variables,
+                   ) -> tuple[str, str]:
+            return render_message(session, district_id, event_type, channel, locale, variables)
+
+        message = domain.Message(district_id=district_id, event_id=event_id, event_type=event_type,
+                                 recipient=target.recipient, channel=target.channel, address=address,
+                                 urgent=rule.urgent, render=render)
+        if deliver(session, message, now=now) is not None:
+            told.append(target)
+    return told
+
+
+def _put_in_inbox(session: Session, district_id: str, event_type: str, event_id: uuid.UUID,
+                  target: rules.Recipient, variables: Mapping[str, Any]) -> bool:
+    key = (Notification.source_event_id == event_id, Notification.recipient == target.recipient,
+           Notification.channel == rules.INBOX)
+    if session.scalar(select(Notification.id).where(*key)) is not None:
+        return False
+    notification = Notification(district_id=district_id, recipient=target.recipient, channel=rules.INBOX,
+                                event_type=event_type, template=event_type, role=target.role,
+                                params=json.dumps(variables, ensure_ascii=False, default=str),
+                                locale=DEFAULT_LOCALE, state=domain.UNREAD, source_event_id=event_id)
+    session.add(notification)
+    session.flush()
+    record(session, NOTIFICATION_DELIVERED, notification, payload_of=_inbox_event(notification))
+    return True
+
+
+# --- The inbox ----------------------------------------------------------------------------------------------------
+
+def inbox_query(actor: Actor, recipient: str | None = None) -> Any:
+    """The notifications a caller may read: its own inbox (a member's or unit's token), else its district's."""
+    query = select(Notification)
+    if not actor.is_operator:
+        query = query.where(Notification.district_id == actor.district)
+    owner = domain.inbox_owner(actor.sub)
+    if owner is not None:
+        query = query.where(Notification.recipient == owner)
+    if recipient is not None:
+        query = query.where(Notification.recipient == recipient)
+    return query
+
+
+def _readable(session: Session, actor: Actor, notification_id: uuid.UUID, *, for_update: bool = False
+              ) -> Notification:
+    notification = visible(session, actor, Notification, notification_id, what="notification",
+                           for_update=for_update)
+    owner = domain.inbox_owner(actor.sub)
+    if owner is not None and notification.recipient != owner:
+        raise NotFound("notification not found")
+    return notification
+
+
+def get_notification(session: Session, actor: Actor, notification_id: uuid.UUID) -> Notification:
+    return _readable(session, actor, notification_id)
+
+
+def unread_count(session: Session, actor: Actor, recipient: str | None = None) -> int:
+    query = inbox_query(actor, recipient).where(Notification.state == domain.UNREAD)
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID, now: datetime) -> Notification:
+    """Mark a notification read; reading it again changes nothing and records nothing."""
+    notification = _readable(session, actor, notification_id, for_update=True)
+    _read(session, notification, now)
+    return notification
+
+
+def _read(session: Session, notification: Notification, now: datetime) -> bool:
+    state, changed = domain.read(notification.state)
+    if changed:
+        notification.state = state
+        notification.read_at = now
+        record(session, NOTIFICATION_READ, notification)
+    return changed
+
+
+MAX_MARKED = 1000
+
+
+def mark_all_read(session: Session, actor: Actor, now: datetime, *, recipient: str | None = None) -> int:
+    """Mark every unread notification the caller may read (of one recipient if named) read, oldest first, up to
+    MAX_MARKED per call; the number marked (call again while it is MAX_MARKED)."""
+    query = (inbox_query(actor, recipient).where(Notification.state == domain.UNREAD)
+             .order_by(Notification.created_at, Notification.id).limit(MAX_MARKED))
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return sum(_read(session, notification, now) for notification in list(session.scalars(query)))
+
+
+def present(session: Session, notification: Notification, locale: str,
+            cache: WordingCache | None = None) -> dict[str, Any]:
+    """A notification as its reader sees it: worded in `locale` by its district's inbox template."""
+    variables = json.loads(notification.params)
+    title, body = render_message(session, notification.district_id, notification.event_type, rules.INBOX, locale,
+                                 variables, cache)
+    fields = {column.key: getattr(notification, column.key) for column in Notification.__table__.columns}
+    return fields | {"params": variables, "locale": templates.supported(locale), "title": title, "body": body}
+
+
+# --- Rules over the API -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RuleView:
+    event_type: str
+    district_id: str | None
+    overridden: bool
+    recipients: list[dict[str, Any]]
+    urgent: bool
+    version: int
+
+
+def _district(actor: Actor, asked: str | None, *, required: bool) -> str | None:
+    """Whose rules or templates: the caller's district, or the one an operator names (None: the defaults)."""
+    if actor.is_operator:
+        if not asked:
+            if required:
+                raise ValidationFailed.field("district_id", "an operator names the district")
+            return None
+        return asked
+    if asked is not None and asked != actor.district:
+        raise ValidationFailed.field("district_id", "not your district")
+    return actor.district
+
+
+def _known_event(event_type: str) -> None:
+    if event_type not in rules.DEFAULT_RULES:
+        raise NotFound(f"notify has no rule for {event_type}")
+
+
+def _rule_view(event_type: str, district: str | None, row: RuleOverride | None) -> RuleView:
+    rule = rules.effective(event_type, None if row is None else _targets(row))
+    targets = rule.targets if rule is not None else ()
+    return RuleView(event_type, district, row is not None,
+                    [{"role": t.role, "channels": list(t.channels)} for t in targets],
+                    rule.urgent if rule is not None else False, 0 if row is None else row.version)
+
+
+def list_rules(session: Session, actor: Actor, *, district_id: str | None = None,
+               event_type: str | None = None) -> list[RuleView]:
+    """Every ruled event type with the rule the district applies (an operator without a district: the defaults)."""
+    district = _district(actor, district_id, required=False)
+    own = {} if district is None else {row.event_type: row for row in session.scalars(
+        select(RuleOverride).where(RuleOverride.district_id == district))}
+    return [_rule_view(key, district, own.get(key)) for key in rules.DEFAULT_RULES
+            if event_type is None or key == event_type]
+
+
+def get_rule(session: Session, actor: Actor, event_type: str, *, district_id: str | None = None) -> RuleView:
+    _known_event(event_type)
+    district = _district(actor, district_id, required=False)
+    return _rule_view(event_type, district, None if district is None else _rule_override(session, district,
+                                                                                         event_type))
+
+
+def set_rule(session: Session, actor: Actor, event_type: str, *, recipients: Sequence[Mapping[str, Any]],
+             district_id: str | None = None, check_version: VersionCheck | None = None) -> RuleView:
+    """Replace a district's rule for an event type: its roles and their channels (an empty list tells nobody)."""
+    _known_event(event_type)
+    district = _district(actor, district_id, required=True)
+    assert district is not None  # required
+    targets = rules.check_targets(event_type, [rules.Target(r["role"], tuple(r["channels"])) for r in recipients])
+    row = _rule_override(session, district, event_type, for_update=True)
+    if check_version is not None:
+        check_version(0 if row is None else row.version)
+    text = json.dumps([{"role": t.role, "channels": list(t.channels)} for t in targets])
+    if row is None:
+        row = RuleOverride(district_id=district, event_type=event_type, recipients=text)
+        session.add(row)
+    else:
+        row.recipients = text
+    session.flush()
+    return _rule_view(event_type, district, row)
+
+
+def reset_rule(session: Session, actor: Actor, event_type: str, *, district_id: str | None = None,
+               check_version: VersionCheck | None = None) -> RuleView:
+    """Drop a district's own rule: the default applies again."""
+    _known_event(event_type)
+    district = _district(actor, district_id, required=True)
+    assert district is not None
+    row = _rule_override(session, district, event_type, for_update=True)
+    if check_version is not None:
+        check_version(0 if row is None else row.version)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    return _rule_view(event_type, district, None)
+
+
+@dataclass(frozen=True)
+class Told:
+    """One recipient of a previewed event, with what they would read."""
+
+    recipient: str
+    role: str
+    channel: str
+    subject: str
+    body: str
+    segments: int | None
+
+
+def preview_rule(session: Session, actor: Actor, event_type: str, *, locale: str,
+                 district_id: str | None = None) -> tuple[RuleView, list[Told]]:
+    """Who the district's rule would tell of the event type's sample, on which channel, in which words."""
+    view = get_rule(session, actor, event_type, district_id=district_id)
+    rule = rules.Rule(event_type, tuple(rules.Target(r["role"], tuple(r["channels"])) for r in view.recipients),
+                      view.urgent)
+    payload = samples.sample(event_type)
+    assert payload is not None  # every ruled event has a sample (tests/unit/test_notify_samples.py)
+    told = []
+    for target in rules.resolve(rule, payload, samples.SampleDirectory()):
+        variables = templates.context(event_type, payload, target.role)
+        if view.district_id is None:
+            wording_ = templates.default(event_type, target.channel, templates.supported(locale))
+            assert wording_ is not None
+            subject, body = templates.render_or_default(wording_, event_type, target.channel,
+                                                        templates.supported(locale), variables)
+        else:
+            subject, body = render_message(session, view.district_id, event_type, target.channel, locale, variables)
+        told.append(Told(target.recipient, target.role, target.channel, subject, body,
+                         sms.segments(body) if target.channel == rules.SMS else None))
+    return view, told
+
+
+# --- Templates over the API ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TemplateView:
+    id: str
+    event_type: str
+    channel: str
+    locale: str
+    district_id: str | None
+    overridden: bool
+    subject: str
+    body: str
+    version: int
+    segments: int | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _template_key(template_id: str) -> tuple[str, str, str]:
+    try:
+        return templates.parse_id(template_id)
+    except ValueError:
+        raise NotFound("template not found: ids are <event_type>:<channel>:<locale>, as GET /v1/templates lists "
+                       "them") from None
+
+
+def _template_view(key: tuple[str, str, str], district: str | None, row: TemplateOverride | None,
+                   checked: templates.Checked | None = None) -> TemplateView:
+    event_type, channel, locale = key
+    wording_ = (templates.Wording(row.subject, row.body) if row is not None
+                else templates.default(event_type, channel, locale))
+    assert wording_ is not None  # parse_id admits only event types with defaults
+    return TemplateView(templates.template_id(*key), event_type, channel, locale, district, row is not None,
+                        wording_.subject, wording_.body, 0 if row is None else row.version,
+                        checked.segments if checked else None, checked.warnings if checked else ())
+
+
+def list_templates(session: Session, actor: Actor, *, district_id: str | None = None, event_type: str | None = None,
+                   channel: str | None = None, locale: str | None = None) -> list[TemplateView]:
+    """Every template in effect for the district (its own, else the defaults), filtered by the fields given."""
+    district = _district(actor, district_id, required=False)
+    own = {} if district is None else {(row.event_type, row.channel, row.locale): row for row in session.scalars(
+        select(TemplateOverride).where(TemplateOverride.district_id == district))}
+    return [_template_view(key, district, own.get(key))
+            for key in ((e, c, lo) for e in wording.DEFAULTS for c in rules.CHANNELS for lo in templates.LOCALES)
+            if (event_type is None or key[0] == event_type) and (channel is None or key[1] == channel)
+            and (locale is None or key[2] == locale)]
+
+
+def get_template(session: Session, actor: Actor, template_id: str, *, district_id: str | None = None
+                 ) -> TemplateView:
+    key = _template_key(template_id)
+    district = _district(actor, district_id, required=False)
+    return _template_view(key, district, None if district is None else _template_override(session, district, *key))
+
+
+def set_template(session: Session, actor: Actor, template_id: str, *, subject: str, body: str,
+                 district_id: str | None = None, check_version: VersionCheck | None = None) -> TemplateView:
+    """Save a district's wording; refused (naming subject or body) when it does not render against the event's
+    sample: a variable the event lacks, something the sandbox forbids, an SMS over the segment limit."""
+    key = _template_key(template_id)
+    district = _district(actor, district_id, required=True)
+    assert district is not None
+    event_type, channel, _ = key
+    if channel == rules.SMS and subject:
+        raise ValidationFailed.field("subject", "an SMS has no subject")
+    if channel != rules.SMS and not subject:
+        raise ValidationFailed.field("subject", f"an {channel} message has a subject")
+    checked = templates.check(event_type, channel, subject, body)
+    row = _template_override(session, district, *key, for_update=True)
+    if check_version is not None:
+        check_version(0 if row is None else row.version)
+    if row is None:
+        row = TemplateOverride(district_id=district, event_type=event_type, channel=channel, locale=key[2],
+                               subject=subject, body=body)
+        session.add(row)
+    else:
+        row.subject, row.body = subject, body
+    session.flush()
+    return _template_view(key, district, row, checked)
+
+
+def reset_template(session: Session, actor: Actor, template_id: str, *, district_id: str | None = None,
+                   check_version: VersionCheck | None = None) -> TemplateView:
+    """Drop a district's wording: the default applies again."""
+    key = _template_key(template_id)
+    district = _district(actor, district_id, required=True)
+    assert district is not None
+    row = _template_override(session, district, *key, for_update=True)
+    if check_version is not None:
+        check_version(0 if row is None else row.version)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    return _template_view(key, district, None)
+
+
+@dataclass(frozen=True)
+class Preview:
+    template: TemplateView
+    subject: str
+    body: str
+    segments: int | None
+    units: int | None
+    encoding: str | None
+    warnings: tuple[str, ...]
+
+
+def preview_template(session: Session, actor: Actor, template_id: str, *, district_id: str | None = None,
+                     subject: str | None = None, body: str | None = None, payload: Mapping[str, Any] | None = None,
+                     role: str | None = None) -> Preview:
+    """The template (or a draft `subject`/`body`) rendered against the event type's sample, or `payload`."""
+    view = get_template(session, actor, template_id, district_id=district_id)
+    rule = rules.DEFAULT_RULES[view.event_type]
+    if role is not None and role not in rules.roles_for(view.event_type):
+        raise ValidationFailed.field("role", f"{view.event_type} knows the roles "
+                                             f"{', '.join(rules.roles_for(view.event_type))}")
+    chosen_role = role or (rule.targets[0].role if rule.targets else "unit")
+    wording_ = (view.subject if subject is None else subject, view.body if body is None else body)
+    # The template itself against the sample first, so its own faults name subject or body...
+    checked = templates.check(view.event_type, view.channel, *wording_,
+                              templates.sample_context(view.event_type, chosen_role))
+    if payload is not None:
+        # ...and then what a given payload lacks names the payload.
+        try:
+            checked = templates.check(view.event_type, view.channel, *wording_,
+                                      templates.context(view.event_type, payload, chosen_role))
+        except ValidationFailed as exc:
+            problems = [m for messages in (exc.errors or {}).values() for m in messages]
+            raise ValidationFailed.field("payload", "; ".join(problems) or str(exc)) from exc
+    is_sms = view.channel == rules.SMS
+    return Preview(view, checked.subject, checked.body, checked.segments,
+                   sms.units(checked.body) if is_sms else None,
+                   ("gsm7" if sms.is_gsm7(checked.body) else "ucs2") if is_sms else None, checked.warnings)

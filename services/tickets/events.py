@@ -53,8 +53,15 @@ class TicketData(ma.Schema):
     version = ma.fields.Integer(required=True)
 
 
+class TicketSubmittedData(TicketData):
+    """A new ticket, naming its compound so a message about it can."""
+
+    community_id = ma.fields.UUID(allow_none=True, metadata={"description": "the compound's community"})
+    compound_name = ma.fields.String(required=True)
+
+
 TICKET_SUBMITTED = declare("tickets.ticket.submitted", "A resident's ticket was raised against a compound.",
-                           TicketData)
+                           TicketSubmittedData)
 
 
 # --- The lifecycle: one event per verb, each carrying the ticket after the move ---------------------------------
@@ -63,6 +70,8 @@ class PartData(ma.Schema):
     """A unit's part of the ticket."""
 
     unit_id = ma.fields.UUID(required=True, metadata={"description": "registry's organization id"})
+    unit_name = ma.fields.String(allow_none=True, metadata={
+        "description": "the unit's name, as registry told tickets (null if it has not yet)"})
     lead = ma.fields.Boolean(required=True)
     state = ma.fields.String(required=True, metadata={"description": "dispatched, in_progress, resolved or withdrawn"})
     due_at = ma.fields.AwareDateTime(allow_none=True)
@@ -138,6 +147,7 @@ class CommentData(ma.Schema):
     ticket_id = ma.fields.UUID(required=True)
     author = ma.fields.String(required=True, metadata={"description": "the client that wrote it (its token's sub)"})
     text = ma.fields.String(required=True)
+    ticket_title = ma.fields.String(required=True, metadata={"description": "the ticket's title"})
     created_at = ma.fields.AwareDateTime(required=True)
     version = ma.fields.Integer(required=True, metadata={"description": "the ticket's version (a comment leaves it)"})
 

@@ -20,6 +20,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from linli.services.tickets import domain
+from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.errors import ValidationFailed
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -28,7 +29,7 @@ CHANGESET = "2026-11-26T00:00:00+08:00"
 FORMATS = ("xml", "json")  # xml first: the standard's default and required format
 MEDIA_TYPES = {"xml": "text/xml", "json": "application/json"}
 # Times are shown in the districts' local time, with its offset, as hotlines and their callers read them.
-ZONE = ZoneInfo("Asia/Shanghai")
+ZONE = ZoneInfo(DEFAULT_TIME_ZONE)
 MAX_REQUESTS = 1000  # the standard's largest answer to GET requests
 WINDOW = timedelta(days=90)  # the standard's default and widest date range
 MAX_IDS = 200  # service_request_id values in one GET

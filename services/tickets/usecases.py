@@ -74,7 +74,8 @@ VersionCheck = Callable[[int], None]
 # Only what a submission needs of the compound, as a Core query: the ORM's identity lookup costs more CPU
 # than the rest of the statement's round trip, and nothing here changes the compound.
 _compounds = Compound.__table__
-_COMPOUND_DISTRICT = select(_compounds.c.district_id).where(_compounds.c.id == bindparam("id"))
+_COMPOUND_DISTRICT = select(_compounds.c.district_id, _compounds.c.name, _compounds.c.community_id).where(
+    _compounds.c.id == bindparam("id"))
 
 
 def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, title: str, description: str,
@@ -83,8 +84,9 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                   building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
                   lon: float | None = None, attachments: Sequence[str] = ()) -> Ticket:
     """Raise a resident's ticket against a compound; it is due to be accepted by its category's deadline."""
-    district_id = session.execute(_COMPOUND_DISTRICT, {"id": compound_id}).scalar()
-    if district_id is None or not actor.sees(district_id):
+    found = session.execute(_COMPOUND_DISTRICT, {"id": compound_id}).first()
+    district_id = None if found is None else found.district_id
+    if found is None or not actor.sees(district_id):
         # Another district's compound answers exactly like one not heard of, so ids of other districts leak nothing.
         raise NotYetKnown.field("compound_id", "compound")
     deadlines = deadlines_for(session, district_id, category)
@@ -98,9 +100,12 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                     due_at=due_at, overdue=False, stage=domain.ACCEPT, accept_due_at=due_at, remind_at=remind_at,
                     reminded=False, created_at=now, updated_at=now, parts=[], participants=[])
     session.add(ticket)
-    record(session, TICKET_SUBMITTED, ticket)
-    # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket.
+    # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket,
+    # and has it first: the contact is published before the news it is needed for.
     record(session, TICKET_CONTACT, ticket)
+    # The compound named in the event, so a consumer (notify) words a message without looking it up.
+    record(session, TICKET_SUBMITTED, ticket, payload_of=_Payload(
+        ticket, compound_name=found.name, community_id=found.community_id))
     schedule(session, TICKET_DUE, ticket.id, remind_at or due_at, district_id=ticket.district_id)
     return ticket
 
@@ -312,7 +317,8 @@ def add_comment(session: Session, actor: Actor, ticket_id: uuid.UUID, now: datet
     session.add(comment)
     session.flush()
     # The ticket is the subject, so a comment travels in order with the ticket's other events.
-    record(session, TICKET_COMMENTED, ticket, payload_of=_Payload(comment, version=ticket.version))
+    record(session, TICKET_COMMENTED, ticket, payload_of=_Payload(comment, version=ticket.version,
+                                                                   ticket_title=ticket.title))
     return comment
 
 
@@ -388,10 +394,19 @@ def _payload(session: Session, ticket: Ticket, move: TicketMove, told: _Told, **
     return _Payload(
         ticket, community_id=None if compound is None else compound.community_id,
         compound_name=None if compound is None else compound.name, closed_reason=ticket.close_reason,
+        parts=_named_parts(session, ticket),
         move={"verb": move.verb, "from_state": move.from_state, "to_state": move.to_state, "actor": move.actor,
               "at": move.at, "reason": move.reason, "note": move.note, "unit_ids": list(told.unit_ids),
               "member_id": move.member_id},
         **extra)
+
+
+def _named_parts(session: Session, ticket: Ticket) -> list[_Payload]:
+    """The ticket's parts with their units' names, so a consumer (notify) names the units without a lookup."""
+    units = {part.unit_id for part in ticket.parts}
+    names = {row.id: row.name for row in session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(units)))} if units else {}
+    return [_Payload(part, unit_name=names.get(part.unit_id)) for part in ticket.parts]
 
 
 def _close_duplicates(session: Session, actor: Actor, master: Ticket, now: datetime) -> None:
@@ -815,7 +830,7 @@ def _mark(ticket: Ticket, watches: Sequence[domain.Watch], now: datetime, **flag
 def _due_payload(session: Session, ticket: Ticket, watches: Sequence[domain.Watch],
                  escalation: domain.Escalation | None) -> _Payload:
     compound = session.get(Compound, ticket.compound_id)
-    return _Payload(ticket, stage_due_at=min(watch.due_at for watch in watches),
+    return _Payload(ticket, stage_due_at=min(watch.due_at for watch in watches), parts=_named_parts(session, ticket),
                     unit_ids=[watch.unit_id for watch in watches if watch.unit_id is not None],
                     community_id=None if compound is None else compound.community_id,
                     compound_name=None if compound is None else compound.name, escalation=escalation)

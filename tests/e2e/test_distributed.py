@@ -98,7 +98,7 @@ def test_events_cross_every_service_in_the_distributed_mode(suite):
         "compound_id": compound["id"], "title": "电梯停运", "description": "2号楼电梯停运两天",
         "reporter_name": "张大爷", "reporter_phone": "13700002222"}, headers={"Idempotency-Key": "e2e-1"})
     assert status == 201, ticket
-    notes = wait_for(lambda: call("GET", f"{notify}/v1/notifications?recipient=compound:{compound['id']}",
+    notes = wait_for(lambda: call("GET", f"{notify}/v1/inbox?recipient=compound:{compound['id']}",
                                   token)[1].get("items"), timeout=30, message="notify's notification")
     assert len(notes) == 1 and "电梯停运" in notes[0]["title"]
 

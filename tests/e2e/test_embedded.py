@@ -53,7 +53,7 @@ def test_demo_data_crossed_all_four_services(embedded):
     status, tickets = call("GET", f"{base}/tickets/v1/tickets", token)
     assert status == 200 and [t["title"] for t in tickets["items"]] == ["3栋楼道灯坏了"]
     compound = tickets["items"][0]["compound_id"]
-    notes = wait_for(lambda: call("GET", f"{base}/notify/v1/notifications?recipient=compound:{compound}",
+    notes = wait_for(lambda: call("GET", f"{base}/notify/v1/inbox?recipient=compound:{compound}",
                                   token)[1]["items"], message="the demo ticket's notification")
     assert "3栋楼道灯坏了" in notes[0]["title"]
     status, rotations = call("GET", f"{base}/rotation/v1/rotations", token)
@@ -92,7 +92,7 @@ def test_a_new_compound_and_ticket_flow_through_the_in_memory_bus(embedded):
         "compound_id": compound["id"], "title": "化粪池堵塞", "description": "需要疏通",
         "reporter_name": "李师傅", "reporter_phone": "13900001111"})
     assert status == 201, ticket
-    notes = wait_for(lambda: call("GET", f"{base}/notify/v1/notifications?recipient=compound:{compound['id']}",
+    notes = wait_for(lambda: call("GET", f"{base}/notify/v1/inbox?recipient=compound:{compound['id']}",
                                   token)[1]["items"], message="the notification")
     assert len(notes) == 1 and "化粪池堵塞" in notes[0]["title"]
 

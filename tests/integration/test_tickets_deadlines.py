@@ -198,4 +198,4 @@ def test_the_clock_leaves_a_ticket_being_moved_and_tells_its_overdue_once_the_mo
     with tickets.rt.factory() as s:
         told = s.scalars(select(outbox.c.routing_key).where(outbox.c.aggregate_id == r.json["id"])
                          .order_by(outbox.c.seq)).all()
-    assert told == ["tickets.ticket.submitted", "tickets.ticket.contact", "tickets.ticket.overdue"]
+    assert told == ["tickets.ticket.contact", "tickets.ticket.submitted", "tickets.ticket.overdue"]

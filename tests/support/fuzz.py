@@ -513,27 +513,44 @@ def _seed_rotation_meetings(sut: ServiceUnderTest, op: dict[str, str], committee
 
 
 def seed_notify(sut: ServiceUnderTest) -> Seed:
+    from linli.services.notify import samples
+
     op = _operator(sut, "notify")
     district, other = str(uuid.uuid4()), str(uuid.uuid4())
     compounds = {district: str(uuid.uuid4()), other: str(uuid.uuid4())}
     for owner, compound in compounds.items():
-        for key, extra in (("tickets.ticket.submitted", {}), ("tickets.ticket.overdue", {"overdue": True})):
-            ticket = {"id": str(uuid.uuid4()), "district_id": owner, "compound_id": compound, "title": "楼道灯不亮",
-                      "state": "submitted", "due_at": "2025-03-01T02:00:00Z", "overdue": False, "version": 1,
-                      "reporter_phone": "13800001111", **extra}
+        for key in ("tickets.ticket.dispatched", "tickets.ticket.overdue"):
+            ticket = samples.sample(key) | {"id": str(uuid.uuid4()), "district_id": owner, "compound_id": compound}
             assert sut.deliver(key, ticket) == "applied"
-    r = sut.client.get("/v1/notifications?limit=200", headers=op)
+    r = sut.client.get("/v1/inbox?limit=200", headers=op)
     assert r.status_code == 200 and r.json["items"], r.get_data(as_text=True)
+    # A district's own rule and template, so the GETs, PUTs and DELETEs meet an override (and its ETag) too.
+    for path, body in (("/v1/rules/tickets.ticket.accepted", {"recipients": [{"role": "compound",
+                                                                               "channels": ["inbox"]}]}),
+                       ("/v1/templates/tickets.ticket.closed:inbox:zh-CN", {"subject": "办结：{{ title }}",
+                                                                            "body": "「{{ title }}」已办结"})):
+        put = sut.client.put(f"{path}?district_id={district}", json=body, headers=op)
+        assert put.status_code == 200, put.get_data(as_text=True)
     webhooks = _seed_notify_webhooks(sut, op, district, other)
     deliveries = _seed_notify_deliveries(sut, op, compounds)
     return Seed(district, {
         "notification_id": [item["id"] for item in r.json["items"]],
-        "recipient": [f"compound:{compound}" for compound in compounds.values()],
+        "recipient": sorted({item["recipient"] for item in r.json["items"]}),
+        "event_type": ["tickets.ticket.accepted", "rotation.term.handed_over", "tickets.ticket.overdue"],
+        "template_id": ["tickets.ticket.closed:inbox:zh-CN", "tickets.ticket.overdue:sms:en",
+                        "rotation.term.started:email:zh-CN"],
+        "channel": ["inbox", "sms"],
+        "locale": ["zh-CN", "en"],
+        "role": ["unit", "reporter", "chair"],
+        "recipients": [[{"role": "reporter", "channels": ["sms"]}, {"role": "compound", "channels": ["inbox"]}], []],
+        "subject": ["办结：{{ title }}", ""],
+        "body": ["{{ compound_name }}「{{ title }}」已办结", "{{ ''.__class__ }}", "{{ nothing }}"],
+        "payload": [samples.sample("tickets.ticket.overdue")],
         **webhooks,
         **deliveries,
         # Webhook deliveries first: /v1/webhooks/{webhook_id}/deliveries/{delivery_id} pairs the first of each.
         "delivery_id": webhooks["delivery_id"] + deliveries["delivery_id"],
-        "cursor": _cursors(sut, op, "/v1/notifications", "/v1/webhooks", "/v1/deliveries"),
+        "cursor": _cursors(sut, op, "/v1/inbox", "/v1/webhooks", "/v1/deliveries"),
     })
 
 

@@ -144,8 +144,8 @@ def test_a_replay_keeps_the_representation_headers(make_service):
     seed = SEEDS["notify"](sut)
     notification = seed.values["notification_id"][0]
     h = {**sut.as_("*", "notify:admin"), "Idempotency-Key": "read-1", "Accept-Language": "en"}
-    first = sut.client.post(f"/v1/notifications/{notification}/read", headers=h)
-    again = sut.client.post(f"/v1/notifications/{notification}/read", headers=h)
+    first = sut.client.post(f"/v1/inbox/{notification}/read", headers=h)
+    again = sut.client.post(f"/v1/inbox/{notification}/read", headers=h)
     assert first.status_code == again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     for name in ("Content-Language", "Vary", "ETag", "Content-Type"):
         assert again.headers[name] == first.headers[name], name

@@ -75,7 +75,8 @@ def _ticket_data(phone: str) -> dict:
     return {"id": str(uuid.uuid4()), "district_id": "d", "compound_id": str(uuid.uuid4()), "title": "t",
             "description": "x", "category": "facilities", "reporter_name": "n", "reporter_phone": phone,
             "state": "submitted", "due_at": now, "overdue": False, "created_at": now, "version": 1,
-            "kind": "problem", "urgency": "normal", "source": "resident", "attachments": []}
+            "kind": "problem", "urgency": "normal", "source": "resident", "attachments": [],
+            "compound_name": "星光小区"}
 
 
 def test_emit_validates_a_plain_event_without_marshmallow(make_service, monkeypatch):

@@ -127,10 +127,10 @@ def test_the_whistle_brings_two_units_and_the_lead_resolves_it(factory, world):
     assert (closed.state, closed.close_reason) == ("closed", None)
     [dispatch_event] = committed_events(factory, "tickets.ticket.dispatched")
     assert dispatch_event["data"]["parts"] == [
-        {"unit_id": str(world["police"]), "lead": True, "state": "dispatched",
+        {"unit_id": str(world["police"]), "unit_name": "中山路派出所", "lead": True, "state": "dispatched",
          "due_at": (LATER + timedelta(days=10)).isoformat(), "overdue": False},
-        {"unit_id": str(world["school"]), "lead": False, "state": "dispatched", "due_at": due.isoformat(),
-         "overdue": False}]
+        {"unit_id": str(world["school"]), "unit_name": "永川中学", "lead": False, "state": "dispatched",
+         "due_at": due.isoformat(), "overdue": False}]
     assert dispatch_event["data"]["move"]["unit_ids"] == [str(world["police"]), str(world["school"])]
     [closed_event] = committed_events(factory, "tickets.ticket.closed")
     assert closed_event["data"]["participants"] == [{"member_id": str(helper), "hours": 2.5}]

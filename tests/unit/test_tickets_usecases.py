@@ -55,6 +55,8 @@ def test_submitting_records_the_ticket_with_the_phone_masked_and_sets_its_deadli
     assert event["data"]["reporter_phone"] == "138****5678" and PHONE not in json.dumps(event)
     assert event["data"]["due_at"] == ticket.due_at.isoformat() and event["data"]["version"] == 1
     assert event["data"]["stage"] == "accept"
+    # Named, so a message about it (notify) need not look the compound up.
+    assert event["data"]["compound_name"] == "星光小区" and event["data"]["community_id"]
     assert pending_timers(factory) == [("ticket.due", str(ticket.id), ticket.remind_at, {})]
 
 
@@ -115,7 +117,7 @@ def test_the_ticket_schema_masks_the_phone_and_events_refuse_an_unmasked_one(fac
     compound_id = _compound(factory)
     with factory() as session:
         ticket = _submit(session, compound_id)
-        data = TicketData().dump(ticket)
+        data = TicketData().dump(ticket) | {"compound_name": "星光小区"}
     assert data["reporter_phone"] == "138****5678"
     TICKET_SUBMITTED.validate(data)
     with pytest.raises(ValueError, match="reporter_phone"):
