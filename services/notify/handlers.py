@@ -206,8 +206,8 @@ def on_swap(session: Session, event: Event) -> None:
     _tell(session, event)
 
 
-@deliveries.handles("rotation.gap.found")
-def on_gap_found(session: Session, event: Event) -> None:
+@deliveries.handles("rotation.schedule.gap_found")
+def on_schedule_gap_found(session: Session, event: Event) -> None:
     _tell(session, event)
 
 

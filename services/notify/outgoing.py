@@ -197,40 +197,6 @@ def plan(prefs: Preferences, channel: str, *, urgent: bool, now: datetime) -> Pl
     return Plan(PENDING, now)
 
 
-# --- SMS segments ----------------------------------------------------------------------------------------------------
-
-SINGLE_SEGMENT = 70
-CONCATENATED_SEGMENT = 67
-
-
-def sms_units(text: str) -> int:
-    """UCS-2 code units: a character outside the BMP (an emoji) takes two."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def sms_segments(text: str) -> int:
-    """Segments an SMS of `text` is sent as: one up to 70 units, else parts of at most 67 (the rest of each is the
-    concatenation header), a character outside the BMP never split across two."""
-    return len(split_sms(text))
-
-
-def split_sms(text: str) -> list[str]:
-    """The parts a long SMS is sent as: 67 units each (a surrogate pair never cut in two), or the text whole if it
-    fits in one."""
-    if sms_units(text) <= SINGLE_SEGMENT:
-        return [text]
-    parts, current, used = [], [], 0
-    for char in text:
-        units = 2 if ord(char) > 0xFFFF else 1
-        if used + units > CONCATENATED_SEGMENT:
-            parts.append("".join(current))
-            current, used = [], 0
-        current.append(char)
-        used += units
-    parts.append("".join(current))
-    return parts
-
-
 # --- After an attempt: retry, fail over, or give up -----------------------------------------------------------------
 
 OK = "ok"

@@ -159,7 +159,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "rotation.swap.requested": _SWAP,
     "rotation.swap.accepted": {**_SWAP, "state": "accepted", "answer_reason": "可以", "version": 2},
     "rotation.swap.declined": {**_SWAP, "state": "declined", "answer_reason": "九月有迎检任务", "version": 2},
-    "rotation.gap.found": {**_ABOUT_ROTATION, "gaps": [{**_TERM_REF, "organization_id": None,
+    "rotation.schedule.gap_found": {**_ABOUT_ROTATION, "gaps": [{**_TERM_REF, "organization_id": None,
                                                         "organization_name": None, "state": "planned",
                                                         "reason": "gap"}], "version": 7},
     "registry.check_in.confirmed": _CHECK_IN,

@@ -4,8 +4,6 @@ characters (€, [, ], {, }, ...) take two septets."""
 
 from __future__ import annotations
 
-import math
-
 # The GSM 03.38 basic character set, and its extension table (each of those costs an escape and the character).
 GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
@@ -27,8 +25,34 @@ def units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _cost(ch: str, gsm7: bool) -> int:
+    if gsm7:
+        return 2 if ch in GSM_EXTENDED else 1
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def split(text: str) -> list[str]:
+    """The parts a long SMS is sent as, or the text whole if it fits in one. A part never cuts a character: an
+    escaped GSM-7 character or a UTF-16 surrogate pair that would straddle a boundary starts the next part, so such
+    text may cost one part more than its length divided by the part size."""
+    gsm7 = is_gsm7(text)
+    single, part = (GSM_SINGLE, GSM_PART) if gsm7 else (UCS2_SINGLE, UCS2_PART)
+    if units(text) <= single:
+        return [text]
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
+    for ch in text:
+        cost = _cost(ch, gsm7)
+        if used + cost > part:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(ch)
+        used += cost
+    parts.append("".join(current))
+    return parts
+
+
 def segments(text: str) -> int:
     """How many messages the text is sent as (an empty text still costs one)."""
-    single, part = (GSM_SINGLE, GSM_PART) if is_gsm7(text) else (UCS2_SINGLE, UCS2_PART)
-    count = units(text)
-    return 1 if count <= single else math.ceil(count / part)
+    return len(split(text))

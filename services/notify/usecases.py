@@ -384,7 +384,7 @@ def deliver(session: Session, message: domain.Message, *, now: datetime) -> Deli
         address=message.address, source_event_id=message.event_id, event_type=message.event_type,
         urgent=message.urgent, locale=prefs.locale, subject=_clip(subject, 500) or "", body=body,
         state=plan.state, not_before=plan.not_before, provider_index=0, provider_tries=0, attempt_count=0,
-        segments=outgoing.sms_segments(body) if message.channel == domain.SMS else None)
+        segments=sms.segments(body) if message.channel == domain.SMS else None)
     try:
         # A concurrent consumer of the same event may have planned it between the look and the insert.
         with session.begin_nested():
@@ -533,7 +533,7 @@ def compose_digests(session: Session, now: datetime, *, limit: int = 100) -> lis
                           source_event_id=key, event_type=outgoing.DIGEST_EVENT_TYPE, urgent=False,
                           locale=prefs.locale, subject=_clip(subject, 500) or "", body=body, state=outgoing.PENDING,
                           not_before=now, provider_index=0, provider_tries=0, attempt_count=0,
-                          segments=outgoing.sms_segments(body) if channel == domain.SMS else None)
+                          segments=sms.segments(body) if channel == domain.SMS else None)
         session.add(digest)
         session.flush()
         for item in items:

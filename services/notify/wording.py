@@ -282,7 +282,7 @@ DEFAULTS: dict[str, dict[str, tuple[str, str, str]]] = {
              "{{ with_organization_name }} declined to swap terms{% if answer_reason %}: {{ answer_reason }}"
              "{% endif %}.", "[linli] {{ with_organization_name }} declined to swap terms."),
     },
-    "rotation.gap.found": {
+    "rotation.schedule.gap_found": {
         ZH: ("轮值空缺：{{ committee_name }}",
              "{{ committee_name }}有{{ gaps | length }}个任期无单位可轮值，首个自{{ gaps[0].starts_on }}起，"
              "请安排。", "【邻里】{{ committee_name }}有{{ gaps | length }}个任期无人轮值，请安排。"),

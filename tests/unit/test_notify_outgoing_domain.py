@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from linli.services.notify import outgoing
+from linli.services.notify import outgoing, sms
 from linli.services.notify.outgoing import Outcome, Preferences
 
 SHANGHAI = "Asia/Shanghai"
@@ -86,14 +86,6 @@ def test_plans_follow_the_preferences():
     assert outgoing.plan(digest, "email", urgent=False, now=_bj(8)) == outgoing.Plan("digest", _bj(20))
 
 
-@pytest.mark.parametrize(("text", "segments"), [
-    ("", 1), ("字" * 70, 1), ("字" * 71, 2), ("字" * 134, 2), ("字" * 135, 3),
-    ("😀" * 35, 1), ("😀" * 36, 2),  # outside the BMP a character takes two units
-])
-def test_sms_segments(text, segments):
-    assert outgoing.sms_segments(text) == segments
-
-
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 RETRIES = outgoing.Retries(tries_per_provider=3, base_delay=timedelta(seconds=2))
 
@@ -157,15 +149,17 @@ def test_the_digest_lists_the_days_messages_in_the_locale():
     assert "(2)" in subject and body.endswith("2. B: b")
 
 
-@pytest.mark.parametrize("text", ["字" * 70, "字" * 71, "字" * 200, "a" + "😀" * 40, "短信", "😀" * 67])
+@pytest.mark.parametrize("text", ["字" * 70, "字" * 71, "字" * 200, "a" + "😀" * 40, "短信", "😀" * 67,
+                                  "a" * 400, "{" * 100, "a" + "{" * 80])
 def test_a_long_sms_splits_into_as_many_parts_as_it_counts_never_cutting_a_character(text):
-    parts = outgoing.split_sms(text)
-    assert "".join(parts) == text and len(parts) == outgoing.sms_segments(text)
-    assert all(outgoing.sms_units(part) <= (70 if len(parts) == 1 else 67) for part in parts)
+    parts = sms.split(text)
+    assert "".join(parts) == text and len(parts) == sms.segments(text)
+    single, part_size = (160, 153) if sms.is_gsm7(text) else (70, 67)
+    assert all(sms.units(part) <= (single if len(parts) == 1 else part_size) for part in parts)
 
 
 def test_a_character_outside_the_bmp_is_never_cut_so_it_may_cost_a_segment():
-    assert outgoing.sms_segments("😀" * 67) == 3  # 134 units, but 33 pairs fit in 67
+    assert sms.segments("😀" * 67) == 3  # 134 units, but 33 pairs fit in 67
 
 
 def test_a_breaker_opens_after_failures_in_a_row_and_half_opens_after_its_cool_down():

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from linli.services.notify import outgoing, providers
+from linli.services.notify import outgoing, providers, sms
 from tests.support.receiver import Receiver, Reply
 from tests.support.smtp import MailServer
 
@@ -30,7 +30,7 @@ def mail() -> Iterator[MailServer]:
 
 
 def _message(address: str = "13800001111", body: str = "诉求已超期：楼道灯不亮") -> providers.Outgoing:
-    return providers.Outgoing(uuid.uuid4(), address, "诉求已超期", body, outgoing.sms_segments(body))
+    return providers.Outgoing(uuid.uuid4(), address, "诉求已超期", body, sms.segments(body))
 
 
 def test_the_gateway_is_sent_the_documented_json_with_an_idempotency_key(gateway):
