@@ -27,8 +27,13 @@ class AreaData(Incoming):
 @read_models.handles("registry.area.created", "registry.area.updated", "registry.area.moved")
 def on_area(session: Session, event: Event) -> None:
     area = load(AreaData, event.data)
+    if area["level"] in usecases.GROUPING_LEVELS:
+        # The levels above compounds that the rates are grouped by; buildings and grids are registry's business.
+        usecases.record_area(session, area["id"], area["version"], district_id=area["district_id"],
+                             level=area["level"], name=area["name"], parent_id=area["parent_id"])
+        return
     if area["level"] != "compound":
-        return  # tickets are raised against compounds only; the rest of the tree is registry's business
+        return
     # A compound always sits under its community in registry's tree.
     usecases.record_compound(session, area["id"], area["version"], district_id=area["district_id"],
                              name=area["name"], community_id=area["parent_id"], kind=area["kind"])

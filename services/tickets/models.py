@@ -61,6 +61,16 @@ class Ticket(Entity, Base):
     # The reminder before the ticket's own deadline (dispatched work has one per unit's part instead).
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # For the rates (GET /v1/stats; docs/tickets-stats.md): when the accept stage was answered (the first move out
+    # of `submitted`), when the fix that stands was made (cleared when work is sent back), when a deadline was
+    # first told passed (never cleared: a late ticket stays late), how many times the resident was dissatisfied
+    # (a dissatisfied rating reopens the ticket and leaves `rating` empty), and the unit leading the work (the last
+    # one named lead, kept when its part is withdrawn at closing).
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dissatisfied_ratings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lead_unit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     # Loaded with the ticket (one query for a whole page of them): every answer about a ticket shows them.
     parts: Mapped[list[TicketPart]] = relationship(lazy="selectin", order_by="TicketPart.position",
@@ -74,6 +84,8 @@ class Ticket(Entity, Base):
         # Possible duplicates are looked for at every intake among the compound's recent tickets of the category;
         # the compound alone leads it too, so it replaced the compound's own index (one btree per insert, not two).
         Index("ix_tickets_compound_category_created", "compound_id", "category", "created_at"),
+        # The rates by unit over a period; and a unit's tickets.
+        Index("ix_tickets_lead_unit_created", "lead_unit_id", "created_at"),
     )
 
 
@@ -153,6 +165,17 @@ class Compound(ReadModel, Base):
     kind: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (Index("ix_compounds_district_name", "district_id", "name", "id"),)
+
+
+class Area(ReadModel, Base):
+    """registry's districts, streets (街道) and communities (社区), from its `area` events: the rates are
+    grouped by them. A compound names its community, a community its street (`parent_id`)."""
+
+    __tablename__ = "areas"
+
+    level: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
 
 
 class Organization(ReadModel, Base):

@@ -40,6 +40,7 @@ from linli.services.tickets.events import (
     TICKET_SUBMITTED,
 )
 from linli.services.tickets.models import (
+    Area,
     CategoryDeadlines,
     ChairTerm,
     Committee,
@@ -96,7 +97,8 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                     address=address, lat=lat, lon=lon, attachments=list(attachments), reporter_name=reporter_name,
                     reporter_phone=reporter_phone, state=domain.INITIAL_STATE,
                     due_at=due_at, overdue=False, stage=domain.ACCEPT, accept_due_at=due_at, remind_at=remind_at,
-                    reminded=False, created_at=now, updated_at=now, parts=[], participants=[])
+                    reminded=False, dissatisfied_ratings=0, created_at=now, updated_at=now, parts=[],
+                    participants=[])
     session.add(ticket)
     record(session, TICKET_SUBMITTED, ticket)
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket.
@@ -110,6 +112,17 @@ def record_compound(session: Session, compound_id: uuid.UUID, version: int, *, d
     """Keep registry's compound at `version` in the read model; False when a newer one is already kept."""
     return apply_versioned(session, Compound, compound_id, version, {
         "district_id": district_id, "name": name, "community_id": community_id, "kind": kind,
+    })
+
+
+GROUPING_LEVELS = ("district", "street", "community")  # registry's levels above compounds that tickets keeps
+
+
+def record_area(session: Session, area_id: uuid.UUID, version: int, *, district_id: str, level: str, name: str,
+                parent_id: uuid.UUID | None) -> bool:
+    """Keep registry's district, street or community at `version`; False when a newer one is already kept."""
+    return apply_versioned(session, Area, area_id, version, {
+        "district_id": district_id, "level": level, "name": name, "parent_id": parent_id,
     })
 
 
@@ -366,6 +379,7 @@ def _write(ticket: Ticket, value: domain.Ticket, now: datetime) -> None:
         ticket.closed_at = now
     elif value.state != domain.CLOSED:
         ticket.closed_at = None
+    _keep_rates(ticket, value, now)
     ticket.state, ticket.member_id = value.state, value.member_id
     ticket.rating, ticket.close_reason = value.rating, value.close_reason
     if value.rating is None:
@@ -381,6 +395,20 @@ def _write(ticket: Ticket, value: domain.Ticket, now: datetime) -> None:
     # Every move changes the row, so its version (the ETag, and the events' version) moves even when only a
     # unit's part changed.
     ticket.updated_at = now
+
+
+def _keep_rates(ticket: Ticket, value: domain.Ticket, now: datetime) -> None:
+    """What the rates read (docs/tickets-stats.md), kept as the move happens rather than found in the history."""
+    marks = domain.rate_marks(ticket.state, value)
+    if marks.responded and ticket.responded_at is None:
+        ticket.responded_at = now
+    if marks.resolved:
+        ticket.resolved_at = now
+    elif marks.sent_back:
+        ticket.resolved_at = None
+    ticket.dissatisfied_ratings = (ticket.dissatisfied_ratings or 0) + marks.dissatisfied
+    if value.lead is not None:
+        ticket.lead_unit_id = value.lead.unit_id
 
 
 def _payload(session: Session, ticket: Ticket, move: TicketMove, told: _Told, **extra: Any) -> _Payload:
@@ -735,6 +763,8 @@ def check_deadlines(session: Session, ticket_id: uuid.UUID, now: datetime) -> tu
     if found.lapsed:
         _mark(ticket, found.lapsed, now, overdue=True)
         ticket.overdue = True
+        if ticket.overdue_at is None:
+            ticket.overdue_at = now  # the first deadline missed: a late ticket stays late for the on-time rate
         units = [watch.unit_id for watch in found.lapsed if watch.unit_id is not None]
         escalation = _escalation(session, ticket, now) if domain.escalates(ticket.stage, units) else None
         record(session, TICKET_OVERDUE, ticket, payload_of=_due_payload(session, ticket, found.lapsed, escalation))
