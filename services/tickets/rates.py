@@ -10,7 +10,7 @@ import statistics
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -106,16 +106,17 @@ class Period:
 def period(starts: date | datetime | None, ends: date | datetime | None, now: datetime, zone: str) -> Period:
     """The period asked: a day means its midnight in the suite's time zone (so `to` a day excludes that day);
     without `to`, up to now; without `from`, DEFAULT_PERIOD before `to`."""
-    ends_at = _instant(ends, zone) if ends is not None else now
-    starts_at = _instant(starts, zone) if starts is not None else ends_at - DEFAULT_PERIOD
+    ends_at = instant(ends, zone) if ends is not None else now
+    starts_at = instant(starts, zone) if starts is not None else ends_at - DEFAULT_PERIOD
     if starts_at >= ends_at:
         raise ValidationFailed.field("from", "must come before `to`")
     if ends_at - starts_at > MAX_PERIOD:
         raise ValidationFailed.field("from", "a period is at most five years")
-    return Period(starts_at, ends_at)
+    return Period(starts_at.astimezone(UTC), ends_at.astimezone(UTC))
 
 
-def _instant(value: date | datetime, zone: str) -> datetime:
+def instant(value: date | datetime, zone: str) -> datetime:
+    """A day's midnight in `zone`, or the time given."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValidationFailed.field("from", "a time needs its offset (or give a day)")

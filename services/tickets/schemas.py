@@ -121,6 +121,20 @@ class TicketCreate(ma.Schema):
                                      else "lon")
 
 
+class DayOrTime(ma.fields.String):
+    """A day (`2026-01-01`: its midnight in the suite's time zone, Asia/Shanghai) or a time with its offset."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date | datetime:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ma.ValidationError("a day (2026-01-01) or a time with its offset (2026-01-01T08:00:00+08:00)")
+        if len(value) == 10:
+            try:
+                return date.fromisoformat(value)
+            except ValueError as exc:
+                raise ma.ValidationError("not a day (2026-01-01)") from exc
+        return ma.fields.AwareDateTime(format="iso")._deserialize(value, attr, data, **kwargs)
+
+
 class TicketQuery(PageArgs):
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     compound_id = ma.fields.UUID()
@@ -128,6 +142,10 @@ class TicketQuery(PageArgs):
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
     urgency = ma.fields.String(validate=ma.validate.OneOf(URGENCIES))
     master_id = ma.fields.UUID(metadata={"description": "the duplicates merged into this ticket"})
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
+    starts = DayOrTime(data_key="from", metadata={
+        "description": "submitted from this day (its midnight, Asia/Shanghai) or time on"})
+    ends = DayOrTime(data_key="to", metadata={"description": "submitted before this day or time"})
 
 
 class CompoundSchema(ma.Schema):
@@ -570,20 +588,6 @@ class Open311RequestForm(ma.Schema):
 
 
 # --- The rates (GET /v1/stats) -------------------------------------------------------------------------------------
-
-class DayOrTime(ma.fields.String):
-    """A day (`2026-01-01`: its midnight in the suite's time zone, Asia/Shanghai) or a time with its offset."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date | datetime:
-        if not isinstance(value, str) or len(value) > 40:
-            raise ma.ValidationError("a day (2026-01-01) or a time with its offset (2026-01-01T08:00:00+08:00)")
-        if len(value) == 10:
-            try:
-                return date.fromisoformat(value)
-            except ValueError as exc:
-                raise ma.ValidationError("not a day (2026-01-01)") from exc
-        return ma.fields.AwareDateTime(format="iso")._deserialize(value, attr, data, **kwargs)
-
 
 class StatsQuery(ma.Schema):
     by = ma.fields.String(load_default="district", validate=ma.validate.OneOf(GROUPINGS), metadata={
