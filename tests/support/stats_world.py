@@ -2,7 +2,8 @@
 the figures worked out by hand from docs/tickets-stats.md (not from the code under test). Used on SQLite
 (tests/unit) and PostgreSQL (tests/integration).
 
-永川区 › 中山路街道 › 星光社区 (compounds A 星光小区, B 星光二村) and 红旗社区 (compound C 红旗小区); units 派出所, 永川中学.
+永川区 › 中山路街道 › 星光社区 (compounds A 星光小区, B 星光二村) and 红旗社区 (compound C 红旗小区);
+units 派出所, 永川中学.
 A facilities ticket is to be accepted in 24 h, dispatched in 72 h and resolved in 240 h. Times are hours after T0.
 
 - T1 (A) t0: accepted 2, started 3, resolved 27, reviewed 28, rated satisfied 29: closed, on time, 27 h.
