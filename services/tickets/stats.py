@@ -28,9 +28,9 @@ _CONTENT = (domain.SATISFIED, domain.BASICALLY_SATISFIED)
 
 
 def _n(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """How many rows of the group meet `condition`: a CASE both databases aggregate (PostgreSQL's FILTER is
-    sugar for the same)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """How many rows of the group meet `condition` (`count(*) FILTER (WHERE …)`, which SQLite has too, since 3.30;
+    cheaper for PostgreSQL than a sum of CASEs)."""
+    return func.count().filter(condition)
 
 
 def _counts(now: datetime) -> list[ColumnElement[Any]]:
@@ -99,33 +99,35 @@ def _base(actor: Actor, by: str, period: rates.Period, filters: dict[str, Any]) 
 def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "district",
                  starts: date | datetime | None = None, ends: date | datetime | None = None,
                  **filters: Any) -> tuple[rates.Period, list[rates.GroupFigures]]:
-    """Each group's counts and rates over the tickets submitted in the period, in one aggregate query (and on
-    SQLite, which lacks percentile_cont, a second one for the medians)."""
+    """Each group's counts and rates over the tickets submitted in the period: one aggregate query for the counts,
+    a second for the medians (percentile_cont on PostgreSQL; on SQLite, which lacks it, taken in Python)."""
     period = rates.period(starts, ends, now, DEFAULT_TIME_ZONE)
     filters = {name: value for name, value in filters.items() if value is not None}
     key = _group_key(by).label("key")
     source, conditions = _base(actor, by, period, filters)
-    seconds = _seconds(session, _t.c.resolved_at, _t.c.created_at)
     resolved = and_(_t.c.master_id.is_(None), _t.c.state != domain.REJECTED, _t.c.resolved_at.is_not(None))
-    columns = [key, *_counts(now)]
     postgres = is_postgres(session)
     if postgres:
-        # Nulls are left out of the percentile: the durations of the resolved tickets only.
-        columns.append(func.percentile_cont(0.5).within_group(case((resolved, seconds))).label("median_seconds"))
+        _tune(session)
     rows = [row._mapping for row in session.execute(
-        select(*columns).select_from(source).where(*conditions).group_by(key))]
+        select(key, *_counts(now)).select_from(source).where(*conditions).group_by(key))]
     if postgres:
-        medians = {row["key"]: rates.hours(row["median_seconds"]) for row in rows}
+        # A query of its own: an ordered-set aggregate makes PostgreSQL sort every row by group rather than hash
+        # them, which made the counts 3-5× slower; here only the resolved tickets' durations are sorted.
+        seconds = func.extract("epoch", _t.c.resolved_at - _t.c.created_at)
+        medians = {row.key: rates.hours(row.median_seconds) for row in session.execute(
+            select(key, func.percentile_cont(0.5).within_group(seconds).label("median_seconds"))
+            .select_from(source).where(*conditions, resolved).group_by(key))}
     else:
         medians = _medians(session, source, [*conditions, resolved], key)
     names = _names(session, by, [row["key"] for row in rows if row["key"] is not None])
     return period, rates.figures(rows, names, medians)
 
 
-def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement[float]:
-    if is_postgres(session):
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+def _tune(session: Session) -> None:
+    """For this transaction only: no JIT (compiling the aggregate's expressions cost ~240 ms, more than running
+    them over a year of a district's tickets), and room to sort a year's durations in memory."""
+    session.execute(select(func.set_config("jit", "off", True), func.set_config("work_mem", "32MB", True)))
 
 
 def _medians(session: Session, source: Any, conditions: list[Any], key: Any) -> dict[Any, float | None]:
