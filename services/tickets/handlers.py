@@ -129,13 +129,10 @@ def on_committee(session: Session, event: Event) -> None:
     units = [usecases.RosterUnit(u["organization_id"], u["organization_name"], u["organization_kind"], u["joined_on"])
              for u in committee["units"]]
     left = (committee["organization_id"], committee["left_on"]) if committee["left_on"] is not None else None
-    usecases.record_committee_units(session, committee["id"], committee["version"],
-                                    district_id=committee["district_id"], community_id=committee["community_id"],
-                                    time_zone=committee["time_zone"], units=units, left=left)
     usecases.record_committee(session, committee["id"], committee["version"], district_id=committee["district_id"],
                               community_id=committee["community_id"], name=committee["name"],
-                              convenor_name=committee["convenor_name"],
-                              convenor_member_id=committee["convenor_member_id"])
+                              time_zone=committee["time_zone"], convenor_name=committee["convenor_name"],
+                              convenor_member_id=committee["convenor_member_id"], units=units, left=left)
 
 
 class TermData(Incoming):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
 
@@ -213,16 +214,6 @@ class Resource(ReadModel, Base):
     state: Mapped[str] = mapped_column(String(20))
 
 
-class CommitteeRoster(ReadModel, Base):
-    """A community's big party committee as far as its units go, from registry's `committee` events; `version` is
-    the committee's, the one every event of it (a unit joining, leaving) carries."""
-
-    __tablename__ = "committee_rosters"
-
-    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    time_zone: Mapped[str] = mapped_column(String(64))
-
-
 class CommitteeUnit(Base):
     """A unit of a committee (共建单位): current, or kept as having left."""
 
@@ -253,12 +244,15 @@ class CategoryDeadlines(Entity, Base):
 
 
 class Committee(ReadModel, Base):
-    """registry's committees (大党委) with their convenors: an overdue dispatched ticket is escalated to them."""
+    """registry's committees (大党委), from its `committee` events: their units (committee_units) are suggested for
+    dispatch, their convenors escalated to when dispatched work is overdue. `version` is the committee's, the one
+    every event of it (a unit joining, leaving) carries."""
 
     __tablename__ = "committees"
 
     community_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_TIME_ZONE)
     convenor_name: Mapped[str | None] = mapped_column(String(100))
     convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 

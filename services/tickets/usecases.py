@@ -44,7 +44,6 @@ from linli.services.tickets.models import (
     CategoryDeadlines,
     ChairTerm,
     Committee,
-    CommitteeRoster,
     CommitteeUnit,
     Compound,
     Open311Key,
@@ -501,13 +500,16 @@ class RosterUnit:
     joined_on: date
 
 
-def record_committee_units(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
-                           community_id: uuid.UUID, time_zone: str, units: Sequence[RosterUnit],
-                           left: tuple[uuid.UUID, date] | None = None) -> bool:
-    """Keep the committee's units as of `version`: those listed are current, any other kept ones have left
-    (on the day `left` gives for the unit that just left). False when a newer version is already kept."""
-    if not apply_versioned(session, CommitteeRoster, committee_id, version, {
-            "district_id": district_id, "community_id": community_id, "time_zone": time_zone}):
+def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
+                     community_id: uuid.UUID, name: str, time_zone: str, convenor_name: str | None,
+                     convenor_member_id: uuid.UUID | None, units: Sequence[RosterUnit],
+                     left: tuple[uuid.UUID, date] | None = None) -> bool:
+    """Keep registry's committee as of `version`: its convenor, and its units — those listed are current, any
+    other kept ones have left (on the day `left` gives for the unit that just left). False when a newer version
+    is already kept."""
+    if not apply_versioned(session, Committee, committee_id, version, {
+            "district_id": district_id, "community_id": community_id, "name": name, "time_zone": time_zone,
+            "convenor_name": convenor_name, "convenor_member_id": convenor_member_id}):
         return False
     kept = {row.organization_id: row for row in session.scalars(
         select(CommitteeUnit).where(CommitteeUnit.committee_id == committee_id).with_for_update())}
@@ -543,8 +545,8 @@ def suggest_units(session: Session, actor: Actor, ticket_id: uuid.UUID, now: dat
                     Pairing.compound_id == ticket.compound_id, Pairing.district_id == district))]
     compound = session.get(Compound, ticket.compound_id)
     rosters = [] if compound is None or compound.community_id is None else list(session.scalars(
-        select(CommitteeRoster).where(CommitteeRoster.community_id == compound.community_id,
-                                      CommitteeRoster.district_id == district).order_by(CommitteeRoster.id)))
+        select(Committee).where(Committee.community_id == compound.community_id,
+                                Committee.district_id == district).order_by(Committee.id)))
     units = [domain.CommitteeUnit(u.organization_id, u.name, u.kind, u.current) for u in session.scalars(
         select(CommitteeUnit).where(CommitteeUnit.committee_id.in_([r.id for r in rosters])))]
     unit_ids = {p.organization_id for p in pairings} | {u.organization_id for u in units}
@@ -877,17 +879,7 @@ def _organization_name(session: Session, term: ChairTerm) -> str | None:
     return None if organization is None else organization.name
 
 
-# --- Read models for escalation: registry's committees, rotation's chairs -------------------------------------
-
-def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
-                     community_id: uuid.UUID, name: str, convenor_name: str | None,
-                     convenor_member_id: uuid.UUID | None) -> bool:
-    """Keep registry's committee at `version`; False when a newer one is already kept."""
-    return apply_versioned(session, Committee, committee_id, version, {
-        "district_id": district_id, "community_id": community_id, "name": name, "convenor_name": convenor_name,
-        "convenor_member_id": convenor_member_id,
-    })
-
+# --- Read model for escalation: rotation's chairs (registry's committees are kept with the suggestions') ------
 
 def record_chair_term(session: Session, *, committee_id: uuid.UUID, district_id: str, term_index: int, part: int,
                       starts_at: datetime, ends_at: datetime | None, organization_id: uuid.UUID | None,

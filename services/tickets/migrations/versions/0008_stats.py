@@ -1,5 +1,6 @@
 """tickets: what the rates need (GET /v1/stats): when a ticket was answered, resolved, first overdue, how often
-its resident was dissatisfied, its lead unit; registry's districts, streets and communities; indexes
+its resident was dissatisfied, its lead unit; registry's districts, streets and communities; indexes. And one read
+model of registry's committees instead of two (committee_rosters folded into committees).
 
 Revision ID: 0008
 Revises: 0007
@@ -8,6 +9,7 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
+from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime
 from linli.shared.infra_migrations import read_model_columns
 
@@ -73,8 +75,33 @@ def upgrade() -> None:
     op.create_index("ix_areas_district_id", "areas", ["district_id"])
     op.create_index("ix_areas_parent_id", "areas", ["parent_id"])
 
+    # committee_rosters (0005, for suggestions) and committees (0006, for escalation) were fed by the same events
+    # at the same versions: one table now. A roster kept before 0006 has no committees row: it gets one, unnamed
+    # until registry's next event of it.
+    op.add_column("committees", sa.Column("time_zone", sa.String(64), nullable=False,
+                                          server_default=DEFAULT_TIME_ZONE))
+    op.execute("UPDATE committees SET time_zone = (SELECT r.time_zone FROM committee_rosters r "
+               "WHERE r.id = committees.id) WHERE EXISTS (SELECT 1 FROM committee_rosters r WHERE r.id = committees.id)")
+    op.execute("INSERT INTO committees (id, district_id, version, community_id, name, time_zone) "
+               "SELECT r.id, r.district_id, r.version, r.community_id, '', r.time_zone FROM committee_rosters r "
+               "WHERE NOT EXISTS (SELECT 1 FROM committees c WHERE c.id = r.id)")
+    op.drop_table("committee_rosters")
+
 
 def downgrade() -> None:
+    op.create_table(
+        "committee_rosters",
+        *read_model_columns(),
+        sa.Column("community_id", sa.Uuid(), nullable=False),
+        sa.Column("time_zone", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_committee_rosters"),
+    )
+    op.create_index("ix_committee_rosters_district_id", "committee_rosters", ["district_id"])
+    op.create_index("ix_committee_rosters_community_id", "committee_rosters", ["community_id"])
+    op.execute("INSERT INTO committee_rosters (id, district_id, version, community_id, time_zone) "
+               "SELECT id, district_id, version, community_id, time_zone FROM committees")
+    with op.batch_alter_table("committees") as batch:
+        batch.drop_column("time_zone")
     op.drop_table("areas")
     op.drop_index("ix_tickets_lead_unit_created", "tickets")
     with op.batch_alter_table("tickets") as batch:
