@@ -173,3 +173,36 @@ def test_the_list_filters_by_category_and_period(served):
     assert len(period) == 9  # T0, ten days earlier, is left out
     assert sut.client.get("/v1/tickets?category=general", headers=h).json["items"] == []
     assert len(sut.client.get("/v1/tickets?category=facilities&limit=200", headers=h).json["items"]) == 10
+
+
+def test_migration_0008_folds_the_committee_rosters_into_the_committees(tmp_path):
+    import uuid
+
+    from sqlalchemy import text
+
+    from linli.shared.config import Settings
+    from linli.shared.migrations import upgrade
+    from linli.shared.service import Runtime
+    from linli.suite import spec
+
+    rt = Runtime.build(spec("tickets"), Settings(service="tickets", database_url=f"sqlite:///{tmp_path}/t.db",
+                                                 jwt_secret="x" * 40))
+    try:
+        upgrade(rt, "0007")
+        both, roster_only, community = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        with rt.engine.begin() as conn:
+            for committee in (both, roster_only):
+                conn.execute(text("INSERT INTO committee_rosters (id, district_id, version, community_id, time_zone) "
+                                  "VALUES (:id, 'd1', 3, :c, 'Asia/Urumqi')"),
+                             {"id": committee.hex, "c": community.hex})
+            conn.execute(text("INSERT INTO committees (id, district_id, version, community_id, name) "
+                              "VALUES (:id, 'd1', 3, :c, '星光社区大党委')"), {"id": both.hex, "c": community.hex})
+        upgrade(rt)
+        with rt.engine.connect() as conn:
+            rows = {row.id: (row.name, row.time_zone, row.version) for row in conn.execute(
+                text("SELECT id, name, time_zone, version FROM committees"))}
+            tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+        assert rows == {both.hex: ("星光社区大党委", "Asia/Urumqi", 3), roster_only.hex: ("", "Asia/Urumqi", 3)}
+        assert "committee_rosters" not in tables and "areas" in tables
+    finally:
+        rt.dispose()
