@@ -112,6 +112,10 @@ def load_demo(suite: Suite) -> None:
         today = date.today()
         rotation.post("/v1/rotations", {"committee_id": committee["id"], "term_months": 3,
                                         "starts_on": today.replace(day=1).isoformat()})
+        # Joint meetings on the second Tuesday of each quarter's first month, convened by the party secretary.
+        rotation.put(f"/v1/committees/{committee['id']}/meeting-rule", {
+            "rrule": "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYDAY=2TU", "starts_on": today.replace(day=1).isoformat(),
+            "local_time": "14:30", "place": "星光社区党群服务中心"})
     else:
         log.warning("demo_rotation_skipped", reason="rotation did not learn the committee in time")
     log.info("demo_loaded", district=district["id"])

@@ -91,6 +91,21 @@ def schedule(
     session.execute(upsert, row)
 
 
+def being_fired(session: Session, kind: str, subject_id: str | uuid.UUID) -> bool:
+    """Whether a clock replica is firing the subject's timer of `kind` now (it holds the row).
+
+    Re-scheduling such a timer waits for that firing to commit; a caller holding a lock the firing handler
+    wants would wait for ever, so it may leave the timer to the handler. Otherwise the row is now this
+    transaction's to re-schedule. Never true on SQLite, which has one writer at a time.
+    """
+    if not is_postgres(session):
+        return False
+    mine = and_(timers.c.kind == kind, timers.c.subject_id == str(subject_id))
+    if session.execute(select(timers.c.id).where(mine).with_for_update(skip_locked=True)).first() is not None:
+        return False
+    return session.execute(select(timers.c.id).where(mine)).first() is not None
+
+
 def cancel(session: Session, kind: str, subject_id: str | uuid.UUID) -> None:
     session.execute(delete(timers).where(timers.c.kind == kind, timers.c.subject_id == str(subject_id)))
 

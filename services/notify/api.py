@@ -12,16 +12,28 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.notify import sending, templates, usecases
-from linli.services.notify.models import Notification, Webhook, WebhookAttempt, WebhookDelivery
+from linli.services.notify import outgoing, sending, templates, usecases
+from linli.services.notify.models import (
+    Delivery,
+    Notification,
+    Preference,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from linli.services.notify.schemas import (
     DeliveryDetail,
     DeliveryPage,
     DeliveryQuery,
     DeliverySchema,
+    MessageDeliveryDetail,
+    MessageDeliveryPage,
+    MessageDeliveryQuery,
     NotificationPage,
     NotificationQuery,
     NotificationSchema,
+    PreferencesSchema,
+    PreferencesUpdate,
     SecretRotation,
     WebhookCreate,
     WebhookDisable,
@@ -249,7 +261,7 @@ class WebhookDeliveries(MethodView):
 class _WithAttempts:
     """A delivery as its item shows it: the row, and its attempts beside it (not set on the row itself)."""
 
-    def __init__(self, delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> None:
+    def __init__(self, delivery: WebhookDelivery | Delivery, attempts: list[Any]) -> None:
         self._delivery = delivery
         self.attempts = attempts
 
@@ -285,3 +297,89 @@ class WebhookDeliveryReplay(MethodView):
         """Send a delivery again now, with a fresh retry schedule, whatever became of it (409 if disabled)"""
         delivery = usecases.replay_delivery(db(), principal(), webhook_id, delivery_id, utcnow())
         return delivery, 202, {"Location": f"/v1/webhooks/{webhook_id}/deliveries/{delivery.id}"}
+
+
+# --- Outgoing messages: recipients' preferences and the delivery log ---------------------------------------------
+
+preference_endpoints = Blueprint(
+    "preferences", __name__, url_prefix="/v1/preferences",
+    description="What each recipient chose: SMS and email on or off, language, time zone, quiet hours (non-urgent "
+                "messages are held until they end) and a daily digest. The recipient themselves (a token whose "
+                "`sub` is the recipient) or callers of the recipient's district read and change them.")
+
+
+def _preferences_view(recipient: str, row: Preference | None) -> tuple[dict[str, Any], int, dict[str, str]]:
+    if row is None:
+        defaults = outgoing.Preferences()
+        view: dict[str, Any] = {
+            "id": None, "district_id": None, "created_at": None, "updated_at": None, "version": 0,
+            "recipient": recipient, "sms": defaults.sms, "email": defaults.email, "locale": defaults.locale,
+            "time_zone": defaults.time_zone, "quiet_start": None, "quiet_end": None, "digest": defaults.digest,
+            "digest_time": defaults.digest_time.strftime("%H:%M")}
+        return view, 200, {"ETag": etag(0)}
+    view = {column.key: getattr(row, column.key) for column in Preference.__table__.columns}
+    return view, 200, {"ETag": etag(row.version)}
+
+
+@preference_endpoints.route("/<string:recipient>")
+class Preferences(MethodView):
+    @requires("notify:read")
+    @preference_endpoints.response(200, PreferencesSchema)
+    def get(self, recipient: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """A recipient's preferences (version 0 and the defaults when they chose nothing)"""
+        return _preferences_view(recipient, usecases.get_preferences(db(), principal(), recipient))
+
+    @requires("notify:write")
+    @preference_endpoints.arguments(PreferencesUpdate)
+    @preference_endpoints.response(200, PreferencesSchema)
+    def put(self, body: dict[str, Any], recipient: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Set a recipient's preferences, all of them (what is left out takes its default); honours If-Match
+
+        Quiet hours are local times in `time_zone` and may cross midnight (22:00 to 07:00); non-urgent messages
+        arriving in them are held and sent when they end, urgent ones go at once. With `digest` on, non-urgent
+        messages are gathered into one message a day at `digest_time`. Messages already held or gathered keep
+        their time.
+        """
+        district = body.pop("district_id", None)
+        row = usecases.set_preferences(db(), principal(), recipient, body, district_id=district,
+                                       check_version=check_if_match)
+        return _preferences_view(recipient, row)
+
+
+delivery_log = Blueprint(
+    "deliveries", __name__, url_prefix="/v1/deliveries",
+    description="The log of SMS and email deliveries, each with every attempt (provider, outcome, error); "
+                "addresses masked. Inbox notifications are logged at /v1/notifications, webhook deliveries under "
+                "each webhook.")
+
+
+@delivery_log.route("")
+class Deliveries(MethodView):
+    @requires("notify:read")
+    @delivery_log.arguments(MessageDeliveryQuery, location="query")
+    @delivery_log.response(200, MessageDeliveryPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The district's SMS and email deliveries, newest first (filter by recipient, event, event_type, channel,
+        status, and from/to on created_at)"""
+        stmt = in_district(select(Delivery), Delivery.district_id)
+        filters = {"recipient": Delivery.recipient, "event": Delivery.source_event_id,
+                   "event_type": Delivery.event_type, "channel": Delivery.channel, "status": Delivery.state}
+        for name, column in filters.items():
+            if name in args:
+                stmt = stmt.where(column == args[name])
+        if "from_" in args:
+            stmt = stmt.where(Delivery.created_at >= args["from_"])
+        if "to" in args:
+            stmt = stmt.where(Delivery.created_at < args["to"])
+        return paginate(db(), stmt, Delivery, args["limit"], args["cursor"])
+
+
+@delivery_log.route("/<uuid:delivery_id>")
+class DeliveryItem(MethodView):
+    @requires("notify:read")
+    @delivery_log.response(200, MessageDeliveryDetail)
+    def get(self, delivery_id: uuid.UUID) -> tuple[_WithAttempts, int, dict[str, str]]:
+        """One delivery with the log of its attempts"""
+        delivery: Delivery = visible_or_404(db().get(Delivery, delivery_id), "delivery")
+        return (_WithAttempts(delivery, usecases.delivery_attempts(db(), delivery.id)), 200,
+                {"ETag": etag(delivery.version)})

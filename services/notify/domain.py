@@ -6,7 +6,9 @@ reaches a notification is chosen here, field by field, and everything else stays
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from linli.shared.errors import InvalidTransition
@@ -46,3 +48,24 @@ def ticket_recipients(ticket: Mapping[str, Any]) -> list[str]:
 def ticket_params(ticket: Mapping[str, Any]) -> dict[str, str]:
     """What a template may say of a ticket: the TICKET_PARAMS it carries, as text."""
     return {name: str(ticket[name]) for name in TICKET_PARAMS if ticket.get(name) is not None}
+
+
+# --- Outgoing messages (SMS, email): preferences, quiet hours, the sender's decisions ------------------------------
+
+SMS = "sms"
+EMAIL = "email"
+OUTGOING_CHANNELS = (SMS, EMAIL)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One thing to tell one recipient on one outgoing channel (sms or email), worded per locale."""
+
+    district_id: str
+    event_id: uuid.UUID          # the suite event that caused it
+    event_type: str              # e.g. "tickets.ticket.overdue"
+    recipient: str               # "member:<uuid>", "organization:<uuid>", "reporter:<ticket uuid>", ...
+    channel: str                 # "sms" | "email"
+    address: str                 # phone number or e-mail address (never shown unmasked in APIs/events)
+    urgent: bool                 # urgent messages go through quiet hours
+    render: Callable[[str], tuple[str, str]]   # locale -> (subject, body); delivery picks the locale

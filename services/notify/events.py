@@ -31,9 +31,6 @@ class NotificationData(ma.Schema):
     version = ma.fields.Integer(required=True)
 
 
-NOTIFICATION_DELIVERED = declare(
-    "notify.notification.delivered", "A notification reached its recipient's inbox.", NotificationData
-)
 NOTIFICATION_READ = declare("notify.notification.read", "A notification was read for the first time.",
                             NotificationData)
 
@@ -65,3 +62,55 @@ WEBHOOK_SECRET_ROTATED = declare(
 WEBHOOK_TEST = declare(
     "notify.webhook.test",
     "A test event asked for on a webhook endpoint; it is sent to that endpoint only.", WebhookData)
+
+
+# --- Outgoing messages: delivered or failed (the inbox tells of its notifications with the same schema) ----------
+
+
+class DeliveryData(ma.Schema):
+    """A message that reached (or could not reach) its recipient, on any channel: never its address."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    recipient = ma.fields.String(required=True)
+    channel = ma.fields.String(required=True)
+    source_event_id = ma.fields.UUID(required=True)
+    event_type = ma.fields.String(required=True)
+    state = ma.fields.String(required=True)
+    # The provider that took it (`sms:1`, `smtp`), and why it failed; null for the inbox.
+    provider = ma.fields.String(allow_none=True, dump_default=None)
+    error = ma.fields.String(allow_none=True, dump_default=None)
+    version = ma.fields.Integer(required=True)
+
+
+NOTIFICATION_DELIVERED = declare(
+    "notify.notification.delivered",
+    "A notification reached its recipient: put in an inbox, or accepted by an SMS provider or mail server "
+    "(directly or in the recipient's daily digest).", DeliveryData)
+NOTIFICATION_FAILED = declare(
+    "notify.notification.failed",
+    "A notification could not reach its recipient: refused for good, or every provider gave up; `error` says why.",
+    DeliveryData)
+
+
+class PreferencesData(ma.Schema):
+    """A recipient's preferences: their daily routine (time zone, quiet hours), so told on the private exchange."""
+
+    id = ma.fields.UUID(required=True)
+    district_id = ma.fields.String(required=True)
+    recipient = ma.fields.String(required=True)
+    sms = ma.fields.Boolean(required=True)
+    email = ma.fields.Boolean(required=True)
+    locale = ma.fields.String(required=True)
+    time_zone = ma.fields.String(required=True)
+    quiet_start = ma.fields.String(allow_none=True)
+    quiet_end = ma.fields.String(allow_none=True)
+    digest = ma.fields.Boolean(required=True)
+    digest_time = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+PREFERENCES_UPDATED = declare(
+    "notify.preferences.updated",
+    "A recipient's preferences were set or changed (channels, language, time zone, quiet hours, digest).",
+    PreferencesData, private=True)

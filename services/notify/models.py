@@ -6,14 +6,16 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from linli.services.notify import webhooks
+from linli.services.notify import outgoing, webhooks
 from linli.services.notify.domain import INBOX, UNREAD
 from linli.services.notify.templates import DEFAULT_LOCALE
+from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity
+from linli.shared.phones import mask_phone
 
 
 class Base(DeclarativeBase):
@@ -127,4 +129,92 @@ class WebhookAttempt(Base):
 
     __table_args__ = (
         Index("ix_webhook_attempts_delivery_number", "delivery_id", "number", unique=True),
+    )
+
+
+# --- Outgoing messages: preferences, deliveries by SMS and email, their attempts ---------------------------------
+
+
+class Preference(Entity, Base):
+    """What one recipient chose: channels on or off, language, time zone, quiet hours, the daily digest."""
+
+    __tablename__ = "preferences"
+
+    recipient: Mapped[str] = mapped_column(String(200), unique=True)
+    sms: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(16), default=outgoing.DEFAULT_LOCALE)
+    time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE)
+    # Local wall times, HH:MM; both or neither. May cross midnight (22:00 to 07:00).
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    digest_time: Mapped[str] = mapped_column(String(5), default="20:00")
+
+
+class Delivery(Entity, Base):
+    """One message to one recipient's address on one channel (sms or email), from the event that caused it.
+
+    Its words are rendered once, in the recipient's locale, when it is planned: what was sent is what is logged.
+    """
+
+    __tablename__ = "deliveries"
+
+    recipient: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    # Never shown unmasked by the API nor put in events.
+    address: Mapped[str] = mapped_column(String(320))
+    source_event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    event_type: Mapped[str] = mapped_column(String(200))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str] = mapped_column(String(16), default=outgoing.DEFAULT_LOCALE)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default=outgoing.PENDING)
+    # When the sender may take it: the next attempt, the end of quiet hours, the digest time. While a sender
+    # holds it, when another may take it over (a lease).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where in the provider chain it is, and how often that provider was tried.
+    provider_index: Mapped[int] = mapped_column(Integer, default=0)
+    provider_tries: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The provider of the last attempt, and why the delivery failed (or its last attempt did).
+    provider: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(String(1000))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For a message told in a daily digest: the digest's own delivery.
+    digest_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+    __table_args__ = (
+        # At most once per (event, recipient, channel): a redelivered or replayed event sends nothing twice.
+        Index("uq_deliveries_event_recipient_channel", "source_event_id", "recipient", "channel", unique=True),
+        Index("ix_deliveries_district_created", "district_id", "created_at", "id"),
+        Index("ix_deliveries_recipient_created", "recipient", "created_at", "id"),
+        Index("ix_deliveries_due", "state", "not_before"),
+    )
+
+    @property
+    def masked_address(self) -> str:
+        """The address as the API shows it: recognisable, not usable."""
+        return mask_phone(self.address) if self.channel == "sms" else outgoing.mask_email(self.address)
+
+
+class DeliveryAttempt(Base):
+    """Every attempt of a delivery: which provider, what came of it, and when."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("deliveries.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str] = mapped_column(String(200))
+    # ok | retryable | permanent
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(String(1000))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_delivery_attempts_delivery_number", "delivery_id", "number", unique=True),
     )

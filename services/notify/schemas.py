@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import marshmallow as ma
 
-from linli.services.notify import webhooks
-from linli.services.notify.domain import STATES
+from linli.services.notify import outgoing, webhooks
+from linli.services.notify.domain import OUTGOING_CHANNELS, STATES
 from linli.services.notify.templates import LOCALES
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
@@ -152,3 +152,117 @@ class DeliveryQuery(PageArgs):
 
 WebhookPage = page_schema(WebhookSchema)
 DeliveryPage = page_schema(DeliverySchema)
+
+
+# --- Outgoing messages: preferences and the delivery log ------------------------------------------------------
+
+_CLOCK_DOC = "a local time of day in the recipient's time zone, HH:MM (24 h)"
+
+
+def _clock(**kwargs: object) -> ma.fields.String:
+    return ma.fields.String(validate=ma.validate.Regexp(outgoing.CLOCK_PATTERN, error=_CLOCK_DOC),
+                            metadata={"description": _CLOCK_DOC, "pattern": outgoing.CLOCK_PATTERN,
+                                      "example": "22:00"}, **kwargs)  # type: ignore[arg-type]
+
+
+def _zone(value: str) -> None:
+    try:
+        outgoing.check_time_zone(value)
+    except ValueError as exc:
+        raise ma.ValidationError(str(exc)) from None
+
+
+class PreferencesSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True, allow_none=True, metadata={"description": "null: nothing chosen yet"})
+    district_id = ma.fields.String(dump_only=True, allow_none=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    updated_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    version = ma.fields.Integer(dump_only=True, metadata={"description": "0: the defaults, nothing stored"})
+    recipient = ma.fields.String(dump_only=True)
+    sms = ma.fields.Boolean(metadata={"description": "send SMS to this recipient"})
+    email = ma.fields.Boolean(metadata={"description": "send email to this recipient"})
+    locale = ma.fields.String(validate=ma.validate.OneOf(outgoing.LOCALES),
+                              metadata={"description": "the language messages are worded in"})
+    time_zone = ma.fields.String(metadata={"description": "IANA time zone of quiet hours and the digest time"})
+    quiet_start = ma.fields.String(allow_none=True, metadata={"description": "quiet hours start (local HH:MM)"})
+    quiet_end = ma.fields.String(allow_none=True, metadata={
+        "description": "quiet hours end (local HH:MM; before the start: they cross midnight)"})
+    digest = ma.fields.Boolean(metadata={"description": "gather non-urgent messages into one a day"})
+    digest_time = ma.fields.String(metadata={"description": "when the daily digest is sent (local HH:MM)"})
+
+
+class PreferencesUpdate(ma.Schema):
+    """The whole of a recipient's preferences: what is left out takes its default."""
+
+    sms = ma.fields.Boolean(load_default=True)
+    email = ma.fields.Boolean(load_default=True)
+    locale = ma.fields.String(load_default=outgoing.DEFAULT_LOCALE, validate=ma.validate.OneOf(outgoing.LOCALES))
+    time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_zone,
+                                 metadata={"description": "an IANA time zone, e.g. Asia/Shanghai"})
+    quiet_start = _clock(load_default=None, allow_none=True)
+    quiet_end = _clock(load_default=None, allow_none=True)
+    digest = ma.fields.Boolean(load_default=False)
+    digest_time = _clock(load_default="20:00")
+    district_id = ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=64), ma.validate.Regexp(_NO_SPACE, error="no spaces")],
+        metadata={"description": "operators only, when the recipient has no preferences yet: their district",
+                  "pattern": _NO_SPACE})
+
+    @ma.validates_schema
+    def _quiet_hours(self, data: dict[str, object], **_kwargs: object) -> None:
+        if (data.get("quiet_start") is None) != (data.get("quiet_end") is None):
+            field = "quiet_end" if data.get("quiet_start") is not None else "quiet_start"
+            raise ma.ValidationError("quiet hours need both a start and an end, or neither", field)
+
+
+class MessageAttemptSchema(ma.Schema):
+    number = ma.fields.Integer()
+    provider = ma.fields.String(metadata={"description": "the gateway, mail server or file sink tried"})
+    status = ma.fields.String(validate=ma.validate.OneOf(outgoing.OUTCOMES),
+                              metadata={"description": "ok, retryable (tried again or handed on) or permanent"})
+    error = ma.fields.String(allow_none=True)
+    attempted_at = ma.fields.AwareDateTime()
+    duration_ms = ma.fields.Integer()
+
+
+class MessageDeliverySchema(EntitySchema):
+    recipient = ma.fields.String()
+    channel = ma.fields.String(validate=ma.validate.OneOf(OUTGOING_CHANNELS))
+    address = ma.fields.String(attribute="masked_address",
+                               metadata={"description": "the phone number or e-mail address, masked"})
+    source_event_id = ma.fields.UUID(metadata={"description": "the event that caused it"})
+    event_type = ma.fields.String()
+    urgent = ma.fields.Boolean()
+    locale = ma.fields.String()
+    subject = ma.fields.String()
+    body = ma.fields.String(metadata={"description": "the words sent"})
+    state = ma.fields.String(validate=ma.validate.OneOf(outgoing.STATES), metadata={
+        "description": "pending, held (quiet hours), digest (kept for the daily digest), sent, failed, skipped "
+                       "(channel off)"})
+    not_before = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "when it is sent next: the next attempt, the end of quiet hours, the digest time"})
+    provider = ma.fields.String(allow_none=True, metadata={"description": "the provider of the last attempt"})
+    error = ma.fields.String(allow_none=True)
+    attempt_count = ma.fields.Integer()
+    segments = ma.fields.Integer(allow_none=True, metadata={"description": "SMS segments (70 chars, 67 when "
+                                                                           "concatenated)"})
+    sent_at = ma.fields.AwareDateTime(allow_none=True)
+    digest_id = ma.fields.UUID(allow_none=True, metadata={"description": "the digest that carried it"})
+
+
+class MessageDeliveryDetail(MessageDeliverySchema):
+    attempts = ma.fields.List(ma.fields.Nested(MessageAttemptSchema), metadata={"description": "oldest first"})
+
+
+class MessageDeliveryQuery(PageArgs):
+    recipient = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    event = ma.fields.UUID(metadata={"description": "the causing event's id (source_event_id)"})
+    event_type = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    channel = ma.fields.String(validate=ma.validate.OneOf(OUTGOING_CHANNELS))
+    status = ma.fields.String(validate=ma.validate.OneOf(outgoing.STATES))
+    from_ = ma.fields.AwareDateTime(data_key="from", validate=_moment,
+                                    metadata={"description": "created at or after this time"})
+    to = ma.fields.AwareDateTime(validate=_moment, metadata={"description": "created before this time"})
+
+
+MessageDeliveryPage = page_schema(MessageDeliverySchema)

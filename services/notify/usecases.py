@@ -14,12 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli.services.notify import domain, webhooks
+from linli.services.notify import domain, outgoing, webhooks
 from linli.services.notify.events import (
     NOTIFICATION_DELIVERED,
+    NOTIFICATION_FAILED,
     NOTIFICATION_READ,
+    PREFERENCES_UPDATED,
     WEBHOOK_CREATED,
     WEBHOOK_DISABLED,
     WEBHOOK_ENABLED,
@@ -27,7 +30,16 @@ from linli.services.notify.events import (
     WEBHOOK_TEST,
     WEBHOOK_UPDATED,
 )
-from linli.services.notify.models import Notification, Webhook, WebhookAttempt, WebhookDelivery, WebhookMessage
+from linli.services.notify.models import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    Preference,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookMessage,
+)
 from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.actors import OPERATOR, Actor
 from linli.shared.changes import edits, record
@@ -49,9 +61,16 @@ def notify_of_ticket(session: Session, *, district_id: str, template: str, ticke
                                     template=template, params=params, locale=DEFAULT_LOCALE,
                                     state=domain.UNREAD, source_event_id=source_event_id)
         session.add(notification)
-        record(session, NOTIFICATION_DELIVERED, notification)
+        session.flush()
+        # The inbox tells of its notifications with the schema of every delivery (`DeliveryData`).
+        record(session, NOTIFICATION_DELIVERED, notification, payload_of=_inbox_payload(notification, template))
         delivered.append(notification)
     return delivered
+
+
+def _inbox_payload(notification: Notification, template: str) -> dict[str, Any]:
+    fields = {column.key: getattr(notification, column.key) for column in Notification.__table__.columns}
+    return fields | {"event_type": f"tickets.{template}", "provider": None, "error": None}
 
 
 def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID, now: datetime) -> Notification:
@@ -348,3 +367,289 @@ def _judge_endpoint(session: Session, webhook: Webhook, status: int | None, now:
 
 def _clip(text: str | None, limit: int = 1000) -> str | None:
     return None if text is None else text[:limit]
+
+
+# --- Outgoing messages (SMS, email): preferences, delivery, the sender's claims and attempts ----------------------
+
+def preferences_of(session: Session, recipient: str) -> outgoing.Preferences:
+    """The recipient's choices, or the defaults for one who chose nothing."""
+    row = session.scalar(select(Preference).where(Preference.recipient == recipient))
+    if row is None:
+        return outgoing.Preferences()
+    return _preferences(row)
+
+
+def _preferences(row: Preference) -> outgoing.Preferences:
+    return outgoing.Preferences(
+        sms=row.sms, email=row.email, locale=row.locale, time_zone=row.time_zone,
+        quiet_start=outgoing.parse_clock_time(row.quiet_start) if row.quiet_start else None,
+        quiet_end=outgoing.parse_clock_time(row.quiet_end) if row.quiet_end else None,
+        digest=row.digest, digest_time=outgoing.parse_clock_time(row.digest_time))
+
+
+def deliver(session: Session, message: domain.Message, *, now: datetime) -> Delivery | None:
+    """Log and schedule one outgoing message; None (nothing sent) when this (event_id, recipient, channel) was
+    already delivered or planned — at most once, whatever redelivery or replay.
+
+    The recipient's preferences decide: channel off → `skipped`; urgent → `pending` now; daily digest → `digest`
+    until the digest time; in quiet hours → `held` until they end; otherwise `pending` now. The words are
+    rendered here, in the recipient's locale.
+    """
+    if message.channel not in domain.OUTGOING_CHANNELS:
+        raise ValueError(f"not an outgoing channel: {message.channel!r}")
+    key = (Delivery.source_event_id == message.event_id, Delivery.recipient == message.recipient,
+           Delivery.channel == message.channel)
+    if session.scalar(select(Delivery.id).where(*key)) is not None:
+        return None
+    prefs = preferences_of(session, message.recipient)
+    plan = outgoing.plan(prefs, message.channel, urgent=message.urgent, now=now)
+    subject, body = message.render(prefs.locale)
+    delivery = Delivery(
+        district_id=message.district_id, recipient=message.recipient, channel=message.channel,
+        address=message.address, source_event_id=message.event_id, event_type=message.event_type,
+        urgent=message.urgent, locale=prefs.locale, subject=_clip(subject, 500) or "", body=body,
+        state=plan.state, not_before=plan.not_before, provider_index=0, provider_tries=0, attempt_count=0,
+        segments=outgoing.sms_segments(body) if message.channel == domain.SMS else None)
+    try:
+        # A concurrent consumer of the same event may have planned it between the look and the insert.
+        with session.begin_nested():
+            session.add(delivery)
+            session.flush()
+    except IntegrityError:
+        return None
+    return delivery
+
+
+@dataclass(frozen=True)
+class MessageJob:
+    """A claimed delivery with what its provider needs, read in the claiming transaction."""
+
+    delivery_id: uuid.UUID
+    channel: str
+    provider_index: int
+    address: str
+    subject: str
+    body: str
+    segments: int | None
+
+    @property
+    def lane(self) -> tuple[str, int]:
+        """The provider it goes to: in-flight sends are counted per lane."""
+        return self.channel, self.provider_index
+
+
+def claim_due_messages(session: Session, now: datetime, *, limit: int, per_provider: int,
+                       in_flight: Mapping[tuple[str, int], int], lease: timedelta) -> list[MessageJob]:
+    """Take up to `limit` due deliveries (pending or held past `not_before`), at most `per_provider` in flight to
+    one provider counting `in_flight`; a claim pushes `not_before` a `lease` ahead (taken over if the sender dies).
+
+    Providers are served oldest-due first, so a slow provider's backlog never holds up another's messages; rows
+    another sender is taking are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL).
+    """
+    due_states = (outgoing.PENDING, outgoing.HELD)
+    lanes = (select(Delivery.channel, Delivery.provider_index, func.min(Delivery.not_before).label("first_due"))
+             .where(Delivery.state.in_(due_states), Delivery.not_before <= now)
+             .group_by(Delivery.channel, Delivery.provider_index).order_by("first_due"))
+    jobs: list[MessageJob] = []
+    for channel, index, _first in session.execute(lanes).all():
+        room = min(per_provider - in_flight.get((channel, index), 0), limit - len(jobs))
+        if len(jobs) >= limit:
+            break
+        if room <= 0:
+            continue
+        query = (select(Delivery)
+                 .where(Delivery.state.in_(due_states), Delivery.not_before <= now, Delivery.channel == channel,
+                        Delivery.provider_index == index)
+                 .order_by(Delivery.not_before).limit(room))
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        for delivery in session.scalars(query):
+            delivery.not_before = now + lease
+            jobs.append(MessageJob(delivery.id, delivery.channel, delivery.provider_index, delivery.address,
+                                   delivery.subject, delivery.body, delivery.segments))
+    session.flush()
+    return jobs
+
+
+@dataclass(frozen=True)
+class MessageAttempt:
+    """What one attempt came to, as the sender saw it."""
+
+    provider: str
+    outcome: outgoing.Outcome
+    attempted_at: datetime
+    duration_ms: int
+
+
+def record_message_attempt(session: Session, delivery_id: uuid.UUID, attempt: MessageAttempt, now: datetime, *,
+                           providers: int, retries: outgoing.Retries = outgoing.Retries()) -> Delivery | None:
+    """Log an attempt and decide (`outgoing.after_attempt`): sent, retried, handed on to the next provider, or
+    failed; `notification.delivered` / `notification.failed` when it comes to an end. A digest's end is also the
+    end of every message it carried."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
+    if delivery is None or delivery.state not in (outgoing.PENDING, outgoing.HELD):
+        return delivery
+    delivery.attempt_count += 1
+    session.add(DeliveryAttempt(delivery_id=delivery.id, number=delivery.attempt_count, provider=attempt.provider,
+                                status=attempt.outcome.kind, error=_clip(attempt.outcome.error),
+                                attempted_at=attempt.attempted_at, duration_ms=attempt.duration_ms))
+    tries = delivery.provider_tries + 1
+    decision = outgoing.after_attempt(attempt.outcome, provider_index=delivery.provider_index,
+                                      provider_tries=tries, providers=providers, now=now, retries=retries)
+    delivery.provider = attempt.provider
+    delivery.error = _clip(attempt.outcome.error)
+    delivery.state, delivery.provider_index, delivery.provider_tries, delivery.not_before = (
+        decision.state, decision.provider_index, decision.provider_tries, decision.not_before)
+    if decision.state == outgoing.SENT:
+        delivery.sent_at = now
+        record(session, NOTIFICATION_DELIVERED, delivery)
+    elif decision.state == outgoing.FAILED:
+        record(session, NOTIFICATION_FAILED, delivery)
+    else:
+        session.flush()
+    if delivery.event_type == outgoing.DIGEST_EVENT_TYPE and decision.state in (outgoing.SENT, outgoing.FAILED):
+        _end_digested(session, delivery, now)
+    return delivery
+
+
+def _end_digested(session: Session, digest: Delivery, now: datetime) -> None:
+    carried = session.scalars(select(Delivery).where(Delivery.digest_id == digest.id,
+                                                     Delivery.state == outgoing.DIGEST).order_by(Delivery.created_at))
+    for delivery in carried:
+        delivery.state, delivery.provider, delivery.not_before = digest.state, digest.provider, None
+        if digest.state == outgoing.SENT:
+            delivery.sent_at = now
+            delivery.error = None
+            record(session, NOTIFICATION_DELIVERED, delivery)
+        else:
+            delivery.error = _clip(f"the digest failed: {digest.error}")
+            record(session, NOTIFICATION_FAILED, delivery)
+
+
+def compose_digests(session: Session, now: datetime, *, limit: int = 100) -> list[Delivery]:
+    """Gather each recipient's messages kept for the digest whose time came into one message per channel, pending
+    at once; once per recipient, channel and local day (a second composition of that day finds its key taken)."""
+    query = (select(Delivery).where(Delivery.state == outgoing.DIGEST, Delivery.digest_id.is_(None),
+                                    Delivery.not_before <= now)
+             .order_by(Delivery.recipient, Delivery.channel, Delivery.created_at).limit(limit * 20))
+    if is_postgres(session):
+        # Another sender composing at the same moment takes the rows this one does not.
+        query = query.with_for_update(skip_locked=True)
+    waiting = list(session.scalars(query))
+    groups: dict[tuple[str, str, str], list[Delivery]] = {}
+    for delivery in waiting:
+        groups.setdefault((delivery.district_id, delivery.recipient, delivery.channel), []).append(delivery)
+    composed = []
+    for (district, recipient, channel), items in list(groups.items())[:limit]:
+        prefs = preferences_of(session, recipient)
+        day = outgoing.digest_day(prefs, min(item.not_before or now for item in items))
+        subject, body = outgoing.digest_text(prefs.locale, day, [(item.subject, item.body) for item in items])
+        key = uuid.uuid5(outgoing.DIGEST_NAMESPACE, f"{recipient}|{channel}|{day.isoformat()}")
+        digest = session.scalar(select(Delivery).where(Delivery.source_event_id == key,
+                                                       Delivery.recipient == recipient,
+                                                       Delivery.channel == channel))
+        if digest is not None:
+            # Today's digest is already out (or going): these came after it; they wait for tomorrow's.
+            tomorrow = outgoing.next_digest_at(prefs, now)
+            for item in items:
+                item.not_before = tomorrow
+            continue
+        digest = Delivery(district_id=district, recipient=recipient, channel=channel, address=items[-1].address,
+                          source_event_id=key, event_type=outgoing.DIGEST_EVENT_TYPE, urgent=False,
+                          locale=prefs.locale, subject=_clip(subject, 500) or "", body=body, state=outgoing.PENDING,
+                          not_before=now, provider_index=0, provider_tries=0, attempt_count=0,
+                          segments=outgoing.sms_segments(body) if channel == domain.SMS else None)
+        session.add(digest)
+        session.flush()
+        for item in items:
+            item.digest_id, item.not_before = digest.id, None
+        composed.append(digest)
+    session.flush()
+    return composed
+
+
+PREFERENCE_FIELDS = ("sms", "email", "locale", "time_zone", "quiet_start", "quiet_end", "digest", "digest_time")
+
+
+def _may_touch_preferences(actor: Actor, recipient: str, district_id: str | None) -> bool:
+    """The recipient themselves (a token whose `sub` is the recipient), or a caller of the recipient's district."""
+    return actor.sub == recipient or (district_id is not None and actor.sees(district_id))
+
+
+def get_preferences(session: Session, actor: Actor, recipient: str) -> Preference | None:
+    """The recipient's stored preferences; None when they chose nothing (the defaults apply). Another district's
+    recipient is not found."""
+    row = session.scalar(select(Preference).where(Preference.recipient == recipient))
+    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+        raise NotFound("preferences not found")
+    return row
+
+
+def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapping[str, Any], *,
+                    district_id: str | None = None, check_version: VersionCheck | None = None) -> Preference:
+    """Replace the recipient's preferences with `wanted` (what it leaves out takes its default); emits
+    `notify.preferences.updated` (private) when something changed.
+
+    Checked here as well as by the schema, since the rules bind whoever calls: an IANA time zone, quiet hours with
+    both ends or none, a known locale. What is already held or kept for the digest keeps its time.
+    """
+    if not outgoing.is_recipient(recipient):
+        raise ValidationFailed.field("recipient", "a recipient is <kind>:<id>, e.g. member:<uuid>")
+    row = session.scalar(select(Preference).where(Preference.recipient == recipient).with_for_update())
+    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+        raise NotFound("preferences not found")
+    if check_version is not None:
+        check_version(row.version if row is not None else 0)
+    values = _checked_preferences(wanted)
+    if row is None:
+        district = _webhook_district(actor, district_id)
+        if district == OPERATOR:
+            raise ValidationFailed.field("district_id", "preferences belong to one district")
+        row = Preference(district_id=district, recipient=recipient, **values)
+        session.add(row)
+        record(session, PREFERENCES_UPDATED, row)
+        return row
+    if district_id is not None and district_id != row.district_id:
+        raise ValidationFailed.field("district_id", "the recipient's preferences belong to another district")
+    changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(row, name, value)
+        record(session, PREFERENCES_UPDATED, row)
+    return row
+
+
+def _checked_preferences(wanted: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = outgoing.Preferences()
+    unknown = set(wanted) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise ValueError(f"not preferences: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {
+        "sms": bool(wanted.get("sms", defaults.sms)), "email": bool(wanted.get("email", defaults.email)),
+        "locale": wanted.get("locale") or defaults.locale, "time_zone": wanted.get("time_zone") or defaults.time_zone,
+        "digest": bool(wanted.get("digest", defaults.digest)),
+        "digest_time": wanted.get("digest_time") or defaults.digest_time.strftime("%H:%M"),
+        "quiet_start": wanted.get("quiet_start"), "quiet_end": wanted.get("quiet_end"),
+    }
+    if values["locale"] not in outgoing.LOCALES:
+        raise ValidationFailed.field("locale", f"one of {', '.join(outgoing.LOCALES)}")
+    try:
+        outgoing.check_time_zone(values["time_zone"])
+    except ValueError as exc:
+        raise ValidationFailed.field("time_zone", str(exc)) from None
+    times = {}
+    for name in ("quiet_start", "quiet_end", "digest_time"):
+        try:
+            times[name] = outgoing.parse_clock_time(values[name]) if values[name] is not None else None
+        except ValueError as exc:
+            raise ValidationFailed.field(name, str(exc)) from None
+    try:
+        outgoing.check_quiet_hours(times["quiet_start"], times["quiet_end"])
+    except ValueError as exc:
+        raise ValidationFailed.field("quiet_end" if times["quiet_start"] else "quiet_start", str(exc)) from None
+    return values
+
+
+def delivery_attempts(session: Session, delivery_id: uuid.UUID) -> list[DeliveryAttempt]:
+    return list(session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
+                                .order_by(DeliveryAttempt.number)))

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 TERM_MONTHS = (1, 2, 3, 6, 12)
+# A term is told ending soon this many days before it ends; its chair's report is due this many days after.
+DEFAULT_ENDING_SOON_DAYS, DEFAULT_REPORT_DUE_DAYS = 7, 14
 # The only state for now; pausing and ending a rotation may come later.
 ACTIVE = "active"
 

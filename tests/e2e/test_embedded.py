@@ -58,6 +58,9 @@ def test_demo_data_crossed_all_four_services(embedded):
     assert "3栋楼道灯坏了" in notes[0]["title"]
     status, rotations = call("GET", f"{base}/rotation/v1/rotations", token)
     assert status == 200 and len(rotations["items"]) == 1
+    status, meetings = call("GET", f"{base}/rotation/v1/meetings", token)
+    assert status == 200 and len(meetings["items"]) == 4
+    assert {(m["local_time"], m["convenor_name"]) for m in meetings["items"]} == {("14:30", "张书记")}
     status, members = call("GET", f"{base}/registry/v1/members", token)
     assert status == 200 and sorted(m["name"] for m in members["items"]) == ["刘医生", "陈老师"]
     status, check_ins = call("GET", f"{base}/registry/v1/check-ins?state=confirmed", token)

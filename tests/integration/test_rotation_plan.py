@@ -155,7 +155,7 @@ def test_every_rotation_event_reaches_the_exchange(live, bus, run_threads):
     first_start = datetime.fromisoformat(terms[0]["starts_at"])
     assert rotation.rt.clock(now=lambda: first_start).tick() >= 2
     expected = ["rotation.rotation.created", "rotation.rotation.updated", "rotation.schedule.changed",
-                "rotation.gap.found", "rotation.override.created", "rotation.override.cancelled",
+                "rotation.schedule.gap_found", "rotation.override.created", "rotation.override.cancelled",
                 "rotation.swap.requested", "rotation.swap.accepted", "rotation.swap.declined",
                 "rotation.swap.expired", "rotation.term.started"]
     wait_for(lambda: all(collector.of_type(key) for key in expected), timeout=30,
@@ -164,7 +164,7 @@ def test_every_rotation_event_reaches_the_exchange(live, bus, run_threads):
     assert started["data"]["organization_name"] in units and started["data"]["starts_on"] == starts_on
     [expired] = collector.of_type("rotation.swap.expired")
     assert expired["subject"] == swaps[2]["id"] and expired["data"]["committee_name"] == "星光社区大党委"
-    assert collector.of_type("rotation.gap.found")[0]["data"]["committee_name"] == "棠城社区大党委"
+    assert collector.of_type("rotation.schedule.gap_found")[0]["data"]["committee_name"] == "棠城社区大党委"
     collector.close()
 
 

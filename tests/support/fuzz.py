@@ -450,22 +450,73 @@ def seed_rotation(sut: ServiceUnderTest) -> Seed:
     pairs = [(a, b) for a in upcoming for b in upcoming if a["organization_id"] != b["organization_id"]]
     swaps = [_created(sut.client.post("/v1/swaps", json={"term_id": a["id"], "with_term_id": b["id"],
                                                          "reason": "迎检"}, headers=op))["id"] for a, b in pairs[:2]]
-    terms = [t["id"] for t in upcoming] + [t["id"] for t in future]
+    # The clock at April 2024 ends the first terms, so their chairs have reports to give (one given already).
+    sut.rt.clock(now=lambda: datetime(2024, 4, 10, tzinfo=UTC)).tick()
+    reports = sut.client.get(f"/v1/term-reports?rotation_id={rotations[0]}", headers=op).json["items"]
+    _created(sut.client.post("/v1/term-reports", json={
+        "term_id": reports[-1]["term_id"], "organization_id": reports[-1]["organization_id"], "text": "任期述职"},
+        headers=op))
+    terms = [t["id"] for t in upcoming] + [t["id"] for t in future] + [r["term_id"] for r in reports]
+    meetings = _seed_rotation_meetings(sut, op, [c for c, _ in taken], units)
     return Seed(district, {
+        **meetings,
         "rotation_id": rotations,
         "committee_id": [c for c, _ in taken] + free,
         # The ends of the calendar, and month ends that adding months must clamp.
         "starts_on": ["0001-01-01", "9999-12-31", "9999-10-31", "2024-02-29", "2024-01-31"],
         "time_zone": ["Asia/Shanghai", "America/Santiago", "Mars/Olympus_Mons"],
-        "organization_id": units,
+        "organization_id": units + [r["organization_id"] for r in reports],
         "order": [units[:3], units[2:]],
+        "report_id": [r["id"] for r in reports],
+        "text": ["本任期召开联席会议三次，办结群众诉求十二件。"],
         "term_id": terms,
         "with_term_id": terms,
         "override_id": overrides,
         "swap_id": swaps,
         "cursor": _cursors(sut, op, "/v1/rotations", "/v1/committees", "/v1/terms", "/v1/overrides", "/v1/swaps",
-                           f"/v1/rotations/{rotations[0]}/schedule", f"/v1/rotations/{rotations[0]}/history"),
+                           f"/v1/rotations/{rotations[0]}/schedule", f"/v1/rotations/{rotations[0]}/history",
+                           "/v1/term-reports", "/v1/meetings", "/v1/feeds"),
     })
+
+
+def _seed_rotation_meetings(sut: ServiceUnderTest, op: dict[str, str], committees: list[str],
+                            units: list[str]) -> dict[str, list[Any]]:
+    """Meeting rules of both districts' committees, meetings in each state (a scheduled one whose time has come
+    first, so holding it reaches its 200), and feeds with their secret tokens."""
+    from sqlalchemy import update
+
+    from linli.services.rotation.models import Meeting
+
+    soon = (datetime.now(UTC) + timedelta(days=30)).date()
+    for committee in committees:
+        r = sut.client.put(f"/v1/committees/{committee}/meeting-rule", json={
+            "rrule": "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYDAY=2TU", "starts_on": soon.isoformat(), "place": "社区会议室"},
+            headers=op)
+        assert r.status_code == 200, r.get_data(as_text=True)
+    planned = sut.client.get(f"/v1/meetings?committee_id={committees[0]}&limit=10", headers=op).json["items"]
+    begun, cancelled = planned[0]["id"], planned[1]["id"]
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with sut.rt.factory() as session:
+        session.execute(update(Meeting).where(Meeting.id == uuid.UUID(begun)).values(
+            starts_at=past, ends_at=past + timedelta(hours=2)))
+        session.commit()
+    assert sut.client.post(f"/v1/meetings/{cancelled}/cancel", json={"reason": "防汛"}, headers=op).status_code == 200
+    ad_hoc = _created(sut.client.post("/v1/meetings", json={
+        "committee_id": committees[1], "date": soon.isoformat(), "time": "19:00"}, headers=op))["id"]
+    feeds = [_created(sut.client.post("/v1/feeds", json=body, headers=op)) for body in (
+        {"committee_id": committees[0]}, {"organization_id": units[0]}, {"committee_id": committees[1]})]
+    return {
+        "meeting_id": [begun, cancelled, ad_hoc, *(m["id"] for m in planned[2:])],
+        "feed_id": [f["id"] for f in feeds],
+        "token": [f["token"] for f in feeds],
+        "rrule": ["FREQ=WEEKLY;INTERVAL=2", "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYDAY=2TU", "FREQ=HOURLY",
+                  "FREQ=MONTHLY;INTERVAL=3"],
+        "date": [soon.isoformat(), "2020-01-01"],
+        "time": ["09:30", "19:00"],
+        "local_time": ["09:30"],
+        "attendance": [[{"organization_id": units[0], "status": "present"}], []],
+        "decisions": [[{"ticket_id": str(uuid.uuid4()), "kind": "dispatch", "unit_ids": units[:1]}], []],
+    }
 
 
 def seed_notify(sut: ServiceUnderTest) -> Seed:
@@ -480,11 +531,16 @@ def seed_notify(sut: ServiceUnderTest) -> Seed:
             assert sut.deliver(key, ticket) == "applied"
     r = sut.client.get("/v1/notifications?limit=200", headers=op)
     assert r.status_code == 200 and r.json["items"], r.get_data(as_text=True)
+    webhooks = _seed_notify_webhooks(sut, op, district, other)
+    deliveries = _seed_notify_deliveries(sut, op, compounds)
     return Seed(district, {
         "notification_id": [item["id"] for item in r.json["items"]],
         "recipient": [f"compound:{compound}" for compound in compounds.values()],
-        **_seed_notify_webhooks(sut, op, district, other),
-        "cursor": _cursors(sut, op, "/v1/notifications", "/v1/webhooks"),
+        **webhooks,
+        **deliveries,
+        # Webhook deliveries first: /v1/webhooks/{webhook_id}/deliveries/{delivery_id} pairs the first of each.
+        "delivery_id": webhooks["delivery_id"] + deliveries["delivery_id"],
+        "cursor": _cursors(sut, op, "/v1/notifications", "/v1/webhooks", "/v1/deliveries"),
     })
 
 
@@ -520,6 +576,45 @@ def _seed_notify_webhooks(sut: ServiceUnderTest, op: dict[str, str], district: s
         "district_id": [district, other, "*"],
         "overlap_hours": [0, 24],
         "cursor": _cursors(sut, op, "/v1/webhooks", *(f"/v1/webhooks/{w}/deliveries" for w in webhooks[:1])),
+    }
+
+
+def _seed_notify_deliveries(sut: ServiceUnderTest, op: dict[str, str], compounds: dict[str, str]
+                            ) -> dict[str, list[Any]]:
+    """Preferences of both districts' recipients, and SMS and email deliveries with an attempt each."""
+    from datetime import UTC, datetime
+
+    from linli.services.notify import domain, outgoing, usecases
+    from linli.services.notify.sender import Sender, SenderSettings
+
+    for owner, compound in compounds.items():
+        body = {"district_id": owner, "locale": "en", "quiet_start": "22:00", "quiet_end": "07:00"}
+        r = sut.client.put(f"/v1/preferences/compound:{compound}", json=body, headers=op)
+        assert r.status_code == 200, r.get_data(as_text=True)
+
+    class Busy:
+        name = "gw1"
+
+        def send(self, message: Any, timeout: float) -> outgoing.Outcome:
+            return outgoing.Outcome(outgoing.RETRYABLE, "HTTP 503")
+
+    now = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # noon in Beijing: outside the quiet hours
+    with sut.rt.factory() as session:
+        for owner, compound in compounds.items():
+            for channel, address in (("sms", "13800001111"), ("email", "zhang@example.cn")):
+                usecases.deliver(session, domain.Message(owner, uuid.uuid4(), "tickets.ticket.overdue",
+                                                         f"compound:{compound}", channel, address, False,
+                                                         lambda locale: ("超期", "楼道灯不亮")), now=now)
+        session.commit()
+    Sender(sut.rt.factory, SenderSettings(sms=[Busy()], email=[Busy()]), now=lambda: now).round()
+    r = sut.client.get("/v1/deliveries?limit=200", headers=op)
+    assert r.status_code == 200 and len(r.json["items"]) == 4, r.get_data(as_text=True)
+    return {
+        "delivery_id": [item["id"] for item in r.json["items"]],
+        "time_zone": ["Asia/Shanghai", "America/Santiago", "Mars/Olympus_Mons"],
+        "quiet_start": ["22:00", "00:00"],
+        "quiet_end": ["07:00", "23:59"],
+        "digest_time": ["20:00"],
     }
 
 

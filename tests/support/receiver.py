@@ -16,6 +16,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Hold the answer until this is set (or the receiver closes): an endpoint that hangs.
     hang: threading.Event | None = None
+    body: bytes = b"ok"
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,9 @@ class Receiver:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Length", "2")
+                    self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(b"ok")
+                    self.wfile.write(reply.body)
 
             def log_message(self, *_: Any) -> None:
                 pass

@@ -5,6 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from linli.shared.bus import ConfirmingPublisher, OutgoingMessage
+from linli.shared.config import BusSettings
+from linli.shared.events import CATALOGUE, encode, envelope
+
 
 def closed_ticket(district_id: str, compound_id: str, participants: list[dict[str, Any]], *,
                   closed_at: str = "2025-03-01T17:30:00+00:00", **fields: Any) -> dict[str, Any]:
@@ -20,3 +24,44 @@ def closed_ticket(district_id: str, compound_id: str, participants: list[dict[st
                  "reason": None, "note": None, "unit_ids": []},
         **fields,
     }
+
+
+def moved_ticket(verb: str, state: str, *, ticket_id: str, district_id: str, compound_id: str,
+                 community_id: str | None, version: int, at: str, **fields: Any) -> dict[str, Any]:
+    """A payload of tickets' lifecycle event `tickets.ticket.<verb>` (matching its contract): the ticket in `state`
+    after the move at `at`. On `overdue`, `at` is the deadline that passed (`stage_due_at`)."""
+    payload: dict[str, Any] = {
+        "id": ticket_id, "district_id": district_id, "compound_id": compound_id, "building_id": None,
+        "kind": "problem", "urgency": "normal", "source": "resident", "title": "小区路灯不亮",
+        "description": "5栋门口路灯坏了两周", "category": "facilities", "address": None, "lat": None, "lon": None,
+        "attachments": [], "reporter_name": "李大爷", "reporter_phone": "139****1234", "state": state,
+        "due_at": at, "overdue": verb == "overdue", "stage": None, "created_at": at, "version": version,
+    }
+    if verb == "submitted":
+        return {**payload, **fields}
+    payload.update({"community_id": community_id, "compound_name": "星光小区", "parts": []})
+    if verb in ("overdue", "due_soon"):
+        payload.update({"stage": "resolve", "stage_due_at": at, "unit_ids": [], "escalation": None})
+    else:
+        payload.update({"member_id": None, "master_id": None, "rating": None, "rating_comment": None})
+        payload["move"] = {"verb": verb, "from_state": "escalated", "to_state": state, "actor": "clerk", "at": at,
+                           "reason": None, "note": None, "unit_ids": [], "member_id": None}
+    if verb == "closed":
+        payload.update({"closed_reason": None, "closed_at": at, "participants": []})
+    return {**payload, **fields}
+
+
+def publish(bus: BusSettings, key: str, data: dict[str, Any], *, district: str) -> dict[str, Any]:
+    """Publish an event on the bus as its producing service would, its payload checked against the contract that
+    service declares (so a test payload cannot drift from it)."""
+    event_type = CATALOGUE[key]
+    event_type.validate(data)
+    event = envelope(event_type, subject=str(data["id"]), data=data, district=district, traceparent=None)
+    publisher = ConfirmingPublisher(bus)
+    try:
+        publisher.publish([OutgoingMessage(routing_key=key, body=encode(event), message_id=event["id"],
+                                           exchange=bus.private_exchange if event_type.private else None,
+                                           must_route=False)])
+    finally:
+        publisher.close()
+    return event

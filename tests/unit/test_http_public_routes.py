@@ -1,6 +1,7 @@
-"""The JWT is needed by every route of the suite but health, metrics, docs and the Open311 GeoReport v2 routes a
-public standard opens: its GETs and its api_key POST. The exemption is per operation (`@public`), not per path, so
-nothing else under /open311/v2 or anywhere else slips through."""
+"""The JWT is needed by every route of the suite but health, metrics, docs, the Open311 GeoReport v2 routes a
+public standard opens (its GETs and its api_key POST) and rotation's calendar feeds, reached by their secret URL.
+The exemption is per operation (`@public`), not per path, so nothing else under /open311/v2 or anywhere else slips
+through."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ OPEN311 = {
     ("tickets", "GET", "/open311/v2/requests/<service_request_id>.<format>"),
     ("tickets", "GET", "/open311/v2/tokens/<token>.<format>"),
 }
+# Calendar apps subscribe to a URL; the secret token in it is the key (DESIGN.md, "HTTP conventions").
+FEEDS = {("rotation", "GET", "/v1/feeds/<token>.ics")}
 
 
 def _operations(app):
@@ -57,7 +60,7 @@ def test_only_the_open311_operations_answer_without_a_token(make_service, servic
         else:
             assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer"), (key, r.status_code)
     assert checked >= 3
-    assert public == {op for op in OPEN311 if op[0] == service}
+    assert public == {op for op in OPEN311 | FEEDS if op[0] == service}
 
 
 def test_the_open311_post_is_refused_without_its_api_key_and_a_jwt_is_no_substitute(make_service):

@@ -54,8 +54,8 @@ def test_use_cases_and_domain_rules_run_without_flask(service):
 
 # Domain rules kept in modules of their own besides domain.py (the chair's planner, webhook rules, evaluation sums):
 # plain Python too.
-PLAIN_RULES = ["rotation/schedule.py", "notify/webhooks.py", "registry/evaluation.py", "tickets/rates.py",
-               "tickets/stats_files.py"]
+PLAIN_RULES = ["rotation/schedule.py", "rotation/meetings.py", "rotation/calendars.py", "notify/webhooks.py",
+               "notify/outgoing.py", "registry/evaluation.py", "tickets/rates.py", "tickets/stats_files.py"]
 
 
 @pytest.mark.parametrize("module", PLAIN_RULES)

@@ -326,7 +326,7 @@ def test_the_notify_worker_and_the_embedded_mode_run_the_dispatcher_beside_the_r
     stop = threading.Event()
     threads = start_producers(sut.rt, stop, clock=False)
     try:
-        assert sorted(thread.name for thread in threads) == ["notify-relay", "notify-webhooks"]
+        assert sorted(thread.name for thread in threads) == ["notify-messages", "notify-relay", "notify-webhooks"]
         assert all(thread.is_alive() for thread in threads)
     finally:
         stop.set()

@@ -76,7 +76,8 @@ def test_create_rotation_emits_event_and_schedules_term_zero(make_service):
     [event] = _events(sut, "rotation.rotation.created")
     assert event["subject"] == rotation["id"] and event["district"] == YONGCHUAN
     assert event["data"]["starts_on"] == "2024-03-01" and event["data"]["version"] == 1
-    assert _pending_timers(sut) == [("term.start", rotation["id"], utc(2024, 2, 29, 23), {"index": 0})]
+    assert _pending_timers(sut) == [("rotation.milestone", rotation["id"], utc(2024, 2, 29, 23),
+                                     {"index": 0, "part": 0, "milestone": "started"})]
 
 
 def test_unknown_or_foreign_committee_is_422_naming_committee_id(make_service):
@@ -171,17 +172,21 @@ def test_clock_starts_each_term_once_and_catches_up_in_order(make_service):
         "committee_name": "星光社区大党委", "index": 0, "part": 0, "organization_id": None,
         "organization_name": None, "starts_at": "2023-12-31T16:00:00Z", "ends_at": "2024-01-31T16:00:00Z",
         "starts_on": "2024-01-01", "ends_on": "2024-01-31"}
-    assert _pending_timers(sut) == [("term.start", rotation["id"], utc(2024, 1, 31, 16), {"index": 1})]
+    # A chairless term is told ending but not ending soon: there is no chair to remind.
+    assert _pending_timers(sut) == [("rotation.milestone", rotation["id"], utc(2024, 1, 31, 16),
+                                     {"index": 0, "part": 0, "milestone": "ended"})]
 
     assert sut.rt.clock(now=lambda: utc(2024, 1, 10)).tick() == 0
     assert len(_events(sut, "rotation.term.started")) == 1
 
-    # Down from January to March: terms 1 and 2 are both overdue.
-    assert sut.rt.clock(now=lambda: utc(2024, 3, 5)).tick() == 2
+    # Down from January to March: terms 1 and 2 are both overdue; the rotation's one timer tells them in order.
+    assert sut.rt.clock(now=lambda: utc(2024, 3, 5)).tick() == 1
     assert [e["data"]["index"] for e in _events(sut, "rotation.term.started")] == [0, 1, 2]
     assert [e["data"]["starts_at"] for e in _events(sut, "rotation.term.started")][1:] == [
         "2024-01-31T16:00:00Z", "2024-02-29T16:00:00Z"]
-    assert _pending_timers(sut) == [("term.start", rotation["id"], utc(2024, 3, 31, 16), {"index": 3})]
+    assert [e["data"]["index"] for e in _events(sut, "rotation.term.ended")] == [0, 1]
+    assert _pending_timers(sut) == [("rotation.milestone", rotation["id"], utc(2024, 3, 31, 16),
+                                     {"index": 2, "part": 0, "milestone": "ended"})]
     assert sut.rt.clock(now=lambda: utc(2024, 3, 5)).tick() == 0
 
 

@@ -105,20 +105,21 @@ def test_setting_up_plans_the_terms_in_join_order_and_schedules_term_zero(factor
     assert changed["data"]["cause"] == "rotation_created" and changed["data"]["committee_name"] == "星光社区大党委"
     assert len(changed["data"]["added"]) == 23 and changed["data"]["cancelled"] == []  # Jan 2024 to Nov 2025
     assert changed["data"]["added"][0]["organization_name"] == "永川区人民医院"
-    assert committed_events(factory, "rotation.gap.found") == []
-    assert pending_timers(factory) == [("term.start", str(rotation.id), utc(2023, 12, 31, 16), {"index": 0})]
+    assert committed_events(factory, "rotation.schedule.gap_found") == []
+    assert pending_timers(factory) == [("rotation.milestone", str(rotation.id), utc(2023, 12, 31, 16),
+                                        {"index": 0, "part": 0, "milestone": "started"})]
 
 
 def test_a_committee_without_units_gets_gaps_announced_once(factory):
     empty = World(factory)
     rotation = empty.rotation()
-    [gaps] = committed_events(factory, "rotation.gap.found")
+    [gaps] = committed_events(factory, "rotation.schedule.gap_found")
     assert gaps["subject"] == str(rotation.id) and len(gaps["data"]["gaps"]) == 23
     assert {g["organization_id"] for g in gaps["data"]["gaps"]} == {None}
     # A unit joining fills every gap; nothing new is announced as a gap.
     empty.feed(empty.stint("A", joined_on=date(2023, 11, 1)))
     assert set(empty.chairs(rotation, 30)) == {"A"}
-    assert len(committed_events(factory, "rotation.gap.found")) == 1
+    assert len(committed_events(factory, "rotation.schedule.gap_found")) == 1
 
 
 def test_an_explicit_order_and_a_zone_of_its_own(world):
@@ -160,7 +161,9 @@ def test_starting_a_term_announces_its_chair_ends_the_last_and_moves_the_horizon
     assert [e["data"]["organization_name"] for e in started] == ["永川区人民医院", "永川供电公司"]
     assert started[1]["data"]["starts_on"] == "2024-02-01" and started[1]["data"]["ends_on"] == "2024-02-29"
     assert horizon == 23 and len(world.chairs(rotation, 100)) == 26  # two years from February 10: to Feb 2026
-    assert pending_timers(factory)[0] == ("term.start", str(rotation.id), utc(2024, 2, 29, 16), {"index": 2})
+    # The rotation's timer is due at its next milestone: term 0's report falling due.
+    assert pending_timers(factory) == [("rotation.milestone", str(rotation.id), utc(2024, 2, 14, 16),
+                                        {"index": 0, "part": 0, "milestone": "report_due"})]
     # Before its start, or for a rotation that is gone, nothing is announced.
     assert world.act(usecases.start_term, rotation.id, 3, utc(2024, 3, 1)) is None
     assert world.act(usecases.start_term, uuid.uuid4(), 0, utc(2024, 1, 10)) is None
