@@ -109,6 +109,7 @@ from linli.services.registry.schemas import (
 )
 from linli.shared.db import utcnow
 from linli.shared.errors import NotFound, ValidationFailed
+from linli.shared.http import spreadsheets as spreadsheet_answers
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.guards import json_body, raw_text
@@ -846,25 +847,22 @@ class Evaluations(MethodView):
         else:
             table = usecases.evaluate_organization(db(), who, args["organization_id"], year=args["year"])
         shown = [_evaluation_shown(row, who.has(PII_SCOPE)) for row in table.rows]
-        vary = {"Vary": "Accept, Accept-Language"}
-        if request.accept_mimetypes.best_match(["application/json", evaluation_files.MEDIA_TYPE],
-                                               default="application/json") == evaluation_files.MEDIA_TYPE:
-            return _evaluation_file(table, shown, vary)
-        return _evaluation_json(table, shown), 200, vary
+        if spreadsheet_answers.wants_csv():
+            return _evaluation_file(table, shown)
+        return _evaluation_json(table, shown), 200, spreadsheet_answers.VARY
 
 
 def _evaluation_shown(row: Any, pii: bool) -> Any:
     return row if pii else dataclasses.replace(row, phone=mask_phone(row.phone))
 
 
-def _evaluation_file(table: usecases.EvaluationTable, rows: list[Any], headers: dict[str, str]) -> Response:
-    language = evaluation_files.language_of(request.accept_languages.best_match(["zh-CN", "zh", "en"]))
+def _evaluation_file(table: usecases.EvaluationTable, rows: list[Any]) -> Response:
+    language = spreadsheet_answers.language()
     subject_id = table.organization.id if table.organization else table.member_id
     title = table.organization.name if table.organization else rows[0].name
     body = evaluation_files.csv_of(rows, table.categories, table.compound_names, language)
-    return Response(body, mimetype=evaluation_files.MEDIA_TYPE, headers={
-        **headers, "Content-Language": "zh-CN" if language == "zh" else "en",
-        "Content-Disposition": evaluation_files.disposition(title, table.year.number, subject_id, language)})
+    return spreadsheet_answers.csv_answer(body, language,
+                                          evaluation_files.disposition(title, table.year.number, subject_id, language))
 
 
 def _evaluation_json(table: usecases.EvaluationTable, rows: list[Any]) -> dict[str, Any]:

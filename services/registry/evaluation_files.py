@@ -6,11 +6,8 @@ values in Chinese, or English. Phones come as the caller may see them (masked or
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Mapping, Sequence
-from urllib.parse import quote
 
 from linli.services.registry.domain import RESOURCE_CATEGORIES
 from linli.services.registry.evaluation import (
@@ -20,10 +17,11 @@ from linli.services.registry.evaluation import (
     Evaluation,
     hours,
 )
+from linli.shared import spreadsheets
+from linli.shared.spreadsheets import BOM, LANGUAGES, MEDIA_TYPE, language_of
 
-MEDIA_TYPE = "text/csv"
-LANGUAGES = ("zh", "en")
-BOM = "\ufeff"
+# Kept importable from here, where the evaluations' callers have always found them.
+__all__ = ["BOM", "LANGUAGES", "MEDIA_TYPE", "csv_of", "disposition", "header", "language_of", "row"]
 
 _HEAD = {
     "name": ("姓名", "Name"),
@@ -55,17 +53,7 @@ _VALUES: dict[object, tuple[str, str]] = {
     True: ("是", "yes"),
     False: ("否", "no"),
 }
-# A cell starting with one of these is a formula to a spreadsheet; a leading apostrophe keeps it text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def language_of(wanted: str | None) -> str:
-    """`en` for an English language tag, `zh` otherwise (the default)."""
-    return "en" if wanted and wanted.lower().startswith("en") else "zh"
-
-
-def _text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+_text = spreadsheets.text
 
 
 def _category_label(code: str, index: int) -> str:
@@ -107,11 +95,8 @@ def row(evaluation: Evaluation, categories: Sequence[str], compound_names: Mappi
 def csv_of(evaluations: Sequence[Evaluation], categories: Sequence[str], compound_names: Mapping[uuid.UUID, str],
            language: str) -> bytes:
     """The table as CSV bytes, byte-order mark first."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(header(categories, language))
-    writer.writerows(row(evaluation, categories, compound_names, language) for evaluation in evaluations)
-    return (BOM + out.getvalue()).encode("utf-8")
+    return spreadsheets.csv_of(header(categories, language),
+                               (row(evaluation, categories, compound_names, language) for evaluation in evaluations))
 
 
 def disposition(title: str, year: int, subject_id: uuid.UUID, language: str) -> str:
@@ -120,4 +105,4 @@ def disposition(title: str, year: int, subject_id: uuid.UUID, language: str) -> 
     An ASCII `filename` for old clients, the UTF-8 one in `filename*` (RFC 6266) for the others.
     """
     named = f"{title}-{year}年度党员双向评价.csv" if language == "zh" else f"{title}-evaluations-{year}.csv"
-    return f"attachment; filename=\"evaluations-{year}-{subject_id}.csv\"; filename*=UTF-8''{quote(named, safe='')}"
+    return spreadsheets.attachment(f"evaluations-{year}-{subject_id}.csv", named)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.tickets import domain, usecases
+from linli.services.tickets import domain, rates, stats_files, usecases
 from linli.services.tickets.models import Compound, Open311Key, Ticket, TicketComment, TicketMove
 from linli.services.tickets.schemas import (
     CategoryPage,
@@ -42,6 +43,8 @@ from linli.services.tickets.schemas import (
     SimilarPage,
     SimilarQuery,
     StartBody,
+    StatsQuery,
+    StatsSchema,
     SuggestionPage,
     TicketCreate,
     TicketPage,
@@ -49,7 +52,10 @@ from linli.services.tickets.schemas import (
     TicketSchema,
     TicketSubmittedSchema,
 )
+from linli.services.tickets.stats import ticket_stats
+from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import utcnow
+from linli.shared.http import spreadsheets as spreadsheet_answers
 from linli.shared.http.auth import in_district, principal, requires, visible_or_404
 from linli.shared.http.conditional import check_if_match, etag
 from linli.shared.http.operations import secret_answer
@@ -112,13 +118,23 @@ class Tickets(MethodView):
     @tickets.arguments(TicketQuery, location="query")
     @tickets.response(200, TicketPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List tickets, newest first (reporters' phone numbers masked unless you hold tickets:pii)"""
+        """List tickets, newest first (reporters' phone numbers masked unless you hold tickets:pii)
+
+        `from`/`to` narrow them to those submitted in a period (a day is its midnight in Asia/Shanghai; `to` is
+        excluded).
+        """
         stmt = in_district(select(Ticket), Ticket.district_id)
         for name in ("state", "compound_id", "kind", "urgency", "master_id"):
             if name in args:
                 stmt = stmt.where(getattr(Ticket, name) == args[name])
         if "overdue" in args:
             stmt = stmt.where(Ticket.overdue.is_(args["overdue"]))
+        if "category" in args:
+            stmt = stmt.where(Ticket.category == args["category"])
+        if "starts" in args:
+            stmt = stmt.where(Ticket.created_at >= rates.instant(args["starts"], DEFAULT_TIME_ZONE))
+        if "ends" in args:
+            stmt = stmt.where(Ticket.created_at < rates.instant(args["ends"], DEFAULT_TIME_ZONE))
         page = paginate(db(), stmt, Ticket, args["limit"], args["cursor"])
         return {**page, "items": [_shown(ticket) for ticket in page["items"]]}
 
@@ -512,3 +528,48 @@ class Open311KeyRevocation(MethodView):
         """Revoke an api_key for good: the client's next POST answers 403 (a revoked key: 409)"""
         key = usecases.revoke_open311_key(db(), principal(), key_id, utcnow(), **body)
         return key, 200, {"ETag": etag(key.version)}
+
+
+# --- The rates (三率) -------------------------------------------------------------------------------------------------
+
+stats = Blueprint("stats", __name__, url_prefix="/v1/stats",
+                  description="The response, resolution, satisfaction and on-time rates (docs/tickets-stats.md).")
+
+_STATS_CSV = {"type": "string", "description": (
+    "UTF-8 with a byte-order mark (so Excel reads the Chinese); a header row, then one row per group: its name and "
+    "id, then the figures of the JSON answer in its order, an empty cell for a null rate. Headers in Chinese, in "
+    "English with `Accept-Language: en`")}
+_STATS_ANSWER = "the figures: JSON by default; with `Accept: text/csv`, the same table as a CSV file"
+
+
+@stats.route("")
+class Stats(MethodView):
+    @requires("tickets:read")
+    @stats.arguments(StatsQuery, location="query")
+    @stats.response(200, StatsSchema, description=_STATS_ANSWER)
+    @stats.alt_response(200, schema=_STATS_CSV, content_type="text/csv", success=True, description=_STATS_ANSWER)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The rates over the tickets submitted in a period, per district, street, community, compound or lead unit
+
+        `by` chooses what a row is; `from`/`to` the period (a day is its midnight in Asia/Shanghai, `to` excluded;
+        default the 30 days up to now); the other parameters narrow the tickets counted. Per group: counts, the
+        response rate (answered within the accept deadline), the resolution rate, the satisfaction rate
+        (satisfied and basically satisfied over every rating given), the on-time rate (finished on time over
+        finished plus open overdue: an open overdue ticket counts against it like a late one) and the median
+        hours to resolve. A rate with nothing to judge is null. Open and overdue are judged now (`as_of`).
+        A district's client counts its own district's tickets only. Definitions: docs/tickets-stats.md.
+        `Accept: text/csv` answers a CSV file instead, for spreadsheets.
+        """
+        now = utcnow()
+        by = args.pop("by")
+        period, groups = ticket_stats(db(), principal(), now=now, by=by, **args)
+        if spreadsheet_answers.wants_csv():
+            language = spreadsheet_answers.language()
+            return _stats_file(by, period, groups, language)
+        return ({"by": by, "starts_at": period.starts_at, "ends_at": period.ends_at, "as_of": now, "items": groups},
+                200, spreadsheet_answers.VARY)
+
+
+def _stats_file(by: str, period: Any, groups: Any, language: str) -> Response:
+    return spreadsheet_answers.csv_answer(stats_files.csv_of(by, groups, language), language,
+                                          stats_files.disposition(by, period, language))

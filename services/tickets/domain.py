@@ -445,6 +445,30 @@ def _with_part(ticket: Ticket, changed: Part) -> Ticket:
                                        else part for part in ticket.parts))
 
 
+@dataclass(frozen=True)
+class RateMarks:
+    """What a move means to the rates (docs/tickets-stats.md)."""
+
+    responded: bool  # the accept stage is answered: the first move out of `submitted`, whichever verb
+    resolved: bool  # a fix is made (the ticket enters `resolved`)
+    sent_back: bool  # a fix made is undone: a failed review or a dissatisfied resident sends the work back
+    # 1 when the move is a dissatisfied rating (only a rating reopens a reviewed or closed ticket), which leaves
+    # no rating on the ticket
+    dissatisfied: int
+
+
+def rate_marks(before_state: str, after: Ticket) -> RateMarks:
+    finished = (RESOLVED, REVIEWED, CLOSED)
+    sent_back = before_state in finished and after.state in _REOPENED
+    return RateMarks(responded=before_state == SUBMITTED and after.state != SUBMITTED,
+                     resolved=after.state == RESOLVED and before_state != RESOLVED,
+                     sent_back=sent_back,
+                     dissatisfied=int(sent_back and before_state in (REVIEWED, CLOSED)))
+
+
+_REOPENED = (DISPATCHED, IN_PROGRESS)
+
+
 def inconsistencies(ticket: Ticket) -> list[str]:
     """What is wrong with a ticket's state as a whole; the lifecycle never produces one with any."""
     found = []

@@ -27,8 +27,13 @@ class AreaData(Incoming):
 @read_models.handles("registry.area.created", "registry.area.updated", "registry.area.moved")
 def on_area(session: Session, event: Event) -> None:
     area = load(AreaData, event.data)
+    if area["level"] in usecases.GROUPING_LEVELS:
+        # The levels above compounds that the rates are grouped by; buildings and grids are registry's business.
+        usecases.record_area(session, area["id"], area["version"], district_id=area["district_id"],
+                             level=area["level"], name=area["name"], parent_id=area["parent_id"])
+        return
     if area["level"] != "compound":
-        return  # tickets are raised against compounds only; the rest of the tree is registry's business
+        return
     # A compound always sits under its community in registry's tree.
     usecases.record_compound(session, area["id"], area["version"], district_id=area["district_id"],
                              name=area["name"], community_id=area["parent_id"], kind=area["kind"])
@@ -124,13 +129,10 @@ def on_committee(session: Session, event: Event) -> None:
     units = [usecases.RosterUnit(u["organization_id"], u["organization_name"], u["organization_kind"], u["joined_on"])
              for u in committee["units"]]
     left = (committee["organization_id"], committee["left_on"]) if committee["left_on"] is not None else None
-    usecases.record_committee_units(session, committee["id"], committee["version"],
-                                    district_id=committee["district_id"], community_id=committee["community_id"],
-                                    time_zone=committee["time_zone"], units=units, left=left)
     usecases.record_committee(session, committee["id"], committee["version"], district_id=committee["district_id"],
                               community_id=committee["community_id"], name=committee["name"],
-                              convenor_name=committee["convenor_name"],
-                              convenor_member_id=committee["convenor_member_id"])
+                              time_zone=committee["time_zone"], convenor_name=committee["convenor_name"],
+                              convenor_member_id=committee["convenor_member_id"], units=units, left=left)
 
 
 class TermData(Incoming):

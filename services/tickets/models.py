@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
 
@@ -61,6 +62,16 @@ class Ticket(Entity, Base):
     # The reminder before the ticket's own deadline (dispatched work has one per unit's part instead).
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # For the rates (GET /v1/stats; docs/tickets-stats.md): when the accept stage was answered (the first move out
+    # of `submitted`), when the fix that stands was made (cleared when work is sent back), when a deadline was
+    # first told passed (never cleared: a late ticket stays late), how many times the resident was dissatisfied
+    # (a dissatisfied rating reopens the ticket and leaves `rating` empty), and the unit leading the work (the last
+    # one named lead, kept when its part is withdrawn at closing).
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dissatisfied_ratings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lead_unit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     # Loaded with the ticket (one query for a whole page of them): every answer about a ticket shows them.
     parts: Mapped[list[TicketPart]] = relationship(lazy="selectin", order_by="TicketPart.position",
@@ -74,6 +85,8 @@ class Ticket(Entity, Base):
         # Possible duplicates are looked for at every intake among the compound's recent tickets of the category;
         # the compound alone leads it too, so it replaced the compound's own index (one btree per insert, not two).
         Index("ix_tickets_compound_category_created", "compound_id", "category", "created_at"),
+        # The rates by unit over a period; and a unit's tickets.
+        Index("ix_tickets_lead_unit_created", "lead_unit_id", "created_at"),
     )
 
 
@@ -155,6 +168,17 @@ class Compound(ReadModel, Base):
     __table_args__ = (Index("ix_compounds_district_name", "district_id", "name", "id"),)
 
 
+class Area(ReadModel, Base):
+    """registry's districts, streets (街道) and communities (社区), from its `area` events: the rates are
+    grouped by them. A compound names its community, a community its street (`parent_id`)."""
+
+    __tablename__ = "areas"
+
+    level: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+
+
 class Organization(ReadModel, Base):
     """registry's organizations (单位), kept from its `organization` events: the units tickets go to."""
 
@@ -190,16 +214,6 @@ class Resource(ReadModel, Base):
     state: Mapped[str] = mapped_column(String(20))
 
 
-class CommitteeRoster(ReadModel, Base):
-    """A community's big party committee as far as its units go, from registry's `committee` events; `version` is
-    the committee's, the one every event of it (a unit joining, leaving) carries."""
-
-    __tablename__ = "committee_rosters"
-
-    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    time_zone: Mapped[str] = mapped_column(String(64))
-
-
 class CommitteeUnit(Base):
     """A unit of a committee (共建单位): current, or kept as having left."""
 
@@ -230,12 +244,15 @@ class CategoryDeadlines(Entity, Base):
 
 
 class Committee(ReadModel, Base):
-    """registry's committees (大党委) with their convenors: an overdue dispatched ticket is escalated to them."""
+    """registry's committees (大党委), from its `committee` events: their units (committee_units) are suggested for
+    dispatch, their convenors escalated to when dispatched work is overdue. `version` is the committee's, the one
+    every event of it (a unit joining, leaving) carries."""
 
     __tablename__ = "committees"
 
     community_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_TIME_ZONE)
     convenor_name: Mapped[str | None] = mapped_column(String(100))
     convenor_member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 

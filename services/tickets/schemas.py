@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -29,6 +30,7 @@ from linli.services.tickets.domain import (
     URGENCIES,
 )
 from linli.services.tickets.open311 import MAX_REQUESTS, STATUSES
+from linli.services.tickets.rates import GROUPINGS
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
 
@@ -119,6 +121,20 @@ class TicketCreate(ma.Schema):
                                      else "lon")
 
 
+class DayOrTime(ma.fields.String):
+    """A day (`2026-01-01`: its midnight in the suite's time zone, Asia/Shanghai) or a time with its offset."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date | datetime:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ma.ValidationError("a day (2026-01-01) or a time with its offset (2026-01-01T08:00:00+08:00)")
+        if len(value) == 10:
+            try:
+                return date.fromisoformat(value)
+            except ValueError as exc:
+                raise ma.ValidationError("not a day (2026-01-01)") from exc
+        return ma.fields.AwareDateTime(format="iso")._deserialize(value, attr, data, **kwargs)
+
+
 class TicketQuery(PageArgs):
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     compound_id = ma.fields.UUID()
@@ -126,6 +142,10 @@ class TicketQuery(PageArgs):
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
     urgency = ma.fields.String(validate=ma.validate.OneOf(URGENCIES))
     master_id = ma.fields.UUID(metadata={"description": "the duplicates merged into this ticket"})
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
+    starts = DayOrTime(data_key="from", metadata={
+        "description": "submitted from this day (its midnight, Asia/Shanghai) or time on"})
+    ends = DayOrTime(data_key="to", metadata={"description": "submitted before this day or time"})
 
 
 class CompoundSchema(ma.Schema):
@@ -565,3 +585,66 @@ class Open311RequestForm(ma.Schema):
     def _both_coordinates(self, data: dict[str, Any], **_: Any) -> None:
         if ("lat" in data) != ("long" in data):
             raise ma.ValidationError("give both lat and long, or neither", "long" if "lat" in data else "lat")
+
+
+# --- The rates (GET /v1/stats) -------------------------------------------------------------------------------------
+
+class StatsQuery(ma.Schema):
+    by = ma.fields.String(load_default="district", validate=ma.validate.OneOf(GROUPINGS), metadata={
+        "description": "what a row of the answer is: a district, street, community, compound or the unit leading "
+                       "the work (tickets no unit took on are left out)"})
+    starts = DayOrTime(data_key="from", metadata={
+        "description": "tickets submitted from this day (its midnight, Asia/Shanghai) or time on; default: 30 days "
+                       "before `to`"})
+    ends = DayOrTime(data_key="to", metadata={
+        "description": "... until this day (excluded) or time; default: now"})
+    district_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata={
+        "description": "one district (an operator may name any; a district's client sees only its own)"})
+    street_id = ma.fields.UUID(metadata={"description": "one street: its communities' compounds"})
+    community_id = ma.fields.UUID(metadata={"description": "one community: its compounds"})
+    compound_id = ma.fields.UUID()
+    unit_id = ma.fields.UUID(metadata={"description": "the tickets this unit leads"})
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    urgency = ma.fields.String(validate=ma.validate.OneOf(URGENCIES))
+
+
+_RATE = "null when its denominator is 0"
+
+
+class StatsRowSchema(ma.Schema):
+    id = ma.fields.String(allow_none=True, metadata={
+        "description": "the group: a district's id, or the street's, community's, compound's or unit's UUID; null "
+                       "for tickets whose compound (or its community) registry has not told of"})
+    name = ma.fields.String(allow_none=True, metadata={"description": "as registry's events named it"})
+    submitted = ma.fields.Integer(metadata={"description": "tickets submitted in the period"})
+    duplicates = ma.fields.Integer(metadata={"description": "of them merged into another; counted in no rate"})
+    rejected = ma.fields.Integer()
+    open = ma.fields.Integer(metadata={"description": "taken on, neither resolved nor closed"})
+    response_due = ma.fields.Integer(metadata={
+        "description": "answered (accepted, rejected, dispatched or closed) or past the accept deadline"})
+    responded_in_time = ma.fields.Integer(metadata={"description": "answered by the accept deadline"})
+    response_rate = ma.fields.Float(allow_none=True, metadata={
+        "description": f"responded_in_time ÷ response_due; {_RATE}"})
+    taken_on = ma.fields.Integer(metadata={"description": "submitted, not rejected, not duplicates"})
+    resolved = ma.fields.Integer(metadata={"description": "taken on and resolved, the fix not sent back since"})
+    resolution_rate = ma.fields.Float(allow_none=True, metadata={"description": f"resolved ÷ taken_on; {_RATE}"})
+    ratings = ma.fields.Integer(metadata={"description": "every rating given, dissatisfied ones included"})
+    satisfied = ma.fields.Integer(metadata={"description": "satisfied or basically_satisfied ratings"})
+    satisfaction_rate = ma.fields.Float(allow_none=True, metadata={"description": f"satisfied ÷ ratings; {_RATE}"})
+    finished = ma.fields.Integer(metadata={"description": "taken on and resolved, or closed without a fix"})
+    finished_on_time = ma.fields.Integer(metadata={
+        "description": "finished by the deadline of the stage it finished in, no deadline missed before"})
+    open_overdue = ma.fields.Integer(metadata={"description": "open with a deadline missed"})
+    on_time_rate = ma.fields.Float(allow_none=True, metadata={
+        "description": f"finished_on_time ÷ (finished + open_overdue); {_RATE}"})
+    median_hours_to_resolve = ma.fields.Float(allow_none=True, metadata={
+        "description": "from submission to the fix, over the resolved tickets; null when none"})
+
+
+class StatsSchema(ma.Schema):
+    by = ma.fields.String()
+    starts_at = ma.fields.AwareDateTime(data_key="from")
+    ends_at = ma.fields.AwareDateTime(data_key="to")
+    as_of = ma.fields.AwareDateTime(metadata={"description": "the instant open and overdue tickets are judged at"})
+    items = ma.fields.List(ma.fields.Nested(StatsRowSchema))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linli.services.tickets.api import categories, compounds, open311_keys, tickets
+from linli.services.tickets.api import categories, compounds, open311_keys, stats, tickets
 from linli.services.tickets.clock import TIMERS
 from linli.services.tickets.handlers import read_models
 from linli.services.tickets.models import Base
@@ -16,7 +16,7 @@ SPEC = ServiceSpec(
     title="linli tickets",
     description="Residents' tickets (诉求): submission, deadlines and what becomes of them.",
     metadata=Base.metadata,
-    blueprints=[tickets, compounds, categories, open311_keys, open311_blueprint],
+    blueprints=[tickets, compounds, categories, open311_keys, stats, open311_blueprint],
     migrations=Path(__file__).parent / "migrations",
     subscriptions=[read_models],
     timers=TIMERS,

@@ -40,10 +40,10 @@ from linli.services.tickets.events import (
     TICKET_SUBMITTED,
 )
 from linli.services.tickets.models import (
+    Area,
     CategoryDeadlines,
     ChairTerm,
     Committee,
-    CommitteeRoster,
     CommitteeUnit,
     Compound,
     Open311Key,
@@ -98,7 +98,8 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                     address=address, lat=lat, lon=lon, attachments=list(attachments), reporter_name=reporter_name,
                     reporter_phone=reporter_phone, state=domain.INITIAL_STATE,
                     due_at=due_at, overdue=False, stage=domain.ACCEPT, accept_due_at=due_at, remind_at=remind_at,
-                    reminded=False, created_at=now, updated_at=now, parts=[], participants=[])
+                    reminded=False, dissatisfied_ratings=0, created_at=now, updated_at=now, parts=[],
+                    participants=[])
     session.add(ticket)
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket,
     # and has it first: the contact is published before the news it is needed for.
@@ -115,6 +116,17 @@ def record_compound(session: Session, compound_id: uuid.UUID, version: int, *, d
     """Keep registry's compound at `version` in the read model; False when a newer one is already kept."""
     return apply_versioned(session, Compound, compound_id, version, {
         "district_id": district_id, "name": name, "community_id": community_id, "kind": kind,
+    })
+
+
+GROUPING_LEVELS = ("district", "street", "community")  # registry's levels above compounds that tickets keeps
+
+
+def record_area(session: Session, area_id: uuid.UUID, version: int, *, district_id: str, level: str, name: str,
+                parent_id: uuid.UUID | None) -> bool:
+    """Keep registry's district, street or community at `version`; False when a newer one is already kept."""
+    return apply_versioned(session, Area, area_id, version, {
+        "district_id": district_id, "level": level, "name": name, "parent_id": parent_id,
     })
 
 
@@ -372,6 +384,7 @@ def _write(ticket: Ticket, value: domain.Ticket, now: datetime) -> None:
         ticket.closed_at = now
     elif value.state != domain.CLOSED:
         ticket.closed_at = None
+    _keep_rates(ticket, value, now)
     ticket.state, ticket.member_id = value.state, value.member_id
     ticket.rating, ticket.close_reason = value.rating, value.close_reason
     if value.rating is None:
@@ -387,6 +400,20 @@ def _write(ticket: Ticket, value: domain.Ticket, now: datetime) -> None:
     # Every move changes the row, so its version (the ETag, and the events' version) moves even when only a
     # unit's part changed.
     ticket.updated_at = now
+
+
+def _keep_rates(ticket: Ticket, value: domain.Ticket, now: datetime) -> None:
+    """What the rates read (docs/tickets-stats.md), kept as the move happens rather than found in the history."""
+    marks = domain.rate_marks(ticket.state, value)
+    if marks.responded and ticket.responded_at is None:
+        ticket.responded_at = now
+    if marks.resolved:
+        ticket.resolved_at = now
+    elif marks.sent_back:
+        ticket.resolved_at = None
+    ticket.dissatisfied_ratings = (ticket.dissatisfied_ratings or 0) + marks.dissatisfied
+    if value.lead is not None:
+        ticket.lead_unit_id = value.lead.unit_id
 
 
 def _payload(session: Session, ticket: Ticket, move: TicketMove, told: _Told, **extra: Any) -> _Payload:
@@ -488,13 +515,16 @@ class RosterUnit:
     joined_on: date
 
 
-def record_committee_units(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
-                           community_id: uuid.UUID, time_zone: str, units: Sequence[RosterUnit],
-                           left: tuple[uuid.UUID, date] | None = None) -> bool:
-    """Keep the committee's units as of `version`: those listed are current, any other kept ones have left
-    (on the day `left` gives for the unit that just left). False when a newer version is already kept."""
-    if not apply_versioned(session, CommitteeRoster, committee_id, version, {
-            "district_id": district_id, "community_id": community_id, "time_zone": time_zone}):
+def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
+                     community_id: uuid.UUID, name: str, time_zone: str, convenor_name: str | None,
+                     convenor_member_id: uuid.UUID | None, units: Sequence[RosterUnit],
+                     left: tuple[uuid.UUID, date] | None = None) -> bool:
+    """Keep registry's committee as of `version`: its convenor, and its units — those listed are current, any
+    other kept ones have left (on the day `left` gives for the unit that just left). False when a newer version
+    is already kept."""
+    if not apply_versioned(session, Committee, committee_id, version, {
+            "district_id": district_id, "community_id": community_id, "name": name, "time_zone": time_zone,
+            "convenor_name": convenor_name, "convenor_member_id": convenor_member_id}):
         return False
     kept = {row.organization_id: row for row in session.scalars(
         select(CommitteeUnit).where(CommitteeUnit.committee_id == committee_id).with_for_update())}
@@ -530,8 +560,8 @@ def suggest_units(session: Session, actor: Actor, ticket_id: uuid.UUID, now: dat
                     Pairing.compound_id == ticket.compound_id, Pairing.district_id == district))]
     compound = session.get(Compound, ticket.compound_id)
     rosters = [] if compound is None or compound.community_id is None else list(session.scalars(
-        select(CommitteeRoster).where(CommitteeRoster.community_id == compound.community_id,
-                                      CommitteeRoster.district_id == district).order_by(CommitteeRoster.id)))
+        select(Committee).where(Committee.community_id == compound.community_id,
+                                Committee.district_id == district).order_by(Committee.id)))
     units = [domain.CommitteeUnit(u.organization_id, u.name, u.kind, u.current) for u in session.scalars(
         select(CommitteeUnit).where(CommitteeUnit.committee_id.in_([r.id for r in rosters])))]
     unit_ids = {p.organization_id for p in pairings} | {u.organization_id for u in units}
@@ -750,6 +780,8 @@ def check_deadlines(session: Session, ticket_id: uuid.UUID, now: datetime) -> tu
     if found.lapsed:
         _mark(ticket, found.lapsed, now, overdue=True)
         ticket.overdue = True
+        if ticket.overdue_at is None:
+            ticket.overdue_at = now  # the first deadline missed: a late ticket stays late for the on-time rate
         units = [watch.unit_id for watch in found.lapsed if watch.unit_id is not None]
         escalation = _escalation(session, ticket, now) if domain.escalates(ticket.stage, units) else None
         record(session, TICKET_OVERDUE, ticket, payload_of=_due_payload(session, ticket, found.lapsed, escalation))
@@ -862,17 +894,7 @@ def _organization_name(session: Session, term: ChairTerm) -> str | None:
     return None if organization is None else organization.name
 
 
-# --- Read models for escalation: registry's committees, rotation's chairs -------------------------------------
-
-def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
-                     community_id: uuid.UUID, name: str, convenor_name: str | None,
-                     convenor_member_id: uuid.UUID | None) -> bool:
-    """Keep registry's committee at `version`; False when a newer one is already kept."""
-    return apply_versioned(session, Committee, committee_id, version, {
-        "district_id": district_id, "community_id": community_id, "name": name, "convenor_name": convenor_name,
-        "convenor_member_id": convenor_member_id,
-    })
-
+# --- Read model for escalation: rotation's chairs (registry's committees are kept with the suggestions') ------
 
 def record_chair_term(session: Session, *, committee_id: uuid.UUID, district_id: str, term_index: int, part: int,
                       starts_at: datetime, ends_at: datetime | None, organization_id: uuid.UUID | None,

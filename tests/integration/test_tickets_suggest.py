@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import event, select, text
 
-from linli.services.tickets.models import CommitteeRoster, Compound, Pairing, Resource
+from linli.services.tickets.models import Committee, Compound, Pairing, Resource
 from linli.shared.bus import private_exchange
 from tests.support.collector import Collector
 from tests.support.registry_world import yongchuan_over_http
@@ -89,7 +89,7 @@ def test_registry_s_pairings_committee_units_and_resources_order_the_suggestions
 
     def learnt():
         with tickets.rt.factory() as s:
-            roster = s.get(CommitteeRoster, uuid.UUID(committee))
+            roster = s.get(Committee, uuid.UUID(committee))
             return (roster is not None and roster.version == 6 and s.get(Compound, uuid.UUID(compound)) is not None
                     and len(s.scalars(select(Pairing.id)).all()) == 2
                     and s.scalar(select(Pairing.state).where(Pairing.id == uuid.UUID(ended["id"]))) == "removed"

@@ -274,6 +274,12 @@ def seed_tickets(sut: ServiceUnderTest) -> Seed:
                  _compound_event(other, "东林小区")]
     for data in compounds:
         assert sut.deliver("registry.area.created", data) == "applied"
+    # The first compound's community and street, which the rates group by (GET /v1/stats).
+    street = {**_compound_event(district, "中山路街道"), "level": "street", "kind": None}
+    community = {**_compound_event(district, "星光社区"), "id": compounds[0]["parent_id"], "level": "community",
+                 "parent_id": street["id"], "kind": None}
+    for data in (street, community):
+        assert sut.deliver("registry.area.created", data) == "applied"
     tickets = []
     for compound in compounds:
         body = {"compound_id": compound["id"], "title": "楼道灯坏了", "description": "3栋2单元楼道灯一周没亮",
@@ -291,6 +297,7 @@ def seed_tickets(sut: ServiceUnderTest) -> Seed:
         "member_id": [str(uuid.uuid4())],
         "compound_id": [c["id"] for c in compounds],
         "community_id": [c["parent_id"] for c in compounds],
+        "street_id": [street["id"]],
         "cursor": _cursors(sut, op, "/v1/tickets", "/v1/compounds") + _history_cursors(sut, op, flow),
         # A category the district set its own deadlines for, one it did not; both districts, for operators.
         "code": ["facilities", "general", "fast_track"],

@@ -20,7 +20,7 @@ class Absent(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Absent())
-import bench.bare, bench.bus, bench.http, bench.registry, bench.servers
+import bench.bare, bench.bus, bench.http, bench.registry, bench.servers, bench.tickets
 print("ok")
 """
 

@@ -56,7 +56,7 @@ def test_use_cases_and_domain_rules_run_without_flask(service):
 # plain Python too.
 PLAIN_RULES = ["rotation/schedule.py", "rotation/meetings.py", "rotation/calendars.py", "notify/webhooks.py",
                "notify/outgoing.py", "notify/rules.py", "notify/samples.py", "notify/sms.py", "notify/templates.py",
-               "notify/wording.py", "registry/evaluation.py"]
+               "notify/wording.py", "registry/evaluation.py", "tickets/rates.py", "tickets/stats_files.py"]
 
 
 @pytest.mark.parametrize("module", PLAIN_RULES)

@@ -295,7 +295,8 @@ def test_an_overdue_dispatched_ticket_names_the_sitting_chair_and_the_convenor(f
     committee, convenor = uuid.uuid4(), uuid.uuid4()
     with factory() as session:
         usecases.record_committee(session, committee, 2, district_id=YONGCHUAN, community_id=COMMUNITY,
-                                  name="星光社区大党委", convenor_name="李书记", convenor_member_id=convenor)
+                                  name="星光社区大党委", time_zone="Asia/Shanghai", convenor_name="李书记",
+                                  convenor_member_id=convenor, units=[])
         # Term 0 chaired by the police; term 1 by the school, whose news names no unit name (tickets has it).
         usecases.record_chair_term(session, committee_id=committee, district_id=YONGCHUAN, term_index=0, part=0,
                                    starts_at=NOW - 40 * 24 * HOUR, ends_at=NOW - 10 * 24 * HOUR,

@@ -1,0 +1,134 @@
+"""The three rates (三率: response, resolution, satisfaction) and the on-time rate, from a group's counts.
+
+Plain rules: the counts come from one SQL aggregate (stats.py); what each counts is defined in
+docs/tickets-stats.md. A rate whose denominator is zero is None (null), not 0: nothing to judge is not failure.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from linli.shared.errors import ValidationFailed
+
+# What a rate may be grouped by: registry's levels of the area tree, and the unit leading the work.
+GROUPINGS = ("district", "street", "community", "compound", "unit")
+DEFAULT_PERIOD = timedelta(days=30)
+MAX_PERIOD = timedelta(days=366 * 5)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A group's counts over the tickets submitted in the period (docs/tickets-stats.md says what each counts)."""
+
+    submitted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    open: int = 0
+    response_due: int = 0
+    responded_in_time: int = 0
+    taken_on: int = 0
+    resolved: int = 0
+    ratings: int = 0
+    satisfied: int = 0
+    finished: int = 0
+    finished_on_time: int = 0
+    open_overdue: int = 0
+
+
+COUNT_NAMES = tuple(f.name for f in fields(Counts))
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    """One group's counts, rates and median time to resolve."""
+
+    id: str | uuid.UUID | None
+    name: str | None
+    counts: Counts
+    median_hours_to_resolve: float | None
+
+    @property
+    def response_rate(self) -> float | None:
+        return rate(self.counts.responded_in_time, self.counts.response_due)
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return rate(self.counts.resolved, self.counts.taken_on)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return rate(self.counts.satisfied, self.counts.ratings)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        # Open overdue tickets count against it as a late finish does: leaving a ticket open never looks better.
+        return rate(self.counts.finished_on_time, self.counts.finished + self.counts.open_overdue)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in COUNT_NAMES:
+            return getattr(self.counts, name)
+        raise AttributeError(name)
+
+
+RATE_NAMES = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate")
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    """numerator ÷ denominator to four places; None when there is nothing to judge."""
+    return None if denominator == 0 else round(numerator / denominator, 4)
+
+
+def median_hours(durations: Iterable[float]) -> float | None:
+    """The median of durations in seconds, in hours (the mean of the two middle ones for an even count, as
+    PostgreSQL's percentile_cont(0.5) has it); None for none."""
+    found = list(durations)
+    return None if not found else round(statistics.median(found) / 3600, 2)
+
+
+def hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Tickets submitted from `starts_at` (inclusive) to `ends_at` (exclusive)."""
+
+    starts_at: datetime
+    ends_at: datetime
+
+
+def period(starts: date | datetime | None, ends: date | datetime | None, now: datetime, zone: str) -> Period:
+    """The period asked: a day means its midnight in the suite's time zone (so `to` a day excludes that day);
+    without `to`, up to now; without `from`, DEFAULT_PERIOD before `to`."""
+    ends_at = instant(ends, zone) if ends is not None else now
+    starts_at = instant(starts, zone) if starts is not None else ends_at - DEFAULT_PERIOD
+    if starts_at >= ends_at:
+        raise ValidationFailed.field("from", "must come before `to`")
+    if ends_at - starts_at > MAX_PERIOD:
+        raise ValidationFailed.field("from", "a period is at most five years")
+    return Period(starts_at.astimezone(UTC), ends_at.astimezone(UTC))
+
+
+def instant(value: date | datetime, zone: str) -> datetime:
+    """A day's midnight in `zone`, or the time given."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationFailed.field("from", "a time needs its offset (or give a day)")
+        return value
+    return datetime.combine(value, time(), ZoneInfo(zone))
+
+
+def figures(rows: Sequence[Mapping[str, Any]], names: Mapping[Any, str], medians: Mapping[Any, float | None]
+            ) -> list[GroupFigures]:
+    """Each aggregated row (its `key` and counts) as a group's figures, by name then id; unnamed groups last."""
+    found = [GroupFigures(row["key"], names.get(row["key"]),
+                          Counts(**{name: int(row[name] or 0) for name in COUNT_NAMES}),
+                          medians.get(row["key"]))
+             for row in rows]
+    return sorted(found, key=lambda g: (g.name is None, g.name or "", str(g.id)))

@@ -1,0 +1,208 @@
+"""The rates (GET /v1/stats) on SQLite: the figures of a small world built through the use cases and the clock,
+worked out by hand (tests/support/stats_world.py); zero denominators are null; open overdue tickets count against
+the on-time rate; a district sees its own; CSV for spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+
+from linli.services.tickets import rates
+from linli.services.tickets.models import Base, Ticket
+from linli.services.tickets.stats import ticket_stats
+from linli.shared.actors import Actor
+from tests.support import stats_world
+from tests.support.stats_world import AS_OF, BISHAN, CLERK, EXPECTED, FROM, TO, YONGCHUAN
+
+OPERATOR = Actor("ops", "*", frozenset({"tickets:read"}))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from tests.support.sessions import session_factory
+
+    factory = session_factory(Base.metadata, tmp_path_factory.mktemp("stats") / "stats.db")
+    world = stats_world.ids()
+    made = stats_world.build(factory, world)
+    yield factory, world, made
+    factory.kw["bind"].dispose()
+
+
+def _stats(factory, actor=CLERK, **kwargs):
+    with factory() as session:
+        period, groups = ticket_stats(session, actor, now=AS_OF, starts=date.fromisoformat(FROM),
+                                      ends=date.fromisoformat(TO), **kwargs)
+        return period, {group.name: _shown(group) for group in groups}
+
+
+def _shown(group: rates.GroupFigures) -> dict:
+    names = [*rates.COUNT_NAMES, *rates.RATE_NAMES, "median_hours_to_resolve"]
+    return {name: getattr(group, name) for name in names}
+
+
+@pytest.mark.parametrize("by", ["district", "street", "community", "compound", "unit"])
+def test_each_grouping_gives_the_figures_worked_out_by_hand(built, by):
+    factory, _, _ = built
+    _, groups = _stats(factory, by=by)
+    assert groups == EXPECTED[by]
+
+
+def test_the_timestamps_the_rates_read_are_kept_by_the_moves(built):
+    factory, world, made = built
+    with factory() as session:
+        t2, t4, t7 = (session.get(Ticket, made[name]) for name in ("T2", "T4", "T7"))
+        assert t2.dissatisfied_ratings == 1 and t2.rating == "basically_satisfied"
+        assert t2.responded_at > t2.accept_due_at and t2.overdue_at is not None
+        assert (t2.resolved_at - t2.created_at).total_seconds() == 49 * 3600  # the fix that stood, not the first
+        assert t4.lead_unit_id == world["police"] and t4.overdue_at is not None and t4.resolved_at is None
+        assert t7.lead_unit_id == world["school"] and t7.overdue_at is None
+
+
+def test_open_overdue_tickets_lower_the_on_time_rate_and_nothing_to_judge_is_null(built):
+    factory, _, _ = built
+    _, groups = _stats(factory, by="compound")
+    # 星光二村: nothing finished, two tickets open past their deadlines: 0, not null; nothing rated: null.
+    b = groups["星光二村"]
+    assert (b["finished"], b["open_overdue"], b["on_time_rate"]) == (0, 2, 0.0)
+    assert b["satisfaction_rate"] is None and b["median_hours_to_resolve"] is None
+    district = _stats(factory)[1]["永川区"]
+    assert district["on_time_rate"] == 0.5  # 3 ÷ (4 + 2); counting the finished alone would say 0.75
+
+
+def test_filters_narrow_to_one_area_or_unit(built):
+    factory, world, _ = built
+    assert _stats(factory, by="compound", community_id=world["c2"])[1] == {"红旗小区": EXPECTED["compound"]["红旗小区"]}
+    assert _stats(factory, by="community", street_id=world["street"])[1] == EXPECTED["community"]
+    assert _stats(factory, by="district", unit_id=world["school"])[1]["永川区"]["submitted"] == 1
+    assert _stats(factory, by="compound", compound_id=world["a"])[1] == {"星光小区": EXPECTED["compound"]["星光小区"]}
+    assert _stats(factory, category="general")[1] == {}
+
+
+def test_a_district_sees_its_own_and_an_operator_any(built):
+    factory, world, _ = built
+    # 璧山's compound named by 永川's clerk: nothing, as if it did not exist.
+    assert _stats(factory, by="compound", compound_id=world["d"])[1] == {}
+    assert _stats(factory, district_id=BISHAN)[1] == {}
+    everyone = _stats(factory, OPERATOR)[1]
+    assert everyone["永川区"] == EXPECTED["district"]["永川区"]
+    assert everyone[None]["submitted"] == 1  # 璧山区: registry told of no district area, so it has no name
+    assert _stats(factory, OPERATOR, district_id=YONGCHUAN)[1] == EXPECTED["district"]
+
+
+def test_a_period_is_days_in_the_suite_s_time_zone_and_must_run_forward(built):
+    factory, _, _ = built
+    period, _ = _stats(factory)
+    assert period.starts_at.isoformat() == "2026-03-01T16:00:00+00:00"  # 2026-03-02 began at 08:00 UTC+8
+    with factory() as session, pytest.raises(Exception) as caught:
+        ticket_stats(session, CLERK, now=AS_OF, starts=date(2026, 4, 1), ends=date(2026, 3, 1))
+    assert "from" in str(caught.value.errors)
+
+
+def test_a_rate_is_null_when_there_is_nothing_to_judge():
+    assert rates.rate(0, 0) is None and rates.rate(0, 3) == 0.0 and rates.rate(2, 3) == 0.6667
+    assert rates.median_hours([]) is None and rates.median_hours([3600, 7200, 36000, 10800]) == 2.5
+
+
+# --- Over HTTP ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def served(make_service, monkeypatch):
+    from linli.services.tickets import api, usecases
+
+    sut = make_service("tickets")
+    world = stats_world.ids()
+    stats_world.build(sut.rt.factory, world)
+    with sut.rt.factory() as session:
+        # A name a spreadsheet would run as a formula.
+        usecases.record_compound(session, world["d"], 2, district_id=YONGCHUAN, name="=HYPERLINK(\"x\")",
+                                 community_id=world["c2"], kind="old")
+        session.commit()
+    monkeypatch.setattr(api, "utcnow", lambda: AS_OF)  # the world's "now": open and overdue are judged at it
+    return sut, world
+
+
+def _get(sut, query, district=YONGCHUAN, **headers):
+    return sut.client.get(f"/v1/stats?{query}", headers={**sut.as_(district, "tickets:read"), **headers})
+
+
+def test_the_api_answers_the_figures_of_every_group_in_one_call(served):
+    sut, _ = served
+    r = _get(sut, f"by=compound&from={FROM}&to={TO}")
+    assert r.status_code == 200, r.json
+    assert (r.json["by"], r.json["from"], r.json["as_of"]) == ("compound", "2026-03-01T16:00:00+00:00",
+                                                               AS_OF.isoformat())
+    shown = {item.pop("name"): item for item in r.json["items"]}
+    for name, figures in EXPECTED["compound"].items():
+        assert {k: shown[name][k] for k in figures} == figures, name
+    [bishan] = _get(sut, f"from={FROM}&to={TO}", district=BISHAN).json["items"]
+    assert (bishan["id"], bishan["submitted"]) == (BISHAN, 1)  # its own T10 only
+    assert _get(sut, f"from={FROM}&to={TO}&district_id={YONGCHUAN}", district=BISHAN).json["items"] == []
+    assert _get(sut, "by=floor").status_code == 422
+    bad = _get(sut, "from=2026-13-01")
+    assert bad.status_code == 422 and "from" in str(bad.json)
+    assert _get(sut, "from=2026-03-01T00:00:00").status_code == 422  # a time without its offset
+
+
+def test_csv_in_chinese_or_english_with_a_bom_and_formulas_kept_as_text(served):
+    sut, world = served
+    r = _get(sut, f"by=compound&from={FROM}&to={TO}", Accept="text/csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.data.startswith("\ufeff".encode()) and r.headers["Content-Language"] == "zh-CN"
+    assert "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["小区", "小区编号", "诉求总数"] and "按时办结率" in rows[0]
+    by_name = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert by_name["星光二村"]["按时办结率"] == "0.0" and by_name["星光二村"]["满意率"] == ""  # null: an empty cell
+    assert "'=HYPERLINK(\"x\")" not in by_name  # it has no ticket yet
+    sut.client.post("/v1/tickets", json={"compound_id": str(world["d"]), "title": "灯坏了", "description": "没亮",
+                                         "reporter_name": "王阿姨", "reporter_phone": "13812345678"},
+                    headers=sut.as_(YONGCHUAN, "tickets:write"))
+    r = _get(sut, "by=compound&to=2027-01-01&from=2026-01-01", Accept="text/csv", **{"Accept-Language": "en"})
+    rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert r.headers["Content-Language"] == "en" and rows[0][:3] == ["Compound", "Compound ID", "Submitted"]
+    assert "'=HYPERLINK(\"x\")" in {row[0] for row in rows[1:]}
+
+
+def test_the_list_filters_by_category_and_period(served):
+    sut, _ = served
+    h = sut.as_(YONGCHUAN, "tickets:read")
+    period = sut.client.get(f"/v1/tickets?from={FROM}&to={TO}&limit=200", headers=h).json["items"]
+    assert len(period) == 9  # T0, ten days earlier, is left out
+    assert sut.client.get("/v1/tickets?category=general", headers=h).json["items"] == []
+    assert len(sut.client.get("/v1/tickets?category=facilities&limit=200", headers=h).json["items"]) == 10
+
+
+def test_migration_0008_folds_the_committee_rosters_into_the_committees(tmp_path):
+    import uuid
+
+    from sqlalchemy import text
+
+    from linli.shared.config import Settings
+    from linli.shared.migrations import upgrade
+    from linli.shared.service import Runtime
+    from linli.suite import spec
+
+    rt = Runtime.build(spec("tickets"), Settings(service="tickets", database_url=f"sqlite:///{tmp_path}/t.db",
+                                                 jwt_secret="x" * 40))
+    try:
+        upgrade(rt, "0007")
+        both, roster_only, community = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        with rt.engine.begin() as conn:
+            for committee in (both, roster_only):
+                conn.execute(text("INSERT INTO committee_rosters (id, district_id, version, community_id, time_zone) "
+                                  "VALUES (:id, 'd1', 3, :c, 'Asia/Urumqi')"),
+                             {"id": committee.hex, "c": community.hex})
+            conn.execute(text("INSERT INTO committees (id, district_id, version, community_id, name) "
+                              "VALUES (:id, 'd1', 3, :c, '星光社区大党委')"), {"id": both.hex, "c": community.hex})
+        upgrade(rt)
+        with rt.engine.connect() as conn:
+            rows = {row.id: (row.name, row.time_zone, row.version) for row in conn.execute(
+                text("SELECT id, name, time_zone, version FROM committees"))}
+            tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+        assert rows == {both.hex: ("星光社区大党委", "Asia/Urumqi", 3), roster_only.hex: ("", "Asia/Urumqi", 3)}
+        assert "committee_rosters" not in tables and "areas" in tables
+    finally:
+        rt.dispose()
