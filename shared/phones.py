@@ -1,4 +1,5 @@
-"""Phone numbers as people other than their owner see them: masked, so they can be recognised, not called.
+"""Phone numbers and e-mail addresses as people other than their owner see them: masked, so they can be
+recognised, not used.
 
 Plain Python: domain rules, event schemas and views of every service use the same masking.
 """
@@ -17,3 +18,11 @@ def mask_phone(phone: str) -> str:
     tail = min(4, (shown + 1) // 2)
     head = shown - tail
     return phone[:head] + "*" * (len(phone) - shown) + phone[len(phone) - tail:]
+
+
+def mask_email(address: str) -> str:
+    """`zhang.san@example.org` -> `z***@example.org`: the domain and a first letter, enough to recognise it."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return "*" * max(4, len(address))
+    return f"{local[:1]}***@{domain}"

@@ -122,7 +122,7 @@ class OrganizationContactData(_About):
     name = ma.fields.String(allow_none=True, load_default=None)
     contact_person = ma.fields.String(allow_none=True, load_default=None)
     contact_phone = ma.fields.String(allow_none=True, load_default=None)
-    email = ma.fields.String(allow_none=True, load_default=None)
+    contact_email = ma.fields.String(allow_none=True, load_default=None)
 
 
 @deliveries.handles("registry.organization.contact")
@@ -130,7 +130,8 @@ def on_organization_contact(session: Session, event: Event) -> None:
     contact = load(OrganizationContactData, event.data)
     usecases.record_contact(session, f"{rules.ORGANIZATION}:{contact['id']}", contact["version"],
                             district_id=_district(event, event.data), name=contact["name"],
-                            person=contact["contact_person"], phone=contact["contact_phone"], email=contact["email"])
+                            person=contact["contact_person"], phone=contact["contact_phone"],
+                            email=contact["contact_email"])
 
 
 class _CommitteeUnit(Incoming):

@@ -15,7 +15,7 @@ from linli.services.notify.templates import DEFAULT_LOCALE
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
-from linli.shared.phones import mask_phone
+from linli.shared.phones import mask_email, mask_phone
 
 
 class Base(DeclarativeBase):
@@ -205,7 +205,7 @@ class Delivery(Entity, Base):
     @property
     def masked_address(self) -> str:
         """The address as the API shows it: recognisable, not usable."""
-        return mask_phone(self.address) if self.channel == "sms" else outgoing.mask_email(self.address)
+        return mask_phone(self.address) if self.channel == "sms" else mask_email(self.address)
 
 
 class DeliveryAttempt(Base):

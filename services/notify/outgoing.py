@@ -273,14 +273,6 @@ def after_attempt(outcome: Outcome, *, provider_index: int, provider_tries: int,
     return Next(FAILED, provider_index, provider_tries, None)
 
 
-def mask_email(address: str) -> str:
-    """`zhang.san@example.org` -> `z***@example.org`: the domain and a first letter, enough to recognise it."""
-    local, at, domain = address.strip().rpartition("@")
-    if not at:
-        return "*" * max(4, len(address))
-    return f"{local[:1]}***@{domain}"
-
-
 class Breaker:
     """A provider's circuit, per sender process: after `threshold` retryable failures in a row it opens for
     `cool_down`, and messages meant for that provider go straight to the next one instead of each waiting out

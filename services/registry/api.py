@@ -117,7 +117,7 @@ from linli.shared.http.operations import accepts
 from linli.shared.http.pagination import PageArgs, paginate
 from linli.shared.http.problems import flatten_messages
 from linli.shared.http.uow import db
-from linli.shared.phones import mask_phone
+from linli.shared.phones import mask_email, mask_phone
 
 areas = Blueprint("areas", __name__, url_prefix="/v1/areas", description="The administrative tree: district to grid.")
 committees = Blueprint("committees", __name__, url_prefix="/v1/committees",
@@ -342,22 +342,23 @@ class _Masked:
     number set on it would be committed over the real one.
     """
 
-    def __init__(self, row: Any, *phone_fields: str) -> None:
+    def __init__(self, row: Any, *fields: str) -> None:
         self._row = row
-        for name in phone_fields:
+        for name in fields:
             value = getattr(row, name)
-            self.__dict__[name] = None if value is None else mask_phone(value)
+            mask = mask_email if name.endswith("email") else mask_phone
+            self.__dict__[name] = None if value is None else mask(value)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._row, name)
 
 
-def _shown(row: Any, *phone_fields: str) -> Any:
-    return row if principal().has(PII_SCOPE) else _Masked(row, *phone_fields)
+def _shown(row: Any, *fields: str) -> Any:
+    return row if principal().has(PII_SCOPE) else _Masked(row, *fields)
 
 
 def _organization(row: Organization) -> Any:
-    return _shown(row, "contact_phone")
+    return _shown(row, "contact_phone", "contact_email")
 
 
 @organizations.route("")
@@ -582,7 +583,7 @@ members = Blueprint("members", __name__, url_prefix="/v1/members",
 
 
 def _member(row: Member) -> Any:
-    return _shown(row, "phone")
+    return _shown(row, "phone", "email")
 
 
 def _name_contains(fragment: str) -> ColumnElement[bool]:

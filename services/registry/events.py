@@ -100,6 +100,7 @@ class OrganizationContactData(ma.Schema):
     name = ma.fields.String(required=True)
     contact_person = ma.fields.String(allow_none=True)
     contact_phone = ma.fields.String(allow_none=True)
+    contact_email = ma.fields.String(allow_none=True)
     version = ma.fields.Integer(required=True)
 
 
@@ -109,7 +110,7 @@ ORGANIZATION_UPDATED = declare("registry.organization.updated",
                                "An organization's kind, name, address or served area changed.", OrganizationData)
 ORGANIZATION_CONTACT = declare(
     "registry.organization.contact",
-    "An organization's contact person or phone number was set or changed (private: personal data).",
+    "An organization's contact person, phone number or e-mail address was set or changed (private: personal data).",
     OrganizationContactData, private=True)
 
 
@@ -225,6 +226,7 @@ class MemberContactData(ma.Schema):
     district_id = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     phone = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True)
     version = ma.fields.Integer(required=True)
 
 
@@ -232,7 +234,8 @@ MEMBER_REGISTERED = declare("registry.member.registered", "A party member was re
 MEMBER_UPDATED = declare("registry.member.updated",
                          "A member's name, employer, building, status, skills or roles changed.", MemberData)
 MEMBER_CONTACT = declare("registry.member.contact",
-                         "A member's name and phone number, when set or changed (private: personal data).",
+                         "A member's name, phone number and e-mail address, when set or changed "
+                         "(private: personal data).",
                          MemberContactData, private=True)
 
 

@@ -85,6 +85,7 @@ class Organization(Entity, Base):
     address: Mapped[str | None] = mapped_column(String(300))
     contact_person: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     # A party branch's compound, or its community for a community-level branch (no FK: added to a filled table).
     area_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
@@ -173,6 +174,8 @@ class Member(Entity, Base):
 
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(20))
+    # Optional: notify's e-mail channel reaches only members who gave one.
+    email: Mapped[str | None] = mapped_column(String(254))
     employer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("organizations.id"))
     compound_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("areas.id"))
     building_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("areas.id"))

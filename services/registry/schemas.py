@@ -191,6 +191,7 @@ class ImportResult(ma.Schema):
 # --- Organizations -----------------------------------------------------------------------------------------
 
 PHONE_MASKED = "masked (138****5678) unless the caller holds registry:pii"
+EMAIL_MASKED = "masked (z***@example.org) unless the caller holds registry:pii"
 BRANCH_AREA = "party branches only: the compound it serves, or the community for a community-level branch"
 
 
@@ -204,12 +205,18 @@ class Phone(ma.fields.String):
         ], **kwargs)
 
 
+def _email(**kwargs: object) -> ma.fields.Email:
+    """An e-mail address as SMTP takes it: one address, at most 254 characters."""
+    return ma.fields.Email(validate=ma.validate.Length(max=254), **kwargs)  # type: ignore[arg-type]
+
+
 class OrganizationSchema(EntitySchema):
     kind = ma.fields.String(validate=ma.validate.OneOf(ORGANIZATION_KINDS))
     name = ma.fields.String()
     address = ma.fields.String(allow_none=True)
     contact_person = ma.fields.String(allow_none=True)
     contact_phone = ma.fields.String(allow_none=True, metadata={"description": PHONE_MASKED})
+    contact_email = ma.fields.String(allow_none=True, metadata={"description": EMAIL_MASKED})
     area_id = ma.fields.UUID(allow_none=True, metadata={"description": BRANCH_AREA})
 
 
@@ -219,6 +226,7 @@ class OrganizationCreate(ma.Schema):
     address = Text(load_default=None, allow_none=True, max_length=300)
     contact_person = Text(load_default=None, allow_none=True, max_length=100)
     contact_phone = Phone(load_default=None, allow_none=True)
+    contact_email = _email(load_default=None, allow_none=True)
     district_id = ma.fields.UUID(load_default=None, allow_none=True,
                                  metadata={"description": "operators only: the district it belongs to"})
     area_id = ma.fields.UUID(load_default=None, allow_none=True, metadata={"description": BRANCH_AREA})
@@ -230,6 +238,7 @@ class OrganizationUpdate(ma.Schema):
     address = Text(allow_none=True, max_length=300)
     contact_person = Text(allow_none=True, max_length=100)
     contact_phone = Phone(allow_none=True)
+    contact_email = _email(allow_none=True)
     area_id = ma.fields.UUID(allow_none=True, metadata={"description": BRANCH_AREA})
 
 
@@ -368,6 +377,7 @@ def _roles(**kwargs: object) -> ma.fields.List:
 class MemberSchema(EntitySchema):
     name = ma.fields.String()
     phone = ma.fields.String(metadata={"description": PHONE_MASKED})
+    email = ma.fields.String(allow_none=True, metadata={"description": EMAIL_MASKED})
     employer_id = ma.fields.UUID(allow_none=True, metadata={"description": "an organization's id"})
     compound_id = ma.fields.UUID(metadata={"description": "the home compound; moves with a confirmed check-in"})
     building_id = ma.fields.UUID(allow_none=True)
@@ -382,6 +392,7 @@ class MemberSchema(EntitySchema):
 class MemberCreate(ma.Schema):
     name = Text(required=True, max_length=100)
     phone = Phone(required=True)
+    email = _email(load_default=None, allow_none=True)
     compound_id = ma.fields.UUID(required=True)
     building_id = ma.fields.UUID(load_default=None, allow_none=True,
                                  metadata={"description": "a building of the home compound"})
@@ -394,6 +405,7 @@ class MemberCreate(ma.Schema):
 class MemberUpdate(ma.Schema):
     name = Text(max_length=100)
     phone = Phone()
+    email = _email(allow_none=True)
     building_id = ma.fields.UUID(allow_none=True)
     employer_id = ma.fields.UUID(allow_none=True)
     status = ma.fields.String(validate=ma.validate.OneOf(MEMBER_STATUSES))

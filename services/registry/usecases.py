@@ -475,13 +475,15 @@ def _insert_planned(session: Session, district_id: str, planned: Sequence[Planne
 
 # --- Organizations -----------------------------------------------------------------------------------------
 
-EDITABLE_ORGANIZATION_FIELDS = ("kind", "name", "address", "contact_person", "contact_phone", "area_id")
-_CONTACT_FIELDS = ("contact_person", "contact_phone")
+EDITABLE_ORGANIZATION_FIELDS = ("kind", "name", "address", "contact_person", "contact_phone", "contact_email",
+                                "area_id")
+_CONTACT_FIELDS = ("contact_person", "contact_phone", "contact_email")
 
 
 def register_organization(session: Session, actor: Actor, *, kind: str, name: str, address: str | None = None,
                           contact_person: str | None = None, contact_phone: str | None = None,
-                          district_id: str | None = None, area_id: uuid.UUID | None = None) -> Organization:
+                          contact_email: str | None = None, district_id: str | None = None,
+                          area_id: uuid.UUID | None = None) -> Organization:
     """Register an organization in the caller's district (an operator names the district).
 
     A party branch may name the area it serves (`area_id`): a compound, or a community.
@@ -491,10 +493,11 @@ def register_organization(session: Session, actor: Actor, *, kind: str, name: st
         _check_district_exists(session, district)
     domain.check_branch_area(kind, _branch_area_level(session, district, area_id))
     organization = Organization(district_id=district, kind=kind, name=name, address=address,
-                                contact_person=contact_person, contact_phone=contact_phone, area_id=area_id)
+                                contact_person=contact_person, contact_phone=contact_phone,
+                                contact_email=contact_email, area_id=area_id)
     session.add(organization)
     record(session, ORGANIZATION_CREATED, organization)
-    if contact_person is not None or contact_phone is not None:
+    if contact_person is not None or contact_phone is not None or contact_email is not None:
         record(session, ORGANIZATION_CONTACT, organization)
     return organization
 
@@ -728,11 +731,14 @@ def _unit_contact(unit: CommitteeUnit) -> dict[str, Any]:
 
 # --- Party members -----------------------------------------------------------------------------------------
 
-EDITABLE_MEMBER_FIELDS = ("name", "phone", "employer_id", "building_id", "status", "skills", "roles")
-_MEMBER_CONTACT_FIELDS = ("name", "phone")
+EDITABLE_MEMBER_FIELDS = ("name", "phone", "email", "employer_id", "building_id", "status", "skills", "roles")
+_MEMBER_CONTACT_FIELDS = ("name", "phone", "email")
+# Fields that only the private contact event tells of.
+_PRIVATE_MEMBER_FIELDS = {"phone", "email"}
 
 
 def register_member(session: Session, actor: Actor, *, name: str, phone: str, compound_id: uuid.UUID,
+                    email: str | None = None,
                     building_id: uuid.UUID | None = None, employer_id: uuid.UUID | None = None,
                     status: str = "in_service", skills: Sequence[str] = (), roles: Sequence[str] = ()) -> Member:
     """Register a party member living in a compound; the compound's district is the member's."""
@@ -743,7 +749,7 @@ def register_member(session: Session, actor: Actor, *, name: str, phone: str, co
     skills, roles = sorted(set(skills)), sorted(set(roles))
     domain.check_member(skills, roles, building_id is not None)
     _check_phone_free(session, compound.district_id, phone, None)
-    member = Member(district_id=compound.district_id, name=name, phone=phone, compound_id=compound.id,
+    member = Member(district_id=compound.district_id, name=name, phone=phone, email=email, compound_id=compound.id,
                     building_id=building_id, employer_id=employer_id, status=status,
                     membership=domain.MEMBERSHIP_ACTIVE)
     member.skills, member.roles = skills, roles
@@ -757,7 +763,7 @@ def edit_member(session: Session, actor: Actor, member_id: uuid.UUID, changes: M
                 *, check_version: VersionCheck | None = None) -> Member:
     """Change a member's fields; the home compound changes only through a confirmed check-in.
 
-    The name and phone go out privately, the rest publicly (the name both ways), each only if changed.
+    The name, phone and e-mail go out privately, the rest publicly (the name both ways), each only if changed.
     """
     member = visible(session, actor, Member, member_id, what="member", for_update=True)
     if check_version is not None:
@@ -778,7 +784,7 @@ def edit_member(session: Session, actor: Actor, member_id: uuid.UUID, changes: M
         setattr(member, name, value)
     # Skills and roles are rows of their own: touching the member's row makes its version move with them.
     member.updated_at = utcnow()
-    if set(changed) - {"phone"}:
+    if set(changed) - _PRIVATE_MEMBER_FIELDS:
         record(session, MEMBER_UPDATED, member)
     if set(changed) & set(_MEMBER_CONTACT_FIELDS):
         record(session, MEMBER_CONTACT, member)

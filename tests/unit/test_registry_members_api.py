@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.support.registry_world import yongchuan_over_http
+from tests.support.sessions import committed_events
 
 PHONE = "13812345678"
 
@@ -40,6 +41,31 @@ def test_the_phone_is_masked_in_every_response_unless_the_caller_holds_registry_
     patched = sut.client.patch(url, json={"status": "retired"}, headers={**w["clerk"], "If-Match": '"1"'})
     assert patched.status_code == 200 and patched.json["phone"] == "138****5678"
     assert sut.client.get(url, headers=w["pii"]).json["phone"] == PHONE  # the mask was never stored
+
+
+def test_an_email_is_optional_masked_like_the_phone_and_told_only_privately(make_service):
+    sut = make_service("registry")
+    w = _setup(sut)
+    created = _member(sut, w, email="zhang.san@example.org")
+    assert created["email"] == "z***@example.org"
+    url = f"/v1/members/{created['id']}"
+    assert sut.client.get(url, headers=w["pii"]).json["email"] == "zhang.san@example.org"
+    bad = sut.client.patch(url, json={"email": "not an address"}, headers={**w["clerk"], "If-Match": '"1"'})
+    assert bad.status_code == 422 and "email" in bad.json["errors"]
+    changed = sut.client.patch(url, json={"email": "zs@example.cn"}, headers={**w["clerk"], "If-Match": '"1"'})
+    assert changed.status_code == 200 and changed.json["email"] == "z***@example.cn"
+    contacts = committed_events(sut.rt.factory, "registry.member.contact")
+    assert [e["data"]["email"] for e in contacts] == ["zhang.san@example.org", "zs@example.cn"]
+    # An e-mail change alone is nobody's business on the public exchange.
+    assert len(committed_events(sut.rt.factory, "registry.member.updated")) == 0
+    assert all("example" not in str(e["data"]) for e in committed_events(sut.rt.factory)
+               if e["type"] != "linli.registry.member.contact")
+    unit = sut.client.post("/v1/organizations", json={"kind": "school", "name": "萱花中学",
+                                                      "contact_email": "office@xh.example.cn"}, headers=w["clerk"])
+    assert unit.status_code == 201 and unit.json["contact_email"] == "o***@xh.example.cn"
+    [told] = [e for e in committed_events(sut.rt.factory, "registry.organization.contact")
+              if e["data"]["id"] == unit.json["id"]]
+    assert told["data"]["contact_email"] == "office@xh.example.cn"
 
 
 def test_a_second_member_with_the_same_phone_in_the_district_is_409_but_another_district_may(make_service):

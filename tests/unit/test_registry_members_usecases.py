@@ -62,7 +62,7 @@ def test_a_registered_member_goes_out_publicly_without_phone_and_privately_with_
     assert PHONE not in str(registered)
     [contact] = committed_events(factory, "registry.member.contact")
     assert contact["data"] == {"id": str(member.id), "district_id": member.district_id, "name": "张三",
-                               "phone": PHONE, "version": 1}
+                               "phone": PHONE, "email": None, "version": 1}
     assert CATALOGUE["registry.member.contact"].private
     assert not CATALOGUE["registry.member.registered"].private and not CATALOGUE["registry.member.updated"].private
 
