@@ -87,7 +87,27 @@ def ticket_body(compound_id: str) -> dict[str, str]:
 # --- processes ------------------------------------------------------------------------------------------
 
 
-def _launcher(*args: str) -> list[str]:
+# The `linli` command run from another checkout: the editable install (scripts/_env.sh's) maps linli, linli.shared
+# and linli.services to this checkout's folders by a table of its finder; the table is pointed at the other one.
+_OTHER_CHECKOUT = """
+import sys
+root = sys.argv.pop(1)
+for finder in sys.meta_path:
+    mapping = getattr(sys.modules.get(getattr(finder, "__module__", "")), "MAPPING", None)
+    if isinstance(mapping, dict) and "linli" in mapping:
+        mapping.update({name: f"{root}/{folder}" for name, folder in
+                        (("linli", "linli"), ("linli.shared", "shared"), ("linli.services", "services"))})
+import linli.shared
+if not linli.shared.__file__.startswith(root):
+    raise SystemExit(f"linli still imports from {linli.shared.__file__}, not {root}: is linli installed editable?")
+from linli.cli import main
+sys.exit(main())
+"""
+
+
+def _launcher(*args: str, code: Path = ROOT) -> list[str]:
+    if code != ROOT:
+        return [sys.executable, "-c", _OTHER_CHECKOUT, str(code), *args]
     return [sys.executable, "-c", "import sys; from linli.cli import main; sys.exit(main())", *args]
 
 
@@ -434,35 +454,20 @@ class Suite:
     worker: Server
 
 
-def shim_for(checkout: Path, into: Path) -> Path:
-    """A folder that, first on PYTHONPATH, makes `linli` import from `checkout` (as the editable install lays it
-    out: linli/, with shared/ and services/ as linli.shared and linli.services), not from this checkout."""
-    package = into / "linli"
-    package.mkdir(parents=True)
-    for entry in (checkout / "linli").iterdir():
-        if entry.name != "__pycache__":
-            (package / entry.name).symlink_to(entry)
-    for name in ("shared", "services"):
-        (package / name).symlink_to(checkout / name)
-    return into
-
-
 def start_suite(name: str, port: int, code: Path, databases: Databases, bus: BusSettings, logs: Path,
                 workers: int, servers: list[Server]) -> Suite:
     database = databases.fresh(name.replace("-", "_"))
     secret = secrets.token_urlsafe(32)
     env = {"TICKETS_DATABASE_URL": database, "LINLI_JWT_SECRET": secret, **bus_environment(bus)}
-    if code != ROOT:
-        env["PYTHONPATH"] = str(shim_for(code, logs / f"{name}-shim"))
-    migrate = subprocess.run(_launcher("migrate", "tickets"), env={**os.environ, **env},
+    migrate = subprocess.run(_launcher("migrate", "tickets", code=code), env={**os.environ, **env},
                              capture_output=True, text=True, check=False)
     if migrate.returncode:
         raise SystemExit(f"linli migrate tickets ({name}) failed:\n{migrate.stdout}{migrate.stderr}")
-    worker = start(f"{name}-worker", _launcher("worker", "tickets"), env, logs)
+    worker = start(f"{name}-worker", _launcher("worker", "tickets", code=code), env, logs)
     servers.append(worker)
     compound_id = deliver_compound(bus, database, worker)
-    web = start(name, _launcher("serve", "tickets", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
-                env, logs)
+    web = start(name, _launcher("serve", "tickets", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                          code=code), env, logs)
     servers.append(web)
     wait_until(lambda: healthy(port), 60, f"linli serve tickets ({name})", web)
     token = issue_token(secret, sub="bench", district=DISTRICT, scopes=["tickets:write", "tickets:read"],
