@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from linli.services.tickets import domain, open311
 from linli.services.tickets.events import (
@@ -59,6 +60,7 @@ from linli.services.tickets.models import (
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.clock import DEFAULT_TIME_ZONE, cancel, schedule
+from linli.shared.db import new_id
 from linli.shared.errors import Forbidden, InvalidTransition, NotYetKnown, ValidationFailed
 from linli.shared.events import EventType
 from linli.shared.readmodel import apply_versioned
@@ -107,13 +109,35 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                     address=address, lat=lat, lon=lon, attachments=list(attachments), reporter_name=reporter_name,
                     reporter_phone=reporter_phone, state=domain.INITIAL_STATE,
                     due_at=due_at, overdue=False, stage=domain.ACCEPT, accept_due_at=due_at, remind_at=remind_at,
-                    reminded=False, created_at=now, updated_at=now, parts=[], participants=[])
-    session.add(ticket)
+                    reminded=False, created_at=now, updated_at=now, parts=[], participants=[], id=new_id(),
+                    version=1)
+    _insert_new(session, ticket)
     record(session, TICKET_SUBMITTED, ticket)
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket.
     record(session, TICKET_CONTACT, ticket)
     schedule(session, TICKET_DUE, ticket.id, remind_at or due_at, district_id=ticket.district_id)
     return ticket
+
+
+_ticket_columns = {attribute.key: attribute.columns[0].key for attribute in sa_inspect(Ticket).column_attrs}
+_INSERT_TICKET = Ticket.__table__.insert()
+
+
+def _insert_new(session: Session, ticket: Ticket) -> None:
+    """Write a new ticket by one Core INSERT, and keep it in the session as if just loaded from its row.
+
+    What the unit of work would write, and the ticket is as persistent (version 1, later moves UPDATE it and check
+    that version); but a flush of a new object costs intake ~0.4 ms more CPU than the INSERT itself.
+    Every column is given a value first (None for those a new ticket has not): one left unset would be loaded
+    from the database on first use.
+    """
+    for attribute in _ticket_columns:
+        if attribute not in ticket.__dict__:
+            setattr(ticket, attribute, None)
+    session.execute(_INSERT_TICKET, {column: ticket.__dict__[attribute]
+                                     for attribute, column in _ticket_columns.items()})
+    make_transient_to_detached(ticket)
+    session.add(ticket)
 
 
 def record_compound(session: Session, compound_id: uuid.UUID, version: int, *, district_id: str, name: str,
