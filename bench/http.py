@@ -7,17 +7,19 @@ Run from the repository root (wrk must be installed: `apt-get install -y wrk`):
 Both servers run under gunicorn with the same settings (2 workers × 4 threads), each on a fresh
 PostgreSQL database of the local server:
 
-bare   `bench.bare`: parse the JSON body, one INSERT, commit, answer the row;
+bare   `bench.bare`: parse the JSON body, check its fields by hand, one INSERT of the row the suite would
+       store into a table of the suite's shape, commit, answer the row;
 suite  `linli serve tickets` with `linli worker tickets` relaying its outbox to RabbitMQ, the database
        migrated, one compound delivered to tickets' read model by a `registry.area.created` event
        through the broker and the worker, and a bearer token minted for the compound's district.
 
 Then wrk drives each with the same load (16 connections, 15 s), alternating bare, suite, bare, suite…
 so that both see the same machine, after a short warm-up of each. Printed: req/s, latency p50/p99
-(wrk's), non-2xx answers, CPU per request of the web processes, the worker, PostgreSQL, RabbitMQ and
-the whole machine, and the ratio suite ÷ bare. Last, each app is run in this process on its database
-for a few hundred requests (Flask's test client, no HTTP) to count its SQL statements per request and
-its own CPU per request, figures the machine's other load does not blur.
+(wrk's), non-2xx answers, CPU per request of the web processes, the worker, PostgreSQL (the backends of
+the target's own database, and all of PostgreSQL), RabbitMQ and the whole machine, and the ratio suite ÷ bare.
+Last, each app is run in this process on its database for a few hundred requests (Flask's test client,
+no HTTP) to count its SQL statements per request and its own CPU per request, figures the machine's other
+load blurs less.
 URLs: LINLI_BENCH_DATABASE_URL, LINLI_BENCH_AMQP_URL (local defaults).
 """
 
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 
 import bench.bare
 from bench.servers import Databases, amqp_url, bus_environment, database_url, delete_bus, isolated_bus
@@ -214,7 +217,7 @@ def _proc_table() -> dict[int, tuple[int, str, float]]:
 
 
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
-    """CPU used so far by each named process tree, and by every PostgreSQL process on the machine."""
+    """CPU used so far by each named process tree, by every PostgreSQL process and RabbitMQ, and by the machine."""
     table = _proc_table()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in table.items():
@@ -228,10 +231,24 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
                 total += table[pid][2]
             stack += children.get(pid, [])
         used[name] = total
-    used["postgresql"] = sum(cpu for _, comm, cpu in table.values() if comm == "postgres")
+    used["pg all"] = sum(cpu for _, comm, cpu in table.values() if comm == "postgres")
     used["rabbitmq"] = sum(cpu for _, comm, cpu in table.values() if comm == "beam.smp")
     used["machine"] = machine_busy_seconds()
     return used
+
+
+def backend_pids(admin: Engine, database: str) -> set[int]:
+    """The PostgreSQL backends serving `database` now (its pools' connections, the relay's, the LISTENer)."""
+    with admin.connect() as conn:
+        return set(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                                {"name": make_url(database).database}).scalars())
+
+
+def own_backends_seconds(before: dict[int, float], pids: set[int]) -> float:
+    """CPU the backends of one database used since `before` (pid → CPU then); a backend that ended meanwhile is
+    lost from the count, so this may fall short when connections come and go (the suite's pools keep theirs)."""
+    table = _proc_table()
+    return sum(table[pid][2] - before.get(pid, 0.0) for pid in pids | set(before) if pid in table)
 
 
 def machine_busy_seconds() -> float:
@@ -268,10 +285,14 @@ def wrk(port: int, script: Path, seconds: float, connections: int, threads: int)
 
 
 def measure(target: str, round_: int, port: int, script: Path, args: argparse.Namespace,
-            roots: dict[str, int]) -> Run:
+            roots: dict[str, int], admin: Engine, database: str) -> Run:
+    table = _proc_table()
+    backends = {pid: table[pid][2] for pid in backend_pids(admin, database) if pid in table}
     before = cpu_seconds(roots)
     result = wrk(port, script, args.seconds, args.connections, args.wrk_threads)
     after = cpu_seconds(roots)
+    after["pg own"] = own_backends_seconds(backends, backend_pids(admin, database))
+    before["pg own"] = 0.0
     requests = result["requests"]
     seconds = result["duration_us"] / 1e6
     errors = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
@@ -398,19 +419,20 @@ def code_version(root: Path = ROOT) -> str:
     return head + ("+uncommitted" if dirty else "")
 
 
-CPU_KEYS = ["web", "worker", "postgresql", "rabbitmq", "machine"]
+CPU_KEYS = ["web", "worker", "pg own", "pg all", "rabbitmq", "machine"]
 
 
 def print_report(runs: list[Run], counted: list[InProcess]) -> dict[str, Any]:
     print(f"{'run':<14}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}   CPU ms/request: "
           + "".join(f"{k:>11}" for k in CPU_KEYS))
-    print("-" * 112)
+    print("-" * 123)
     for run in runs:
         cpu = "".join(f"{run.cpu_ms_per_request[k]:>11.3f}" if k in run.cpu_ms_per_request else f"{'—':>11}"
                       for k in CPU_KEYS)
         print(f"{run.target + ' #' + str(run.round):<14}{run.rate:>8,.0f}{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}"
               f"{run.errors:>8}   {'':15}{cpu}")
-    print("(machine: every process on the box, wrk and other users' work included)")
+    print("(pg own: the backends of the target's database; pg all: every PostgreSQL process, other users' too; "
+          "machine: every process on the box, wrk and other users' work included)")
     bare = [r.rate for r in runs if r.target == "bare"]
     summary: dict[str, Any] = {"bare_mean": mean(bare), "suites": {}}
     print()
@@ -520,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     counted: list[InProcess] = []
     suites: list[Suite] = []
     try:
-        targets: dict[str, tuple[int, Path, dict[str, int]]] = {}
+        targets: dict[str, tuple[int, Path, dict[str, int], str]] = {}
         if args.only != "suite":
             bare_db = databases.fresh("bare")
             bare = start("bare", [sys.executable, "-m", "bench.bare", "--bind", f"127.0.0.1:{BARE_PORT}",
@@ -528,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             servers.append(bare)
             wait_until(lambda: healthy(BARE_PORT), 60, "the bare server", bare)
             script = write_script(logs / "bare.lua", ticket_body(str(uuid.uuid4())), None)
-            targets["bare"] = (BARE_PORT, script, {"web": bare.process.pid})
+            targets["bare"] = (BARE_PORT, script, {"web": bare.process.pid}, bare_db)
         if args.only != "bare":
             suites.append(start_suite("suite", SUITE_PORT, ROOT, databases, bus, logs, args.workers, servers))
             if other and other_bus:
@@ -537,15 +559,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for suite in suites:
                 script = write_script(logs / f"{suite.name}.lua", ticket_body(suite.compound_id), suite.token)
                 targets[suite.name] = (suite.port, script, {"web": suite.web.process.pid,
-                                                            "worker": suite.worker.process.pid})
+                                                            "worker": suite.worker.process.pid}, suite.database)
 
-        for name, (port, script, _) in targets.items():
+        for name, (port, script, _, _) in targets.items():
             if args.warmup > 0:
                 wrk(port, script, args.warmup, args.connections, args.wrk_threads)
                 print(f"  warmed up {name}", flush=True)
         for round_ in range(1, args.runs + 1):
-            for name, (port, script, roots) in targets.items():
-                run = measure(name, round_, port, script, args, roots)
+            for name, (port, script, roots, database) in targets.items():
+                run = measure(name, round_, port, script, args, roots, databases.admin, database)
                 runs.append(run)
                 print(f"  {name} #{round_}: {run.rate:,.0f} req/s", flush=True)
         for suite in suites:
