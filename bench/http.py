@@ -477,7 +477,7 @@ class Suite:
 
 
 def start_suite(name: str, port: int, code: Path, databases: Databases, bus: BusSettings, logs: Path,
-                workers: int, servers: list[Server]) -> Suite:
+                workers: int, threads: int, servers: list[Server]) -> Suite:
     database = databases.fresh(name.replace("-", "_"))
     secret = secrets.token_urlsafe(32)
     env = {"TICKETS_DATABASE_URL": database, "LINLI_JWT_SECRET": secret, **bus_environment(bus)}
@@ -488,8 +488,9 @@ def start_suite(name: str, port: int, code: Path, databases: Databases, bus: Bus
     worker = start(f"{name}-worker", _launcher("worker", "tickets", code=code), env, logs)
     servers.append(worker)
     compound_id = deliver_compound(bus, database, worker)
+    # As an environment variable: a checkout from before `linli serve --threads` ignores it (and runs 4).
     web = start(name, _launcher("serve", "tickets", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                          code=code), env, logs)
+                                code=code), {**env, "LINLI_WEB_THREADS": str(threads)}, logs)
     servers.append(web)
     wait_until(lambda: healthy(port), 60, f"linli serve tickets ({name})", web)
     token = issue_token(secret, sub="bench", district=DISTRICT, scopes=["tickets:write", "tickets:read"],
@@ -505,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server (default 2)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker, both servers (4)")
     parser.add_argument("--only", choices=("bare", "suite"), help="drive one of the two only (no ratio)")
     parser.add_argument("--compare-with", type=Path, metavar="CHECKOUT",
                         help="also run the suite from another checkout of linli (e.g. a worktree at an older "
@@ -531,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}), code at {code_version()}"
           + (f"; suite-other: {other} at {code_version(other)}" if other else ""))
     print(f"wrk -t{args.wrk_threads} -c{args.connections}, {args.seconds:g} s per run after {args.warmup:g} s "
-          f"warm-up, {args.runs} round(s); gunicorn {args.workers} workers × 4 threads each", flush=True)
+          f"warm-up, {args.runs} round(s); gunicorn {args.workers} workers × {args.threads} threads each", flush=True)
 
     logs = Path(tempfile.mkdtemp(prefix="linli-bench-http-"))
     bus = isolated_bus(amqp_url())
@@ -546,16 +548,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.only != "suite":
             bare_db = databases.fresh("bare")
             bare = start("bare", [sys.executable, "-m", "bench.bare", "--bind", f"127.0.0.1:{BARE_PORT}",
-                                  "--database-url", bare_db, "--workers", str(args.workers)], {}, logs)
+                                  "--database-url", bare_db, "--workers", str(args.workers),
+                                  "--threads", str(args.threads)], {}, logs)
             servers.append(bare)
             wait_until(lambda: healthy(BARE_PORT), 60, "the bare server", bare)
             script = write_script(logs / "bare.lua", ticket_body(str(uuid.uuid4())), None)
             targets["bare"] = (BARE_PORT, script, {"web": bare.process.pid}, bare_db)
         if args.only != "bare":
-            suites.append(start_suite("suite", SUITE_PORT, ROOT, databases, bus, logs, args.workers, servers))
+            suites.append(start_suite("suite", SUITE_PORT, ROOT, databases, bus, logs, args.workers, args.threads,
+                                      servers))
             if other and other_bus:
                 suites.append(start_suite("suite-other", OTHER_PORT, other, databases, other_bus, logs,
-                                          args.workers, servers))
+                                          args.workers, args.threads, servers))
             for suite in suites:
                 script = write_script(logs / f"{suite.name}.lua", ticket_body(suite.compound_id), suite.token)
                 targets[suite.name] = (suite.port, script, {"web": suite.web.process.pid,
