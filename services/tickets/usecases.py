@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -81,21 +81,60 @@ _COMPOUND_DISTRICT = select(_compounds.c.district_id).where(_compounds.c.id == b
 _overrides = CategoryDeadlines.__table__
 _DEADLINE_COLUMNS = [column for column in _overrides.c if column.name.endswith("_hours")] + [
     _overrides.c.remind_before_percent, _overrides.c.id.label("override_id")]
+_WITH_DEADLINES = _compounds.outerjoin(_overrides, (_overrides.c.district_id == _compounds.c.district_id)
+                                       & (_overrides.c.code == bindparam("code")))
 _COMPOUND_AND_DEADLINES = (
-    select(_compounds.c.district_id, *_DEADLINE_COLUMNS)
-    .select_from(_compounds.outerjoin(_overrides, (_overrides.c.district_id == _compounds.c.district_id)
-                                      & (_overrides.c.code == bindparam("code"))))
+    select(_compounds.c.district_id, *_DEADLINE_COLUMNS).select_from(_WITH_DEADLINES)
+    .where(_compounds.c.id == bindparam("id"))
+)
+_tickets = Ticket.__table__
+# What possible duplicates are judged by, as Core rather than ORM rows: nothing here changes, and only the start of
+# a description is compared.
+_CANDIDATE_COLUMNS = (_tickets.c.id, _tickets.c.state, _tickets.c.title,
+                      func.substr(_tickets.c.description, 1, domain.SIMILAR_TEXT_CHARS).label("description"),
+                      _tickets.c.created_at, _tickets.c.master_id)
+# The compound's most recent tickets of the category, newest first: one backward walk of
+# ix_tickets_compound_category_created, bounded by the window and a row limit whatever the table holds.
+_RECENT = (
+    select(*_CANDIDATE_COLUMNS)
+    .where(_tickets.c.compound_id == bindparam("id"), _tickets.c.category == bindparam("code"),
+           _tickets.c.created_at >= bindparam("since"), _tickets.c.created_at <= bindparam("until"))
+    .order_by(_tickets.c.created_at.desc())
+    .limit(bindparam("limit"))
+    .subquery("recent")
+)
+# At intake, read with the compound and its deadlines (one round trip, not two): a row per recent ticket, each
+# repeating the compound's columns, or one row with no ticket. Read before the new ticket is written, they are the
+# same tickets as after it but for the new one itself.
+_COMPOUND_DEADLINES_AND_RECENT = (
+    select(_compounds.c.district_id, *_DEADLINE_COLUMNS,
+           *(column.label(f"recent_{column.name}") for column in _RECENT.c))
+    .select_from(_WITH_DEADLINES.outerjoin(_RECENT, true()))
     .where(_compounds.c.id == bindparam("id"))
 )
 
 
-def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, title: str, description: str,
-                  category: str, reporter_name: str, reporter_phone: str, now: datetime,
-                  kind: str = domain.PROBLEM, urgency: str = domain.NORMAL, source: str = domain.DEFAULT_SOURCE,
-                  building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
-                  lon: float | None = None, attachments: Sequence[str] = ()) -> Ticket:
-    """Raise a resident's ticket against a compound; it is due to be accepted by its category's deadline."""
-    found = session.execute(_COMPOUND_AND_DEADLINES, {"id": compound_id, "code": category}).first()
+def submit_ticket(session: Session, actor: Actor, **fields: Any) -> Ticket:
+    """Raise a resident's ticket against a compound; it is due to be accepted by its category's deadline.
+
+    The fields are `_submit`'s."""
+    return _submit(session, actor, recent=0, **fields)[0]
+
+
+def _submit(session: Session, actor: Actor, *, recent: int, compound_id: uuid.UUID, title: str, description: str,
+            category: str, reporter_name: str, reporter_phone: str, now: datetime,
+            kind: str = domain.PROBLEM, urgency: str = domain.NORMAL, source: str = domain.DEFAULT_SOURCE,
+            building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
+            lon: float | None = None, attachments: Sequence[str] = ()) -> tuple[Ticket, list[domain.Candidate]]:
+    """Raise a ticket (as `submit_ticket`), and read the compound's `recent` latest tickets of the category within
+    the window of possible duplicates along with the compound."""
+    if recent:
+        rows = session.execute(_COMPOUND_DEADLINES_AND_RECENT, {
+            "id": compound_id, "code": category, "since": now - timedelta(days=domain.SIMILAR_WINDOW_DAYS),
+            "until": now, "limit": recent}).all()
+    else:
+        rows = session.execute(_COMPOUND_AND_DEADLINES, {"id": compound_id, "code": category}).all()
+    found = rows[0] if rows else None
     if found is None or not actor.sees(found.district_id):
         # Another district's compound answers exactly like one not heard of, so ids of other districts leak nothing.
         raise NotYetKnown.field("compound_id", "compound")
@@ -116,7 +155,11 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket.
     record(session, TICKET_CONTACT, ticket)
     schedule(session, TICKET_DUE, ticket.id, remind_at or due_at, district_id=ticket.district_id)
-    return ticket
+    candidates = [domain.Candidate(row.recent_id, row.recent_state,
+                                   domain.ticket_text(row.recent_title, row.recent_description),
+                                   row.recent_created_at, row.recent_title, row.recent_master_id)
+                  for row in rows if recent and row.recent_id is not None]
+    return ticket, candidates
 
 
 _ticket_columns = {attribute.key: attribute.columns[0].key for attribute in sa_inspect(Ticket).column_attrs}
@@ -595,24 +638,18 @@ class Submission:
     similar: list[domain.Alike]  # possible duplicates, best first
 
 
-def submit_with_duplicates(session: Session, actor: Actor, *, now: datetime, **fields: Any) -> Submission:
+def submit_with_duplicates(session: Session, actor: Actor, **fields: Any) -> Submission:
     """Raise a ticket (as `submit_ticket`) and name the recent tickets it may duplicate.
 
-    One indexed query, bounded by the compound, the category, the window and a row limit, whatever the table holds.
+    The compound's latest tickets of the category come with the compound (see `_RECENT`): no query of their own.
     """
-    ticket = submit_ticket(session, actor, now=now, **fields)
-    candidates = _candidates(session, ticket, now - timedelta(days=domain.SIMILAR_WINDOW_DAYS), now,
-                             _INTAKE_CANDIDATES)
+    ticket, candidates = _submit(session, actor, recent=_INTAKE_CANDIDATES, **fields)
     text = domain.ticket_text(ticket.title, ticket.description)
     return Submission(ticket, domain.possible_duplicates(text, candidates)[:domain.SIMILAR_ON_INTAKE])
 
 
-_tickets = Ticket.__table__
-# Core rather than ORM rows: nothing here changes, and only the start of a description is compared.
 _CANDIDATES = (
-    select(_tickets.c.id, _tickets.c.state, _tickets.c.title,
-           func.substr(_tickets.c.description, 1, domain.SIMILAR_TEXT_CHARS).label("description"),
-           _tickets.c.created_at, _tickets.c.master_id)
+    select(*_CANDIDATE_COLUMNS)
     .where(_tickets.c.compound_id == bindparam("compound_id"), _tickets.c.category == bindparam("category"),
            _tickets.c.created_at >= bindparam("since"), _tickets.c.created_at <= bindparam("until"),
            _tickets.c.id != bindparam("ticket_id"))
