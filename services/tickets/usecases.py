@@ -117,7 +117,7 @@ _COMPOUND_DEADLINES_AND_RECENT = (
 def submit_ticket(session: Session, actor: Actor, **fields: Any) -> Ticket:
     """Raise a resident's ticket against a compound; it is due to be accepted by its category's deadline.
 
-    The fields are `_submit`'s."""
+    The fields are `_submit`'s keyword arguments but `recent`."""
     return _submit(session, actor, recent=0, **fields)[0]
 
 
@@ -126,8 +126,8 @@ def _submit(session: Session, actor: Actor, *, recent: int, compound_id: uuid.UU
             kind: str = domain.PROBLEM, urgency: str = domain.NORMAL, source: str = domain.DEFAULT_SOURCE,
             building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
             lon: float | None = None, attachments: Sequence[str] = ()) -> tuple[Ticket, list[domain.Candidate]]:
-    """Raise a ticket (as `submit_ticket`), and read the compound's `recent` latest tickets of the category within
-    the window of possible duplicates along with the compound."""
+    """Raise the ticket; with `recent`, also read that many of the compound's latest tickets of the category within
+    the window of possible duplicates, in the same statement as the compound (see `_RECENT`)."""
     if recent:
         rows = session.execute(_COMPOUND_DEADLINES_AND_RECENT, {
             "id": compound_id, "code": category, "since": now - timedelta(days=domain.SIMILAR_WINDOW_DAYS),
@@ -170,7 +170,8 @@ def _insert_new(session: Session, ticket: Ticket) -> None:
     """Write a new ticket by one Core INSERT, and keep it in the session as if just loaded from its row.
 
     What the unit of work would write, and the ticket is as persistent (version 1, later moves UPDATE it and check
-    that version); but a flush of a new object costs intake ~0.4 ms more CPU than the INSERT itself.
+    that version); but the unit of work's flush of a new object costs intake more than the INSERT itself (7% of a
+    submission's Python calls, bench/README.md).
     Every column is given a value first (None for those a new ticket has not): one left unset would be loaded
     from the database on first use.
     """

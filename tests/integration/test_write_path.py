@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from linli.shared.clock import schedule
 from linli.shared.db import transaction, utcnow
 from linli.shared.outbox import NOTIFY_CHANNEL, emit
-from linli.shared.tables import timers
+from linli.shared.tables import outbox, timers
 from tests.integration.test_delivery import THING_CHANGED
 from tests.support.apps import memory_bus, service_under_test
 from tests.support.proxy import TcpProxy
@@ -118,6 +118,18 @@ def test_a_committed_outbox_row_wakes_a_relay_in_another_process_and_a_rollback_
         for n in range(3):
             emit(s, THING_CHANGED, subject="a", data={"aggregate": "a", "n": n}, district="d")
     # One wake-up for the transaction, however many events it holds.
+    assert wait_for(lambda: _notified(conn, 0.2), message="a notification") == 1
+    sut.rt.dispose()
+
+
+def test_a_transaction_of_more_events_than_one_outbox_insert_takes_keeps_them_all_in_emit_order(listener):
+    url, conn = listener
+    sut = service_under_test("registry", url)
+    with transaction(sut.rt.factory) as s:
+        emitted = [emit(s, THING_CHANGED, subject="a", data={"aggregate": "a", "n": n}, district="d")["id"]
+                   for n in range(1201)]  # three INSERTs of at most 500 rows
+    with sut.rt.factory() as s:
+        assert [str(i) for i in s.scalars(select(outbox.c.event_id).order_by(outbox.c.seq))] == emitted
     assert wait_for(lambda: _notified(conn, 0.2), message="a notification") == 1
     sut.rt.dispose()
 
