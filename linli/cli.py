@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument("--bind", default="0.0.0.0:8000")
     serve.add_argument("--workers", type=int, default=int(os.environ.get("LINLI_WEB_WORKERS", "2")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("LINLI_WEB_THREADS", "4")),
+                       help="threads per worker (gthread); default LINLI_WEB_THREADS, else 4")
 
     worker = sub.add_parser("worker", help="a service's outbox relay and event consumers")
     worker.add_argument("service", choices=SERVICES)
@@ -129,7 +131,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         def load_config(self) -> None:
             self.cfg.set("bind", args.bind)
             self.cfg.set("workers", args.workers)
-            self.cfg.set("threads", 4)
+            self.cfg.set("threads", args.threads)
             self.cfg.set("accesslog", None)
             self.cfg.set("graceful_timeout", 20)
             self.cfg.set("child_exit", child_exit)

@@ -8,6 +8,7 @@ advisory lock) and marks them sent only after the broker confirmed them.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -89,7 +90,20 @@ def emit(
 
 
 _INSERT = outbox.insert()
-_INSERT_AND_NOTIFY = outbox.insert().returning(func.pg_notify(NOTIFY_CHANNEL, ""))
+_WRITTEN = ("event_id", "routing_key", "aggregate_id", "body", "traceparent", "created_at")
+_ROWS_PER_INSERT = 500  # 3,000 parameters; PostgreSQL takes at most 65,535 in one statement
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_and_notify(rows: int) -> str:
+    """The INSERT of `rows` outbox rows in one statement, in psycopg's own SQL.
+
+    Written for the driver rather than as a Core executemany: SQLAlchemy's many-rows-with-RETURNING machinery
+    costs ~0.2 ms of CPU more per write transaction, which every write of every service pays.
+    """
+    one = "(" + ", ".join(["%s"] * len(_WRITTEN)) + ")"
+    return (f"INSERT INTO {outbox.name} ({', '.join(_WRITTEN)}) VALUES {', '.join([one] * rows)} "
+            f"RETURNING pg_notify('{NOTIFY_CHANNEL}', '')")
 
 
 @event.listens_for(Session, "before_commit")
@@ -98,10 +112,17 @@ def _write_outbox(session: Session) -> None:
     if not rows:
         return
     session.info["outbox_dirty"] = True
+    if not is_postgres(session):
+        session.execute(_INSERT, rows)
+        return
     # On PostgreSQL the insert also NOTIFYs, delivered on commit only, so a relay in another process wakes
     # for committed rows; the notification rides on the insert's RETURNING rather than costing a round trip
     # of its own (PostgreSQL folds a transaction's identical notifications into one).
-    session.execute(_INSERT_AND_NOTIFY if is_postgres(session) else _INSERT, rows)
+    connection = session.connection()
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        connection.exec_driver_sql(_insert_and_notify(len(chunk)),
+                                   tuple(row[name] for row in chunk for name in _WRITTEN))
 
 
 @event.listens_for(Session, "after_commit")

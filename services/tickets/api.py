@@ -93,14 +93,17 @@ Moved = tuple[Ticket | _MaskedTicket, int, dict[str, str]]
 
 
 class _Submitted:
-    """A ticket just submitted as shown, with the tickets it may duplicate."""
+    """A ticket just submitted as shown (its phone masked unless the caller holds tickets:pii), with the tickets it
+    may duplicate. One stand-in, not one around another: each field of the answer is read through it."""
 
-    def __init__(self, shown: Ticket | _MaskedTicket, similar: list[domain.Alike]) -> None:
-        self._shown = shown
+    def __init__(self, ticket: Ticket, similar: list[domain.Alike]) -> None:
+        self._ticket = ticket
         self.similar = similar
+        if not principal().has(PII_SCOPE):
+            self.reporter_phone = domain.mask_phone(ticket.reporter_phone)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._shown, name)
+        return getattr(self._ticket, name)
 
 
 def _moved(ticket: Ticket) -> Moved:
@@ -151,7 +154,7 @@ class Tickets(MethodView):
         """
         submission = usecases.submit_with_duplicates(db(), principal(), **body, now=utcnow())
         ticket = submission.ticket
-        return (_Submitted(_shown(ticket), submission.similar), 201,
+        return (_Submitted(ticket, submission.similar), 201,
                 {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)})
 
 

@@ -8,6 +8,7 @@ and only while the resident is still owed an answer.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -643,6 +644,9 @@ def ticket_text(title: str, description: str) -> str:
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
 
+# Kept per text: every intake compares the compound's few recent tickets of the category, the same ones again and
+# again, and reading a text's bigrams is most of what a comparison costs.
+@functools.lru_cache(maxsize=4096)
 def bigrams(text: str) -> frozenset[str]:
     """The pairs of adjacent letters and digits of `text`, case and everything else ignored; a text of one such
     character is that character."""

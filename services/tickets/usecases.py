@@ -14,8 +14,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select, true
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from linli.services.tickets import domain, open311
 from linli.services.tickets.events import (
@@ -59,6 +60,7 @@ from linli.services.tickets.models import (
 from linli.shared.actors import Actor
 from linli.shared.changes import record
 from linli.shared.clock import DEFAULT_TIME_ZONE, cancel, schedule
+from linli.shared.db import new_id
 from linli.shared.errors import Forbidden, InvalidTransition, NotYetKnown, ValidationFailed
 from linli.shared.events import EventType
 from linli.shared.readmodel import apply_versioned
@@ -72,24 +74,73 @@ TICKET_DUE = "ticket.due"
 VersionCheck = Callable[[int], None]
 
 # Only what a submission needs of the compound, as a Core query: the ORM's identity lookup costs more CPU
-# than the rest of the statement's round trip, and nothing here changes the compound.
+# than the rest of the statement's round trip, and nothing here changes the compound. The district's own
+# deadlines for the category (if it set them) come with it, joined: one round trip instead of two.
 _compounds = Compound.__table__
-_COMPOUND_DISTRICT = select(_compounds.c.district_id, _compounds.c.name, _compounds.c.community_id).where(
-    _compounds.c.id == bindparam("id"))
+_COMPOUND_DISTRICT = select(_compounds.c.district_id).where(_compounds.c.id == bindparam("id"))
+_overrides = CategoryDeadlines.__table__
+_DEADLINE_COLUMNS = [column for column in _overrides.c if column.name.endswith("_hours")] + [
+    _overrides.c.remind_before_percent, _overrides.c.id.label("override_id")]
+_WITH_DEADLINES = _compounds.outerjoin(_overrides, (_overrides.c.district_id == _compounds.c.district_id)
+                                       & (_overrides.c.code == bindparam("code")))
+_COMPOUND_AND_DEADLINES = (
+    select(_compounds.c.district_id, _compounds.c.name, _compounds.c.community_id, *_DEADLINE_COLUMNS)
+    .select_from(_WITH_DEADLINES)
+    .where(_compounds.c.id == bindparam("id"))
+)
+_tickets = Ticket.__table__
+# What possible duplicates are judged by, as Core rather than ORM rows: nothing here changes, and only the start of
+# a description is compared.
+_CANDIDATE_COLUMNS = (_tickets.c.id, _tickets.c.state, _tickets.c.title,
+                      func.substr(_tickets.c.description, 1, domain.SIMILAR_TEXT_CHARS).label("description"),
+                      _tickets.c.created_at, _tickets.c.master_id)
+# The compound's most recent tickets of the category, newest first: one backward walk of
+# ix_tickets_compound_category_created, bounded by the window and a row limit whatever the table holds.
+_RECENT = (
+    select(*_CANDIDATE_COLUMNS)
+    .where(_tickets.c.compound_id == bindparam("id"), _tickets.c.category == bindparam("code"),
+           _tickets.c.created_at >= bindparam("since"), _tickets.c.created_at <= bindparam("until"))
+    .order_by(_tickets.c.created_at.desc())
+    .limit(bindparam("limit"))
+    .subquery("recent")
+)
+# At intake, read with the compound and its deadlines (one round trip, not two): a row per recent ticket, each
+# repeating the compound's columns, or one row with no ticket. Read before the new ticket is written, they are the
+# same tickets as after it but for the new one itself.
+_COMPOUND_DEADLINES_AND_RECENT = (
+    select(_compounds.c.district_id, _compounds.c.name, _compounds.c.community_id, *_DEADLINE_COLUMNS,
+           *(column.label(f"recent_{column.name}") for column in _RECENT.c))
+    .select_from(_WITH_DEADLINES.outerjoin(_RECENT, true()))
+    .where(_compounds.c.id == bindparam("id"))
+)
 
 
-def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, title: str, description: str,
-                  category: str, reporter_name: str, reporter_phone: str, now: datetime,
-                  kind: str = domain.PROBLEM, urgency: str = domain.NORMAL, source: str = domain.DEFAULT_SOURCE,
-                  building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
-                  lon: float | None = None, attachments: Sequence[str] = ()) -> Ticket:
-    """Raise a resident's ticket against a compound; it is due to be accepted by its category's deadline."""
-    found = session.execute(_COMPOUND_DISTRICT, {"id": compound_id}).first()
-    district_id = None if found is None else found.district_id
-    if found is None or not actor.sees(district_id):
+def submit_ticket(session: Session, actor: Actor, **fields: Any) -> Ticket:
+    """Raise a resident's ticket against a compound; it is due to be accepted by its category's deadline.
+
+    The fields are `_submit`'s keyword arguments but `recent`."""
+    return _submit(session, actor, recent=0, **fields)[0]
+
+
+def _submit(session: Session, actor: Actor, *, recent: int, compound_id: uuid.UUID, title: str, description: str,
+            category: str, reporter_name: str, reporter_phone: str, now: datetime,
+            kind: str = domain.PROBLEM, urgency: str = domain.NORMAL, source: str = domain.DEFAULT_SOURCE,
+            building_id: uuid.UUID | None = None, address: str | None = None, lat: float | None = None,
+            lon: float | None = None, attachments: Sequence[str] = ()) -> tuple[Ticket, list[domain.Candidate]]:
+    """Raise the ticket; with `recent`, also read that many of the compound's latest tickets of the category within
+    the window of possible duplicates, in the same statement as the compound (see `_RECENT`)."""
+    if recent:
+        rows = session.execute(_COMPOUND_DEADLINES_AND_RECENT, {
+            "id": compound_id, "code": category, "since": now - timedelta(days=domain.SIMILAR_WINDOW_DAYS),
+            "until": now, "limit": recent}).all()
+    else:
+        rows = session.execute(_COMPOUND_AND_DEADLINES, {"id": compound_id, "code": category}).all()
+    found = rows[0] if rows else None
+    if found is None or not actor.sees(found.district_id):
         # Another district's compound answers exactly like one not heard of, so ids of other districts leak nothing.
         raise NotYetKnown.field("compound_id", "compound")
-    deadlines = deadlines_for(session, district_id, category)
+    district_id = found.district_id
+    deadlines = _deadlines_or_defaults(found if found.override_id is not None else None, category)
     due_at = domain.stage_due_at(deadlines, urgency, domain.ACCEPT, now)
     remind_at = domain.remind_at(now, due_at, deadlines.remind_before_percent)
     # Empty collections given, not left to load: a new ticket has no parts, and asking the database costs a query.
@@ -99,8 +150,8 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
                     reporter_phone=reporter_phone, state=domain.INITIAL_STATE,
                     due_at=due_at, overdue=False, stage=domain.ACCEPT, accept_due_at=due_at, remind_at=remind_at,
                     reminded=False, dissatisfied_ratings=0, created_at=now, updated_at=now, parts=[],
-                    participants=[])
-    session.add(ticket)
+                    participants=[], id=new_id(), version=1)
+    _insert_new(session, ticket)
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket,
     # and has it first: the contact is published before the news it is needed for.
     record(session, TICKET_CONTACT, ticket)
@@ -108,7 +159,33 @@ def submit_ticket(session: Session, actor: Actor, *, compound_id: uuid.UUID, tit
     record(session, TICKET_SUBMITTED, ticket, payload_of=_Payload(
         ticket, compound_name=found.name, community_id=found.community_id))
     schedule(session, TICKET_DUE, ticket.id, remind_at or due_at, district_id=ticket.district_id)
-    return ticket
+    candidates = [domain.Candidate(row.recent_id, row.recent_state,
+                                   domain.ticket_text(row.recent_title, row.recent_description),
+                                   row.recent_created_at, row.recent_title, row.recent_master_id)
+                  for row in rows if recent and row.recent_id is not None]
+    return ticket, candidates
+
+
+_ticket_columns = {attribute.key: attribute.columns[0].key for attribute in sa_inspect(Ticket).column_attrs}
+_INSERT_TICKET = Ticket.__table__.insert()
+
+
+def _insert_new(session: Session, ticket: Ticket) -> None:
+    """Write a new ticket by one Core INSERT, and keep it in the session as if just loaded from its row.
+
+    What the unit of work would write, and the ticket is as persistent (version 1, later moves UPDATE it and check
+    that version); but the unit of work's flush of a new object costs intake more than the INSERT itself (7% of a
+    submission's Python calls, bench/README.md).
+    Every column is given a value first (None for those a new ticket has not): one left unset would be loaded
+    from the database on first use.
+    """
+    for attribute in _ticket_columns:
+        if attribute not in ticket.__dict__:
+            setattr(ticket, attribute, None)
+    session.execute(_INSERT_TICKET, {column: ticket.__dict__[attribute]
+                                     for attribute, column in _ticket_columns.items()})
+    make_transient_to_detached(ticket)
+    session.add(ticket)
 
 
 def record_compound(session: Session, compound_id: uuid.UUID, version: int, *, district_id: str, name: str,
@@ -605,24 +682,18 @@ class Submission:
     similar: list[domain.Alike]  # possible duplicates, best first
 
 
-def submit_with_duplicates(session: Session, actor: Actor, *, now: datetime, **fields: Any) -> Submission:
+def submit_with_duplicates(session: Session, actor: Actor, **fields: Any) -> Submission:
     """Raise a ticket (as `submit_ticket`) and name the recent tickets it may duplicate.
 
-    One indexed query, bounded by the compound, the category, the window and a row limit, whatever the table holds.
+    The compound's latest tickets of the category come with the compound (see `_RECENT`): no query of their own.
     """
-    ticket = submit_ticket(session, actor, now=now, **fields)
-    candidates = _candidates(session, ticket, now - timedelta(days=domain.SIMILAR_WINDOW_DAYS), now,
-                             _INTAKE_CANDIDATES)
+    ticket, candidates = _submit(session, actor, recent=_INTAKE_CANDIDATES, **fields)
     text = domain.ticket_text(ticket.title, ticket.description)
     return Submission(ticket, domain.possible_duplicates(text, candidates)[:domain.SIMILAR_ON_INTAKE])
 
 
-_tickets = Ticket.__table__
-# Core rather than ORM rows: nothing here changes, and only the start of a description is compared.
 _CANDIDATES = (
-    select(_tickets.c.id, _tickets.c.state, _tickets.c.title,
-           func.substr(_tickets.c.description, 1, domain.SIMILAR_TEXT_CHARS).label("description"),
-           _tickets.c.created_at, _tickets.c.master_id)
+    select(*_CANDIDATE_COLUMNS)
     .where(_tickets.c.compound_id == bindparam("compound_id"), _tickets.c.category == bindparam("category"),
            _tickets.c.created_at >= bindparam("since"), _tickets.c.created_at <= bindparam("until"),
            _tickets.c.id != bindparam("ticket_id"))
@@ -642,7 +713,6 @@ def _candidates(session: Session, ticket: Ticket, since: datetime, until: dateti
 # The suite's defaults hold in every district until the district sets its own, category by category; a change
 # holds for stages begun after it, a stage already running keeps the deadline it was given.
 
-_overrides = CategoryDeadlines.__table__
 _OVERRIDE = select(_overrides).where(_overrides.c.district_id == bindparam("district_id"),
                                      _overrides.c.code == bindparam("code"))
 
@@ -667,6 +737,11 @@ def deadlines_for(session: Session, district_id: str, code: str) -> domain.Deadl
     # Not flushing the move under way: a flush now and another at its event would give the ticket two versions.
     with session.no_autoflush:
         row = session.execute(_OVERRIDE, {"district_id": district_id, "code": code}).first()
+    return _deadlines_or_defaults(row, code)
+
+
+def _deadlines_or_defaults(row: Any, code: str) -> domain.Deadlines:
+    """A district's row of deadlines for a category if it has one, else the suite's defaults for it."""
     if row is not None:
         return _deadlines(row)
     return domain.DEFAULT_CATEGORIES.get(code, domain.DEFAULT_CATEGORIES[domain.DEFAULT_CATEGORY]).deadlines
