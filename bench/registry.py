@@ -25,20 +25,20 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, redirect_stderr
+from collections.abc import Callable, Sequence
+from contextlib import closing, redirect_stderr
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
+from bench.inprocess import SECRET, ServiceApi, migrate
 from bench.servers import Databases, database_url
 
 COMMUNITIES = 30
 KINDS = (("managed", 212), ("three_no", 412), ("resettlement", 11))
 GRIDS = 534
-SECRET = "bench-secret-not-for-production-0123456789"
 
 
 def street_rows(street: str = "中山路街道") -> list[dict[str, str]]:
@@ -329,64 +329,20 @@ def member_cases(world: World, repeat: int, seed: int = 2) -> list[Case]:
 class MemberApi:
     """`GET /v1/members` of the registry at `url`, asked as a clerk of `district` through the app in process."""
 
-    def __init__(self, url: str, district: str) -> None:
-        from linli.shared.config import BusSettings, Settings
-        from linli.shared.http.app import create_app
-        from linli.shared.http.auth import issue_token
-        from linli.suite import runtime
+    PATH = "/v1/members"
 
-        tag = uuid.uuid4().hex[:8]
-        bus = BusSettings(url="memory://", exchange=f"b{tag}.linli.events", private_exchange=f"b{tag}.linli.private",
-                          dead_exchange=f"b{tag}.linli.dead", queue_prefix=f"b{tag}.")
-        self.rt = runtime("registry", Settings(service="registry", database_url=url, bus=bus, jwt_secret=SECRET))
-        self.client = create_app(self.rt).test_client()
-        token = issue_token(SECRET, sub="bench", district=district, scopes="registry:read")
-        self.headers = {"Authorization": f"Bearer {token}"}
+    def __init__(self, url: str, district: str) -> None:
+        self.api = ServiceApi("registry", url, district, "registry:read")
+        self.rt = self.api.rt
 
     def ask(self, query: Query) -> Any:
-        response = self.client.get("/v1/members", query_string=query, headers=self.headers)
-        if response.status_code != 200:
-            raise SystemExit(f"GET /v1/members?{query} answered {response.status_code}: "
-                             f"{response.get_data(as_text=True)[:500]}")
-        return response.json
+        return self.api.ask(self.PATH, query)
 
     def statements(self, query: Query) -> list[tuple[str, Any]]:
-        """The SQL statements (with their parameters) one request runs."""
-        seen: list[tuple[str, Any]] = []
-
-        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-            seen.append((statement, parameters))
-
-        event.listen(self.rt.engine, "before_cursor_execute", capture)
-        try:
-            self.ask(query)
-        finally:
-            event.remove(self.rt.engine, "before_cursor_execute", capture)
-        return seen
+        return self.api.statements(self.PATH, query)
 
     def close(self) -> None:
-        self.rt.dispose()
-
-
-@contextmanager
-def member_api(url: str, district: str) -> Iterator[MemberApi]:
-    api = MemberApi(url, district)
-    try:
-        yield api
-    finally:
-        api.close()
-
-
-def migrate(url: str) -> None:
-    from linli.shared.config import Settings
-    from linli.shared.migrations import upgrade
-    from linli.suite import runtime
-
-    rt = runtime("registry", Settings(service="registry", database_url=url, jwt_secret=SECRET))
-    try:
-        upgrade(rt)
-    finally:
-        rt.dispose()
+        self.api.close()
 
 
 def measure_members(api: MemberApi, cases: Sequence[Case], repeat: int) -> None:
@@ -446,12 +402,12 @@ def member_report(cases: Sequence[Case]) -> list[str]:
 
 def run_members(url: str, *, members: int, compounds: int, repeat: int, explain: bool = False) -> list[Case]:
     """Migrate and seed the registry at `url`, then measure every case; prints the table."""
-    migrate(url)
+    migrate("registry", url)
     started = time.perf_counter()
     world = seed_members(url, members=members, compounds=compounds)
     seeded = time.perf_counter() - started
     cases = member_cases(world, repeat)
-    with member_api(url, world.district) as api, open(os.devnull, "w") as sink, redirect_stderr(sink):
+    with closing(MemberApi(url, world.district)) as api, open(os.devnull, "w") as sink, redirect_stderr(sink):
         # Each request still renders its JSON log line, as in production, into nowhere.
         measure_members(api, cases, repeat)
         if explain:

@@ -26,15 +26,16 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, redirect_stderr
+from collections.abc import Callable, Sequence
+from contextlib import closing, redirect_stderr
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
-from bench.registry import SECRET, Case, percentile
+from bench.inprocess import ServiceApi, migrate
+from bench.registry import Case, percentile
 from bench.servers import Databases, database_url
 
 DISTRICTS = 4
@@ -318,67 +319,22 @@ def cases(world: Geography, now: datetime, repeat: int, seed: int = 3) -> list[C
 
 
 class TicketsApi:
-    """tickets at `url`, asked as a clerk of `district` through the app in process."""
+    """tickets at `url`, asked as a clerk of `district` through the app in process; a query names its `path`."""
 
     def __init__(self, url: str, district: str) -> None:
-        from linli.shared.config import BusSettings, Settings
-        from linli.shared.http.app import create_app
-        from linli.shared.http.auth import issue_token
-        from linli.suite import runtime
-
-        tag = uuid.uuid4().hex[:8]
-        bus = BusSettings(url="memory://", exchange=f"b{tag}.linli.events", private_exchange=f"b{tag}.linli.private",
-                          dead_exchange=f"b{tag}.linli.dead", queue_prefix=f"b{tag}.")
-        self.rt = runtime("tickets", Settings(service="tickets", database_url=url, bus=bus, jwt_secret=SECRET))
-        self.client = create_app(self.rt).test_client()
-        token = issue_token(SECRET, sub="bench", district=district, scopes="tickets:read")
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.api = ServiceApi("tickets", url, district, "tickets:read")
+        self.rt = self.api.rt
 
     def ask(self, query: Query) -> Any:
         query = dict(query)
-        path = query.pop("path")
-        response = self.client.get(path, query_string=query, headers=self.headers)
-        if response.status_code != 200:
-            raise SystemExit(f"GET {path}?{query} answered {response.status_code}: "
-                             f"{response.get_data(as_text=True)[:500]}")
-        return response.json
+        return self.api.ask(query.pop("path"), query)
 
     def statements(self, query: Query) -> list[tuple[str, Any]]:
-        seen: list[tuple[str, Any]] = []
-
-        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-            seen.append((statement, parameters))
-
-        event.listen(self.rt.engine, "before_cursor_execute", capture)
-        try:
-            self.ask(query)
-        finally:
-            event.remove(self.rt.engine, "before_cursor_execute", capture)
-        return seen
+        query = dict(query)
+        return self.api.statements(query.pop("path"), query)
 
     def close(self) -> None:
-        self.rt.dispose()
-
-
-@contextmanager
-def tickets_api(url: str, district: str) -> Iterator[TicketsApi]:
-    api = TicketsApi(url, district)
-    try:
-        yield api
-    finally:
-        api.close()
-
-
-def migrate(url: str) -> None:
-    from linli.shared.config import Settings
-    from linli.shared.migrations import upgrade
-    from linli.suite import runtime
-
-    rt = runtime("tickets", Settings(service="tickets", database_url=url, jwt_secret=SECRET))
-    try:
-        upgrade(rt)
-    finally:
-        rt.dispose()
+        self.api.close()
 
 
 def measure(api: TicketsApi, all_cases: Sequence[Case], repeat: int) -> None:
@@ -431,11 +387,11 @@ def run_size(server: str, size: int, world: Geography, now: datetime, repeat: in
     databases = Databases(server, label="bench")
     try:
         url = databases.fresh("tickets")
-        migrate(url)
+        migrate("tickets", url)
         seeded = seed_tickets(url, world, size, now)
         print(f"{size:,} tickets seeded in {seeded:.0f} s (not measured)", flush=True)
         all_cases = cases(world, now, repeat)
-        with tickets_api(url, world.districts[0]) as api, open(os.devnull, "w") as sink, redirect_stderr(sink):
+        with closing(TicketsApi(url, world.districts[0])) as api, open(os.devnull, "w") as sink, redirect_stderr(sink):
             measure(api, all_cases, repeat)
             if show_plans:
                 explain(api, all_cases, repeat)
