@@ -13,15 +13,13 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-import uuid
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from linli.services.notify import sending, usecases, webhooks
+from linli.services.notify.pool import LanePool
 from linli.shared.db import transaction, utcnow
 from linli.shared.errors import ValidationFailed
 from linli.shared.events import CONTENT_TYPE
@@ -36,67 +34,37 @@ Post = Callable[[webhooks.Target, dict[str, str], bytes, float], sending.Answer]
 LEASE_MARGIN = timedelta(seconds=30)
 
 
-class Dispatcher:
+class Dispatcher(LanePool[usecases.Job]):
+    name = "webhook"
+
     def __init__(self, factory: sessionmaker[Session], settings: sending.WebhookSettings, *,
                  now: Callable[[], datetime] = utcnow, resolve: webhooks.Resolve | None = None,
                  post: Post | None = None) -> None:
+        super().__init__(settings.threads, settings.poll_seconds)
         self.factory = factory
         self.settings = settings
         self.now = now
         # Looked up at call time, so tests can stand in for the network.
         self._resolve = resolve
         self._post = post
-        self.wake = threading.Event()
-        self._lock = threading.Lock()
-        self._in_flight: Counter[uuid.UUID] = Counter()
-        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def in_flight(self) -> int:
-        with self._lock:
-            return sum(self._in_flight.values())
-
     def run(self, stop: threading.Event) -> None:
         log.info("webhook_dispatcher_started", threads=self.settings.threads,
                  per_endpoint=self.settings.per_endpoint, timeout=self.settings.timeout_seconds)
-        self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="notify-webhook")
-        try:
-            while not stop.is_set():
-                try:
-                    started = self.dispatch()
-                except Exception:  # noqa: BLE001 - a failed round (database away) is tried again
-                    log.exception("webhook_dispatch_failed")
-                    started = 0
-                if not started:
-                    self.wake.wait(self.settings.poll_seconds)
-                    self.wake.clear()
-        finally:
-            # Sends under way finish (each within its timeout); nothing new starts.
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        super().run(stop)
 
-    def dispatch(self) -> int:
-        """Claim what is due and hand it to the pool; returns how many sends started."""
-        with self._lock:
-            free = self.settings.threads - sum(self._in_flight.values())
-            busy = dict(self._in_flight)
-        if free <= 0:
-            return 0
+    def claim(self, free: int, busy: dict[Hashable, int]) -> Sequence[usecases.Job]:
         with transaction(self.factory) as session:
-            jobs = usecases.claim_due_deliveries(session, self.now(), limit=free,
+            return usecases.claim_due_deliveries(session, self.now(), limit=free,
                                                  per_endpoint=self.settings.per_endpoint, in_flight=busy,
                                                  lease=self.lease)
-        with self._lock:
-            self._in_flight.update(job.webhook_id for job in jobs)
-        for job in jobs:
-            if self._pool is None:
-                self.send(job)
-            else:
-                self._pool.submit(self.send, job)
-        return len(jobs)
+
+    def lane(self, job: usecases.Job) -> Hashable:
+        return job.webhook_id
 
     def send(self, job: usecases.Job) -> None:
         """One attempt of one delivery, recorded; never raises."""
@@ -107,12 +75,6 @@ class Dispatcher:
                                         scale=self.settings.delay_scale)
         except Exception:  # noqa: BLE001 - the claim's lease ends and the delivery is tried again
             log.exception("webhook_attempt_not_recorded", delivery_id=str(job.delivery_id))
-        finally:
-            with self._lock:
-                self._in_flight[job.webhook_id] -= 1
-                if self._in_flight[job.webhook_id] <= 0:
-                    del self._in_flight[job.webhook_id]
-            self.wake.set()
 
     def attempt(self, job: usecases.Job) -> usecases.AttemptResult:
         attempted_at = self.now()

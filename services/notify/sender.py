@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from linli.services.notify import outgoing, providers, usecases
+from linli.services.notify.pool import LanePool
 from linli.shared.db import transaction, utcnow
 from linli.shared.logs import get_logger
 from linli.shared.service import Runtime
@@ -75,19 +74,18 @@ class SenderSettings:
         )
 
 
-class Sender:
+class Sender(LanePool[usecases.MessageJob]):
+    name = "sender"
+
     def __init__(self, factory: sessionmaker[Session], settings: SenderSettings, *,
                  now: Callable[[], datetime] = utcnow) -> None:
+        super().__init__(settings.threads, settings.poll_seconds)
         self.factory = factory
         self.settings = settings
         self.now = now
-        self.wake = threading.Event()
-        self._lock = threading.Lock()
-        self._in_flight: Counter[tuple[str, int]] = Counter()
-        self._breakers: dict[tuple[str, int], outgoing.Breaker] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        self._breakers: dict[Hashable, outgoing.Breaker] = {}
 
-    def _breaker(self, lane: tuple[str, int]) -> outgoing.Breaker:
+    def _breaker(self, lane: Hashable) -> outgoing.Breaker:
         # Called under self._lock.
         if lane not in self._breakers:
             self._breakers[lane] = outgoing.Breaker(self.settings.breaker_threshold,
@@ -98,49 +96,25 @@ class Sender:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
 
-    def in_flight(self) -> int:
-        with self._lock:
-            return sum(self._in_flight.values())
-
     def run(self, stop: threading.Event) -> None:
         log.info("message_sender_started", sms=providers.names(self.settings.sms),
                  email=providers.names(self.settings.email), threads=self.settings.threads)
-        self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="notify-sender")
-        try:
-            while not stop.is_set():
-                try:
-                    started = self.round()
-                except Exception:  # noqa: BLE001 - a failed round (database away) is tried again
-                    log.exception("message_round_failed")
-                    started = 0
-                if not started:
-                    self.wake.wait(self.settings.poll_seconds)
-                    self.wake.clear()
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        super().run(stop)
 
     def round(self) -> int:
         """Compose due digests, claim what is due and hand it to the pool; returns how many sends started."""
         with transaction(self.factory) as session:
             usecases.compose_digests(session, self.now())
-        with self._lock:
-            free = self.settings.threads - sum(self._in_flight.values())
-            busy = dict(self._in_flight)
-        if free <= 0:
-            return 0
+        return super().round()
+
+    def claim(self, free: int, busy: dict[Hashable, int]) -> Sequence[usecases.MessageJob]:
         with transaction(self.factory) as session:
-            jobs = usecases.claim_due_messages(session, self.now(), limit=free,
+            return usecases.claim_due_messages(session, self.now(), limit=free,
                                                per_provider=self.settings.per_provider, in_flight=busy,
                                                lease=self.lease)
-        with self._lock:
-            self._in_flight.update(job.lane for job in jobs)
-        for job in jobs:
-            if self._pool is None:
-                self.send(job)
-            else:
-                self._pool.submit(self.send, job)
-        return len(jobs)
+
+    def lane(self, job: usecases.MessageJob) -> Hashable:
+        return job.lane
 
     def send(self, job: usecases.MessageJob) -> None:
         """One attempt of one delivery on the provider its place in the chain names, recorded; never raises."""
@@ -171,12 +145,6 @@ class Sender:
                                                 providers=len(chain), retries=self.settings.retries)
         except Exception:  # noqa: BLE001 - the claim's lease ends and the delivery is tried again
             log.exception("message_attempt_not_recorded", delivery_id=str(job.delivery_id))
-        finally:
-            with self._lock:
-                self._in_flight[job.lane] -= 1
-                if self._in_flight[job.lane] <= 0:
-                    del self._in_flight[job.lane]
-            self.wake.set()
 
 
 def sender(rt: Runtime) -> Callable[[threading.Event], None]:

@@ -122,7 +122,7 @@ def _attempts(factory) -> list[WebhookAttempt]:
 def test_a_delivery_goes_at_once_signed_as_a_structured_cloudevent(factory, clock, network):
     webhook = _webhook(factory)
     sent_event = _publish(factory, clock)
-    assert _dispatcher(factory, clock, network).dispatch() == 1
+    assert _dispatcher(factory, clock, network).round() == 1
     [(target, headers, body)] = network.sent
     assert (target.host, target.path, target.addresses) == ("a.example.org", "/in", ("93.184.215.14",))
     assert headers["Content-Type"] == "application/cloudevents+json"
@@ -142,18 +142,18 @@ def test_failures_are_tried_again_on_the_schedule_then_the_delivery_fails(factor
     network.answer("a.example.org", 500)
     _publish(factory, clock)
     dispatcher = _dispatcher(factory, clock, network)
-    assert dispatcher.dispatch() == 1
+    assert dispatcher.round() == 1
     for wait in webhooks.SCHEDULE[1:]:
         clock.now += wait - timedelta(milliseconds=1)
-        assert dispatcher.dispatch() == 0, f"tried before {wait} passed"
+        assert dispatcher.round() == 0, f"tried before {wait} passed"
         clock.now += timedelta(milliseconds=1)
-        assert dispatcher.dispatch() == 1, f"not tried once {wait} passed"
+        assert dispatcher.round() == 1, f"not tried once {wait} passed"
     delivery = _delivery(factory)
     assert (delivery.state, delivery.attempt_count, delivery.next_attempt_at) == ("failed", 8, None)
     assert [(a.number, a.status_code, a.error) for a in _attempts(factory)] == [
         (n, 500, "HTTP 500") for n in range(1, 9)]
     clock.now += timedelta(days=1)
-    assert dispatcher.dispatch() == 0
+    assert dispatcher.round() == 0
 
 
 def test_the_schedule_scales_for_test_set_ups(factory, clock, network):
@@ -161,7 +161,7 @@ def test_the_schedule_scales_for_test_set_ups(factory, clock, network):
     network.answer("a.example.org", 500)
     _publish(factory, clock)
     dispatcher = _dispatcher(factory, clock, network, delay_scale=0.01)
-    dispatcher.dispatch()
+    dispatcher.round()
     assert _delivery(factory).next_attempt_at == NOW + timedelta(milliseconds=50)
 
 
@@ -169,7 +169,7 @@ def test_a_later_retry_after_is_honoured(factory, clock, network):
     _webhook(factory)
     network.answer("a.example.org", 503, retry_after="120")
     _publish(factory, clock)
-    _dispatcher(factory, clock, network).dispatch()
+    _dispatcher(factory, clock, network).round()
     delivery = _delivery(factory)
     assert (delivery.state, delivery.next_attempt_at) == ("pending", NOW + timedelta(seconds=120))
 
@@ -179,7 +179,7 @@ def test_410_gone_ends_the_delivery_and_disables_the_endpoint(factory, clock, ne
     network.answer("a.example.org", 410)
     _publish(factory, clock)
     dispatcher = _dispatcher(factory, clock, network)
-    dispatcher.dispatch()
+    dispatcher.round()
     assert _delivery(factory).state == "gone"
     with factory() as session:
         stored = session.get_one(Webhook, webhook.id)
@@ -189,7 +189,7 @@ def test_410_gone_ends_the_delivery_and_disables_the_endpoint(factory, clock, ne
     # Nothing more is queued for it, nor sent.
     _publish(factory, clock)
     clock.now += timedelta(hours=1)
-    assert dispatcher.dispatch() == 0 and len(network.sent) == 1
+    assert dispatcher.round() == 0 and len(network.sent) == 1
 
 
 def test_an_endpoint_failing_for_five_days_is_disabled_and_a_success_forgives_earlier_failures(
@@ -198,23 +198,23 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_a_success_forgives_ea
     network.answer("a.example.org", 500)
     _publish(factory, clock)
     dispatcher = _dispatcher(factory, clock, network)
-    dispatcher.dispatch()
+    dispatcher.round()
     with factory() as session:
         assert session.get_one(Webhook, webhook.id).failing_since == NOW
     network.answer("a.example.org", 204)
     clock.now += timedelta(seconds=5)
-    dispatcher.dispatch()
+    dispatcher.round()
     with factory() as session:
         assert session.get_one(Webhook, webhook.id).failing_since is None
     network.answer("a.example.org", 500)
     _publish(factory, clock)
-    dispatcher.dispatch()
+    dispatcher.round()
     with factory() as session:
         stored = session.get_one(Webhook, webhook.id)
         assert stored.failing_since == clock.now and stored.state == "enabled"
     clock.now += webhooks.DISABLE_AFTER
     _publish(factory, clock)
-    assert dispatcher.dispatch() == 2  # the retry due long ago, and the new event
+    assert dispatcher.round() == 2  # the retry due long ago, and the new event
     with factory() as session:
         stored = session.get_one(Webhook, webhook.id)
         assert (stored.state, stored.disabled_reason) == ("disabled", "failing")
@@ -226,7 +226,7 @@ def test_a_name_that_now_points_inside_is_refused_at_delivery_time(factory, cloc
     _webhook(factory)
     _publish(factory, clock)
     monkeypatch.setitem(NAMES, "a.example.org", ["93.184.215.14", "127.0.0.1"])
-    _dispatcher(factory, clock, network).dispatch()
+    _dispatcher(factory, clock, network).round()
     assert network.sent == []
     delivery = _delivery(factory)
     assert delivery.state == "pending" and delivery.last_status_code is None
@@ -241,7 +241,7 @@ def test_no_answer_is_logged_as_a_failure_with_its_reason(factory, clock, networ
         raise ConnectionRefusedError(111, "Connection refused")
 
     network.answers["a.example.org"] = refused
-    _dispatcher(factory, clock, network).dispatch()
+    _dispatcher(factory, clock, network).round()
     [attempt] = _attempts(factory)
     assert attempt.status_code is None and "ConnectionRefusedError" in attempt.error
     assert _delivery(factory).next_attempt_at == NOW + timedelta(seconds=5)
@@ -254,14 +254,14 @@ def test_during_a_rotation_overlap_both_secrets_sign(factory, clock, network):
         session.commit()
     _publish(factory, clock)
     dispatcher = _dispatcher(factory, clock, network)
-    dispatcher.dispatch()
+    dispatcher.round()
     (_, headers, body) = network.sent[-1]
     assert len(headers["webhook-signature"].split(" ")) == 2
     for secret in (webhook.secret, rotated.secret):
         Verifier(secret).verify(body, headers)
     clock.now += timedelta(hours=1)
     _publish(factory, clock)
-    dispatcher.dispatch()
+    dispatcher.round()
     (_, headers, body) = network.sent[-1]
     assert len(headers["webhook-signature"].split(" ")) == 1
     Verifier(rotated.secret).verify(body, headers)
