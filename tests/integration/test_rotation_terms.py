@@ -18,7 +18,8 @@ from linli.services.rotation.models import CommitteeUnit, TicketMoment
 from linli.shared.clock import being_fired, schedule
 from linli.shared.tables import outbox, timers
 from tests.support.collector import Collector
-from tests.support.ticket_events import moved_ticket, publish
+from tests.support.publishing import publish_as_producer as publish
+from tests.support.ticket_events import moved_ticket
 from tests.support.waiting import wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

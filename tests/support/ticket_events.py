@@ -5,10 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from linli.shared.bus import ConfirmingPublisher, OutgoingMessage
-from linli.shared.config import BusSettings
-from linli.shared.events import CATALOGUE, encode, envelope
-
 
 def closed_ticket(district_id: str, compound_id: str, participants: list[dict[str, Any]], *,
                   closed_at: str = "2025-03-01T17:30:00+00:00", **fields: Any) -> dict[str, Any]:
@@ -49,19 +45,3 @@ def moved_ticket(verb: str, state: str, *, ticket_id: str, district_id: str, com
     if verb == "closed":
         payload.update({"closed_reason": None, "closed_at": at, "participants": []})
     return {**payload, **fields}
-
-
-def publish(bus: BusSettings, key: str, data: dict[str, Any], *, district: str) -> dict[str, Any]:
-    """Publish an event on the bus as its producing service would, its payload checked against the contract that
-    service declares (so a test payload cannot drift from it)."""
-    event_type = CATALOGUE[key]
-    event_type.validate(data)
-    event = envelope(event_type, subject=str(data["id"]), data=data, district=district, traceparent=None)
-    publisher = ConfirmingPublisher(bus)
-    try:
-        publisher.publish([OutgoingMessage(routing_key=key, body=encode(event), message_id=event["id"],
-                                           exchange=bus.private_exchange if event_type.private else None,
-                                           must_route=False)])
-    finally:
-        publisher.close()
-    return event
