@@ -453,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the ticket events of the burst, in turn (I, P): verbs of tickets.ticket.*")
     parser.add_argument("--only", default="AIH", help="which runs: A, I, H (H and H'), P (profile); e.g. 'H'")
     parser.add_argument("--batch", type=int, default=50, help="events a transaction in P (the worker's prefetch)")
+    parser.add_argument("--prefetch", type=int, default=None,
+                        help="the worker's prefetch, which is also its most events a transaction (I; default: "
+                             "the suite's, 50)")
     parser.add_argument("--top", type=int, default=30, help="functions P prints, by cumulative and own time")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -460,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(os.environ.get("LINLI_LOG_LEVEL", "WARNING"), "console")
     database_url = bench_database_url()
-    bus = isolated_bus(bench_amqp_url())
+    bus = isolated_bus(bench_amqp_url(), **({"prefetch": args.prefetch} if args.prefetch else {}))
     versions = server_versions(bus, database_url)
     load = os.getloadavg()
     print(f"linli notify benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores (load "
