@@ -3,15 +3,23 @@
 Run from the repository root:
 
     .venv/bin/python -m bench.notify [--events 5000] [--hook-events 40] [--hook-rate 4] [--json bench-notify.json]
+    .venv/bin/python -m bench.notify --only P --events 500 [--top 40]        # where a ticket event's time goes
 
 The runs, in one go, against the same RabbitMQ and PostgreSQL:
 
 A   raw kombu publish → consume of `--events` messages, no confirms (`bench.bus`'s run A, reused): the bus's
     raw consume rate in this run;
-I   the same burst as `tickets.ticket.submitted` events published by a process of their own while notify's real
-    worker (its `deliveries` consumer, inbox transaction and outbox) and relay run as threads of this one, on a
-    fresh notify database migrated to head; inbox notifications per second from the first publish to the last
-    notification committed, and latency publish → notification row written;
+I   a burst of `--events` ticket events as tickets emits them (`--mix`, in turn: submitted, dispatched, resolved,
+    commented, overdue; payloads from notify's samples, held to tickets' schemas by the unit tests), published by
+    a process of their own while notify's real worker (both its queues) and relay run as threads of this one, on
+    a fresh notify database migrated to head whose read models are seeded so every role resolves (the
+    committee, its chair and convenor, the units' and convenor's contacts, each ticket's reporter contact, a
+    commented ticket's assignees); events/s and inbox notifications/s from the first publish to the last event
+    applied (polled every 50 ms), latency publish → applied, statements per event sent by the worker's thread
+    (an SQLAlchemy `before_cursor_execute` listener; an executemany counts once);
+P   the deliveries consumer without the bus: the same burst applied in process as the worker does
+    (`apply_events`, `--batch` events a transaction) under cProfile; prints statements per event by kind and
+    the costliest functions (`--top`);
 H   webhook fan-out: 50 endpoints registered for `tickets.#`, all healthy (a local HTTP server in a process of its
     own answering 200 at once); `--hook-events` events committed at `--hook-rate` per second, each queued for every
     endpoint as notify's handler does, sent by notify's real dispatcher (32 threads, 2 per endpoint, 2 s timeout);
