@@ -6,14 +6,18 @@ and records the change with its event; committing is the caller's unit of work.
 
 from __future__ import annotations
 
+import functools
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -344,14 +348,60 @@ def _clip(text: str | None, limit: int = 1000) -> str | None:
     return None if text is None else text[:limit]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# --- What one transaction has looked up ------------------------------------------------------------------------------
+
+_LOOKUPS = "notify.lookups"
+
+
+def lookups(session: Session) -> dict[str, Any]:
+    """What this transaction has looked up already: a district's rules and templates, recipients' preferences,
+    read-model rows kept alive. The worker applies a burst of events in one transaction, and they ask the same
+    things; a new transaction starts afresh (so another process's change is seen by the next burst), and a
+    change made through this session forgets them (`_changes_lookups`)."""
+    if session.get_transaction() is None:
+        session.connection()  # begins the transaction the lookups belong to, as the first query would
+    root = session.get_transaction()
+    held = session.info.get(_LOOKUPS)
+    if held is None or held[0] is not root:
+        held = (root, {})
+        session.info[_LOOKUPS] = held
+    return held[1]
+
+
+def forget_lookups(session: Session) -> None:
+    session.info.pop(_LOOKUPS, None)
+
+
+def _changes_lookups(fn: Callable[P, R]) -> Callable[P, R]:
+    """A use case changing rules, templates or preferences: what the transaction looked up is forgotten before
+    and after, so nothing in it reads the old ones."""
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = args[0]
+        assert isinstance(session, Session)
+        forget_lookups(session)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            forget_lookups(session)
+
+    return call
+
+
 # --- Outgoing messages (SMS, email): preferences, delivery, the sender's claims and attempts ----------------------
 
 def preferences_of(session: Session, recipient: str) -> outgoing.Preferences:
-    """The recipient's choices, or the defaults for one who chose nothing."""
-    row = session.scalar(select(Preference).where(Preference.recipient == recipient))
-    if row is None:
-        return outgoing.Preferences()
-    return _preferences(row)
+    """The recipient's choices, or the defaults for one who chose nothing (looked up once per transaction: a
+    burst of events tells the same units again and again)."""
+    known = lookups(session).setdefault("preferences", {})
+    if recipient not in known:
+        row = session.scalar(select(Preference).where(Preference.recipient == recipient))
+        known[recipient] = outgoing.Preferences() if row is None else _preferences(row)
+    return known[recipient]
 
 
 def _preferences(row: Preference) -> outgoing.Preferences:
@@ -362,31 +412,37 @@ def _preferences(row: Preference) -> outgoing.Preferences:
         digest=row.digest, digest_time=outgoing.parse_clock_time(row.digest_time))
 
 
-def deliver(session: Session, message: domain.Message, *, now: datetime) -> Delivery | None:
+def deliver(session: Session, message: domain.Message, *, now: datetime, looked: bool = False) -> Delivery | None:
     """Log and schedule one outgoing message; None (nothing sent) when this (event_id, recipient, channel) was
     already delivered or planned — at most once, whatever redelivery or replay.
 
     The recipient's preferences decide: channel off → `skipped`; urgent → `pending` now; daily digest → `digest`
     until the digest time; in quiet hours → `held` until they end; otherwise `pending` now. The words are
-    rendered here, in the recipient's locale.
+    rendered here, in the recipient's locale. `looked`: the caller has just seen no such delivery (`told_before`).
     """
     if message.channel not in domain.OUTGOING_CHANNELS:
         raise ValueError(f"not an outgoing channel: {message.channel!r}")
     key = (Delivery.source_event_id == message.event_id, Delivery.recipient == message.recipient,
            Delivery.channel == message.channel)
-    if session.scalar(select(Delivery.id).where(*key)) is not None:
+    if not looked and session.scalar(select(Delivery.id).where(*key)) is not None:
         return None
     prefs = preferences_of(session, message.recipient)
     plan = outgoing.plan(prefs, message.channel, urgent=message.urgent, now=now)
     subject, body = message.render(prefs.locale)
-    delivery = Delivery(
+    values = dict(
         district_id=message.district_id, recipient=message.recipient, channel=message.channel,
         address=message.address, source_event_id=message.event_id, event_type=message.event_type,
         urgent=message.urgent, locale=prefs.locale, subject=_clip(subject, 500) or "", body=body,
         state=plan.state, not_before=plan.not_before, provider_index=0, provider_tries=0, attempt_count=0,
         segments=sms.segments(body) if message.channel == domain.SMS else None)
+    if is_postgres(session) or sqlite3.sqlite_version_info >= (3, 35):
+        # A concurrent consumer of the same event may have planned it between the look and the insert: its row
+        # wins, and this one is not written. One statement, where a savepoint around the insert took three.
+        insert = pg_insert if is_postgres(session) else sqlite_insert
+        return session.scalars(insert(Delivery).values(**values).on_conflict_do_nothing()
+                               .returning(Delivery)).first()
+    delivery = Delivery(**values)
     try:
-        # A concurrent consumer of the same event may have planned it between the look and the insert.
         with session.begin_nested():
             session.add(delivery)
             session.flush()
@@ -560,6 +616,7 @@ def get_preferences(session: Session, actor: Actor, recipient: str) -> Preferenc
     return row
 
 
+@_changes_lookups
 def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapping[str, Any], *,
                     district_id: str | None = None, check_version: VersionCheck | None = None) -> Preference:
     """Replace the recipient's preferences with `wanted` (what it leaves out takes its default); emits
@@ -655,11 +712,20 @@ def record_ticket(session: Session, ticket_id: uuid.UUID, version: int, *, distr
                   compound_id: uuid.UUID | None, community_id: uuid.UUID | None,
                   assignees: Sequence[str] | None) -> bool:
     """Keep where a ticket is and who works on it; `assignees` None keeps those already known."""
+    # apply_versioned's own locked read, inlined: the row is read (and locked) once per ticket event.
     row = session.get(TicketView, ticket_id, with_for_update=True)
     kept = json.loads(row.assignees) if row is not None else []
     values = {"district_id": district_id, "title": title, "compound_id": compound_id, "community_id": community_id,
               "assignees": json.dumps(list(assignees) if assignees is not None else kept)}
-    return apply_versioned(session, TicketView, ticket_id, version, values)
+    if row is None:
+        session.add(TicketView(id=ticket_id, version=version, **values))
+        return True
+    if row.version >= version:
+        return False
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.version = version
+    return True
 
 
 def record_committee(session: Session, committee_id: uuid.UUID, version: int, *, district_id: str,
@@ -690,6 +756,16 @@ class _ReadModels:
 
     def __init__(self, session: Session, district_id: str) -> None:
         self.session, self.district_id = session, district_id
+        # The session's identity map holds rows weakly: a row kept here is found again by `session.get` without
+        # a query for the rest of the transaction (the same units, chair and convenor in a burst; a reporter's
+        # contact asked by role, then for the address).
+        self._alive: list[Any] = lookups(session).setdefault("rows", [])
+
+    def _get(self, model: type[Any], key: Any) -> Any:
+        row = self.session.get(model, key)
+        if row is not None:
+            self._alive.append(row)
+        return row
 
     def committee_of(self, community_id: str) -> str | None:
         found = self.session.scalar(select(CommitteeView.id).where(
@@ -697,12 +773,12 @@ class _ReadModels:
         return None if found is None else str(found)
 
     def _committee(self, committee_id: str) -> CommitteeView | None:
-        row = self.session.get(CommitteeView, _uuid(committee_id)) if _uuid(committee_id) else None
+        row = self._get(CommitteeView, _uuid(committee_id)) if _uuid(committee_id) else None
         return row if row is not None and row.district_id == self.district_id else None
 
     def chair_of(self, committee_id: str) -> str | None:
         key = _uuid(committee_id)
-        row = self.session.get(Chair, key) if key else None
+        row = self._get(Chair, key) if key else None
         if row is None or row.district_id != self.district_id or row.organization_id is None:
             return None
         return str(row.organization_id)
@@ -717,14 +793,14 @@ class _ReadModels:
 
     def ticket(self, ticket_id: str) -> Mapping[str, Any] | None:
         key = _uuid(ticket_id)
-        row = self.session.get(TicketView, key) if key else None
+        row = self._get(TicketView, key) if key else None
         if row is None or row.district_id != self.district_id:
             return None
         return {"compound_id": row.compound_id, "community_id": row.community_id,
                 "assignees": json.loads(row.assignees)}
 
     def contact(self, recipient: str) -> Contact | None:
-        row = self.session.get(Contact, recipient)
+        row = self._get(Contact, recipient)
         return row if row is not None and row.district_id == self.district_id else None
 
     def has_reporter(self, ticket_id: str) -> bool:
@@ -742,9 +818,15 @@ def _targets(row: RuleOverride) -> tuple[rules.Target, ...]:
 
 
 def rule_for(session: Session, district_id: str, event_type: str) -> rules.Rule | None:
-    """The rule a district applies to `event_type`: its own, else the default; None: nobody is told."""
-    row = _rule_override(session, district_id, event_type)
-    return rules.effective(event_type, None if row is None else _targets(row))
+    """The rule a district applies to `event_type`: its own, else the default; None: nobody is told.
+
+    A district's rules are read once per transaction (all of them: a few dozen rows at most), so a burst of
+    events pays one query, not one per event; changing a rule forgets them (`_changes_lookups`)."""
+    by_district = lookups(session).setdefault("rules", {})
+    if district_id not in by_district:
+        by_district[district_id] = {row.event_type: _targets(row) for row in session.scalars(
+            select(RuleOverride).where(RuleOverride.district_id == district_id))}
+    return rules.effective(event_type, by_district[district_id].get(event_type))
 
 
 def _template_override(session: Session, district_id: str, event_type: str, channel: str, locale: str, *,
@@ -765,9 +847,14 @@ def wording_for(session: Session, district_id: str, event_type: str, channel: st
     key = (district_id, event_type, channel, locale)
     if cache is not None and key in cache:
         return cache[key]
-    row = _template_override(session, district_id, event_type, channel, locale)
-    found = (templates.Wording(row.subject, row.body) if row is not None
-             else templates.default(event_type, channel, locale))
+    # A district's own templates, read once per transaction (as its rules are).
+    by_district = lookups(session).setdefault("templates", {})
+    if district_id not in by_district:
+        by_district[district_id] = {(row.event_type, row.channel, row.locale): templates.Wording(row.subject, row.body)
+                                    for row in session.scalars(select(TemplateOverride).where(
+                                        TemplateOverride.district_id == district_id))}
+    found = by_district[district_id].get((event_type, channel, locale)) or templates.default(event_type, channel,
+                                                                                               locale)
     if cache is not None:
         cache[key] = found
     return found
@@ -814,16 +901,22 @@ def tell(session: Session, *, event_type: str, district_id: str, event_id: uuid.
         return []
     told = []
     directory = _ReadModels(session, district_id)
-    for target in rules.resolve(rule, payload, directory):
+    recipients = rules.resolve(rule, payload, directory)
+    before = told_before(session, event_id) if recipients else set()
+    for target in recipients:
         variables = templates.context(event_type, payload, target.role)
         if target.channel == rules.INBOX:
-            if _put_in_inbox(session, district_id, event_type, event_id, target, variables):
+            if (target.recipient, target.channel) in before:
+                continue
+            if _put_in_inbox(session, district_id, event_type, event_id, target, variables, looked=True):
                 told.append(target)
             continue
         address = _address(directory.contact(target.recipient), target.channel)
         if not address:
             log.info("recipient skipped: no address", district_id=district_id, event_type=event_type,
                      event_id=str(event_id), recipient=target.recipient, role=target.role, channel=target.channel)
+            continue
+        if (target.recipient, target.channel) in before:
             continue
 
         def render(locale: str, channel: str = target.channel, variables: Mapping[str, Any] = variables,
@@ -833,16 +926,23 @@ def tell(session: Session, *, event_type: str, district_id: str, event_id: uuid.
         message = domain.Message(district_id=district_id, event_id=event_id, event_type=event_type,
                                  recipient=target.recipient, channel=target.channel, address=address,
                                  urgent=rule.urgent, render=render)
-        if deliver(session, message, now=now) is not None:
+        if deliver(session, message, now=now, looked=True) is not None:
             told.append(target)
     return told
 
 
+def told_before(session: Session, event_id: uuid.UUID) -> set[tuple[str, str]]:
+    """(recipient, channel) this event was already told to, in the inbox or by SMS/email: one query per event."""
+    inbox_rows = select(Notification.recipient, Notification.channel).where(Notification.source_event_id == event_id)
+    outgoing_rows = select(Delivery.recipient, Delivery.channel).where(Delivery.source_event_id == event_id)
+    return {(recipient, channel) for recipient, channel in session.execute(inbox_rows.union_all(outgoing_rows))}
+
+
 def _put_in_inbox(session: Session, district_id: str, event_type: str, event_id: uuid.UUID,
-                  target: rules.Recipient, variables: Mapping[str, Any]) -> bool:
+                  target: rules.Recipient, variables: Mapping[str, Any], *, looked: bool = False) -> bool:
     key = (Notification.source_event_id == event_id, Notification.recipient == target.recipient,
            Notification.channel == rules.INBOX)
-    if session.scalar(select(Notification.id).where(*key)) is not None:
+    if not looked and session.scalar(select(Notification.id).where(*key)) is not None:
         return False
     notification = Notification(district_id=district_id, recipient=target.recipient, channel=rules.INBOX,
                                 event_type=event_type, template=event_type, role=target.role,
@@ -982,6 +1082,7 @@ def get_rule(session: Session, actor: Actor, event_type: str, *, district_id: st
                                                                                          event_type))
 
 
+@_changes_lookups
 def set_rule(session: Session, actor: Actor, event_type: str, *, recipients: Sequence[Mapping[str, Any]],
              district_id: str | None = None, check_version: VersionCheck | None = None) -> RuleView:
     """Replace a district's rule for an event type: its roles and their channels (an empty list tells nobody)."""
@@ -1002,6 +1103,7 @@ def set_rule(session: Session, actor: Actor, event_type: str, *, recipients: Seq
     return _rule_view(event_type, district, row)
 
 
+@_changes_lookups
 def reset_rule(session: Session, actor: Actor, event_type: str, *, district_id: str | None = None,
                check_version: VersionCheck | None = None) -> RuleView:
     """Drop a district's own rule: the default applies again."""
@@ -1107,6 +1209,7 @@ def get_template(session: Session, actor: Actor, template_id: str, *, district_i
     return _template_view(key, district, None if district is None else _template_override(session, district, *key))
 
 
+@_changes_lookups
 def set_template(session: Session, actor: Actor, template_id: str, *, subject: str, body: str,
                  district_id: str | None = None, check_version: VersionCheck | None = None) -> TemplateView:
     """Save a district's wording; refused (naming subject or body) when it does not render against the event's
@@ -1133,6 +1236,7 @@ def set_template(session: Session, actor: Actor, template_id: str, *, subject: s
     return _template_view(key, district, row, checked)
 
 
+@_changes_lookups
 def reset_template(session: Session, actor: Actor, template_id: str, *, district_id: str | None = None,
                    check_version: VersionCheck | None = None) -> TemplateView:
     """Drop a district's wording: the default applies again."""

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from structlog.testing import capture_logs
 
 from linli.services.notify import samples, usecases
@@ -291,3 +291,63 @@ def test_a_template_preview_renders_a_draft_against_a_given_payload(factory):
             usecases.preview_template(session, CLERK, "tickets.ticket.overdue:sms:zh-CN", body="{{ x }}",
                                       payload={"id": "x"})
         assert list(draft.value.errors) == ["body"]
+
+
+def _statements(session):
+    seen: list[str] = []
+    event.listen(session.get_bind(), "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_a_burst_in_one_transaction_reads_the_districts_rules_and_templates_once(factory):
+    _world(factory)
+    with factory() as session:
+        seen = _statements(session)
+        for _ in range(5):
+            usecases.tell(session, event_type="tickets.ticket.dispatched", district_id=YONGCHUAN,
+                          event_id=uuid.uuid4(), payload=_payload("tickets.ticket.dispatched"), now=NOW)
+        session.commit()
+    assert sum("FROM rule_overrides" in s for s in seen) == 1
+    assert sum("FROM template_overrides" in s for s in seen) == 1
+    assert sum("FROM preferences" in s for s in seen) == 2  # the police's and the reporter's, once each
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 10
+
+
+def test_a_rule_template_or_preference_changed_in_the_transaction_is_what_the_next_event_uses(factory):
+    _world(factory)
+    reporter = f"reporter:{samples.TICKET}"
+    with factory() as session:
+        assert _told_in(session, "tickets.ticket.accepted") == {(reporter, "sms")}
+        usecases.set_rule(session, CLERK, "tickets.ticket.accepted",
+                          recipients=[{"role": "compound", "channels": ["inbox"]},
+                                      {"role": "reporter", "channels": ["sms"]}])
+        usecases.set_template(session, CLERK, "tickets.ticket.accepted:sms:en", subject="", body="Taken: {{ title }}")
+        usecases.set_preferences(session, CLERK, reporter, {"locale": "en"})
+        assert _told_in(session, "tickets.ticket.accepted") == {(reporter, "sms"), (f"compound:{samples.COMPOUND}",
+                                                                                   "inbox")}
+        usecases.reset_rule(session, CLERK, "tickets.ticket.accepted")
+        assert _told_in(session, "tickets.ticket.accepted") == {(reporter, "sms")}
+        session.commit()
+    bodies = sorted(d.body for d in _rows(factory, Delivery))
+    # The first before the template and preference; the rest in English by the district's new wording.
+    assert bodies == ["Taken: 3栋楼道灯不亮", "Taken: 3栋楼道灯不亮",
+                      "【邻里】您反映的「3栋楼道灯不亮」已由星光小区受理。"]
+
+
+def _told_in(session, event_type):
+    told = usecases.tell(session, event_type=event_type, district_id=YONGCHUAN, event_id=uuid.uuid4(),
+                         payload=_payload(event_type), now=NOW)
+    return {(t.recipient, t.channel) for t in told}
+
+
+def test_an_event_told_in_part_is_told_the_rest_when_redelivered(factory):
+    _world(factory)
+    event_id = uuid.uuid4()
+    police = f"organization:{samples.POLICE}"
+    first = _tell(factory, "tickets.ticket.dispatched", event_id=event_id)
+    with factory() as session:
+        session.execute(Delivery.__table__.delete().where(Delivery.recipient == police))
+        session.commit()
+    assert _tell(factory, "tickets.ticket.dispatched", event_id=event_id) == {(police, "sms")}
+    assert (police, "sms") in first
