@@ -16,7 +16,7 @@ import zlib
 from typing import Any
 
 from sqlalchemy import bindparam, event, func, select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from linli.shared.bus import (
     ConfirmingPublisher,
@@ -131,10 +131,32 @@ def _wake_relay(session: Session) -> None:
         Wakeups.get(str(session.get_bind().url)).set()
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop("outbox_rows", None)
-    session.info.pop("outbox_dirty", None)
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint remembers how many events came before it, so rolling it back drops only its own.
+    if transaction.nested:
+        session.info.setdefault("outbox_marks", {})[transaction] = len(session.info.get("outbox_rows", ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction: SessionTransaction) -> None:
+    marks = session.info.get("outbox_marks", {})
+    if previous_transaction.nested:
+        mark = marks.pop(previous_transaction, None)
+        if mark is not None and "outbox_rows" in session.info:
+            del session.info["outbox_rows"][mark:]
+    elif previous_transaction.parent is None:
+        # The whole transaction is gone, and every event it recorded with it.
+        session.info.pop("outbox_rows", None)
+        session.info.pop("outbox_dirty", None)
+        session.info.pop("outbox_marks", None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unmark(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint's mark outlives its end (its soft rollback is told after it), until the transaction's end.
+    if transaction.parent is None:
+        session.info.pop("outbox_marks", None)
 
 
 _COLUMNS = (outbox.c.seq, outbox.c.event_id, outbox.c.routing_key, outbox.c.body, outbox.c.traceparent)

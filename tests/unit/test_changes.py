@@ -119,3 +119,36 @@ def test_another_districts_entity_is_not_found_like_a_missing_one(make_store):
                 visible(session, actor, Thing, thing_id, what="thing")
             answers.append(raised.value.detail)
         assert answers == ["thing not found", "thing not found"]
+
+
+def test_a_savepoint_rolled_back_drops_its_own_events_and_keeps_those_before_and_after(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session:
+        names = ["before", "inside", "after"]
+        things = [Thing(district_id="d1", name=name) for name in names]
+        session.add(things[0])
+        record(session, THING_CHANGED, things[0])
+        savepoint = session.begin_nested()
+        session.add(things[1])
+        record(session, THING_CHANGED, things[1])
+        savepoint.rollback()
+        session.add(things[2])
+        record(session, THING_CHANGED, things[2])
+        session.commit()
+    assert [event["data"]["name"] for event in committed_events(factory)] == ["before", "after"]
+
+
+def test_a_savepoint_released_keeps_its_events_and_a_rollback_of_all_drops_every_one(make_store):
+    factory = make_store(Base.metadata)
+    with factory() as session:
+        with session.begin_nested():
+            thing = Thing(district_id="d1", name="kept")
+            session.add(thing)
+            record(session, THING_CHANGED, thing)
+        session.commit()
+        thing = Thing(district_id="d1", name="dropped")
+        session.add(thing)
+        record(session, THING_CHANGED, thing)
+        session.rollback()
+        session.commit()
+    assert [event["data"]["name"] for event in committed_events(factory)] == ["kept"]
