@@ -346,10 +346,12 @@ def _clip(text: str | None, limit: int = 1000) -> str | None:
 
 # --- Outgoing messages (SMS, email): preferences, delivery, the sender's claims and attempts ----------------------
 
-def preferences_of(session: Session, recipient: str) -> outgoing.Preferences:
-    """The recipient's choices, or the defaults for one who chose nothing."""
+def preferences_of(session: Session, recipient: str, district_id: str | None = None) -> outgoing.Preferences:
+    """The recipient's choices, or the defaults for one who chose nothing. Given the district a message is sent
+    in, preferences another district set are not the recipient's and are ignored (so no district can silence
+    another's recipients)."""
     row = session.scalar(select(Preference).where(Preference.recipient == recipient))
-    if row is None:
+    if row is None or (district_id is not None and row.district_id != district_id):
         return outgoing.Preferences()
     return _preferences(row)
 
@@ -376,7 +378,7 @@ def deliver(session: Session, message: domain.Message, *, now: datetime) -> Deli
            Delivery.channel == message.channel)
     if session.scalar(select(Delivery.id).where(*key)) is not None:
         return None
-    prefs = preferences_of(session, message.recipient)
+    prefs = preferences_of(session, message.recipient, message.district_id)
     plan = outgoing.plan(prefs, message.channel, urgent=message.urgent, now=now)
     subject, body = message.render(prefs.locale)
     delivery = Delivery(
@@ -516,7 +518,7 @@ def compose_digests(session: Session, now: datetime, *, limit: int = 100) -> lis
         groups.setdefault((delivery.district_id, delivery.recipient, delivery.channel), []).append(delivery)
     composed = []
     for (district, recipient, channel), items in list(groups.items())[:limit]:
-        prefs = preferences_of(session, recipient)
+        prefs = preferences_of(session, recipient, district)
         day = outgoing.digest_day(prefs, min(item.not_before or now for item in items))
         subject, body = outgoing.digest_text(prefs.locale, day, [(item.subject, item.body) for item in items])
         key = uuid.uuid5(outgoing.DIGEST_NAMESPACE, f"{recipient}|{channel}|{day.isoformat()}")
@@ -551,12 +553,24 @@ def _may_touch_preferences(actor: Actor, recipient: str, district_id: str | None
     return actor.sub == recipient or (district_id is not None and actor.sees(district_id))
 
 
+def _recipient_district(session: Session, recipient: str, row: Preference | None) -> str | None:
+    """Whose recipient this is: the district of the contact registry or tickets told of, when notify knows it —
+    whoever wrote preferences first does not decide that — else the district its preferences were set in."""
+    known = session.scalar(select(Contact.district_id).where(Contact.recipient == recipient))
+    if known is not None:
+        return known
+    return row.district_id if row is not None else None
+
+
 def get_preferences(session: Session, actor: Actor, recipient: str) -> Preference | None:
     """The recipient's stored preferences; None when they chose nothing (the defaults apply). Another district's
     recipient is not found."""
     row = session.scalar(select(Preference).where(Preference.recipient == recipient))
-    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+    owner = _recipient_district(session, recipient, row)
+    if owner is not None and not _may_touch_preferences(actor, recipient, owner):
         raise NotFound("preferences not found")
+    if row is not None and row.district_id != owner:
+        return None   # set by a district the recipient is not of: not theirs (and ignored when sending)
     return row
 
 
@@ -571,13 +585,22 @@ def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapp
     if not outgoing.is_recipient(recipient):
         raise ValidationFailed.field("recipient", "a recipient is <kind>:<id>, e.g. member:<uuid>")
     row = session.scalar(select(Preference).where(Preference.recipient == recipient).with_for_update())
-    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+    owner = _recipient_district(session, recipient, row)
+    if owner is not None and not _may_touch_preferences(actor, recipient, owner):
         raise NotFound("preferences not found")
+    if row is not None and row.district_id != owner:
+        # Written by another district before notify knew whose recipient this is: the owner's district takes
+        # them over, starting again from the defaults.
+        session.delete(row)
+        session.flush()
+        row = None
     if check_version is not None:
         check_version(row.version if row is not None else 0)
     values = _checked_preferences(wanted)
     if row is None:
-        district = _webhook_district(actor, district_id)
+        if owner is not None and district_id is not None and district_id != owner:
+            raise ValidationFailed.field("district_id", "the recipient belongs to another district")
+        district = owner if owner is not None else _webhook_district(actor, district_id)
         if district == OPERATOR:
             raise ValidationFailed.field("district_id", "preferences belong to one district")
         row = Preference(district_id=district, recipient=recipient, **values)
