@@ -549,8 +549,13 @@ PREFERENCE_FIELDS = ("sms", "email", "locale", "time_zone", "quiet_start", "quie
 
 
 def _may_touch_preferences(actor: Actor, recipient: str, district_id: str | None) -> bool:
-    """The recipient themselves (a token whose `sub` is the recipient), or a caller of the recipient's district."""
-    return actor.sub == recipient or (district_id is not None and actor.sees(district_id))
+    """The recipient themselves (a token whose `sub` is the recipient), or a caller of the recipient's district (any
+    district's while notify knows none: the preferences then take the caller's) —
+    not another member's or unit's token of that district, which reach their own inbox and preferences only."""
+    owner = domain.inbox_owner(actor.sub)
+    if owner is not None:
+        return owner == recipient
+    return actor.sub == recipient or district_id is None or actor.sees(district_id)
 
 
 def _recipient_district(session: Session, recipient: str, row: Preference | None) -> str | None:
@@ -567,7 +572,7 @@ def get_preferences(session: Session, actor: Actor, recipient: str) -> Preferenc
     recipient is not found."""
     row = session.scalar(select(Preference).where(Preference.recipient == recipient))
     owner = _recipient_district(session, recipient, row)
-    if owner is not None and not _may_touch_preferences(actor, recipient, owner):
+    if not _may_touch_preferences(actor, recipient, owner):
         raise NotFound("preferences not found")
     if row is not None and row.district_id != owner:
         return None   # set by a district the recipient is not of: not theirs (and ignored when sending)
@@ -586,7 +591,7 @@ def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapp
         raise ValidationFailed.field("recipient", "a recipient is <kind>:<id>, e.g. member:<uuid>")
     row = session.scalar(select(Preference).where(Preference.recipient == recipient).with_for_update())
     owner = _recipient_district(session, recipient, row)
-    if owner is not None and not _may_touch_preferences(actor, recipient, owner):
+    if not _may_touch_preferences(actor, recipient, owner):
         raise NotFound("preferences not found")
     if row is not None and row.district_id != owner:
         # Written by another district before notify knew whose recipient this is: the owner's district takes

@@ -191,3 +191,26 @@ def test_preferences_another_district_set_first_neither_silence_nor_lock_out_the
     assert r.status_code == 200 and r.json["sms"] is True and r.json["version"] == 0
     r = _put(sut, {"locale": "en"}, {**_clerk(sut), "If-Match": '"0"'}, recipient=member)
     assert r.status_code == 200 and r.json["district_id"] == YONGCHUAN and r.json["sms"] is True
+
+
+def test_a_members_token_reads_its_own_deliveries_only(sut):
+    _deliveries(sut)
+    own = sut.as_(YONGCHUAN, "notify:read", sub=f"member:{YONGCHUAN}")
+    other = sut.as_(YONGCHUAN, "notify:read", sub=f"organization:{uuid.uuid4()}")
+    mine = sut.client.get("/v1/deliveries", headers=own).json["items"]
+    assert len(mine) == 2
+    assert sut.client.get("/v1/deliveries", headers=other).json["items"] == []
+    assert sut.client.get(f"/v1/deliveries?recipient=member:{YONGCHUAN}", headers=other).json["items"] == []
+    assert sut.client.get(f"/v1/deliveries/{mine[0]['id']}", headers=own).status_code == 200
+    assert sut.client.get(f"/v1/deliveries/{mine[0]['id']}", headers=other).status_code == 404
+
+
+def test_a_units_token_cannot_read_or_set_another_recipients_preferences(sut):
+    known = _known_member(sut)
+    me = f"organization:{uuid.uuid4()}"
+    unit = sut.as_(YONGCHUAN, "notify:read notify:write", sub=me)
+    for recipient in (known, MEMBER):   # one notify has a contact for, one it has not
+        assert _put(sut, {"sms": False}, unit, recipient=recipient).status_code == 404
+        assert sut.client.get(f"/v1/preferences/{recipient}", headers=unit).status_code == 404
+        assert sut.client.get(f"/v1/preferences/{recipient}", headers=_clerk(sut)).json["version"] == 0
+    assert _put(sut, {"locale": "en"}, unit, recipient=me).status_code == 200
