@@ -54,6 +54,7 @@ def test_a_stale_if_match_is_412_and_changes_nothing(sut):
 
 @pytest.mark.parametrize(("body", "field"), [
     ({"time_zone": "Mars/Olympus"}, "time_zone"), ({"time_zone": "../../etc/passwd"}, "time_zone"),
+    ({"time_zone": "localtime"}, "time_zone"), ({"time_zone": "Factory"}, "time_zone"),
     ({"quiet_start": "22:00"}, "quiet_end"), ({"quiet_end": "07:00"}, "quiet_start"),
     ({"quiet_start": "25:00", "quiet_end": "07:00"}, "quiet_start"), ({"digest_time": "8pm"}, "digest_time"),
     ({"locale": "fr"}, "locale"), ({"sms": "maybe"}, "sms"),
