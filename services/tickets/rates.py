@@ -106,13 +106,20 @@ class Period:
 def period(starts: date | datetime | None, ends: date | datetime | None, now: datetime, zone: str) -> Period:
     """The period asked: a day means its midnight in the suite's time zone (so `to` a day excludes that day);
     without `to`, up to now; without `from`, DEFAULT_PERIOD before `to`."""
-    ends_at = instant(ends, zone) if ends is not None else now
-    starts_at = instant(starts, zone) if starts is not None else ends_at - DEFAULT_PERIOD
+    try:
+        ends_at = (instant(ends, zone) if ends is not None else now).astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed.field("to", "out of range") from None
+    try:
+        starts_at = (instant(starts, zone) if starts is not None else ends_at - DEFAULT_PERIOD).astimezone(UTC)
+    except OverflowError:
+        # The first day of year 1 in a zone east of UTC, or `to` within DEFAULT_PERIOD of it: no UTC instant.
+        raise ValidationFailed.field("from", "out of range") from None
     if starts_at >= ends_at:
         raise ValidationFailed.field("from", "must come before `to`")
     if ends_at - starts_at > MAX_PERIOD:
         raise ValidationFailed.field("from", "a period is at most five years")
-    return Period(starts_at.astimezone(UTC), ends_at.astimezone(UTC))
+    return Period(starts_at, ends_at)
 
 
 def instant(value: date | datetime, zone: str) -> datetime:

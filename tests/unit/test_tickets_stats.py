@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,6 +14,7 @@ from linli.services.tickets import rates
 from linli.services.tickets.models import Base, Ticket
 from linli.services.tickets.stats import ticket_stats
 from linli.shared.actors import Actor
+from linli.shared.errors import ValidationFailed
 from tests.support import stats_world
 from tests.support.stats_world import AS_OF, BISHAN, CLERK, EXPECTED, FROM, TO, YONGCHUAN
 
@@ -99,6 +100,17 @@ def test_a_period_is_days_in_the_suite_s_time_zone_and_must_run_forward(built):
     with factory() as session, pytest.raises(Exception) as caught:
         ticket_stats(session, CLERK, now=AS_OF, starts=date(2026, 4, 1), ends=date(2026, 3, 1))
     assert "from" in str(caught.value.errors)
+
+
+@pytest.mark.parametrize(("starts", "ends", "field"), [
+    (date(1, 1, 1), date(1, 1, 2), "from"),          # year 1's first midnight in UTC+8 is before year 1 in UTC
+    (None, date(1, 1, 5), "from"),                   # 30 days before `to`
+    (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=8))), None, "from"),
+])
+def test_a_period_at_the_calendars_start_is_refused_not_a_500(starts, ends, field):
+    with pytest.raises(ValidationFailed) as refused:
+        rates.period(starts, ends, AS_OF, "Asia/Shanghai")
+    assert field in refused.value.errors
 
 
 def test_a_rate_is_null_when_there_is_nothing_to_judge():
