@@ -185,6 +185,9 @@ def test_the_list_filters_by_category_and_period(served):
     assert len(period) == 9  # T0, ten days earlier, is left out
     assert sut.client.get("/v1/tickets?category=general", headers=h).json["items"] == []
     assert len(sut.client.get("/v1/tickets?category=facilities&limit=200", headers=h).json["items"]) == 10
+    for query, field in (("from=0001-01-01", "from"), ("to=0001-01-01", "to")):   # no UTC instant: was a 500
+        r = sut.client.get(f"/v1/tickets?{query}", headers=h)
+        assert r.status_code == 422 and field in r.json["errors"], r.json
 
 
 def test_migration_0008_folds_the_committee_rosters_into_the_committees(tmp_path):
