@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from linli.services.notify import outgoing, samples, sending, templates, usecases
+from linli.services.notify import domain, outgoing, samples, sending, templates, usecases
 from linli.services.notify.models import (
     Delivery,
     Notification,
@@ -525,6 +525,9 @@ class Deliveries(MethodView):
         """The district's SMS and email deliveries, newest first (filter by recipient, event, event_type, channel,
         status, and from/to on created_at)"""
         stmt = in_district(select(Delivery), Delivery.district_id)
+        owner = domain.inbox_owner(principal().sub)
+        if owner is not None:   # a member's or unit's token: its own messages only, as its inbox
+            stmt = stmt.where(Delivery.recipient == owner)
         filters = {"recipient": Delivery.recipient, "event": Delivery.source_event_id,
                    "event_type": Delivery.event_type, "channel": Delivery.channel, "status": Delivery.state}
         for name, column in filters.items():
@@ -544,5 +547,8 @@ class DeliveryItem(MethodView):
     def get(self, delivery_id: uuid.UUID) -> tuple[_WithAttempts, int, dict[str, str]]:
         """One delivery with the log of its attempts"""
         delivery: Delivery = visible_or_404(db().get(Delivery, delivery_id), "delivery")
+        owner = domain.inbox_owner(principal().sub)
+        if owner is not None and delivery.recipient != owner:
+            raise NotFound("delivery not found")
         return (_WithAttempts(delivery, usecases.delivery_attempts(db(), delivery.id)), 200,
                 {"ETag": etag(delivery.version)})

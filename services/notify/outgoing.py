@@ -91,7 +91,9 @@ def check_time_zone(name: str) -> ZoneInfo:
 def _zone_names() -> frozenset[str]:
     global _ZONES
     if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
+        # The system's zone folder may also hold `localtime` (whatever zone the server is in) and `Factory`
+        # (no offset, "-00"): names, but no one's time zone.
+        _ZONES = frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
     return _ZONES
 
 

@@ -119,6 +119,9 @@ def check_nodes(tree: nodes.Template) -> None:
     depth(tree, 0)
 
 
+MAX_POWER_BITS = 13_300   # about 4000 decimal digits: past Python's str() limit of 4300 digits anyway
+
+
 class _Environment(ImmutableSandboxedEnvironment):
     """The sandbox (immutable: a template cannot change the event's lists and dicts it reads), with what a template
     may build bounded: `'x' * 10**9`, `9 ** 99999`, `'%999999999d' % 1`,
@@ -130,6 +133,10 @@ class _Environment(ImmutableSandboxedEnvironment):
         if op == "**":
             if isinstance(right, int) and abs(right) > 64:
                 raise SecurityError("exponents above 64 are not allowed in a message")
+            # Jinja's ** is left-associative: 99**64**64**64**64 is ((99**64)**64)**64)**64, each exponent small,
+            # the number billions of bits — computed for minutes. Bound the result, not only the exponent.
+            if isinstance(left, int) and isinstance(right, int) and abs(left).bit_length() * right > MAX_POWER_BITS:
+                raise SecurityError("numbers of more than 4000 digits are not allowed in a message")
             return operator.pow(left, right)
         if op == "%":
             if isinstance(left, str):

@@ -394,14 +394,18 @@ def _changes_lookups(fn: Callable[P, R]) -> Callable[P, R]:
 
 # --- Outgoing messages (SMS, email): preferences, delivery, the sender's claims and attempts ----------------------
 
-def preferences_of(session: Session, recipient: str) -> outgoing.Preferences:
+def preferences_of(session: Session, recipient: str, district_id: str | None = None) -> outgoing.Preferences:
     """The recipient's choices, or the defaults for one who chose nothing (looked up once per transaction: a
-    burst of events tells the same units again and again)."""
+    burst of events tells the same units again and again). Given the district a message is sent in,
+    preferences another district set are not the recipient's and are ignored (so no district can silence
+    another's recipients)."""
     known = lookups(session).setdefault("preferences", {})
     if recipient not in known:
-        row = session.scalar(select(Preference).where(Preference.recipient == recipient))
-        known[recipient] = outgoing.Preferences() if row is None else _preferences(row)
-    return known[recipient]
+        known[recipient] = session.scalar(select(Preference).where(Preference.recipient == recipient))
+    row = known[recipient]
+    if row is None or (district_id is not None and row.district_id != district_id):
+        return outgoing.Preferences()
+    return _preferences(row)
 
 
 def _preferences(row: Preference) -> outgoing.Preferences:
@@ -426,7 +430,7 @@ def deliver(session: Session, message: domain.Message, *, now: datetime, looked:
            Delivery.channel == message.channel)
     if not looked and session.scalar(select(Delivery.id).where(*key)) is not None:
         return None
-    prefs = preferences_of(session, message.recipient)
+    prefs = preferences_of(session, message.recipient, message.district_id)
     plan = outgoing.plan(prefs, message.channel, urgent=message.urgent, now=now)
     subject, body = message.render(prefs.locale)
     values = dict(
@@ -572,7 +576,7 @@ def compose_digests(session: Session, now: datetime, *, limit: int = 100) -> lis
         groups.setdefault((delivery.district_id, delivery.recipient, delivery.channel), []).append(delivery)
     composed = []
     for (district, recipient, channel), items in list(groups.items())[:limit]:
-        prefs = preferences_of(session, recipient)
+        prefs = preferences_of(session, recipient, district)
         day = outgoing.digest_day(prefs, min(item.not_before or now for item in items))
         subject, body = outgoing.digest_text(prefs.locale, day, [(item.subject, item.body) for item in items])
         key = uuid.uuid5(outgoing.DIGEST_NAMESPACE, f"{recipient}|{channel}|{day.isoformat()}")
@@ -603,16 +607,33 @@ PREFERENCE_FIELDS = ("sms", "email", "locale", "time_zone", "quiet_start", "quie
 
 
 def _may_touch_preferences(actor: Actor, recipient: str, district_id: str | None) -> bool:
-    """The recipient themselves (a token whose `sub` is the recipient), or a caller of the recipient's district."""
-    return actor.sub == recipient or (district_id is not None and actor.sees(district_id))
+    """The recipient themselves (a token whose `sub` is the recipient), or a caller of the recipient's district (any
+    district's while notify knows none: the preferences then take the caller's) —
+    not another member's or unit's token of that district, which reach their own inbox and preferences only."""
+    owner = domain.inbox_owner(actor.sub)
+    if owner is not None:
+        return owner == recipient
+    return actor.sub == recipient or district_id is None or actor.sees(district_id)
+
+
+def _recipient_district(session: Session, recipient: str, row: Preference | None) -> str | None:
+    """Whose recipient this is: the district of the contact registry or tickets told of, when notify knows it —
+    whoever wrote preferences first does not decide that — else the district its preferences were set in."""
+    known = session.scalar(select(Contact.district_id).where(Contact.recipient == recipient))
+    if known is not None:
+        return known
+    return row.district_id if row is not None else None
 
 
 def get_preferences(session: Session, actor: Actor, recipient: str) -> Preference | None:
     """The recipient's stored preferences; None when they chose nothing (the defaults apply). Another district's
     recipient is not found."""
     row = session.scalar(select(Preference).where(Preference.recipient == recipient))
-    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+    owner = _recipient_district(session, recipient, row)
+    if not _may_touch_preferences(actor, recipient, owner):
         raise NotFound("preferences not found")
+    if row is not None and row.district_id != owner:
+        return None   # set by a district the recipient is not of: not theirs (and ignored when sending)
     return row
 
 
@@ -628,13 +649,22 @@ def set_preferences(session: Session, actor: Actor, recipient: str, wanted: Mapp
     if not outgoing.is_recipient(recipient):
         raise ValidationFailed.field("recipient", "a recipient is <kind>:<id>, e.g. member:<uuid>")
     row = session.scalar(select(Preference).where(Preference.recipient == recipient).with_for_update())
-    if row is not None and not _may_touch_preferences(actor, recipient, row.district_id):
+    owner = _recipient_district(session, recipient, row)
+    if not _may_touch_preferences(actor, recipient, owner):
         raise NotFound("preferences not found")
+    if row is not None and row.district_id != owner:
+        # Written by another district before notify knew whose recipient this is: the owner's district takes
+        # them over, starting again from the defaults.
+        session.delete(row)
+        session.flush()
+        row = None
     if check_version is not None:
         check_version(row.version if row is not None else 0)
     values = _checked_preferences(wanted)
     if row is None:
-        district = _webhook_district(actor, district_id)
+        if owner is not None and district_id is not None and district_id != owner:
+            raise ValidationFailed.field("district_id", "the recipient belongs to another district")
+        district = owner if owner is not None else _webhook_district(actor, district_id)
         if district == OPERATOR:
             raise ValidationFailed.field("district_id", "preferences belong to one district")
         row = Preference(district_id=district, recipient=recipient, **values)

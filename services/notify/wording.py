@@ -182,9 +182,9 @@ DEFAULTS: dict[str, dict[str, tuple[str, str, str]]] = {
              "{% if report_due_on %}，述职请于{{ report_due_on }}前提交{% endif %}。"),
         EN: ("Chair's term ending: {{ committee_name }}",
              "Your unit's term as {{ committee_name }}'s rotating chair ends on {{ ends_on }}"
-             "{% if report_due_on %}; the term report is due by {{ report_due_on }}{% endif %}.",
+             "{% if report_due_on %}; the term report is due before {{ report_due_on }}{% endif %}.",
              "[linli] Your {{ committee_name }} chair term ends {{ ends_on }}"
-             "{% if report_due_on %}; report due {{ report_due_on }}{% endif %}."),
+             "{% if report_due_on %}; report due before {{ report_due_on }}{% endif %}."),
     },
     "rotation.term.ended": {
         ZH: ("轮值任期结束：{{ committee_name }}",
@@ -194,9 +194,10 @@ DEFAULTS: dict[str, dict[str, tuple[str, str, str]]] = {
              "{% endif %}。"),
         EN: ("Chair's term ended: {{ committee_name }}",
              "{{ organization_name }}'s term as {{ committee_name }}'s rotating chair ({{ starts_on }} to "
-             "{{ ends_on }}) ended{% if report_due_on %}; the term report is due by {{ report_due_on }}{% endif %}.",
+             "{{ ends_on }}) ended{% if report_due_on %}; the term report is due before {{ report_due_on }}"
+             "{% endif %}.",
              "[linli] Your {{ committee_name }} chair term ended{% if report_due_on %}; report due "
-             "{{ report_due_on }}{% endif %}."),
+             "before {{ report_due_on }}{% endif %}."),
     },
     "rotation.term.report_due": {
         ZH: ("任期述职{% if report_state == 'missing' %}待提交{% else %}已到期{% endif %}：{{ committee_name }}",

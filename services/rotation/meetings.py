@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -135,7 +135,11 @@ def _until(value: str, tz: str) -> datetime:
     except ValueError as exc:
         raise _refuse("UNTIL is not a real date") from exc
     if match.group(3):
-        return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+        try:
+            return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+        except OverflowError:
+            # Within hours of year 1 or 9999 the zone's offset has no date to land on; hours don't matter there.
+            return moment
     return moment
 
 
@@ -169,6 +173,9 @@ def check_rule(text: str, starts_on: date, at: time, duration_minutes: int, tz: 
     if "COUNT" in parts and (not parts["COUNT"].isdigit() or not 1 <= int(parts["COUNT"]) <= 10_000):
         raise _refuse("COUNT is a whole number from 1 to 10000")
     until = _until(parts.pop("UNTIL"), tz) if "UNTIL" in parts else None
+    if until is not None and until.year > MAXYEAR - _SHIFT_YEARS:
+        # The calendar is read shifted ahead, where such an UNTIL has no year; it ends nothing ever planned.
+        until = None
     dtstart = datetime.combine(starts_on, at.replace(tzinfo=None, microsecond=0))
     try:
         compiled = rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=_shift(dtstart))

@@ -137,7 +137,7 @@ class Tickets(MethodView):
         if "starts" in args:
             stmt = stmt.where(Ticket.created_at >= rates.instant(args["starts"], DEFAULT_TIME_ZONE))
         if "ends" in args:
-            stmt = stmt.where(Ticket.created_at < rates.instant(args["ends"], DEFAULT_TIME_ZONE))
+            stmt = stmt.where(Ticket.created_at < rates.instant(args["ends"], DEFAULT_TIME_ZONE, "to"))
         page = paginate(db(), stmt, Ticket, args["limit"], args["cursor"])
         return {**page, "items": [_shown(ticket) for ticket in page["items"]]}
 

@@ -106,22 +106,32 @@ class Period:
 def period(starts: date | datetime | None, ends: date | datetime | None, now: datetime, zone: str) -> Period:
     """The period asked: a day means its midnight in the suite's time zone (so `to` a day excludes that day);
     without `to`, up to now; without `from`, DEFAULT_PERIOD before `to`."""
-    ends_at = instant(ends, zone) if ends is not None else now
-    starts_at = instant(starts, zone) if starts is not None else ends_at - DEFAULT_PERIOD
+    ends_at = instant(ends, zone, "to") if ends is not None else now.astimezone(UTC)
+    try:
+        starts_at = instant(starts, zone) if starts is not None else ends_at - DEFAULT_PERIOD
+    except OverflowError:
+        # `to` within DEFAULT_PERIOD of year 1's start.
+        raise ValidationFailed.field("from", "out of range") from None
     if starts_at >= ends_at:
         raise ValidationFailed.field("from", "must come before `to`")
     if ends_at - starts_at > MAX_PERIOD:
         raise ValidationFailed.field("from", "a period is at most five years")
-    return Period(starts_at.astimezone(UTC), ends_at.astimezone(UTC))
+    return Period(starts_at, ends_at)
 
 
-def instant(value: date | datetime, zone: str) -> datetime:
-    """A day's midnight in `zone`, or the time given."""
+def instant(value: date | datetime, zone: str, field: str = "from") -> datetime:
+    """A day's midnight in `zone`, or the time given, in UTC; 422 naming `field` when it has no UTC instant (the
+    first hours of year 1 east of UTC, the last of 9999 west of it)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValidationFailed.field("from", "a time needs its offset (or give a day)")
-        return value
-    return datetime.combine(value, time(), ZoneInfo(zone))
+            raise ValidationFailed.field(field, "a time needs its offset (or give a day)")
+        moment = value
+    else:
+        moment = datetime.combine(value, time(), ZoneInfo(zone))
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed.field(field, "out of range") from None
 
 
 def figures(rows: Sequence[Mapping[str, Any]], names: Mapping[Any, str], medians: Mapping[Any, float | None]

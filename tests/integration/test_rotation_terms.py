@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from linli.services.rotation.models import CommitteeUnit, TicketMoment
 from linli.shared.clock import being_fired, schedule
 from linli.shared.tables import outbox, timers
 from tests.support.collector import Collector
+from tests.support.proxy import TcpProxy
 from tests.support.publishing import publish_as_producer as publish
 from tests.support.ticket_events import moved_ticket
 from tests.support.waiting import wait_for
@@ -167,3 +169,60 @@ def test_a_timer_a_replica_is_firing_is_seen_as_such_and_a_free_one_becomes_the_
     finally:
         firing.close()
         other.close()
+
+
+def test_term_events_the_clock_tells_while_the_broker_is_cut_arrive_after_it_is_back_in_order(live, bus,
+                                                                                              run_threads):
+    target = urlsplit(bus.url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    netloc = target.netloc.rsplit("@", 1)
+    through = urlunsplit(target._replace(netloc=(netloc[0] + "@" if len(netloc) == 2 else "")
+                                         + f"127.0.0.1:{proxy.port}"))
+    try:
+        rotation = live("rotation", type(bus)(**{**bus.__dict__, "url": through}))
+        collector = Collector(bus)
+        worker = rotation.rt.worker()
+        run_threads(rotation.rt.relay().run, worker.run)
+        assert worker.ready.wait(15)
+        district = "d-cut-" + uuid.uuid4().hex[:8]
+        units = [{"organization_id": str(uuid.uuid4()), "organization_name": name, "organization_kind": "hospital",
+                  "joined_on": "2020-01-01"} for name in NAMES]
+        committee = {"id": str(uuid.uuid4()), "district_id": district, "community_id": str(uuid.uuid4()),
+                     "name": "星光社区大党委", "time_zone": "Asia/Shanghai", "convenor_name": "张书记",
+                     "convenor_member_id": None, "units": units, "version": 1}
+        publish(bus, "registry.committee.created", committee, district=district)
+        wait_for(lambda: _count(rotation, CommitteeUnit) == 3, timeout=30, message="the committee in rotation")
+
+        proxy.cut()
+        # Monthly terms from four months back: the clock tells four terms' milestones while the broker is away.
+        first = add_months(datetime.now(UTC).astimezone(SHANGHAI).date().replace(day=1), -4)
+        h = rotation.as_(district, "rotation:read rotation:write")
+        created = rotation.client.post("/v1/rotations", json={"committee_id": committee["id"], "term_months": 1,
+                                                              "starts_on": first.isoformat(), "report_due_days": 3},
+                                       headers=h)
+        assert created.status_code == 201, created.json
+        clock = rotation.rt.clock()
+        for _ in range(20):
+            clock.tick()
+        assert _started(rotation) >= 5
+        assert rotation.rt.relay().pending() > 0, "the relay published through a cut connection"
+
+        proxy.restore()
+
+        def told() -> list[tuple[str, int]]:
+            return [(e["type"].removeprefix("linli.rotation.term."), e["data"]["index"]) for e in collector.events
+                    if e["type"].startswith("linli.rotation.term.")
+                    and e["data"].get("rotation_id") == created.json["id"]]
+
+        wanted = {("started", i) for i in range(5)} | {(k, i) for k in ("ending_soon", "ended", "report_due")
+                                                      for i in range(4)}
+        wait_for(lambda: set(told()) >= wanted, timeout=30, message="every milestone after the broker is back")
+        arrived = told()
+        assert len(arrived) == len(set(arrived)), f"told twice: {arrived}"
+        at = {m: n for n, m in enumerate(arrived)}
+        for i in range(4):
+            assert at["started", i] < at["ending_soon", i] < at["ended", i] < at["started", i + 1], arrived
+            assert at["ended", i] < at["report_due", i], arrived
+        collector.close()
+    finally:
+        proxy.close()

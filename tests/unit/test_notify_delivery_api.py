@@ -54,6 +54,7 @@ def test_a_stale_if_match_is_412_and_changes_nothing(sut):
 
 @pytest.mark.parametrize(("body", "field"), [
     ({"time_zone": "Mars/Olympus"}, "time_zone"), ({"time_zone": "../../etc/passwd"}, "time_zone"),
+    ({"time_zone": "localtime"}, "time_zone"), ({"time_zone": "Factory"}, "time_zone"),
     ({"quiet_start": "22:00"}, "quiet_end"), ({"quiet_end": "07:00"}, "quiet_start"),
     ({"quiet_start": "25:00", "quiet_end": "07:00"}, "quiet_start"), ({"digest_time": "8pm"}, "digest_time"),
     ({"locale": "fr"}, "locale"), ({"sms": "maybe"}, "sms"),
@@ -154,3 +155,63 @@ def test_setting_preferences_is_told_privately_once_per_change(sut):
     assert event["data"]["recipient"] == MEMBER and event["data"]["quiet_start"] == "22:00"
     assert event["data"]["version"] == 1
     assert is_private("notify.preferences.updated")
+
+
+def _known_member(sut, district=YONGCHUAN) -> str:
+    member = f"member:{uuid.uuid4()}"
+    with sut.rt.factory() as session:
+        usecases.record_contact(session, member, 1, district_id=district, name="李四", phone="13800001111")
+        session.commit()
+    return member
+
+
+def test_another_district_cannot_set_preferences_of_a_recipient_notify_knows(sut):
+    member = _known_member(sut)
+    other = _clerk(sut, BISHAN)
+    assert _put(sut, {"sms": False}, other, recipient=member).status_code == 404
+    assert sut.client.get(f"/v1/preferences/{member}", headers=other).status_code == 404
+    r = sut.client.get(f"/v1/preferences/{member}", headers=_clerk(sut))
+    assert r.status_code == 200 and r.json["version"] == 0 and r.json["sms"] is True
+    # The owner's clerk sets them without naming the district, even as an operator.
+    r = _put(sut, {"locale": "en"}, sut.as_("*", "notify:read notify:write"), recipient=member)
+    assert r.status_code == 200 and r.json["district_id"] == YONGCHUAN
+
+
+def test_preferences_another_district_set_first_neither_silence_nor_lock_out_the_recipient(sut):
+    member = f"member:{uuid.uuid4()}"
+    assert _put(sut, {"sms": False}, _clerk(sut, BISHAN), recipient=member).status_code == 200
+    with sut.rt.factory() as session:   # registry then tells notify whose member it is
+        usecases.record_contact(session, member, 1, district_id=YONGCHUAN, name="李四", phone="13800001111")
+        message = domain.Message(district_id=YONGCHUAN, event_id=uuid.uuid4(), event_type="tickets.ticket.overdue",
+                                 recipient=member, channel="sms", address="13800001111", urgent=False,
+                                 render=lambda locale: ("", "超期"))
+        assert usecases.deliver(session, message, now=NOW).state != outgoing.SKIPPED
+        session.commit()
+    assert sut.client.get(f"/v1/preferences/{member}", headers=_clerk(sut, BISHAN)).status_code == 404
+    r = sut.client.get(f"/v1/preferences/{member}", headers=_clerk(sut))
+    assert r.status_code == 200 and r.json["sms"] is True and r.json["version"] == 0
+    r = _put(sut, {"locale": "en"}, {**_clerk(sut), "If-Match": '"0"'}, recipient=member)
+    assert r.status_code == 200 and r.json["district_id"] == YONGCHUAN and r.json["sms"] is True
+
+
+def test_a_members_token_reads_its_own_deliveries_only(sut):
+    _deliveries(sut)
+    own = sut.as_(YONGCHUAN, "notify:read", sub=f"member:{YONGCHUAN}")
+    other = sut.as_(YONGCHUAN, "notify:read", sub=f"organization:{uuid.uuid4()}")
+    mine = sut.client.get("/v1/deliveries", headers=own).json["items"]
+    assert len(mine) == 2
+    assert sut.client.get("/v1/deliveries", headers=other).json["items"] == []
+    assert sut.client.get(f"/v1/deliveries?recipient=member:{YONGCHUAN}", headers=other).json["items"] == []
+    assert sut.client.get(f"/v1/deliveries/{mine[0]['id']}", headers=own).status_code == 200
+    assert sut.client.get(f"/v1/deliveries/{mine[0]['id']}", headers=other).status_code == 404
+
+
+def test_a_units_token_cannot_read_or_set_another_recipients_preferences(sut):
+    known = _known_member(sut)
+    me = f"organization:{uuid.uuid4()}"
+    unit = sut.as_(YONGCHUAN, "notify:read notify:write", sub=me)
+    for recipient in (known, MEMBER):   # one notify has a contact for, one it has not
+        assert _put(sut, {"sms": False}, unit, recipient=recipient).status_code == 404
+        assert sut.client.get(f"/v1/preferences/{recipient}", headers=unit).status_code == 404
+        assert sut.client.get(f"/v1/preferences/{recipient}", headers=_clerk(sut)).json["version"] == 0
+    assert _put(sut, {"locale": "en"}, unit, recipient=me).status_code == 200

@@ -106,11 +106,19 @@ def test_a_template_using_what_the_event_lacks_is_refused_naming_the_field(subje
     "{% include 'secrets.txt' %}",
     "{{ parts.pop() }}",
     "{{ escalation.update({}) }}",
+    # Left-associative: each exponent at most 64, the number billions of bits (it ran for minutes, holding a worker).
+    "{{ 99 ** 64 ** 64 ** 64 ** 64 > 1 }}",
+    "{{ (2 ** 64) ** 64 ** 4 }}",
 ])
 def test_the_sandbox_refuses_what_a_template_must_not_do(body):
     with pytest.raises(ValidationFailed) as refused:
         templates.check("tickets.ticket.overdue", "inbox", "x", body)
     assert list(refused.value.errors) == ["body"]
+
+
+def test_a_power_of_a_modest_size_is_still_computed():
+    checked = templates.check("tickets.ticket.overdue", "inbox", "x", "{{ 9 ** 9 ** 9 }} {{ 2 ** 64 ** 3 > 1 }}")
+    assert checked is not None
 
 
 def test_an_sms_past_three_segments_is_refused_and_past_one_saved_with_a_warning():

@@ -45,6 +45,19 @@ def test_until_and_count_bound_the_rule():
     assert days(rule("FREQ=MONTHLY;UNTIL=20260301")) == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
 
 
+@pytest.mark.parametrize("until", ["99991231T235959Z", "99991231", "24000101", "00010101T000000Z"])
+def test_an_until_at_the_calendars_ends_is_no_crash(until):
+    # 9999-12-31T23:59:59Z has no local time in Shanghai (+8), nor 0001-01-01T00:00Z in New York; an UNTIL past
+    # 2399 has none in the calendar read 7600 years ahead. The far ones bound nothing; year 1 ends before it starts.
+    for tz in (SHANGHAI, NEW_YORK):
+        try:
+            r = rule(f"FREQ=MONTHLY;UNTIL={until}", tz=tz)
+        except ValidationFailed as refused:
+            assert until.startswith("0001") and "between starts_on and UNTIL" in refused.detail
+        else:
+            assert days(r)[:2] == [date(2026, 1, 1), date(2026, 2, 1)]
+
+
 def test_a_meeting_stays_at_its_local_time_across_dst():
     slots = rule("FREQ=WEEKLY", starts_on=date(2026, 3, 1), tz=NEW_YORK).slots(
         datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,6 +14,7 @@ from linli.services.tickets import rates
 from linli.services.tickets.models import Base, Ticket
 from linli.services.tickets.stats import ticket_stats
 from linli.shared.actors import Actor
+from linli.shared.errors import ValidationFailed
 from tests.support import stats_world
 from tests.support.stats_world import AS_OF, BISHAN, CLERK, EXPECTED, FROM, TO, YONGCHUAN
 
@@ -101,6 +102,17 @@ def test_a_period_is_days_in_the_suite_s_time_zone_and_must_run_forward(built):
     assert "from" in str(caught.value.errors)
 
 
+@pytest.mark.parametrize(("starts", "ends", "field"), [
+    (date(1, 1, 1), date(1, 1, 2), "from"),          # year 1's first midnight in UTC+8 is before year 1 in UTC
+    (None, date(1, 1, 5), "from"),                   # 30 days before `to`
+    (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=8))), None, "from"),
+])
+def test_a_period_at_the_calendars_start_is_refused_not_a_500(starts, ends, field):
+    with pytest.raises(ValidationFailed) as refused:
+        rates.period(starts, ends, AS_OF, "Asia/Shanghai")
+    assert field in refused.value.errors
+
+
 def test_a_rate_is_null_when_there_is_nothing_to_judge():
     assert rates.rate(0, 0) is None and rates.rate(0, 3) == 0.0 and rates.rate(2, 3) == 0.6667
     assert rates.median_hours([]) is None and rates.median_hours([3600, 7200, 36000, 10800]) == 2.5
@@ -173,6 +185,9 @@ def test_the_list_filters_by_category_and_period(served):
     assert len(period) == 9  # T0, ten days earlier, is left out
     assert sut.client.get("/v1/tickets?category=general", headers=h).json["items"] == []
     assert len(sut.client.get("/v1/tickets?category=facilities&limit=200", headers=h).json["items"]) == 10
+    for query, field in (("from=0001-01-01", "from"), ("to=0001-01-01", "to")):   # no UTC instant: was a 500
+        r = sut.client.get(f"/v1/tickets?{query}", headers=h)
+        assert r.status_code == 422 and field in r.json["errors"], r.json
 
 
 def test_migration_0008_folds_the_committee_rosters_into_the_committees(tmp_path):
