@@ -106,7 +106,8 @@ def test_every_tickets_event_is_published_to_its_exchange(live, bus, run_threads
     assert keys(public) | keys(private) == TICKETS_EVENTS, (missing(), keys(public) | keys(private))
     assert all(not CATALOGUE[key].private for key in keys(public)), keys(public)
     assert all(CATALOGUE[key].private for key in keys(private)), keys(private)
-    # Each body whole, as RabbitMQ carried it (json escapes nothing of a phone number or an address).
+    # Each body whole: the collector keeps bodies parsed, so re-serialised, unescaped (a number, an address or a
+    # Chinese name reads the same as on the wire, where ensure_ascii could only have escaped the name).
     bodies = [json.dumps(e, ensure_ascii=False) for e in list(public.events)]
     assert not [b for b in bodies if PHONE in b or OPEN311_DIGITS in b or OPEN311_PHONE in b or EMAIL in b]
     # Nor a resident's name (DESIGN: names are personal data too).
