@@ -43,7 +43,7 @@ _TICKET: dict[str, Any] = {
     "id": TICKET, "district_id": DISTRICT, "compound_id": COMPOUND, "building_id": None, "kind": "problem",
     "urgency": "normal", "source": "app", "title": "3栋楼道灯不亮", "description": "3栋2单元楼道灯一周没亮",
     "category": "public_facilities", "address": None, "lat": None, "lon": None, "attachments": [],
-    "reporter_name": "王阿姨", "reporter_phone": "138****5678", "state": "submitted",
+    "reporter_name": "王**", "reporter_phone": "138****5678", "state": "submitted",
     "due_at": "2026-03-02T09:30:00+00:00", "overdue": False, "stage": "accept",
     "created_at": "2026-03-01T09:30:00+00:00", "version": 1,
     "community_id": COMMUNITY, "compound_name": "星光小区",

@@ -19,6 +19,18 @@ from datetime import date, datetime, timedelta
 from linli.shared.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from linli.shared.phones import mask_phone as mask_phone
 
+
+def mask_name(name: str) -> str:
+    """`王阿姨` -> `王**`: the family name and how long the name is, as a receipt shows a Chinese name.
+
+    Everything but the first character is hidden, at least one character always (`张` -> `*`).
+    """
+    name = name.strip()
+    if len(name) < 2:
+        return "*"
+    return name[0] + "*" * (len(name) - 1)
+
+
 SUBMITTED = "submitted"
 ACCEPTED = "accepted"
 REJECTED = "rejected"

@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from linli.services.tickets.domain import CLOSE_REASONS, mask_phone
+from linli.services.tickets.domain import CLOSE_REASONS, mask_name, mask_phone
 from linli.shared.events import declare
 
 
@@ -27,6 +27,22 @@ class MaskedPhone(ma.fields.String):
         return None if value is None else mask_phone(str(value))
 
 
+def _masked_name(value: str) -> None:
+    # DESIGN: residents' names never travel on linli.events; notify reads the name from the private contact.
+    if "*" not in value:
+        raise ma.ValidationError("reporter_name must be masked in events")
+
+
+class MaskedName(ma.fields.String):
+    """A resident's name, masked when dumped into an event; refused unmasked when validated."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=_masked_name, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else mask_name(str(value))
+
+
 class TicketData(ma.Schema):
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
@@ -42,7 +58,8 @@ class TicketData(ma.Schema):
     lat = ma.fields.Float(allow_none=True)
     lon = ma.fields.Float(allow_none=True)
     attachments = ma.fields.List(ma.fields.String(), required=True)
-    reporter_name = ma.fields.String(required=True)
+    reporter_name = MaskedName(required=True, metadata={
+        "description": "masked, e.g. 王** (in full on `tickets.ticket.contact` only)"})
     reporter_phone = MaskedPhone(required=True, metadata={"description": "masked, e.g. 138****5678"})
     state = ma.fields.String(required=True)
     due_at = ma.fields.AwareDateTime(required=True)

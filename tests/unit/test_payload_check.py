@@ -73,7 +73,7 @@ def test_it_vouches_for_a_plain_payload_and_leaves_schema_hooks_to_marshmallow()
 def _ticket_data(phone: str) -> dict:
     now = datetime.now(UTC).isoformat()
     return {"id": str(uuid.uuid4()), "district_id": "d", "compound_id": str(uuid.uuid4()), "title": "t",
-            "description": "x", "category": "facilities", "reporter_name": "n", "reporter_phone": phone,
+            "description": "x", "category": "facilities", "reporter_name": "王**", "reporter_phone": phone,
             "state": "submitted", "due_at": now, "overdue": False, "created_at": now, "version": 1,
             "kind": "problem", "urgency": "normal", "source": "resident", "attachments": [],
             "compound_name": "星光小区"}

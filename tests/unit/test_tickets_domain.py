@@ -55,6 +55,12 @@ def test_phone_numbers_are_masked(phone, masked):
     assert domain.mask_phone(phone) == masked
 
 
+@pytest.mark.parametrize(("name", "masked"), [("王阿姨", "王**"), ("欧阳娜娜", "欧***"), ("张三", "张*"), ("张", "*"),
+                                             (" 李大爷 ", "李**"), ("", "*")])
+def test_names_are_masked_to_the_family_name(name, masked):
+    assert domain.mask_name(name) == masked
+
+
 @pytest.mark.parametrize("phone", ["13812345678", "+8613812345678", "123456", "12345678", "1" * 20])
 def test_a_masked_number_hides_at_least_four_digits_and_keeps_its_length(phone):
     masked = domain.mask_phone(phone)
