@@ -525,14 +525,16 @@ def record_message_attempt(session: Session, delivery_id: uuid.UUID, attempt: Me
     if delivery is None or delivery.state not in (outgoing.PENDING, outgoing.HELD):
         return delivery
     delivery.attempt_count += 1
+    # Masked before it is clipped, so no tail of the address is left behind.
+    error = _clip(outgoing.without_address(attempt.outcome.error, delivery.address, delivery.masked_address))
     session.add(DeliveryAttempt(delivery_id=delivery.id, number=delivery.attempt_count, provider=attempt.provider,
-                                status=attempt.outcome.kind, error=_clip(attempt.outcome.error),
+                                status=attempt.outcome.kind, error=error,
                                 attempted_at=attempt.attempted_at, duration_ms=attempt.duration_ms))
     tries = delivery.provider_tries + 1
     decision = outgoing.after_attempt(attempt.outcome, provider_index=delivery.provider_index,
                                       provider_tries=tries, providers=providers, now=now, retries=retries)
     delivery.provider = attempt.provider
-    delivery.error = _clip(attempt.outcome.error)
+    delivery.error = error
     delivery.state, delivery.provider_index, delivery.provider_tries, delivery.not_before = (
         decision.state, decision.provider_index, decision.provider_tries, decision.not_before)
     if decision.state == outgoing.SENT:

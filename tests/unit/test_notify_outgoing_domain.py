@@ -181,3 +181,16 @@ def test_a_message_not_tried_is_handed_on_at_once_unless_there_is_nobody_left():
     assert _after(skipped, index=0, tries=1) == outgoing.Next("pending", 1, 0, NOW)
     last = _after(skipped, index=2, tries=1)
     assert (last.state, last.provider_index) == ("pending", 2)
+
+
+@pytest.mark.parametrize(("error", "address", "masked", "shown"), [
+    ("rejected: 13812345678 is on the blocklist", "13812345678", "138****5678",
+     "rejected: 138****5678 is on the blocklist"),
+    ("invalid mobile +86 138-1234-5678", "13812345678", "138****5678", "invalid mobile +86 138****5678"),
+    ("550 <Zhang.San@Example.cn>: no such user", "zhang.san@example.cn", "z***@example.cn",
+     "550 <z***@example.cn>: no such user"),
+    ("HTTP 503", "13812345678", "138****5678", "HTTP 503"),
+    (None, "13812345678", "138****5678", None),
+])
+def test_a_providers_error_never_shows_the_address_it_names(error, address, masked, shown):
+    assert outgoing.without_address(error, address, masked) == shown
