@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from linli.services.notify.webhooks import parse_retry_after
 
@@ -76,28 +76,6 @@ def parse_clock_time(text: str) -> time:
     if not match:
         raise ValueError("a local time of day, HH:MM (00:00 to 23:59)")
     return time(int(match.group(1)), int(match.group(2)))
-
-
-def check_time_zone(name: str) -> ZoneInfo:
-    """The IANA zone named `name`; ValueError for anything else (a path, a POSIX TZ string, a typo)."""
-    if name not in _zone_names():
-        raise ValueError(f"not an IANA time zone: {name!r}")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"not an IANA time zone: {name!r}") from exc
-
-
-def _zone_names() -> frozenset[str]:
-    global _ZONES
-    if _ZONES is None:
-        # The system's zone folder may also hold `localtime` (whatever zone the server is in) and `Factory`
-        # (no offset, "-00"): names, but no one's time zone.
-        _ZONES = frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
-    return _ZONES
-
-
-_ZONES: frozenset[str] | None = None
 
 
 def check_quiet_hours(start: time | None, end: time | None) -> None:

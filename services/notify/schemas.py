@@ -11,6 +11,7 @@ from linli.services.notify.domain import OUTGOING_CHANNELS, STATES
 from linli.services.notify.templates import LOCALES
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
+from linli.shared.zones import check_time_zone
 
 # No whitespace anywhere: a URL, a district id or a recipient with a space is a typo, refused rather than trimmed.
 _NO_SPACE = r"^\S+$"
@@ -304,7 +305,7 @@ def _clock(**kwargs: object) -> ma.fields.String:
 
 def _zone(value: str) -> None:
     try:
-        outgoing.check_time_zone(value)
+        check_time_zone(value)
     except ValueError as exc:
         raise ma.ValidationError(str(exc)) from None
 

@@ -59,6 +59,7 @@ from linli.shared.events import encode, is_private
 from linli.shared.logs import get_logger
 from linli.shared.readmodel import apply_versioned
 from linli.shared.visibility import visible
+from linli.shared.zones import check_time_zone
 
 VersionCheck = Callable[[int], None]
 
@@ -698,7 +699,7 @@ def _checked_preferences(wanted: Mapping[str, Any]) -> dict[str, Any]:
     if values["locale"] not in outgoing.LOCALES:
         raise ValidationFailed.field("locale", f"one of {', '.join(outgoing.LOCALES)}")
     try:
-        outgoing.check_time_zone(values["time_zone"])
+        check_time_zone(values["time_zone"])
     except ValueError as exc:
         raise ValidationFailed.field("time_zone", str(exc)) from None
     times = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import marshmallow as ma
 
@@ -33,12 +32,13 @@ from linli.services.registry.domain import (
 from linli.services.registry.evaluation import FIRST_YEAR, LAST_YEAR, STANDINGS
 from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, Text
+from linli.shared.zones import check_time_zone
 
 
 def _time_zone(value: str) -> None:
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        check_time_zone(value)
+    except ValueError as exc:
         raise ma.ValidationError("not an IANA time zone") from exc
 
 

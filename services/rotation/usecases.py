@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -69,6 +69,7 @@ from linli.shared.clock import schedule as schedule_timer
 from linli.shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, NotYetKnown, ValidationFailed
 from linli.shared.readmodel import apply_versioned
 from linli.shared.visibility import visible
+from linli.shared.zones import check_time_zone
 
 # Timer kinds, `<entity>.<condition>`; the clock hands each to the handler named after it.
 TERM_START = "term.start"
@@ -1021,8 +1022,8 @@ def fairness_report(session: Session, rotation: Rotation, start: datetime, end: 
 
 def _check_zone(zone: str) -> None:
     try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        check_time_zone(zone)
+    except ValueError as exc:
         raise ValidationFailed.field("time_zone", "not an IANA time zone (e.g. Asia/Shanghai)") from exc
 
 

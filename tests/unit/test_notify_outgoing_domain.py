@@ -128,12 +128,6 @@ def test_clock_times_are_hh_mm(text):
         outgoing.parse_clock_time(text)
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus", "../etc/passwd", "", "UTC+8", "asia/shanghai"])
-def test_time_zones_are_iana_names(zone):
-    with pytest.raises(ValueError):
-        outgoing.check_time_zone(zone)
-
-
 def test_quiet_hours_need_both_ends_that_differ():
     outgoing.check_quiet_hours(time(22), time(7))
     outgoing.check_quiet_hours(None, None)
