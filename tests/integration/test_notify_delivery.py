@@ -244,13 +244,15 @@ def test_a_hanging_gateway_opens_its_circuit_so_a_backlog_fails_over_without_wai
         start_notify, gateway):
     release = threading.Event()
     gateway.script("/gw1", Reply(hang=release))
-    sut = start_notify(timeout_seconds=1.0, breaker_threshold=2, breaker_seconds=60)
+    # One send at a time per provider, so gw1's two failures are told before a third send could start: with two
+    # in flight, a third may begin in the gap between the first timeout and the second, the circuit not yet open.
+    sut = start_notify(timeout_seconds=1.0, breaker_threshold=2, breaker_seconds=60, per_provider=1)
     try:
         started = time.monotonic()
         sms = [deliver(sut, _message()) for _ in range(10)]
         wait_for(lambda: len(gateway.received("/gw2")) == 10, timeout=15, message="all ten via gw2")
         # Two timeouts open gw1's circuit; without it each of the ten would wait out two 1 s timeouts on gw1,
-        # two at a time (at least 10 s).
+        # one at a time (at least 20 s).
         assert time.monotonic() - started < 6
         assert len(gateway.received("/gw1")) == 2
     finally:
