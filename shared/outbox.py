@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, event, func, select, text, update
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from linli.shared import transaction_lists
 from linli.shared.bus import (
     ConfirmingPublisher,
     OutgoingMessage,
@@ -78,7 +79,7 @@ def emit(
         event_id=event_id,
     )
     # Inserted together at commit (one statement for the transaction's events, in emit order).
-    session.info.setdefault("outbox_rows", []).append({
+    transaction_lists.append(session, _ROWS, {
         "event_id": event_id,
         "routing_key": event_type.key,
         "aggregate_id": str(subject),
@@ -89,6 +90,7 @@ def emit(
     return cloud_event
 
 
+_ROWS = "outbox_rows"
 _INSERT = outbox.insert()
 _WRITTEN = ("event_id", "routing_key", "aggregate_id", "body", "traceparent", "created_at")
 _ROWS_PER_INSERT = 500  # 3,000 parameters; PostgreSQL takes at most 65,535 in one statement
@@ -108,7 +110,7 @@ def _insert_and_notify(rows: int) -> str:
 
 @event.listens_for(Session, "before_commit")
 def _write_outbox(session: Session) -> None:
-    rows = session.info.pop("outbox_rows", None)
+    rows = transaction_lists.take(session, _ROWS)
     if not rows:
         return
     session.info["outbox_dirty"] = True
@@ -131,32 +133,10 @@ def _wake_relay(session: Session) -> None:
         Wakeups.get(str(session.get_bind().url)).set()
 
 
-@event.listens_for(Session, "after_transaction_create")
-def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
-    # A savepoint remembers how many events came before it, so rolling it back drops only its own.
-    if transaction.nested:
-        session.info.setdefault("outbox_marks", {})[transaction] = len(session.info.get("outbox_rows", ()))
-
-
 @event.listens_for(Session, "after_soft_rollback")
 def _forget(session: Session, previous_transaction: SessionTransaction) -> None:
-    marks = session.info.get("outbox_marks", {})
-    if previous_transaction.nested:
-        mark = marks.pop(previous_transaction, None)
-        if mark is not None and "outbox_rows" in session.info:
-            del session.info["outbox_rows"][mark:]
-    elif previous_transaction.parent is None:
-        # The whole transaction is gone, and every event it recorded with it.
-        session.info.pop("outbox_rows", None)
+    if previous_transaction.parent is None:
         session.info.pop("outbox_dirty", None)
-        session.info.pop("outbox_marks", None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _unmark(session: Session, transaction: SessionTransaction) -> None:
-    # A savepoint's mark outlives its end (its soft rollback is told after it), until the transaction's end.
-    if transaction.parent is None:
-        session.info.pop("outbox_marks", None)
 
 
 _COLUMNS = (outbox.c.seq, outbox.c.event_id, outbox.c.routing_key, outbox.c.body, outbox.c.traceparent)

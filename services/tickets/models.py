@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid, false
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from linli.shared.clock import DEFAULT_TIME_ZONE
@@ -15,6 +15,13 @@ from linli.shared.orm import Entity, ReadModel
 
 # A 64-bit counter on PostgreSQL; SQLite numbers rows by its INTEGER PRIMARY KEY only.
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# The partial indexes' conditions, as text both databases parse alike (and the queries repeat, so that PostgreSQL
+# sees they imply them).
+UNSETTLED = text("overdue_at IS NULL AND resolved_at IS NULL AND closed_at IS NULL AND master_id IS NULL "
+                 "AND state <> 'rejected'")
+RESOLVED = text("resolved_at IS NOT NULL AND master_id IS NULL AND state <> 'rejected'")
 
 
 class Base(DeclarativeBase):
@@ -87,7 +94,43 @@ class Ticket(Entity, Base):
         Index("ix_tickets_compound_category_created", "compound_id", "category", "created_at"),
         # The rates by unit over a period; and a unit's tickets.
         Index("ix_tickets_lead_unit_created", "lead_unit_id", "created_at"),
+        # The rates' pending part (rates.py): the tickets a deadline passing may still change the figures of, few
+        # at any time, found by district and period without reading the rest.
+        Index("ix_tickets_unsettled", "district_id", "created_at",
+              postgresql_where=UNSETTLED, sqlite_where=UNSETTLED),
+        # The rates' medians: each resolved ticket's times read from the index alone, not the table's wide rows.
+        Index("ix_tickets_resolved", "district_id", "created_at", postgresql_include=["compound_id", "resolved_at"],
+              postgresql_where=RESOLVED, sqlite_where=RESOLVED),
     )
+
+
+class TicketTally(Base):
+    """One day's tickets of a community, as the rates count them: the settled counts (rates.settled) summed over
+    the tickets submitted that day (in the suite's time zone), kept by every change of a ticket (tallies.py). The
+    rates of a period of whole days by district, street or community add these rather than read every ticket."""
+
+    __tablename__ = "ticket_tallies"
+
+    district_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # NO_COMMUNITY for the tickets of a compound whose community registry has not told (a key has no NULL).
+    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    submitted: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    open: Mapped[int] = mapped_column(default=0)
+    response_due: Mapped[int] = mapped_column(default=0)
+    responded_in_time: Mapped[int] = mapped_column(default=0)
+    taken_on: Mapped[int] = mapped_column(default=0)
+    resolved: Mapped[int] = mapped_column(default=0)
+    ratings: Mapped[int] = mapped_column(default=0)
+    satisfied: Mapped[int] = mapped_column(default=0)
+    finished: Mapped[int] = mapped_column(default=0)
+    finished_on_time: Mapped[int] = mapped_column(default=0)
+    open_overdue: Mapped[int] = mapped_column(default=0)
+
+
+NO_COMMUNITY = uuid.UUID(int=0)
 
 
 class TicketPart(Base):

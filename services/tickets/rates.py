@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from linli.services.tickets import domain
 from linli.shared.errors import ValidationFailed
 
 # What a rate may be grouped by: registry's levels of the area tree, and the unit leading the work.
@@ -42,6 +43,90 @@ class Counts:
 
 
 COUNT_NAMES = tuple(f.name for f in fields(Counts))
+ZERO = Counts()
+
+
+def added(*counts: Counts) -> Counts:
+    return Counts(**{name: sum(getattr(c, name) for c in counts) for name in COUNT_NAMES})
+
+
+def less(minuend: Counts, subtrahend: Counts) -> Counts:
+    return Counts(**{name: getattr(minuend, name) - getattr(subtrahend, name) for name in COUNT_NAMES})
+
+
+# --- What a ticket counts for, time aside (the daily tallies) ---------------------------------------------------------
+# Two figures depend on the time asked as well as on the ticket: `response_due` takes in a ticket still unanswered
+# once its accept deadline passes, `open_overdue` an open ticket once its stage's deadline passes, whether or not
+# the clock has told it yet. What a ticket counts for without them ("settled") changes only when the ticket does,
+# so it can be tallied as the ticket moves; the rest ("pending") is found at asking, among the few tickets that are
+# neither answered nor overdue, or open and not overdue (stats.py). Settled plus pending is exactly the definition
+# in docs/tickets-stats.md; stats.py's SQL says the same as `settled` over many rows.
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The columns of a ticket its settled counts read."""
+
+    merged: bool
+    state: str
+    responded_at: datetime | None
+    accept_due_at: datetime | None
+    dispatch_due_at: datetime | None
+    resolve_due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    overdue_at: datetime | None
+    rating: str | None
+    dissatisfied_ratings: int
+
+
+FACT_NAMES = tuple(f.name for f in fields(Facts) if f.name != "merged")
+_CONTENT = frozenset({domain.SATISFIED, domain.BASICALLY_SATISFIED})
+
+
+def settled(ticket: Facts) -> Counts:
+    """What one ticket adds to its group's counts, but for the pending part of `response_due` and `open_overdue`
+    (told here only once answered, or once the clock told the ticket overdue)."""
+    counted = not ticket.merged  # a duplicate is counted with its master
+    taken_on = counted and ticket.state != domain.REJECTED
+    resolved = ticket.resolved_at is not None
+    finished = taken_on and (resolved or ticket.state == domain.CLOSED)
+    open_ = taken_on and ticket.state in domain.OPEN_STATES and not resolved
+    deadline = ticket.resolve_due_at or ticket.dispatch_due_at or ticket.accept_due_at
+    ended = ticket.resolved_at or ticket.closed_at
+    return Counts(
+        submitted=1,
+        duplicates=int(ticket.merged),
+        rejected=int(counted and ticket.state == domain.REJECTED),
+        open=int(open_),
+        response_due=int(counted and (ticket.responded_at is not None or ticket.overdue_at is not None)),
+        responded_in_time=int(counted and _no_later(ticket.responded_at, ticket.accept_due_at)),
+        taken_on=int(taken_on),
+        resolved=int(taken_on and resolved),
+        ratings=int(ticket.rating is not None) + ticket.dissatisfied_ratings,
+        satisfied=int(ticket.rating in _CONTENT),
+        finished=int(finished),
+        finished_on_time=int(finished and ticket.overdue_at is None and _no_later(ended, deadline)),
+        open_overdue=int(open_ and ticket.overdue_at is not None),
+    )
+
+
+def _no_later(moment: datetime | None, deadline: datetime | None) -> bool:
+    # As SQL compares: nothing to compare is not on time.
+    return moment is not None and deadline is not None and moment <= deadline
+
+
+def with_pending(counts: Counts, late_unanswered: int, open_past_due: int) -> Counts:
+    """The settled counts with what the time asked adds: tickets unanswered past their accept deadline, and open
+    tickets past their stage's deadline, that the clock has not told overdue yet."""
+    return Counts(**{**{name: getattr(counts, name) for name in COUNT_NAMES},
+                     "response_due": counts.response_due + late_unanswered,
+                     "open_overdue": counts.open_overdue + open_past_due})
+
+
+def local_day(moment: datetime, zone: str) -> date:
+    """The day a ticket submitted at `moment` is tallied under: its date in `zone` (the one periods are read in)."""
+    return moment.astimezone(ZoneInfo(zone)).date()
 
 
 @dataclass(frozen=True)
@@ -134,11 +219,8 @@ def instant(value: date | datetime, zone: str, field: str = "from") -> datetime:
         raise ValidationFailed.field(field, "out of range") from None
 
 
-def figures(rows: Sequence[Mapping[str, Any]], names: Mapping[Any, str], medians: Mapping[Any, float | None]
+def figures(counts: Mapping[Any, Counts], names: Mapping[Any, str], medians: Mapping[Any, float | None]
             ) -> list[GroupFigures]:
-    """Each aggregated row (its `key` and counts) as a group's figures, by name then id; unnamed groups last."""
-    found = [GroupFigures(row["key"], names.get(row["key"]),
-                          Counts(**{name: int(row[name] or 0) for name in COUNT_NAMES}),
-                          medians.get(row["key"]))
-             for row in rows]
+    """Each group's counts as its figures, by name then id; unnamed groups last."""
+    found = [GroupFigures(group, names.get(group), figures, medians.get(group)) for group, figures in counts.items()]
     return sorted(found, key=lambda g: (g.name is None, g.name or "", str(g.id)))

@@ -7,14 +7,23 @@ A use case like those of usecases.py (session and actor first, no Flask), in a m
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from linli.services.tickets import domain, rates
-from linli.services.tickets.models import Area, Compound, Organization, Ticket
+from linli.services.tickets.models import (
+    NO_COMMUNITY,
+    RESOLVED,
+    UNSETTLED,
+    Area,
+    Compound,
+    Organization,
+    Ticket,
+    TicketTally,
+)
 from linli.shared.actors import Actor
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import is_postgres
@@ -23,6 +32,7 @@ _t = Ticket.__table__
 _compounds = Compound.__table__
 _communities = Area.__table__.alias("communities")
 _areas = Area.__table__
+_tallies = TicketTally.__table__
 _OPEN = tuple(sorted(domain.OPEN_STATES))
 _CONTENT = (domain.SATISFIED, domain.BASICALLY_SATISFIED)
 
@@ -33,7 +43,8 @@ def _n(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
-def _counts(now: datetime) -> list[ColumnElement[Any]]:
+def _settled() -> list[ColumnElement[Any]]:
+    """rates.settled over many rows: each a count of the group's tickets (docs/tickets-stats.md)."""
     counted = _t.c.master_id.is_(None)  # a duplicate is counted with its master
     taken_on = and_(counted, _t.c.state != domain.REJECTED)
     resolved = _t.c.resolved_at.is_not(None)
@@ -46,7 +57,7 @@ def _counts(now: datetime) -> list[ColumnElement[Any]]:
         _n(_t.c.master_id.is_not(None)).label("duplicates"),
         _n(and_(counted, _t.c.state == domain.REJECTED)).label("rejected"),
         _n(open_).label("open"),
-        _n(and_(counted, or_(_t.c.responded_at.is_not(None), _t.c.accept_due_at <= now))).label("response_due"),
+        _n(and_(counted, or_(_t.c.responded_at.is_not(None), _t.c.overdue_at.is_not(None)))).label("response_due"),
         _n(and_(counted, _t.c.responded_at <= _t.c.accept_due_at)).label("responded_in_time"),
         _n(taken_on).label("taken_on"),
         _n(and_(taken_on, resolved)).label("resolved"),
@@ -56,8 +67,16 @@ def _counts(now: datetime) -> list[ColumnElement[Any]]:
         _n(finished).label("finished"),
         _n(and_(finished, _t.c.overdue_at.is_(None),
                 func.coalesce(_t.c.resolved_at, _t.c.closed_at) <= deadline)).label("finished_on_time"),
-        _n(and_(open_, or_(_t.c.overdue_at.is_not(None), and_(_t.c.stage.is_not(None), _t.c.due_at < now))))
-        .label("open_overdue"),
+        _n(and_(open_, _t.c.overdue_at.is_not(None))).label("open_overdue"),
+    ]
+
+
+def _pending(now: datetime) -> list[ColumnElement[Any]]:
+    """What the time asked adds (rates.with_pending): only tickets of UNSETTLED can add anything."""
+    open_ = and_(_t.c.state.in_(_OPEN), _t.c.stage.is_not(None))
+    return [
+        _n(and_(UNSETTLED, _t.c.responded_at.is_(None), _t.c.accept_due_at <= now)).label("late_unanswered"),
+        _n(and_(UNSETTLED, open_, _t.c.due_at < now)).label("open_past_due"),
     ]
 
 
@@ -71,15 +90,20 @@ def _group_key(by: str) -> ColumnElement[Any]:
     }[by]
 
 
-def _base(actor: Actor, by: str, period: rates.Period, filters: dict[str, Any]) -> Any:
-    """FROM and WHERE: the tickets submitted in the period that the caller may see and asked for."""
+# The rates by district, street or community, with no filter but an area, are added from the daily tallies.
+_TALLIED_BY = ("district", "street", "community")
+_TALLIED_FILTERS = frozenset({"district_id", "street_id", "community_id"})
+
+
+def _base(actor: Actor, by: str, filters: dict[str, Any]) -> Any:
+    """FROM and WHERE but the period: the tickets the caller may see and asked for."""
     needs_compound = by in ("street", "community") or {"street_id", "community_id"} & filters.keys()
     source = _t
     if needs_compound:
         source = source.outerjoin(_compounds, _compounds.c.id == _t.c.compound_id)
     if by == "street" or "street_id" in filters:
         source = source.outerjoin(_communities, _communities.c.id == _compounds.c.community_id)
-    conditions = [_t.c.created_at >= period.starts_at, _t.c.created_at < period.ends_at]
+    conditions = []
     if not actor.is_operator:
         conditions.append(_t.c.district_id == actor.district)
     columns = {"district_id": _t.c.district_id, "compound_id": _t.c.compound_id, "unit_id": _t.c.lead_unit_id,
@@ -96,32 +120,108 @@ def _base(actor: Actor, by: str, period: rates.Period, filters: dict[str, Any]) 
     return source, conditions
 
 
+def _submitted(starts_at: datetime, ends_at: datetime) -> list[ColumnElement[bool]]:
+    return [_t.c.created_at >= starts_at, _t.c.created_at < ends_at]
+
+
 def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "district",
                  starts: date | datetime | None = None, ends: date | datetime | None = None,
-                 **filters: Any) -> tuple[rates.Period, list[rates.GroupFigures]]:
-    """Each group's counts and rates over the tickets submitted in the period: one aggregate query for the counts,
-    a second for the medians (percentile_cont on PostgreSQL; on SQLite, which lacks it, taken in Python)."""
+                 tallied: bool = True, **filters: Any) -> tuple[rates.Period, list[rates.GroupFigures]]:
+    """Each group's counts and rates over the tickets submitted in the period, and its median time to resolve.
+
+    The counts come from the daily tallies for the whole days of the period where they can (by district, street or
+    community, filtered by area at most; `tallied=False` never, for comparing), with the pending part and the
+    period's partial days from the tickets; else from one aggregate over the tickets. The medians are a second
+    query over the resolved tickets' times (percentile_cont on PostgreSQL; on SQLite, which lacks it, in Python)."""
     period = rates.period(starts, ends, now, DEFAULT_TIME_ZONE)
     filters = {name: value for name, value in filters.items() if value is not None}
     key = _group_key(by).label("key")
-    source, conditions = _base(actor, by, period, filters)
-    resolved = and_(_t.c.master_id.is_(None), _t.c.state != domain.REJECTED, _t.c.resolved_at.is_not(None))
+    source, conditions = _base(actor, by, filters)
     postgres = is_postgres(session)
     if postgres:
         _tune(session)
-    rows = [row._mapping for row in session.execute(
-        select(key, *_counts(now)).select_from(source).where(*conditions).group_by(key))]
+    days = _whole_days(period)
+    if tallied and by in _TALLIED_BY and filters.keys() <= _TALLIED_FILTERS and days is not None:
+        counts = _from_tallies(session, actor, by, filters, days, now)
+        for edge in _edges(period, days):
+            _add(counts, _from_tickets(session, key, source, [*conditions, *_submitted(*edge)], now))
+        pending = [*conditions, *_submitted(_midnight(days[0]), _midnight(days[1])), UNSETTLED]
+        for row in session.execute(select(key, *_pending(now)).select_from(source).where(*pending).group_by(key)):
+            counts[row.key] = rates.with_pending(counts.get(row.key, rates.ZERO), row.late_unanswered,
+                                                 row.open_past_due)
+    else:
+        counts = _from_tickets(session, key, source, [*conditions, *_submitted(period.starts_at, period.ends_at)],
+                               now)
+    resolved = [*conditions, *_submitted(period.starts_at, period.ends_at), RESOLVED]
     if postgres:
         # A query of its own: an ordered-set aggregate makes PostgreSQL sort every row by group rather than hash
-        # them, which made the counts 3-5× slower; here only the resolved tickets' durations are sorted.
+        # them; here only the resolved tickets' durations are sorted, read from ix_tickets_resolved alone.
         seconds = func.extract("epoch", _t.c.resolved_at - _t.c.created_at)
         medians = {row.key: rates.hours(row.median_seconds) for row in session.execute(
             select(key, func.percentile_cont(0.5).within_group(seconds).label("median_seconds"))
-            .select_from(source).where(*conditions, resolved).group_by(key))}
+            .select_from(source).where(*resolved).group_by(key))}
     else:
-        medians = _medians(session, source, [*conditions, resolved], key)
-    names = _names(session, by, [row["key"] for row in rows if row["key"] is not None])
-    return period, rates.figures(rows, names, medians)
+        medians = _medians(session, source, resolved, key)
+    names = _names(session, by, [group for group in counts if group is not None])
+    return period, rates.figures(counts, names, medians)
+
+
+def _from_tickets(session: Session, key: Any, source: Any, conditions: list[Any], now: datetime
+                  ) -> dict[Any, rates.Counts]:
+    found = {}
+    for row in session.execute(select(key, *_settled(), *_pending(now)).select_from(source).where(*conditions)
+                               .group_by(key)):
+        counts = rates.Counts(**{name: int(row._mapping[name] or 0) for name in rates.COUNT_NAMES})
+        found[row.key] = rates.with_pending(counts, row.late_unanswered, row.open_past_due)
+    return found
+
+
+def _add(counts: dict[Any, rates.Counts], more: dict[Any, rates.Counts]) -> None:
+    for group, figures in more.items():
+        counts[group] = rates.added(counts.get(group, rates.ZERO), figures)
+
+
+def _from_tallies(session: Session, actor: Actor, by: str, filters: dict[str, Any], days: tuple[date, date],
+                  now: datetime) -> dict[Any, rates.Counts]:
+    """The settled counts of the whole days `days` (first, after last), added from the daily tallies."""
+    source: Any = _tallies
+    if by == "street" or "street_id" in filters:
+        source = source.outerjoin(_communities, _communities.c.id == _tallies.c.community_id)
+    key = {"district": _tallies.c.district_id, "street": _communities.c.parent_id,
+           "community": _tallies.c.community_id}[by].label("key")
+    conditions = [_tallies.c.day >= days[0], _tallies.c.day < days[1]]
+    if not actor.is_operator:
+        conditions.append(_tallies.c.district_id == actor.district)
+    for name, value in filters.items():
+        column = {"district_id": _tallies.c.district_id, "street_id": _communities.c.parent_id,
+                  "community_id": _tallies.c.community_id}[name]
+        conditions.append(column == value)
+    sums = [func.sum(_tallies.c[name]).label(name) for name in rates.COUNT_NAMES]
+    found = {}
+    for row in session.execute(select(key, *sums).select_from(source).where(*conditions).group_by(key)):
+        group = None if row.key == NO_COMMUNITY else row.key
+        found[group] = rates.Counts(**{name: int(row._mapping[name] or 0) for name in rates.COUNT_NAMES})
+    return found
+
+
+def _midnight(day: date) -> datetime:
+    return rates.instant(day, DEFAULT_TIME_ZONE)
+
+
+def _whole_days(period: rates.Period) -> tuple[date, date] | None:
+    """The first whole day of the period and the day after its last, in the suite's time zone; None if it has
+    none (a period shorter than a day, or across a midnight)."""
+    first = rates.local_day(period.starts_at, DEFAULT_TIME_ZONE)
+    if _midnight(first) < period.starts_at:
+        first += timedelta(days=1)
+    after = rates.local_day(period.ends_at, DEFAULT_TIME_ZONE)
+    return (first, after) if first < after else None
+
+
+def _edges(period: rates.Period, days: tuple[date, date]) -> list[tuple[datetime, datetime]]:
+    """The parts of the period before its first whole day and after its last."""
+    edges = [(period.starts_at, _midnight(days[0])), (_midnight(days[1]), period.ends_at)]
+    return [(starts_at, ends_at) for starts_at, ends_at in edges if starts_at < ends_at]
 
 
 def _tune(session: Session) -> None:

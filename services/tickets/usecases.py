@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from linli.services.tickets import domain, open311
+from linli.services.tickets import domain, open311, tallies
 from linli.services.tickets.events import (
     TICKET_ACCEPTED,
     TICKET_CLAIMED,
@@ -152,6 +152,7 @@ def _submit(session: Session, actor: Actor, *, recent: int, compound_id: uuid.UU
                     reminded=False, dissatisfied_ratings=0, created_at=now, updated_at=now, parts=[],
                     participants=[], id=new_id(), version=1)
     _insert_new(session, ticket)
+    tallies.track_new(session, ticket, found.community_id)
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket,
     # and has it first: the contact is published before the news it is needed for.
     record(session, TICKET_CONTACT, ticket)
@@ -190,10 +191,18 @@ def _insert_new(session: Session, ticket: Ticket) -> None:
 
 def record_compound(session: Session, compound_id: uuid.UUID, version: int, *, district_id: str, name: str,
                     community_id: uuid.UUID | None, kind: str | None) -> bool:
-    """Keep registry's compound at `version` in the read model; False when a newer one is already kept."""
-    return apply_versioned(session, Compound, compound_id, version, {
+    """Keep registry's compound at `version` in the read model; False when a newer one is already kept.
+
+    A compound moved to another community takes its tickets' tallies with it (the rates by community and street
+    count a ticket under its compound's community now)."""
+    kept = session.get(Compound, compound_id, with_for_update=True)
+    left = None if kept is None else kept.community_id
+    applied = apply_versioned(session, Compound, compound_id, version, {
         "district_id": district_id, "name": name, "community_id": community_id, "kind": kind,
     })
+    if applied and kept is not None and left != community_id:
+        tallies.rebuild(session, district_id=district_id, community_ids=(left, community_id))
+    return applied
 
 
 GROUPING_LEVELS = ("district", "street", "community")  # registry's levels above compounds that tickets keeps
@@ -423,6 +432,7 @@ def _locked(session: Session, actor: Actor, ticket_id: uuid.UUID, check_version:
     ticket = visible(session, actor, Ticket, ticket_id, what="ticket", for_update=True)
     if check_version is not None:
         check_version(ticket.version)
+    tallies.track(session, ticket)
     return ticket
 
 
@@ -518,6 +528,7 @@ def _close_duplicates(session: Session, actor: Actor, master: Ticket, now: datet
         Ticket.master_id == master.id, Ticket.state.in_(domain.OPEN_STATES))
         .order_by(Ticket.created_at, Ticket.id).with_for_update())
     for duplicate in duplicates:
+        tallies.track(session, duplicate)
         before = _value(duplicate)
         _record_move(session, actor, duplicate, "close", before, domain.close(before, "duplicate"), now,
                      _Told(reason="duplicate", note=f"closed with {master.id}"))
@@ -846,6 +857,7 @@ def check_deadlines(session: Session, ticket_id: uuid.UUID, now: datetime) -> tu
     ticket = session.get(Ticket, ticket_id, with_for_update={"nowait": True})
     if ticket is None:
         return ()
+    tallies.track(session, ticket)
     found = domain.check(_watches(ticket), now)
     told: list[str] = []
     _mark(ticket, found.due_soon + found.too_late, now, reminded=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -219,5 +219,136 @@ def test_migration_0008_folds_the_committee_rosters_into_the_committees(tmp_path
             tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
         assert rows == {both.hex: ("星光社区大党委", "Asia/Urumqi", 3), roster_only.hex: ("", "Asia/Urumqi", 3)}
         assert "committee_rosters" not in tables and "areas" in tables
+    finally:
+        rt.dispose()
+
+
+# --- The daily tallies ------------------------------------------------------------------------------------------------
+
+SHANGHAI = timezone(timedelta(hours=8))
+PERIODS = [
+    (date(2026, 3, 2), date(2026, 4, 1)),                                   # whole days: all from the tallies
+    (datetime(2026, 3, 2, 9, 30, tzinfo=SHANGHAI), datetime(2026, 3, 20, 17, 0, tzinfo=SHANGHAI)),  # partial ends
+    (datetime(2026, 3, 2, 6, 0, tzinfo=UTC), datetime(2026, 3, 2, 20, 0, tzinfo=UTC)),  # across a midnight only
+    (date(2026, 2, 1), date(2026, 3, 3)),                                   # T0 and the first day
+]
+
+
+def _both(factory, actor, **asked):
+    """The figures as the tallies give them and as the tickets alone do, each group with its id."""
+    with factory() as session:
+        fast = ticket_stats(session, actor, now=AS_OF, **asked)[1]
+        slow = ticket_stats(session, actor, now=AS_OF, tallied=False, **asked)[1]
+    return [(g.id, _shown(g)) for g in fast], [(g.id, _shown(g)) for g in slow]
+
+
+@pytest.mark.parametrize("by", ["district", "street", "community"])
+@pytest.mark.parametrize(("starts", "ends"), PERIODS)
+def test_the_tallies_add_up_to_what_the_tickets_count(built, by, starts, ends):
+    factory, world, _ = built
+    for actor, filters in ((CLERK, {}), (OPERATOR, {}), (CLERK, {"street_id": world["street"]}),
+                           (OPERATOR, {"community_id": world["c1"]})):
+        fast, slow = _both(factory, actor, by=by, starts=starts, ends=ends, **filters)
+        assert fast == slow, (actor.sub, filters)
+        assert sum(figures["submitted"] for _, figures in fast) > 0
+
+
+def test_whole_days_are_read_from_the_tallies_and_only_pending_tickets_from_the_table(built):
+    from sqlalchemy import event
+
+    factory, _, _ = built
+    engine = factory.kw["bind"]
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, many):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        _stats(factory, by="street")
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    counts = [s for s in seen if "count(*)" in s or "sum(" in s]
+    assert any("FROM ticket_tallies" in s for s in counts)
+    # Read from tickets: what the time asked adds, among unsettled tickets only (ix_tickets_unsettled).
+    assert all("overdue_at IS NULL AND resolved_at IS NULL" in s for s in counts if "FROM tickets" in s)
+
+
+def _fresh_world(tmp_path):
+    from tests.support.sessions import session_factory
+
+    factory = session_factory(Base.metadata, tmp_path / "tallies.db")
+    world = stats_world.ids()
+    stats_world.build(factory, world)
+    return factory, world
+
+
+def test_tallies_kept_by_random_moves_are_what_the_tickets_count(tmp_path):
+    from tests.support.ticket_churn import churn, kept_tallies, rebuilt_tallies
+
+    factory, world = _fresh_world(tmp_path)
+    assert churn(factory, world, seed=7) > 80
+    with factory() as session:
+        kept = kept_tallies(session)
+        assert kept == rebuilt_tallies(session) and len(kept) > 3
+    for by in ("district", "street", "community"):
+        fast, slow = _both(factory, CLERK, by=by, starts=date(2026, 3, 1), ends=date(2026, 5, 1))
+        assert fast == slow
+
+
+def test_a_compound_moved_to_another_community_takes_its_tickets_with_it(tmp_path):
+    from linli.services.tickets import usecases
+
+    factory, world = _fresh_world(tmp_path)
+    with factory() as session:
+        usecases.record_compound(session, world["a"], 2, district_id=YONGCHUAN, name="星光小区",
+                                 community_id=world["c2"], kind="old")
+        session.commit()
+    fast, slow = _both(factory, CLERK, by="community", starts=date.fromisoformat(FROM), ends=date.fromisoformat(TO))
+    assert fast == slow
+    by_name = {figures["submitted"]: group for group, figures in fast}
+    # 星光社区 keeps 星光二村's T4, T5; 红旗社区 has its own T6-T9 and 星光小区's T1-T3.
+    assert by_name == {2: world["c1"], 7: world["c2"]}
+
+
+def test_a_ticket_written_in_a_savepoint_rolled_back_is_not_tallied(tmp_path):
+    from linli.services.tickets import usecases
+    from tests.support.ticket_churn import kept_tallies
+
+    factory, world = _fresh_world(tmp_path)
+    with factory() as session:
+        before = kept_tallies(session)
+        savepoint = session.begin_nested()
+        usecases.submit_ticket(session, CLERK, compound_id=world["a"], title="灯", description="坏了",
+                               category="facilities", reporter_name="王阿姨", reporter_phone="13812345678", now=AS_OF)
+        savepoint.rollback()
+        session.commit()
+    with factory() as session:
+        assert kept_tallies(session) == before
+
+
+def test_migration_0009_counts_the_tallies_of_the_tickets_there_are(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from linli.shared.config import Settings
+    from linli.shared.migrations import alembic_config, upgrade
+    from linli.shared.service import Runtime
+    from linli.suite import spec
+    from tests.support.ticket_churn import kept_tallies
+
+    rt = Runtime.build(spec("tickets"), Settings(service="tickets", database_url=f"sqlite:///{tmp_path}/t.db",
+                                                 jwt_secret="x" * 40))
+    try:
+        upgrade(rt)
+        stats_world.build(rt.factory, stats_world.ids())
+        with rt.factory() as session:
+            kept = kept_tallies(session)
+        command.downgrade(alembic_config(rt), "0008")
+        with rt.engine.connect() as conn:
+            assert "ticket_tallies" not in set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
+        upgrade(rt)
+        with rt.factory() as session:
+            assert kept_tallies(session) == kept and sum(row[0] for row in kept.values()) == 11
     finally:
         rt.dispose()

@@ -59,7 +59,9 @@ def test_submitting_a_ticket_loads_no_compound_entity(make_service):
 def test_no_index_of_tickets_is_a_leading_prefix_of_another():
     from linli.services.tickets.models import Ticket
 
-    # Such an index answers no query the longer one cannot, and costs every insert its upkeep.
-    indexes = [tuple(c.name for c in index.columns) for index in Ticket.__table__.indexes]
+    # Such an index answers no query the longer one cannot, and costs every insert its upkeep. A partial index is
+    # another matter: it holds the few rows its condition picks, and only they pay for it.
+    indexes = [tuple(c.name for c in index.columns) for index in Ticket.__table__.indexes
+               if index.dialect_options["postgresql"]["where"] is None]
     redundant = [(a, b) for a in indexes for b in indexes if a != b and b[:len(a)] == a]
     assert redundant == []

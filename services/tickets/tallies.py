@@ -1,0 +1,138 @@
+"""The daily tallies the rates add up (ticket_tallies): each ticket's settled counts (rates.settled) kept in its
+community's row for the day it was submitted, changed in the transaction that changes the ticket, and counted again
+from the tickets when a compound moves to another community.
+
+A use case that changes a ticket `track`s it first (a new one with `track_new`); at commit, what each tracked
+ticket counts for then, less what it counted for when tracked, is added to its row, one upsert per row touched.
+Adding differences commutes, so concurrent moves of one day's tickets need no more than the row's lock; a
+savepoint rolled back forgets the tickets it tracked (shared/transaction_lists.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Insert, delete, event, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from linli.services.tickets import rates
+from linli.services.tickets.models import NO_COMMUNITY, Compound, Ticket, TicketTally
+from linli.shared import transaction_lists
+from linli.shared.clock import DEFAULT_TIME_ZONE
+from linli.shared.db import is_postgres
+
+_KEY = "ticket_tallies"
+_tallies = TicketTally.__table__
+_tickets = Ticket.__table__
+_compounds = Compound.__table__
+Key = tuple[str, date, uuid.UUID]
+
+
+@dataclass
+class _Tracked:
+    ticket: Ticket
+    before: rates.Counts
+    community_id: uuid.UUID | None  # known at intake; else looked up at commit
+
+
+def facts(row: Any) -> rates.Facts:
+    """A ticket's (or a row's with its columns) facts for the rates."""
+    return rates.Facts(merged=row.master_id is not None,
+                       **{name: getattr(row, name) for name in rates.FACT_NAMES})
+
+
+def track(session: Session, ticket: Ticket) -> None:
+    """Remember what `ticket` counts for now, before the transaction changes it (once: the first is what the
+    committed row counted for)."""
+    if any(kept.ticket is ticket for kept in transaction_lists.items(session, _KEY)):
+        return
+    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.settled(facts(ticket)), None))
+
+
+def track_new(session: Session, ticket: Ticket, community_id: uuid.UUID | None) -> None:
+    """A ticket this transaction writes: it counted for nothing before."""
+    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.ZERO, community_id or NO_COMMUNITY))
+
+
+def key_of(district_id: str, created_at: Any, community_id: uuid.UUID | None) -> Key:
+    return district_id, rates.local_day(created_at, DEFAULT_TIME_ZONE), community_id or NO_COMMUNITY
+
+
+@event.listens_for(Session, "before_commit")
+def _write(session: Session) -> None:
+    tracked = transaction_lists.take(session, _KEY)
+    if not tracked:
+        return
+    changes: dict[Key, rates.Counts] = {}
+    for kept in tracked:
+        ticket = kept.ticket
+        change = rates.less(rates.settled(facts(ticket)), kept.before)
+        if change == rates.ZERO:
+            continue
+        community_id = kept.community_id
+        if community_id is None:
+            compound = session.get(Compound, ticket.compound_id)
+            community_id = compound.community_id if compound is not None else None
+        key = key_of(ticket.district_id, ticket.created_at, community_id)
+        changes[key] = rates.added(changes.get(key, rates.ZERO), change)
+    # In key order, so two transactions touching the same rows take their locks in the same order.
+    for key in sorted(changes, key=lambda k: (k[0], k[1], str(k[2]))):
+        session.execute(_ADD[session.get_bind().dialect.name], _row(key, changes[key]))
+
+
+def _row(key: Key, counts: rates.Counts) -> dict[str, Any]:
+    district_id, day, community_id = key
+    return {"district_id": district_id, "day": day, "community_id": community_id,
+            **{name: getattr(counts, name) for name in rates.COUNT_NAMES}}
+
+
+def _add_statement(insert: Callable[..., Insert]) -> Insert:
+    stmt = insert(_tallies)
+    return stmt.on_conflict_do_update(
+        index_elements=[_tallies.c.district_id, _tallies.c.day, _tallies.c.community_id],
+        set_={name: _tallies.c[name] + stmt.excluded[name] for name in rates.COUNT_NAMES})
+
+
+# Built once, as shared/clock.py's: a statement built per call costs more than running a cached one.
+_ADD = {"postgresql": _add_statement(postgresql.insert), "sqlite": _add_statement(sqlite.insert)}
+
+
+def rebuild(session: Session, *, district_id: str | None = None,
+            community_ids: Iterable[uuid.UUID | None] | None = None) -> int:
+    """Count the tallies again from the tickets: of some communities of a district (those a compound left and
+    joined), of a district, or of everything. Returns the rows written.
+
+    The rows are locked first, so a move committing meanwhile either came before (and is read here) or adds its
+    difference after, to the rows written here."""
+    scope = []
+    if district_id is not None:
+        scope.append(_tallies.c.district_id == district_id)
+    communities = None if community_ids is None else {c or NO_COMMUNITY for c in community_ids}
+    if communities is not None:
+        scope.append(_tallies.c.community_id.in_(communities))
+    if is_postgres(session):
+        session.execute(select(_tallies.c.day).where(*scope).with_for_update())
+    community = _compounds.c.community_id
+    read = (select(_tickets.c.district_id, _tickets.c.created_at, _tickets.c.master_id,
+                   *(_tickets.c[name] for name in rates.FACT_NAMES), community.label("community_id"))
+            .select_from(_tickets.outerjoin(_compounds, _compounds.c.id == _tickets.c.compound_id)))
+    if district_id is not None:
+        read = read.where(_tickets.c.district_id == district_id)
+    if communities is not None:
+        known = [c for c in communities if c != NO_COMMUNITY]
+        read = read.where(or_(community.in_(known), community.is_(None)) if NO_COMMUNITY in communities
+                          else community.in_(known))
+    found: dict[Key, list[rates.Counts]] = defaultdict(list)
+    for row in session.execute(read.execution_options(yield_per=5000)):
+        found[key_of(row.district_id, row.created_at, row.community_id)].append(rates.settled(facts(row)))
+    session.execute(delete(_tallies).where(*scope))
+    rows = [_row(key, rates.added(*counts)) for key, counts in found.items()]
+    for start in range(0, len(rows), 1000):
+        session.execute(_tallies.insert(), rows[start:start + 1000])
+    return len(rows)
