@@ -6,9 +6,25 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, Uuid, false, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from linli.services.tickets.rates import TALLY_NAMES
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
@@ -104,32 +120,18 @@ class Ticket(Entity, Base):
     )
 
 
-class TicketTally(Base):
-    """One day's tickets of a community, as the rates count them: the settled counts (rates.settled) summed over
-    the tickets submitted that day (in the suite's time zone), kept by every change of a ticket (tallies.py). The
-    rates of a period of whole days by district, street or community add these rather than read every ticket."""
-
-    __tablename__ = "ticket_tallies"
-
-    district_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+# One day's tickets of a community, as the rates count them: rates.tally summed over the tickets submitted that day
+# (in the suite's time zone), kept by every change of a ticket (tallies.py): the settled counts, and how many
+# resolved tickets took how long, by bucket. The rates of a period of whole days by district, street or community
+# add these rather than read every ticket.
+ticket_tallies = Table(
+    "ticket_tallies", Base.metadata,
+    Column("district_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
     # NO_COMMUNITY for the tickets of a compound whose community registry has not told (a key has no NULL).
-    community_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    submitted: Mapped[int] = mapped_column(default=0)
-    duplicates: Mapped[int] = mapped_column(default=0)
-    rejected: Mapped[int] = mapped_column(default=0)
-    open: Mapped[int] = mapped_column(default=0)
-    response_due: Mapped[int] = mapped_column(default=0)
-    responded_in_time: Mapped[int] = mapped_column(default=0)
-    taken_on: Mapped[int] = mapped_column(default=0)
-    resolved: Mapped[int] = mapped_column(default=0)
-    ratings: Mapped[int] = mapped_column(default=0)
-    satisfied: Mapped[int] = mapped_column(default=0)
-    finished: Mapped[int] = mapped_column(default=0)
-    finished_on_time: Mapped[int] = mapped_column(default=0)
-    open_overdue: Mapped[int] = mapped_column(default=0)
-
-
+    Column("community_id", Uuid, primary_key=True),
+    *(Column(name, Integer, nullable=False, default=0) for name in TALLY_NAMES),
+)
 NO_COMMUNITY = uuid.UUID(int=0)
 
 

@@ -6,9 +6,10 @@ docs/tickets-stats.md. A rate whose denominator is zero is None (null), not 0: n
 
 from __future__ import annotations
 
+import bisect
 import statistics
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -68,6 +69,7 @@ class Facts:
     """The columns of a ticket its settled counts read."""
 
     merged: bool
+    created_at: datetime
     state: str
     responded_at: datetime | None
     accept_due_at: datetime | None
@@ -122,6 +124,76 @@ def with_pending(counts: Counts, late_unanswered: int, open_past_due: int) -> Co
     return Counts(**{**{name: getattr(counts, name) for name in COUNT_NAMES},
                      "response_due": counts.response_due + late_unanswered,
                      "open_overdue": counts.open_overdue + open_past_due})
+
+
+# --- Times to resolve, by bucket: the medians of the tallies --------------------------------------------------------
+# The tallies keep how many resolved tickets took how long, in buckets 30% wide: bucket 0 under 10 minutes, bucket k
+# from RESOLVE_BOUNDS[k - 1] seconds (inclusive) to RESOLVE_BOUNDS[k] (exclusive), the last with no end (past three
+# years). The median is then exact: the buckets say which holds the middle rank, and only the times in that bucket
+# are read and sorted (stats.py).
+RESOLVE_BOUNDS = tuple(round(600 * 1.3 ** k) for k in range(47))
+HOURS_NAMES = tuple(f"resolved_in_{k:02d}" for k in range(len(RESOLVE_BOUNDS) + 1))
+TALLY_NAMES = COUNT_NAMES + HOURS_NAMES
+Tally = tuple[int, ...]  # a ticket's or a group's figures in TALLY_NAMES order
+NO_TALLY: Tally = (0,) * len(TALLY_NAMES)
+
+
+def tally(ticket: Facts) -> Tally:
+    """What one ticket adds to its day's tally: its settled counts, and its time to resolve in its bucket."""
+    counts = settled(ticket)
+    buckets = [0] * len(HOURS_NAMES)
+    if counts.resolved:
+        buckets[resolve_bucket(seconds_to_resolve(ticket))] = 1
+    return (*(getattr(counts, name) for name in COUNT_NAMES), *buckets)
+
+
+def seconds_to_resolve(ticket: Facts) -> float:
+    assert ticket.resolved_at is not None
+    return (ticket.resolved_at - ticket.created_at).total_seconds()
+
+
+def resolve_bucket(seconds: float) -> int:
+    return bisect.bisect_right(RESOLVE_BOUNDS, seconds)
+
+
+def bucket_bounds(bucket: int) -> tuple[float | None, float | None]:
+    """The bucket's times, from (inclusive) and to (exclusive) in seconds; None for no bound."""
+    return (None if bucket == 0 else RESOLVE_BOUNDS[bucket - 1],
+            None if bucket == len(RESOLVE_BOUNDS) else RESOLVE_BOUNDS[bucket])
+
+
+def summed(*tallies: Sequence[int]) -> Tally:
+    return tuple(map(sum, zip(*tallies, strict=True))) if tallies else NO_TALLY
+
+
+def difference(after: Tally, before: Tally) -> Tally:
+    return tuple(a - b for a, b in zip(after, before, strict=True))
+
+
+def counts_of(figures: Sequence[int]) -> Counts:
+    return Counts(*figures[:len(COUNT_NAMES)])
+
+
+def median_buckets(histogram: Sequence[int]) -> dict[int, list[int]]:
+    """Which buckets hold the median's ranks (the middle one, or the middle two of an even count), each with the
+    ranks within the bucket (1 = its shortest time) to read."""
+    total = sum(histogram)
+    ranks = [(total + 1) // 2] if total % 2 else [total // 2, total // 2 + 1]
+    wanted: dict[int, list[int]] = {}
+    below = 0
+    for bucket, count in enumerate(histogram):
+        for rank in ranks:
+            if below < rank <= below + count:
+                wanted.setdefault(bucket, []).append(rank - below)
+        below += count
+    return wanted if total else {}
+
+
+def median_from_buckets(histogram: Sequence[int], times: Mapping[int, Sequence[float]]) -> float | None:
+    """The median in hours, from the bucket counts and the times (seconds) of the buckets median_buckets named."""
+    middle = [sorted(times[bucket])[rank - 1]
+              for bucket, ranks in median_buckets(histogram).items() for rank in ranks]
+    return hours(sum(middle) / len(middle)) if middle else None
 
 
 def local_day(moment: datetime, zone: str) -> date:

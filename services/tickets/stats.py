@@ -10,7 +10,8 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from linli.services.tickets import domain, rates
@@ -22,17 +23,19 @@ from linli.services.tickets.models import (
     Compound,
     Organization,
     Ticket,
-    TicketTally,
+    ticket_tallies,
 )
 from linli.shared.actors import Actor
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import is_postgres
+from linli.shared.logs import get_logger
 
+log = get_logger(__name__)
 _t = Ticket.__table__
 _compounds = Compound.__table__
 _communities = Area.__table__.alias("communities")
 _areas = Area.__table__
-_tallies = TicketTally.__table__
+_tallies = ticket_tallies
 _OPEN = tuple(sorted(domain.OPEN_STATES))
 _CONTENT = (domain.SATISFIED, domain.BASICALLY_SATISFIED)
 
@@ -129,10 +132,11 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
                  tallied: bool = True, **filters: Any) -> tuple[rates.Period, list[rates.GroupFigures]]:
     """Each group's counts and rates over the tickets submitted in the period, and its median time to resolve.
 
-    The counts come from the daily tallies for the whole days of the period where they can (by district, street or
-    community, filtered by area at most; `tallied=False` never, for comparing), with the pending part and the
-    period's partial days from the tickets; else from one aggregate over the tickets. The medians are a second
-    query over the resolved tickets' times (percentile_cont on PostgreSQL; on SQLite, which lacks it, in Python)."""
+    By district, street or community, filtered by area at most, the whole days of the period are added from the
+    daily tallies (tallies.py; `tallied=False` never does, for comparing): their counts, and on PostgreSQL their
+    times to resolve by bucket, which name the one bucket a group's median is read from. The period's partial days
+    and the pending part (rates.with_pending) come from the tickets. Otherwise the counts are one aggregate over
+    the tickets, and the medians a second query (percentile_cont on PostgreSQL; on SQLite, in Python)."""
     period = rates.period(starts, ends, now, DEFAULT_TIME_ZONE)
     filters = {name: value for name, value in filters.items() if value is not None}
     key = _group_key(by).label("key")
@@ -140,30 +144,39 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
     postgres = is_postgres(session)
     if postgres:
         _tune(session)
+    resolved = [*conditions, *_submitted(period.starts_at, period.ends_at), RESOLVED]
     days = _whole_days(period)
     if tallied and by in _TALLIED_BY and filters.keys() <= _TALLIED_FILTERS and days is not None:
-        counts = _from_tallies(session, actor, by, filters, days, now)
-        for edge in _edges(period, days):
+        tallies = _from_tallies(session, actor, by, filters, days)
+        counts = {group: rates.counts_of(figures) for group, figures in tallies.items()}
+        edges = _edges(period, days)
+        for edge in edges:
             _add(counts, _from_tickets(session, key, source, [*conditions, *_submitted(*edge)], now))
         pending = [*conditions, *_submitted(_midnight(days[0]), _midnight(days[1])), UNSETTLED]
         for row in session.execute(select(key, *_pending(now)).select_from(source).where(*pending).group_by(key)):
             counts[row.key] = rates.with_pending(counts.get(row.key, rates.ZERO), row.late_unanswered,
                                                  row.open_past_due)
+        if postgres:
+            histograms = {group: list(figures[len(rates.COUNT_NAMES):]) for group, figures in tallies.items()}
+            if edges:
+                at_edges = or_(*(and_(*_submitted(*edge)) for edge in edges))
+                for group, seconds in session.execute(select(key, _SECONDS).select_from(source)
+                                                      .where(*conditions, at_edges, RESOLVED)):
+                    histograms.setdefault(group, [0] * len(rates.HOURS_NAMES))[rates.resolve_bucket(seconds)] += 1
+            medians = _medians_by_bucket(session, key, source, resolved, histograms)
+        else:
+            medians = _medians(session, source, resolved, key)
     else:
         counts = _from_tickets(session, key, source, [*conditions, *_submitted(period.starts_at, period.ends_at)],
                                now)
-    resolved = [*conditions, *_submitted(period.starts_at, period.ends_at), RESOLVED]
-    if postgres:
-        # A query of its own: an ordered-set aggregate makes PostgreSQL sort every row by group rather than hash
-        # them; here only the resolved tickets' durations are sorted, read from ix_tickets_resolved alone.
-        seconds = func.extract("epoch", _t.c.resolved_at - _t.c.created_at)
-        medians = {row.key: rates.hours(row.median_seconds) for row in session.execute(
-            select(key, func.percentile_cont(0.5).within_group(seconds).label("median_seconds"))
-            .select_from(source).where(*resolved).group_by(key))}
-    else:
-        medians = _medians(session, source, resolved, key)
+        medians = _percentiles(session, key, source, resolved) if postgres else _medians(session, source, resolved,
+                                                                                          key)
     names = _names(session, by, [group for group in counts if group is not None])
     return period, rates.figures(counts, names, medians)
+
+
+_SECONDS = func.extract("epoch", _t.c.resolved_at - _t.c.created_at).label("seconds")
+_PENDING_AT = 1 + len(rates.COUNT_NAMES)  # the key, the settled counts in Counts' order, then the pending two
 
 
 def _from_tickets(session: Session, key: Any, source: Any, conditions: list[Any], now: datetime
@@ -171,8 +184,8 @@ def _from_tickets(session: Session, key: Any, source: Any, conditions: list[Any]
     found = {}
     for row in session.execute(select(key, *_settled(), *_pending(now)).select_from(source).where(*conditions)
                                .group_by(key)):
-        counts = rates.Counts(**{name: int(row._mapping[name] or 0) for name in rates.COUNT_NAMES})
-        found[row.key] = rates.with_pending(counts, row.late_unanswered, row.open_past_due)
+        counts = rates.Counts(*(int(n or 0) for n in row[1:_PENDING_AT]))
+        found[row.key] = rates.with_pending(counts, *row[_PENDING_AT:])
     return found
 
 
@@ -181,9 +194,9 @@ def _add(counts: dict[Any, rates.Counts], more: dict[Any, rates.Counts]) -> None
         counts[group] = rates.added(counts.get(group, rates.ZERO), figures)
 
 
-def _from_tallies(session: Session, actor: Actor, by: str, filters: dict[str, Any], days: tuple[date, date],
-                  now: datetime) -> dict[Any, rates.Counts]:
-    """The settled counts of the whole days `days` (first, after last), added from the daily tallies."""
+def _from_tallies(session: Session, actor: Actor, by: str, filters: dict[str, Any], days: tuple[date, date]
+                  ) -> dict[Any, rates.Tally]:
+    """The tallies of the whole days `days` (first, after last) added up by group."""
     source: Any = _tallies
     if by == "street" or "street_id" in filters:
         source = source.outerjoin(_communities, _communities.c.id == _tallies.c.community_id)
@@ -196,12 +209,48 @@ def _from_tallies(session: Session, actor: Actor, by: str, filters: dict[str, An
         column = {"district_id": _tallies.c.district_id, "street_id": _communities.c.parent_id,
                   "community_id": _tallies.c.community_id}[name]
         conditions.append(column == value)
-    sums = [func.sum(_tallies.c[name]).label(name) for name in rates.COUNT_NAMES]
+    sums = [func.sum(_tallies.c[name]) for name in rates.TALLY_NAMES]
     found = {}
     for row in session.execute(select(key, *sums).select_from(source).where(*conditions).group_by(key)):
         group = None if row.key == NO_COMMUNITY else row.key
-        found[group] = rates.Counts(**{name: int(row._mapping[name] or 0) for name in rates.COUNT_NAMES})
+        found[group] = tuple(int(n or 0) for n in row[1:])
     return found
+
+
+def _medians_by_bucket(session: Session, key: Any, source: Any, resolved: list[Any],
+                       histograms: dict[Any, list[int]]) -> dict[Any, float | None]:
+    """Each group's exact median, reading only the times in the buckets that hold its middle ranks."""
+    wanted = {group: rates.median_buckets(histogram) for group, histogram in histograms.items()}
+    buckets = sorted({bucket for found in wanted.values() for bucket in found})
+    if not buckets:
+        return {}
+    within = [_in_bucket(bucket) for bucket in buckets]
+    times: dict[Any, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for group, seconds in session.execute(select(key, _SECONDS).select_from(source).where(*resolved, or_(*within))):
+        bucket = rates.resolve_bucket(seconds)
+        if bucket in wanted.get(group, ()):
+            times[group][bucket].append(float(seconds))
+    try:
+        return {group: rates.median_from_buckets(histogram, times[group]) for group, histogram in histograms.items()}
+    except IndexError:
+        # The tallies disagree with the tickets (they should not: tests/unit/test_tickets_stats.py): the medians
+        # read every time instead, slower but right.
+        log.warning("ticket_tallies_disagree", groups=len(histograms))
+        return _percentiles(session, key, source, resolved)
+
+
+def _in_bucket(bucket: int) -> ColumnElement[bool]:
+    seconds = _SECONDS
+    starts, ends = rates.bucket_bounds(bucket)
+    return and_(*([] if starts is None else [seconds >= starts]), *([] if ends is None else [seconds < ends]))
+
+
+def _percentiles(session: Session, key: Any, source: Any, resolved: list[Any]) -> dict[Any, float | None]:
+    # A query of its own: an ordered-set aggregate makes PostgreSQL sort every row by group rather than hash them;
+    # here only the resolved tickets' durations are sorted, read from ix_tickets_resolved alone.
+    return {row.key: rates.hours(row.median_seconds) for row in session.execute(
+        select(key, func.percentile_cont(0.5).within_group(_SECONDS).label("median_seconds"))
+        .select_from(source).where(*resolved).group_by(key))}
 
 
 def _midnight(day: date) -> datetime:
@@ -242,15 +291,23 @@ def _medians(session: Session, source: Any, conditions: list[Any], key: Any) -> 
 def _names(session: Session, by: str, keys: list[Any]) -> dict[Any, str]:
     if not keys:
         return {}
+    postgres = is_postgres(session)
     if by == "district":
         query = select(_areas.c.district_id, _areas.c.name).where(_areas.c.level == "district",
-                                                                  _areas.c.district_id.in_(keys))
+                                                                  _one_of(_areas.c.district_id, keys, postgres))
     elif by in ("street", "community"):
-        query = select(_areas.c.id, _areas.c.name).where(_areas.c.id.in_(keys))
+        query = select(_areas.c.id, _areas.c.name).where(_one_of(_areas.c.id, keys, postgres))
     elif by == "compound":
-        query = select(_compounds.c.id, _compounds.c.name).where(_compounds.c.id.in_(keys))
+        query = select(_compounds.c.id, _compounds.c.name).where(_one_of(_compounds.c.id, keys, postgres))
     else:
         organizations = Organization.__table__
-        query = select(organizations.c.id, organizations.c.name).where(organizations.c.id.in_(keys))
+        query = select(organizations.c.id, organizations.c.name).where(_one_of(organizations.c.id, keys, postgres))
     return {row[0]: row[1] for row in session.execute(query)}
 
+
+def _one_of(column: Any, keys: list[Any], postgres: bool) -> ColumnElement[bool]:
+    """`column IN (…)`; on PostgreSQL `= ANY(array)`, one parameter: the driver parsed a district's 800 compounds'
+    placeholders afresh on every call (~35 ms a request)."""
+    if not postgres:
+        return column.in_(keys)
+    return column == any_(bindparam("keys", keys, type_=postgresql.ARRAY(column.type)))

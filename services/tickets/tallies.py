@@ -22,13 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from linli.services.tickets import rates
-from linli.services.tickets.models import NO_COMMUNITY, Compound, Ticket, TicketTally
+from linli.services.tickets.models import NO_COMMUNITY, Compound, Ticket, ticket_tallies
 from linli.shared import transaction_lists
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import is_postgres
 
 _KEY = "ticket_tallies"
-_tallies = TicketTally.__table__
+_tallies = ticket_tallies
 _tickets = Ticket.__table__
 _compounds = Compound.__table__
 Key = tuple[str, date, uuid.UUID]
@@ -37,7 +37,7 @@ Key = tuple[str, date, uuid.UUID]
 @dataclass
 class _Tracked:
     ticket: Ticket
-    before: rates.Counts
+    before: rates.Tally
     community_id: uuid.UUID | None  # known at intake; else looked up at commit
 
 
@@ -52,12 +52,12 @@ def track(session: Session, ticket: Ticket) -> None:
     committed row counted for)."""
     if any(kept.ticket is ticket for kept in transaction_lists.items(session, _KEY)):
         return
-    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.settled(facts(ticket)), None))
+    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.tally(facts(ticket)), None))
 
 
 def track_new(session: Session, ticket: Ticket, community_id: uuid.UUID | None) -> None:
     """A ticket this transaction writes: it counted for nothing before."""
-    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.ZERO, community_id or NO_COMMUNITY))
+    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.NO_TALLY, community_id or NO_COMMUNITY))
 
 
 def key_of(district_id: str, created_at: Any, community_id: uuid.UUID | None) -> Key:
@@ -69,34 +69,34 @@ def _write(session: Session) -> None:
     tracked = transaction_lists.take(session, _KEY)
     if not tracked:
         return
-    changes: dict[Key, rates.Counts] = {}
+    changes: dict[Key, rates.Tally] = {}
     for kept in tracked:
         ticket = kept.ticket
-        change = rates.less(rates.settled(facts(ticket)), kept.before)
-        if change == rates.ZERO:
+        change = rates.difference(rates.tally(facts(ticket)), kept.before)
+        if change == rates.NO_TALLY:
             continue
         community_id = kept.community_id
         if community_id is None:
             compound = session.get(Compound, ticket.compound_id)
             community_id = compound.community_id if compound is not None else None
         key = key_of(ticket.district_id, ticket.created_at, community_id)
-        changes[key] = rates.added(changes.get(key, rates.ZERO), change)
+        changes[key] = rates.summed(changes.get(key, rates.NO_TALLY), change)
     # In key order, so two transactions touching the same rows take their locks in the same order.
     for key in sorted(changes, key=lambda k: (k[0], k[1], str(k[2]))):
         session.execute(_ADD[session.get_bind().dialect.name], _row(key, changes[key]))
 
 
-def _row(key: Key, counts: rates.Counts) -> dict[str, Any]:
+def _row(key: Key, figures: rates.Tally) -> dict[str, Any]:
     district_id, day, community_id = key
     return {"district_id": district_id, "day": day, "community_id": community_id,
-            **{name: getattr(counts, name) for name in rates.COUNT_NAMES}}
+            **dict(zip(rates.TALLY_NAMES, figures, strict=True))}
 
 
 def _add_statement(insert: Callable[..., Insert]) -> Insert:
     stmt = insert(_tallies)
     return stmt.on_conflict_do_update(
         index_elements=[_tallies.c.district_id, _tallies.c.day, _tallies.c.community_id],
-        set_={name: _tallies.c[name] + stmt.excluded[name] for name in rates.COUNT_NAMES})
+        set_={name: _tallies.c[name] + stmt.excluded[name] for name in rates.TALLY_NAMES})
 
 
 # Built once, as shared/clock.py's: a statement built per call costs more than running a cached one.
@@ -119,7 +119,7 @@ def rebuild(session: Session, *, district_id: str | None = None,
     if is_postgres(session):
         session.execute(select(_tallies.c.day).where(*scope).with_for_update())
     community = _compounds.c.community_id
-    read = (select(_tickets.c.district_id, _tickets.c.created_at, _tickets.c.master_id,
+    read = (select(_tickets.c.district_id, _tickets.c.master_id,
                    *(_tickets.c[name] for name in rates.FACT_NAMES), community.label("community_id"))
             .select_from(_tickets.outerjoin(_compounds, _compounds.c.id == _tickets.c.compound_id)))
     if district_id is not None:
@@ -128,11 +128,13 @@ def rebuild(session: Session, *, district_id: str | None = None,
         known = [c for c in communities if c != NO_COMMUNITY]
         read = read.where(or_(community.in_(known), community.is_(None)) if NO_COMMUNITY in communities
                           else community.in_(known))
-    found: dict[Key, list[rates.Counts]] = defaultdict(list)
+    found: dict[Key, list[int]] = defaultdict(lambda: [0] * len(rates.TALLY_NAMES))
     for row in session.execute(read.execution_options(yield_per=5000)):
-        found[key_of(row.district_id, row.created_at, row.community_id)].append(rates.settled(facts(row)))
+        summed = found[key_of(row.district_id, row.created_at, row.community_id)]
+        for position, value in enumerate(rates.tally(facts(row))):
+            summed[position] += value
     session.execute(delete(_tallies).where(*scope))
-    rows = [_row(key, rates.added(*counts)) for key, counts in found.items()]
+    rows = [_row(key, tuple(figures)) for key, figures in found.items()]
     for start in range(0, len(rows), 1000):
         session.execute(_tallies.insert(), rows[start:start + 1000])
     return len(rows)

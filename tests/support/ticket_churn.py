@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from linli.services.tickets import domain, tallies, usecases
 from linli.services.tickets.clock import TIMERS
-from linli.services.tickets.models import Ticket, TicketTally
+from linli.services.tickets.models import Ticket, ticket_tallies
 from linli.services.tickets.usecases import Assignment
 from linli.shared.clock import Clock
 from linli.shared.errors import DomainError
@@ -96,7 +96,7 @@ def churn(factory: Any, world: dict[str, Any], *, seed: int, tickets: int = 24, 
 
 def kept_tallies(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
     """The tallies as the moves kept them, zero rows left out (a row whose tickets all moved away)."""
-    table = TicketTally.__table__
+    table = ticket_tallies
     rows = session.execute(select(table).order_by(table.c.district_id, table.c.day, table.c.community_id))
     return {(row.district_id, row.day, row.community_id): tuple(row)[3:] for row in rows if any(tuple(row)[3:])}
 

@@ -9,6 +9,8 @@ import io
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linli.services.tickets import rates
 from linli.services.tickets.models import Base, Ticket
@@ -352,3 +354,26 @@ def test_migration_0009_counts_the_tallies_of_the_tickets_there_are(tmp_path):
             assert kept_tallies(session) == kept and sum(row[0] for row in kept.values()) == 11
     finally:
         rt.dispose()
+
+
+@given(st.lists(st.floats(min_value=0, max_value=2e8, allow_nan=False), max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_the_median_read_from_the_buckets_holding_its_ranks_is_the_median(times):
+    histogram = [0] * len(rates.HOURS_NAMES)
+    by_bucket: dict[int, list[float]] = {}
+    for seconds in times:
+        histogram[rates.resolve_bucket(seconds)] += 1
+        by_bucket.setdefault(rates.resolve_bucket(seconds), []).append(seconds)
+    read = {bucket: by_bucket[bucket] for bucket in rates.median_buckets(histogram)}
+    assert len(read) <= 2
+    assert rates.median_from_buckets(histogram, read) == rates.median_hours(times)
+
+
+def test_a_bucket_holds_the_times_its_bounds_say():
+    for bucket in range(len(rates.HOURS_NAMES)):
+        starts, ends = rates.bucket_bounds(bucket)
+        if starts is not None:
+            assert rates.resolve_bucket(starts) == bucket and rates.resolve_bucket(starts - 0.001) == bucket - 1
+        if ends is not None:
+            assert rates.resolve_bucket(ends - 0.001) == bucket
+    assert rates.bucket_bounds(0) == (None, 600) and rates.bucket_bounds(47)[1] is None

@@ -17,7 +17,8 @@ branch_labels = None
 depends_on = None
 
 _COUNTS = ("submitted", "duplicates", "rejected", "open", "response_due", "responded_in_time", "taken_on", "resolved",
-           "ratings", "satisfied", "finished", "finished_on_time", "open_overdue")
+           "ratings", "satisfied", "finished", "finished_on_time", "open_overdue",
+           *(f"resolved_in_{k:02d}" for k in range(48)))
 
 
 def upgrade() -> None:
