@@ -20,11 +20,13 @@ from sqlalchemy import (
     Text,
     Uuid,
     false,
+    func,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from linli.services.tickets.rates import TALLY_NAMES
+from linli.services.tickets.rates import RESOLVE_BOUNDS, TALLY_NAMES
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import UTCDateTime, new_id, new_metadata, utcnow
 from linli.shared.orm import Entity, ReadModel
@@ -120,19 +122,31 @@ class Ticket(Entity, Base):
     )
 
 
-# One day's tickets of a community, as the rates count them: rates.tally summed over the tickets submitted that day
-# (in the suite's time zone), kept by every change of a ticket (tallies.py): the settled counts, and how many
-# resolved tickets took how long, by bucket. The rates of a period of whole days by district, street or community
-# add these rather than read every ticket.
+# One day's or one month's tickets of a community, as the rates count them: rates.tally summed over the tickets
+# submitted in it (in the suite's time zone), kept by every change of a ticket (tallies.py): the settled counts, and
+# how many resolved tickets took how long, by bucket. The rates of a period of whole days by district, street or
+# community add these rather than read every ticket: its whole months' rows, and the days' of the rest.
 ticket_tallies = Table(
     "ticket_tallies", Base.metadata,
     Column("district_id", String(64), primary_key=True),
-    Column("day", Date, primary_key=True),
+    Column("span", String(5), primary_key=True),  # DAY or MONTH
+    Column("day", Date, primary_key=True),  # the day, or the month's first
     # NO_COMMUNITY for the tickets of a compound whose community registry has not told (a key has no NULL).
     Column("community_id", Uuid, primary_key=True),
     *(Column(name, Integer, nullable=False, default=0) for name in TALLY_NAMES),
 )
 NO_COMMUNITY = uuid.UUID(int=0)
+DAY, MONTH = "day", "month"
+
+
+# A resolved ticket's bucket of time to resolve (rates.resolve_bucket: how many bounds it reached), in PostgreSQL's
+# words, so that an index holds the resolved tickets by bucket and the median of a period reads one bucket's only.
+# The bounds are written out, not bound: the planner matches a query's expression to the index's as written.
+RESOLVE_BUCKET = func.width_bucket(
+    func.extract("epoch", Ticket.__table__.c.resolved_at - Ticket.__table__.c.created_at),
+    literal_column(f"ARRAY[{', '.join(map(str, RESOLVE_BOUNDS))}]::numeric[]"))
+Index("ix_tickets_resolve_bucket", Ticket.__table__.c.district_id, RESOLVE_BUCKET, Ticket.__table__.c.created_at,
+      postgresql_include=["compound_id", "resolved_at"], postgresql_where=RESOLVED).ddl_if(dialect="postgresql")
 
 
 class TicketPart(Base):

@@ -174,25 +174,21 @@ def counts_of(figures: Sequence[int]) -> Counts:
     return Counts(*figures[:len(COUNT_NAMES)])
 
 
-def median_buckets(histogram: Sequence[int]) -> dict[int, list[int]]:
-    """Which buckets hold the median's ranks (the middle one, or the middle two of an even count), each with the
-    ranks within the bucket (1 = its shortest time) to read."""
+def median_ranks(histogram: Sequence[int]) -> list[tuple[int, int]]:
+    """Where the median's ranks fall (the middle one, or the middle two of an even count): each as its bucket and
+    its rank within the bucket (1 = the bucket's shortest time)."""
     total = sum(histogram)
     ranks = [(total + 1) // 2] if total % 2 else [total // 2, total // 2 + 1]
-    wanted: dict[int, list[int]] = {}
+    found = []
     below = 0
     for bucket, count in enumerate(histogram):
-        for rank in ranks:
-            if below < rank <= below + count:
-                wanted.setdefault(bucket, []).append(rank - below)
+        found += [(bucket, rank - below) for rank in ranks if below < rank <= below + count]
         below += count
-    return wanted if total else {}
+    return found if total else []
 
 
-def median_from_buckets(histogram: Sequence[int], times: Mapping[int, Sequence[float]]) -> float | None:
-    """The median in hours, from the bucket counts and the times (seconds) of the buckets median_buckets named."""
-    middle = [sorted(times[bucket])[rank - 1]
-              for bucket, ranks in median_buckets(histogram).items() for rank in ranks]
+def median_of(middle: Sequence[float]) -> float | None:
+    """The median in hours from the time or two times (seconds) at its ranks: their mean, as percentile_cont(0.5)."""
     return hours(sum(middle) / len(middle)) if middle else None
 
 

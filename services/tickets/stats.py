@@ -10,13 +10,16 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from linli.services.tickets import domain, rates
 from linli.services.tickets.models import (
+    DAY,
+    MONTH,
     NO_COMMUNITY,
+    RESOLVE_BUCKET,
     RESOLVED,
     UNSETTLED,
     Area,
@@ -202,7 +205,7 @@ def _from_tallies(session: Session, actor: Actor, by: str, filters: dict[str, An
         source = source.outerjoin(_communities, _communities.c.id == _tallies.c.community_id)
     key = {"district": _tallies.c.district_id, "street": _communities.c.parent_id,
            "community": _tallies.c.community_id}[by].label("key")
-    conditions = [_tallies.c.day >= days[0], _tallies.c.day < days[1]]
+    conditions = [_spans(*days)]
     if not actor.is_operator:
         conditions.append(_tallies.c.district_id == actor.district)
     for name, value in filters.items():
@@ -219,30 +222,28 @@ def _from_tallies(session: Session, actor: Actor, by: str, filters: dict[str, An
 
 def _medians_by_bucket(session: Session, key: Any, source: Any, resolved: list[Any],
                        histograms: dict[Any, list[int]]) -> dict[Any, float | None]:
-    """Each group's exact median, reading only the times in the buckets that hold its middle ranks."""
-    wanted = {group: rates.median_buckets(histogram) for group, histogram in histograms.items()}
-    buckets = sorted({bucket for found in wanted.values() for bucket in found})
+    """Each group's exact median: the tallies' buckets say at which rank of which bucket it lies, and PostgreSQL
+    ranks the times of those buckets only (read from ix_tickets_resolve_bucket) and answers just those ranks."""
+    wanted = {group: rates.median_ranks(histogram) for group, histogram in histograms.items()}
+    buckets = sorted({bucket for ranks in wanted.values() for bucket, _ in ranks})
     if not buckets:
         return {}
-    within = [_in_bucket(bucket) for bucket in buckets]
-    times: dict[Any, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for group, seconds in session.execute(select(key, _SECONDS).select_from(source).where(*resolved, or_(*within))):
-        bucket = rates.resolve_bucket(seconds)
-        if bucket in wanted.get(group, ()):
-            times[group][bucket].append(float(seconds))
-    try:
-        return {group: rates.median_from_buckets(histogram, times[group]) for group, histogram in histograms.items()}
-    except IndexError:
+    # A NULL key (tickets of no known community) would match no pair below: it stands as NO_COMMUNITY there.
+    group = key if key.type.python_type is str else func.coalesce(key, NO_COMMUNITY)
+    ranked = (select(group.label("key"), RESOLVE_BUCKET.label("bucket"), _SECONDS,
+                     func.row_number().over(partition_by=(group, RESOLVE_BUCKET), order_by=_SECONDS).label("rank"))
+              .select_from(source).where(*resolved, RESOLVE_BUCKET.in_(buckets)).subquery())
+    pairs = [(NO_COMMUNITY if g is None else g, bucket, rank) for g, ranks in wanted.items() for bucket, rank in ranks]
+    found: dict[Any, dict[tuple[int, int], float]] = defaultdict(dict)
+    for row in session.execute(select(ranked.c.key, ranked.c.bucket, ranked.c.rank, ranked.c.seconds)
+                               .where(tuple_(ranked.c.key, ranked.c.bucket, ranked.c.rank).in_(pairs))):
+        found[None if row.key == NO_COMMUNITY else row.key][(row.bucket, row.rank)] = float(row.seconds)
+    if any(len(found[g]) != len(ranks) for g, ranks in wanted.items()):
         # The tallies disagree with the tickets (they should not: tests/unit/test_tickets_stats.py): the medians
         # read every time instead, slower but right.
         log.warning("ticket_tallies_disagree", groups=len(histograms))
         return _percentiles(session, key, source, resolved)
-
-
-def _in_bucket(bucket: int) -> ColumnElement[bool]:
-    seconds = _SECONDS
-    starts, ends = rates.bucket_bounds(bucket)
-    return and_(*([] if starts is None else [seconds >= starts]), *([] if ends is None else [seconds < ends]))
+    return {g: rates.median_of([found[g][at] for at in ranks]) for g, ranks in wanted.items()}
 
 
 def _percentiles(session: Session, key: Any, source: Any, resolved: list[Any]) -> dict[Any, float | None]:
@@ -251,6 +252,22 @@ def _percentiles(session: Session, key: Any, source: Any, resolved: list[Any]) -
     return {row.key: rates.hours(row.median_seconds) for row in session.execute(
         select(key, func.percentile_cont(0.5).within_group(_SECONDS).label("median_seconds"))
         .select_from(source).where(*resolved).group_by(key))}
+
+
+def _spans(first: date, after: date) -> ColumnElement[bool]:
+    """The tallies' rows of the days from `first` to before `after`: whole months' rows, and days' rows for the
+    rest (a year is 12 rows a community, not 365)."""
+    months_from = first if first.day == 1 else _next_month(first)
+    months_to = after.replace(day=1)
+    day, tallied = _tallies.c.day, _tallies.c.span
+    if months_from >= months_to:
+        return and_(tallied == DAY, day >= first, day < after)
+    return or_(and_(tallied == MONTH, day >= months_from, day < months_to),
+               and_(tallied == DAY, or_(and_(day >= first, day < months_from), and_(day >= months_to, day < after))))
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _midnight(day: date) -> datetime:

@@ -1,18 +1,18 @@
-"""The daily tallies the rates add up (ticket_tallies): each ticket's settled counts (rates.settled) kept in its
-community's row for the day it was submitted, changed in the transaction that changes the ticket, and counted again
-from the tickets when a compound moves to another community.
+"""The tallies the rates add up (ticket_tallies): what each ticket counts for (rates.tally) kept in its community's
+rows for the day and the month it was submitted, changed in the transaction that changes the ticket, and counted
+again from the tickets when a compound moves to another community.
 
 A use case that changes a ticket `track`s it first (a new one with `track_new`); at commit, what each tracked
-ticket counts for then, less what it counted for when tracked, is added to its row, one upsert per row touched.
-Adding differences commutes, so concurrent moves of one day's tickets need no more than the row's lock; a
-savepoint rolled back forgets the tickets it tracked (shared/transaction_lists.py).
+ticket counts for then, less what it counted for when tracked, is added to its rows, in one upsert. Adding
+differences commutes, so concurrent moves of one day's tickets need no more than the rows' locks; a savepoint
+rolled back forgets the tickets it tracked (shared/transaction_lists.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from linli.services.tickets import rates
-from linli.services.tickets.models import NO_COMMUNITY, Compound, Ticket, ticket_tallies
+from linli.services.tickets.models import DAY, MONTH, NO_COMMUNITY, Compound, Ticket, ticket_tallies
 from linli.shared import transaction_lists
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import is_postgres
@@ -31,7 +31,7 @@ _KEY = "ticket_tallies"
 _tallies = ticket_tallies
 _tickets = Ticket.__table__
 _compounds = Compound.__table__
-Key = tuple[str, date, uuid.UUID]
+Key = tuple[str, str, date, uuid.UUID]  # district, span, day (or month's first), community
 
 
 @dataclass
@@ -60,8 +60,11 @@ def track_new(session: Session, ticket: Ticket, community_id: uuid.UUID | None) 
     transaction_lists.append(session, _KEY, _Tracked(ticket, rates.NO_TALLY, community_id or NO_COMMUNITY))
 
 
-def key_of(district_id: str, created_at: Any, community_id: uuid.UUID | None) -> Key:
-    return district_id, rates.local_day(created_at, DEFAULT_TIME_ZONE), community_id or NO_COMMUNITY
+def keys_of(district_id: str, created_at: Any, community_id: uuid.UUID | None) -> tuple[Key, Key]:
+    """The rows a ticket is tallied in: its day's and its month's."""
+    day = rates.local_day(created_at, DEFAULT_TIME_ZONE)
+    community_id = community_id or NO_COMMUNITY
+    return (district_id, DAY, day, community_id), (district_id, MONTH, day.replace(day=1), community_id)
 
 
 @event.listens_for(Session, "before_commit")
@@ -79,23 +82,24 @@ def _write(session: Session) -> None:
         if community_id is None:
             compound = session.get(Compound, ticket.compound_id)
             community_id = compound.community_id if compound is not None else None
-        key = key_of(ticket.district_id, ticket.created_at, community_id)
-        changes[key] = rates.summed(changes.get(key, rates.NO_TALLY), change)
-    # In key order, so two transactions touching the same rows take their locks in the same order.
-    for key in sorted(changes, key=lambda k: (k[0], k[1], str(k[2]))):
-        session.execute(_ADD[session.get_bind().dialect.name], _row(key, changes[key]))
+        for key in keys_of(ticket.district_id, ticket.created_at, community_id):
+            changes[key] = rates.summed(changes.get(key, rates.NO_TALLY), change)
+    if changes:
+        # In key order, so two transactions touching the same rows take their locks in the same order.
+        ordered = sorted(changes, key=lambda k: (k[0], k[1], k[2], str(k[3])))
+        session.execute(_ADD[session.get_bind().dialect.name], [_row(key, changes[key]) for key in ordered])
 
 
-def _row(key: Key, figures: rates.Tally) -> dict[str, Any]:
-    district_id, day, community_id = key
-    return {"district_id": district_id, "day": day, "community_id": community_id,
+def _row(key: Key, figures: Sequence[int]) -> dict[str, Any]:
+    district_id, span, day, community_id = key
+    return {"district_id": district_id, "span": span, "day": day, "community_id": community_id,
             **dict(zip(rates.TALLY_NAMES, figures, strict=True))}
 
 
 def _add_statement(insert: Callable[..., Insert]) -> Insert:
     stmt = insert(_tallies)
     return stmt.on_conflict_do_update(
-        index_elements=[_tallies.c.district_id, _tallies.c.day, _tallies.c.community_id],
+        index_elements=[_tallies.c.district_id, _tallies.c.span, _tallies.c.day, _tallies.c.community_id],
         set_={name: _tallies.c[name] + stmt.excluded[name] for name in rates.TALLY_NAMES})
 
 
@@ -130,11 +134,13 @@ def rebuild(session: Session, *, district_id: str | None = None,
                           else community.in_(known))
     found: dict[Key, list[int]] = defaultdict(lambda: [0] * len(rates.TALLY_NAMES))
     for row in session.execute(read.execution_options(yield_per=5000)):
-        summed = found[key_of(row.district_id, row.created_at, row.community_id)]
-        for position, value in enumerate(rates.tally(facts(row))):
-            summed[position] += value
+        figures = rates.tally(facts(row))
+        for key in keys_of(row.district_id, row.created_at, row.community_id):
+            summed = found[key]
+            for position, value in enumerate(figures):
+                summed[position] += value
     session.execute(delete(_tallies).where(*scope))
-    rows = [_row(key, tuple(figures)) for key, figures in found.items()]
+    rows = [_row(key, figures) for key, figures in found.items()]
     for start in range(0, len(rows), 1000):
         session.execute(_tallies.insert(), rows[start:start + 1000])
     return len(rows)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
 
-from linli.services.tickets import api, rates, usecases
+from linli.services.tickets import api, rates, stats, usecases
 from linli.services.tickets.models import Ticket
 from tests.support import stats_world
 from tests.support.stats_world import AS_OF, EXPECTED, FROM, TO, YONGCHUAN
@@ -68,11 +69,33 @@ def _both(factory, **asked):
             [(g.id, {n: getattr(g, n) for n in shown}) for g in slow])
 
 
-def test_random_moves_keep_the_tallies_and_the_medians_read_from_one_bucket_are_percentile_cont(tickets):
+def test_random_moves_keep_the_tallies_and_the_medians_read_from_one_bucket_are_percentile_cont(tickets,
+                                                                                              monkeypatch):
+    class Strict:
+        def warning(self, event: str, **_: object) -> None:
+            raise AssertionError(event)  # the tallies disagreed with the tickets: the slow medians stood in
+
+    monkeypatch.setattr(stats, "log", Strict())
     world = stats_world.ids()
     factory = tickets.rt.factory
     stats_world.build(factory, world)
     assert churn(factory, world, seed=11, tickets=40, steps=300) > 120
+    # Resolved tickets of a compound registry told of without its community: a group whose key is NULL.
+    nowhere = uuid.uuid4()
+    with factory() as session:
+        usecases.record_compound(session, nowhere, 1, district_id=YONGCHUAN, name="无名小区", community_id=None,
+                                 kind="old")
+        session.commit()
+    for hours in (5, 9, 30):
+        at = AS_OF + timedelta(days=3)
+        with factory() as session:
+            ticket = usecases.submit_ticket(session, stats_world.CLERK, compound_id=nowhere, title="灯",
+                                            description="坏", category="facilities", reporter_name="王阿姨",
+                                            reporter_phone="13812345678", now=at)
+            for step, verb in enumerate(("accept", "start")):
+                getattr(usecases, verb)(session, stats_world.CLERK, ticket.id, at + timedelta(minutes=step + 1))
+            usecases.resolve(session, stats_world.CLERK, ticket.id, at + timedelta(hours=hours))
+            session.commit()
     with factory() as session:
         kept = kept_tallies(session)
         assert kept == rebuilt_tallies(session)
@@ -82,6 +105,8 @@ def test_random_moves_keep_the_tallies_and_the_medians_read_from_one_bucket_are_
             fast, slow = _both(factory, by=by, starts=starts, ends=ends)
             assert fast == slow
             assert any(figures["median_hours_to_resolve"] for _, figures in fast)
+    nameless = dict(_both(factory, by="community", starts=date(2026, 3, 1), ends=date(2026, 6, 1))[0])[None]
+    assert nameless["resolved"] == 3 and nameless["median_hours_to_resolve"] == 9.0
 
 
 def test_concurrent_moves_of_one_day_s_tickets_add_up(tickets):
@@ -118,5 +143,7 @@ def test_concurrent_moves_of_one_day_s_tickets_add_up(tickets):
     with factory() as session:
         kept = kept_tallies(session)
         assert kept == rebuilt_tallies(session)
-        day = kept[(YONGCHUAN, date(2026, 3, 22), world["c1"])]
-        assert day[rates.TALLY_NAMES.index("resolved")] == 40
+        day = kept[(YONGCHUAN, "day", date(2026, 3, 22), world["c1"])]
+        month = kept[(YONGCHUAN, "month", date(2026, 3, 1), world["c1"])]
+        resolved = rates.TALLY_NAMES.index("resolved")
+        assert day[resolved] == 40 and month[resolved] == 40 + 2  # and the world's T1 and T2

@@ -97,8 +97,10 @@ def churn(factory: Any, world: dict[str, Any], *, seed: int, tickets: int = 24, 
 def kept_tallies(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
     """The tallies as the moves kept them, zero rows left out (a row whose tickets all moved away)."""
     table = ticket_tallies
-    rows = session.execute(select(table).order_by(table.c.district_id, table.c.day, table.c.community_id))
-    return {(row.district_id, row.day, row.community_id): tuple(row)[3:] for row in rows if any(tuple(row)[3:])}
+    rows = session.execute(select(table).order_by(table.c.district_id, table.c.span, table.c.day,
+                                                  table.c.community_id))
+    return {(row.district_id, row.span, row.day, row.community_id): tuple(row)[4:] for row in rows
+            if any(tuple(row)[4:])}
 
 
 def rebuilt_tallies(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
