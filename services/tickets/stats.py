@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Float, and_, any_, bindparam, case, cast, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -228,22 +228,32 @@ def _medians_by_bucket(session: Session, key: Any, source: Any, resolved: list[A
     buckets = sorted({bucket for ranks in wanted.values() for bucket, _ in ranks})
     if not buckets:
         return {}
-    # A NULL key (tickets of no known community) would match no pair below: it stands as NO_COMMUNITY there.
+    # The rows read are each group's times in any bucket asked, ranked by time within the group (ranking within
+    # a bucket too would have PostgreSQL compute every row's bucket again to sort by it); a bucket's rank r is then
+    # r plus the group's times in the buckets asked below it, which its histogram tells.
+    pairs, asked = [], {}
+    for g, ranks in wanted.items():
+        for bucket, rank in ranks:
+            below = sum(histograms[g][lower] for lower in buckets if lower < bucket)
+            pairs.append((NO_COMMUNITY if g is None else g, below + rank))
+            asked[(g, below + rank)] = (bucket, rank)
+    # A NULL key (tickets of no known community) would match no pair: it stands as NO_COMMUNITY there.
     group = key if key.type.python_type is str else func.coalesce(key, NO_COMMUNITY)
-    ranked = (select(group.label("key"), RESOLVE_BUCKET.label("bucket"), _SECONDS,
-                     func.row_number().over(partition_by=(group, RESOLVE_BUCKET), order_by=_SECONDS).label("rank"))
+    seconds = cast(_SECONDS, Float)
+    ranked = (select(group.label("key"), seconds.label("seconds"),
+                     func.row_number().over(partition_by=group, order_by=seconds).label("rank"))
               .select_from(source).where(*resolved, RESOLVE_BUCKET.in_(buckets)).subquery())
-    pairs = [(NO_COMMUNITY if g is None else g, bucket, rank) for g, ranks in wanted.items() for bucket, rank in ranks]
     found: dict[Any, dict[tuple[int, int], float]] = defaultdict(dict)
-    for row in session.execute(select(ranked.c.key, ranked.c.bucket, ranked.c.rank, ranked.c.seconds)
-                               .where(tuple_(ranked.c.key, ranked.c.bucket, ranked.c.rank).in_(pairs))):
-        found[None if row.key == NO_COMMUNITY else row.key][(row.bucket, row.rank)] = float(row.seconds)
+    for row in session.execute(select(ranked.c.key, ranked.c.rank, ranked.c.seconds)
+                               .where(tuple_(ranked.c.key, ranked.c.rank).in_(pairs))):
+        g = None if row.key == NO_COMMUNITY else row.key
+        found[g][asked[(g, row.rank)]] = row.seconds
     if any(len(found[g]) != len(ranks) for g, ranks in wanted.items()):
         # The tallies disagree with the tickets (they should not: tests/unit/test_tickets_stats.py): the medians
         # read every time instead, slower but right.
         log.warning("ticket_tallies_disagree", groups=len(histograms))
         return _percentiles(session, key, source, resolved)
-    return {g: rates.median_of([found[g][at] for at in ranks]) for g, ranks in wanted.items()}
+    return {g: rates.median_of([found[g][place] for place in ranks]) for g, ranks in wanted.items()}
 
 
 def _percentiles(session: Session, key: Any, source: Any, resolved: list[Any]) -> dict[Any, float | None]:
