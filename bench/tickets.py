@@ -5,7 +5,8 @@ geography at both sizes (4 districts, 18 streets, 180 communities, 3,000 compoun
 submitted over two years, stored in that order, with a realistic spread: the first district holds 40% of them,
 compounds differ in size (log-normal), five categories (Zipf), 8% urgent; their fates by age (old ones mostly
 closed and rated, recent ones at every stage, some overdue), 5% rejected, 3% merged duplicates, 40% dispatched
-to a lead unit (a fifth of those with helper units too), ratings with dissatisfied rounds. Then VACUUM ANALYZE.
+to a lead unit (a fifth of those with helper units too), ratings with dissatisfied rounds. Then the rates' tallies
+are counted from them (tallies.rebuild, as migration 0009 does) and VACUUM ANALYZE.
 
 Then, as a clerk of the first district (`tickets:read`, phones masked), through the Flask app in process (auth,
 query parsing, SQL, the page's parts, masking, JSON, the log line rendered into /dev/null), each case `--repeat`
@@ -33,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from bench.inprocess import ServiceApi, migrate
 from bench.registry import Case, percentile
@@ -122,6 +124,7 @@ def _fate(rng: random.Random, age_days: float) -> str:
 def seed_tickets(url: str, world: Geography, count: int, now: datetime, seed: int = 2) -> float:
     """COPY `count` tickets (and their units' parts) into the migrated database at `url`; returns seconds taken."""
     from linli.services.tickets.models import Area, Compound, Organization
+    from linli.services.tickets.tallies import rebuild
 
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -165,6 +168,10 @@ def seed_tickets(url: str, world: Geography, count: int, now: datetime, seed: in
             driver.commit()
         finally:
             raw.close()
+        # The rates' tallies, as the moves would have kept them (tickets' own rebuild, as migration 0009 does).
+        with Session(engine) as session:
+            rebuild(session)
+            session.commit()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     finally:

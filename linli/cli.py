@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         which.add_argument("--id", dest="handle", help="only the message with this handle (from `dlq list`)")
         which.add_argument("--event-id", help="only this event's message(s)")
 
+    tallies = sub.add_parser("tallies", help="tickets' rates tallies counted again from the tickets (after an upgrade "
+                                             "to 0009 during which the old version kept writing)")
+    tallies.add_argument("--district", help="only this district's")
+
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI document generated from the event catalogue")
     asyncapi.add_argument("--out", help="write to this file instead")
     return parser
@@ -183,6 +187,21 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         print(f"bus: {len(bus.topologies())} queue(s) and their exchanges declared")
     finally:
         bus.dispose()
+    return 0
+
+
+def _cmd_tallies(args: argparse.Namespace) -> int:
+    from linli.services.tickets.tallies import rebuild
+    from linli.shared.db import transaction
+    from linli.suite import runtime
+
+    rt = runtime("tickets", jwt_secret="")  # run by an operator on the database, as migrate is
+    try:
+        with transaction(rt.factory) as session:
+            rows = rebuild(session, district_id=args.district)
+        print(f"tickets: {rows} tally row(s) counted from the tickets")
+    finally:
+        rt.dispose()
     return 0
 
 

@@ -197,3 +197,30 @@ def test_the_command_line_imports_prometheus_only_when_a_command_needs_it():
     code = "import sys, linli.cli; print('prometheus_client' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_tallies_counts_the_rates_tallies_again_from_the_tickets(monkeypatch, tmp_path, capsys):
+    from sqlalchemy import update
+
+    from linli.services.tickets.models import ticket_tallies
+    from linli.suite import runtime
+    from tests.support import stats_world
+    from tests.support.ticket_churn import kept_tallies
+
+    monkeypatch.setenv("LINLI_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LINLI_BROKER_URL", raising=False)
+    assert main(["migrate", "tickets"]) == 0
+    rt = runtime("tickets", jwt_secret="")
+    try:
+        stats_world.build(rt.factory, stats_world.ids())
+        with rt.factory() as session:
+            right = kept_tallies(session)
+            session.execute(update(ticket_tallies).values(submitted=0))  # as an old version's writes leave them
+            session.commit()
+            assert kept_tallies(session) != right
+        assert main(["tallies"]) == 0
+        assert "tally row(s) counted" in capsys.readouterr().out
+        with rt.factory() as session:
+            assert kept_tallies(session) == right
+    finally:
+        rt.dispose()
