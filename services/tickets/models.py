@@ -133,7 +133,7 @@ ticket_tallies = Table(
     Column("day", Date, primary_key=True),  # the day, or the month's first
     # NO_COMMUNITY for the tickets of a compound whose community registry has not told (a key has no NULL).
     Column("community_id", Uuid, primary_key=True),
-    *(Column(name, Integer, nullable=False, default=0) for name in TALLY_NAMES),
+    *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in TALLY_NAMES),
 )
 NO_COMMUNITY = uuid.UUID(int=0)
 DAY, MONTH = "day", "month"

@@ -10,15 +10,16 @@ rolled back forgets the tickets it tracked (shared/transaction_lists.py).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Insert, delete, event, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, event, or_, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from linli.services.tickets import rates
@@ -84,10 +85,19 @@ def _write(session: Session) -> None:
             community_id = compound.community_id if compound is not None else None
         for key in keys_of(ticket.district_id, ticket.created_at, community_id):
             changes[key] = rates.summed(changes.get(key, rates.NO_TALLY), change)
-    if changes:
-        # In key order, so two transactions touching the same rows take their locks in the same order.
-        ordered = sorted(changes, key=lambda k: (k[0], k[1], k[2], str(k[3])))
-        session.execute(_ADD[session.get_bind().dialect.name], [_row(key, changes[key]) for key in ordered])
+    if not changes:
+        return
+    # In key order, so two transactions touching the same rows take their locks in the same order.
+    ordered = sorted(changes, key=lambda k: (k[0], k[1], k[2], str(k[3])))
+    if not is_postgres(session):
+        session.execute(_ADD_SQLITE, [_row(key, changes[key]) for key in ordered])
+        return
+    # Only the figures that changed are written (a move changes a few of the 61), in one statement for all the
+    # rows, in psycopg's own SQL: through Core's executemany the upsert cost intake ~1 ms of CPU.
+    changed = tuple(position for position, name in enumerate(rates.TALLY_NAMES)
+                    if any(changes[key][position] for key in ordered))
+    session.connection().exec_driver_sql(_add_sql(len(ordered), changed), tuple(
+        value for key in ordered for value in (*key, *(changes[key][position] for position in changed))))
 
 
 def _row(key: Key, figures: Sequence[int]) -> dict[str, Any]:
@@ -96,15 +106,21 @@ def _row(key: Key, figures: Sequence[int]) -> dict[str, Any]:
             **dict(zip(rates.TALLY_NAMES, figures, strict=True))}
 
 
-def _add_statement(insert: Callable[..., Insert]) -> Insert:
-    stmt = insert(_tallies)
-    return stmt.on_conflict_do_update(
-        index_elements=[_tallies.c.district_id, _tallies.c.span, _tallies.c.day, _tallies.c.community_id],
-        set_={name: _tallies.c[name] + stmt.excluded[name] for name in rates.TALLY_NAMES})
+_KEY_COLUMNS = ("district_id", "span", "day", "community_id")
+_ADD_SQLITE = sqlite.insert(_tallies)
+_ADD_SQLITE = _ADD_SQLITE.on_conflict_do_update(
+    index_elements=[_tallies.c[name] for name in _KEY_COLUMNS],
+    set_={name: _tallies.c[name] + _ADD_SQLITE.excluded[name] for name in rates.TALLY_NAMES})
 
 
-# Built once, as shared/clock.py's: a statement built per call costs more than running a cached one.
-_ADD = {"postgresql": _add_statement(postgresql.insert), "sqlite": _add_statement(sqlite.insert)}
+@functools.lru_cache(maxsize=256)
+def _add_sql(rows: int, changed: tuple[int, ...]) -> str:
+    """The upsert adding `changed` figures (positions in TALLY_NAMES) to `rows` rows; the others start at 0."""
+    names = [rates.TALLY_NAMES[position] for position in changed]
+    one = "(" + ", ".join(["%s"] * (len(_KEY_COLUMNS) + len(names))) + ")"
+    return (f"INSERT INTO {_tallies.name} ({', '.join((*_KEY_COLUMNS, *names))}) VALUES {', '.join([one] * rows)} "
+            f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET "
+            + ", ".join(f"{name} = {_tallies.name}.{name} + EXCLUDED.{name}" for name in names))
 
 
 def rebuild(session: Session, *, district_id: str | None = None,

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("span", sa.String(5), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("community_id", sa.Uuid(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        *(sa.Column(name, sa.Integer(), nullable=False, server_default="0") for name in _COUNTS),
         sa.PrimaryKeyConstraint("district_id", "span", "day", "community_id", name="pk_ticket_tallies"),
     )
     op.create_index("ix_tickets_unsettled", "tickets", ["district_id", "created_at"],
