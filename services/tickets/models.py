@@ -40,6 +40,8 @@ _SEQ = BigInteger().with_variant(Integer(), "sqlite")
 UNSETTLED = text("overdue_at IS NULL AND resolved_at IS NULL AND closed_at IS NULL AND master_id IS NULL "
                  "AND state <> 'rejected'")
 RESOLVED = text("resolved_at IS NOT NULL AND master_id IS NULL AND state <> 'rejected'")
+# A ticket neither answered nor overdue yet (rates.fresh): not in the tallies, counted from the table (it is UNSETTLED).
+FRESH = text("responded_at IS NULL AND overdue_at IS NULL AND master_id IS NULL AND state = 'submitted'")
 
 
 class Base(DeclarativeBase):

@@ -138,8 +138,18 @@ Tally = tuple[int, ...]  # a ticket's or a group's figures in TALLY_NAMES order
 NO_TALLY: Tally = (0,) * len(TALLY_NAMES)
 
 
+def fresh(ticket: Facts) -> bool:
+    """Neither answered nor overdue yet: a ticket just submitted. It is in no tally until it is (intake writes no
+    tally), so the rates count it from the tickets, among the few unsettled ones (stats.py)."""
+    return (not ticket.merged and ticket.state == domain.SUBMITTED and ticket.responded_at is None
+            and ticket.overdue_at is None)
+
+
 def tally(ticket: Facts) -> Tally:
-    """What one ticket adds to its day's tally: its settled counts, and its time to resolve in its bucket."""
+    """What one ticket adds to its day's tally: its settled counts, and its time to resolve in its bucket; nothing
+    while it is fresh."""
+    if fresh(ticket):
+        return NO_TALLY
     counts = settled(ticket)
     buckets = [0] * len(HOURS_NAMES)
     if counts.resolved:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from linli.services.tickets import domain, rates
 from linli.services.tickets.models import (
     DAY,
+    FRESH,
     MONTH,
     NO_COMMUNITY,
     RESOLVE_BUCKET,
@@ -43,14 +44,14 @@ _OPEN = tuple(sorted(domain.OPEN_STATES))
 _CONTENT = (domain.SATISFIED, domain.BASICALLY_SATISFIED)
 
 
-def _n(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """How many rows of the group meet `condition` (`count(*) FILTER (WHERE …)`, which SQLite has too, since 3.30;
-    cheaper for PostgreSQL than a sum of CASEs)."""
-    return func.count().filter(condition)
+def _settled(among: ColumnElement[bool] | None = None) -> list[ColumnElement[Any]]:
+    """rates.settled over many rows (of those `among`, if given): each a count of the group's tickets
+    (docs/tickets-stats.md)."""
+    def n(condition: ColumnElement[bool] | None = None) -> ColumnElement[int]:
+        # `count(*) FILTER (WHERE …)`, which SQLite has too (since 3.30), cheaper for PostgreSQL than summed CASEs.
+        both = [c for c in (among, condition) if c is not None]
+        return func.count().filter(and_(*both)) if both else func.count()
 
-
-def _settled() -> list[ColumnElement[Any]]:
-    """rates.settled over many rows: each a count of the group's tickets (docs/tickets-stats.md)."""
     counted = _t.c.master_id.is_(None)  # a duplicate is counted with its master
     taken_on = and_(counted, _t.c.state != domain.REJECTED)
     resolved = _t.c.resolved_at.is_not(None)
@@ -58,22 +59,22 @@ def _settled() -> list[ColumnElement[Any]]:
     # The deadline of the stage it finished in: the last one set, as stages only move on.
     deadline = func.coalesce(_t.c.resolve_due_at, _t.c.dispatch_due_at, _t.c.accept_due_at)
     open_ = and_(taken_on, _t.c.state.in_(_OPEN), _t.c.resolved_at.is_(None))
+    ratings = func.sum(case((_t.c.rating.is_not(None), 1), else_=0) + _t.c.dissatisfied_ratings)
     return [
-        func.count().label("submitted"),
-        _n(_t.c.master_id.is_not(None)).label("duplicates"),
-        _n(and_(counted, _t.c.state == domain.REJECTED)).label("rejected"),
-        _n(open_).label("open"),
-        _n(and_(counted, or_(_t.c.responded_at.is_not(None), _t.c.overdue_at.is_not(None)))).label("response_due"),
-        _n(and_(counted, _t.c.responded_at <= _t.c.accept_due_at)).label("responded_in_time"),
-        _n(taken_on).label("taken_on"),
-        _n(and_(taken_on, resolved)).label("resolved"),
-        func.coalesce(func.sum(case((_t.c.rating.is_not(None), 1), else_=0) + _t.c.dissatisfied_ratings), 0)
-        .label("ratings"),
-        _n(_t.c.rating.in_(_CONTENT)).label("satisfied"),
-        _n(finished).label("finished"),
-        _n(and_(finished, _t.c.overdue_at.is_(None),
-                func.coalesce(_t.c.resolved_at, _t.c.closed_at) <= deadline)).label("finished_on_time"),
-        _n(and_(open_, _t.c.overdue_at.is_not(None))).label("open_overdue"),
+        n().label("submitted"),
+        n(_t.c.master_id.is_not(None)).label("duplicates"),
+        n(and_(counted, _t.c.state == domain.REJECTED)).label("rejected"),
+        n(open_).label("open"),
+        n(and_(counted, or_(_t.c.responded_at.is_not(None), _t.c.overdue_at.is_not(None)))).label("response_due"),
+        n(and_(counted, _t.c.responded_at <= _t.c.accept_due_at)).label("responded_in_time"),
+        n(taken_on).label("taken_on"),
+        n(and_(taken_on, resolved)).label("resolved"),
+        func.coalesce(ratings if among is None else ratings.filter(among), 0).label("ratings"),
+        n(_t.c.rating.in_(_CONTENT)).label("satisfied"),
+        n(finished).label("finished"),
+        n(and_(finished, _t.c.overdue_at.is_(None),
+               func.coalesce(_t.c.resolved_at, _t.c.closed_at) <= deadline)).label("finished_on_time"),
+        n(and_(open_, _t.c.overdue_at.is_not(None))).label("open_overdue"),
     ]
 
 
@@ -81,8 +82,9 @@ def _pending(now: datetime) -> list[ColumnElement[Any]]:
     """What the time asked adds (rates.with_pending): only tickets of UNSETTLED can add anything."""
     open_ = and_(_t.c.state.in_(_OPEN), _t.c.stage.is_not(None))
     return [
-        _n(and_(UNSETTLED, _t.c.responded_at.is_(None), _t.c.accept_due_at <= now)).label("late_unanswered"),
-        _n(and_(UNSETTLED, open_, _t.c.due_at < now)).label("open_past_due"),
+        func.count().filter(and_(UNSETTLED, _t.c.responded_at.is_(None), _t.c.accept_due_at <= now))
+        .label("late_unanswered"),
+        func.count().filter(and_(UNSETTLED, open_, _t.c.due_at < now)).label("open_past_due"),
     ]
 
 
@@ -155,10 +157,10 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
         edges = _edges(period, days)
         for edge in edges:
             _add(counts, _from_tickets(session, key, source, [*conditions, *_submitted(*edge)], now))
-        pending = [*conditions, *_submitted(_midnight(days[0]), _midnight(days[1])), UNSETTLED]
-        for row in session.execute(select(key, *_pending(now)).select_from(source).where(*pending).group_by(key)):
-            counts[row.key] = rates.with_pending(counts.get(row.key, rates.ZERO), row.late_unanswered,
-                                                 row.open_past_due)
+        # The unsettled tickets of the whole days: what the time asked adds, and the fresh ones' counts (not tallied
+        # yet: rates.tally).
+        unsettled = [*conditions, *_submitted(_midnight(days[0]), _midnight(days[1])), UNSETTLED]
+        _add(counts, _from_tickets(session, key, source, unsettled, now, among=FRESH))
         if postgres:
             histograms = {group: list(figures[len(rates.COUNT_NAMES):]) for group, figures in tallies.items()}
             if edges:
@@ -182,11 +184,13 @@ _SECONDS = func.extract("epoch", _t.c.resolved_at - _t.c.created_at).label("seco
 _PENDING_AT = 1 + len(rates.COUNT_NAMES)  # the key, the settled counts in Counts' order, then the pending two
 
 
-def _from_tickets(session: Session, key: Any, source: Any, conditions: list[Any], now: datetime
-                  ) -> dict[Any, rates.Counts]:
+def _from_tickets(session: Session, key: Any, source: Any, conditions: list[Any], now: datetime,
+                  among: ColumnElement[bool] | None = None) -> dict[Any, rates.Counts]:
+    """The counts of the tickets `conditions` pick (the settled ones of those `among` only, if given), with what
+    the time asked adds."""
     found = {}
-    for row in session.execute(select(key, *_settled(), *_pending(now)).select_from(source).where(*conditions)
-                               .group_by(key)):
+    for row in session.execute(select(key, *_settled(among), *_pending(now)).select_from(source)
+                               .where(*conditions).group_by(key)):
         counts = rates.Counts(*(int(n or 0) for n in row[1:_PENDING_AT]))
         found[row.key] = rates.with_pending(counts, *row[_PENDING_AT:])
     return found

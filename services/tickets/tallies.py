@@ -2,8 +2,9 @@
 rows for the day and the month it was submitted, changed in the transaction that changes the ticket, and counted
 again from the tickets when a compound moves to another community.
 
-A use case that changes a ticket `track`s it first (a new one with `track_new`); at commit, what each tracked
-ticket counts for then, less what it counted for when tracked, is added to its rows, in one upsert. Adding
+A use case that changes a ticket `track`s it first; at commit, what each tracked ticket counts for then, less what it
+counted for when tracked, is added to its rows, in one upsert. A ticket just submitted counts for nothing here until
+it is answered or overdue (rates.fresh), so intake writes no tally. Adding
 differences commutes, so concurrent moves of one day's tickets need no more than the rows' locks; a savepoint
 rolled back forgets the tickets it tracked (shared/transaction_lists.py).
 """
@@ -39,7 +40,6 @@ Key = tuple[str, str, date, uuid.UUID]  # district, span, day (or month's first)
 class _Tracked:
     ticket: Ticket
     before: rates.Tally
-    community_id: uuid.UUID | None  # known at intake; else looked up at commit
 
 
 def facts(row: Any) -> rates.Facts:
@@ -53,12 +53,7 @@ def track(session: Session, ticket: Ticket) -> None:
     committed row counted for)."""
     if any(kept.ticket is ticket for kept in transaction_lists.items(session, _KEY)):
         return
-    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.tally(facts(ticket)), None))
-
-
-def track_new(session: Session, ticket: Ticket, community_id: uuid.UUID | None) -> None:
-    """A ticket this transaction writes: it counted for nothing before."""
-    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.NO_TALLY, community_id or NO_COMMUNITY))
+    transaction_lists.append(session, _KEY, _Tracked(ticket, rates.tally(facts(ticket))))
 
 
 def keys_of(district_id: str, created_at: Any, community_id: uuid.UUID | None) -> tuple[Key, Key]:
@@ -79,10 +74,8 @@ def _write(session: Session) -> None:
         change = rates.difference(rates.tally(facts(ticket)), kept.before)
         if change == rates.NO_TALLY:
             continue
-        community_id = kept.community_id
-        if community_id is None:
-            compound = session.get(Compound, ticket.compound_id)
-            community_id = compound.community_id if compound is not None else None
+        compound = session.get(Compound, ticket.compound_id)
+        community_id = compound.community_id if compound is not None else None
         for key in keys_of(ticket.district_id, ticket.created_at, community_id):
             changes[key] = rates.summed(changes.get(key, rates.NO_TALLY), change)
     if not changes:

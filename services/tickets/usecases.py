@@ -152,7 +152,6 @@ def _submit(session: Session, actor: Actor, *, recent: int, compound_id: uuid.UU
                     reminded=False, dissatisfied_ratings=0, created_at=now, updated_at=now, parts=[],
                     participants=[], id=new_id(), version=1)
     _insert_new(session, ticket)
-    tallies.track_new(session, ticket, found.community_id)
     # The public event masks the phone; notify needs it whole to tell the resident what became of the ticket,
     # and has it first: the contact is published before the news it is needed for.
     record(session, TICKET_CONTACT, ticket)

@@ -354,7 +354,8 @@ def test_migration_0009_counts_the_tallies_of_the_tickets_there_are(tmp_path):
         upgrade(rt)
         with rt.factory() as session:
             assert kept_tallies(session) == kept
-            assert sum(row[0] for key, row in kept.items() if key[1] == "day") == 11  # submitted, each once
+            # Each ticket once, but T6: just submitted, it is counted from the table until answered or overdue.
+            assert sum(row[0] for key, row in kept.items() if key[1] == "day") == 10
     finally:
         rt.dispose()
 
@@ -381,3 +382,25 @@ def test_a_bucket_holds_the_times_its_bounds_say():
         if ends is not None:
             assert rates.resolve_bucket(ends - 0.001) == bucket
     assert rates.bucket_bounds(0) == (None, 600) and rates.bucket_bounds(47)[1] is None
+
+
+def test_intake_writes_no_tally_yet_the_new_ticket_is_counted_at_once(tmp_path):
+    from linli.services.tickets import usecases
+    from tests.support.ticket_churn import kept_tallies
+
+    factory, world = _fresh_world(tmp_path)
+    with factory() as session:
+        before = kept_tallies(session)
+    asked = {"by": "community", "starts": date(2026, 3, 22), "ends": date(2026, 3, 23)}
+    counted = {group: figures["submitted"] for group, figures in _both(factory, CLERK, **asked)[0]}
+    with factory() as session:
+        usecases.submit_ticket(session, CLERK, compound_id=world["a"], title="灯", description="坏了",
+                               category="facilities", reporter_name="王阿姨", reporter_phone="13812345678",
+                               now=AS_OF - timedelta(hours=1))
+        session.commit()
+    with factory() as session:
+        assert kept_tallies(session) == before
+    fast, slow = _both(factory, CLERK, **asked)
+    assert fast == slow
+    assert {group: figures["submitted"] for group, figures in fast} == {**counted, world["c1"]: 1}
+    assert dict(fast)[world["c1"]]["open"] == 1
