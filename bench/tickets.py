@@ -10,7 +10,8 @@ are counted from them (tallies.rebuild, as migration 0009 does) and VACUUM ANALY
 
 Then, as a clerk of the first district (`tickets:read`, phones masked), through the Flask app in process (auth,
 query parsing, SQL, the page's parts, masking, JSON, the log line rendered into /dev/null), each case `--repeat`
-times with values drawn up front (the same draws at both sizes), the cases taking turns. Printed: p50 and p99 per
+times with values drawn up front (the same draws at both sizes), the cases and the sizes taking turns (both databases
+are seeded first, so a busy spell of the machine falls on both sizes alike). Printed: p50 and p99 per
 case at each size and the ratio 1M ÷ 10k. The issue's aim: p99 grows less than 1.5×.
 
     python -m bench.tickets [--sizes 10000,1000000] [--repeat 100] [--explain] [--database-url ...]
@@ -28,7 +29,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import closing, redirect_stderr
+from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -344,26 +345,30 @@ class TicketsApi:
         self.api.close()
 
 
-def measure(api: TicketsApi, all_cases: Sequence[Case], repeat: int) -> None:
-    """Ask every case `repeat` times, the cases taking turns; fills each case's timings (s) and item counts."""
-    for case in all_cases:
-        case.timings.clear()
-        case.items.clear()
-    queries: dict[str, list[Query]] = {}
-    for case in all_cases:
-        asked = [dict(case.queries(i)) for i in range(repeat)]
-        if any([query.pop("page", None) for query in asked]):  # page 2's cursor comes from page 1, asked here
-            asked = [{**query, "cursor": api.ask(query)["next_cursor"] or ""} for query in asked]
-        queries[case.label] = asked
-    for case in all_cases:  # warm up: the first requests pay for imports, plans and caches
-        for query in queries[case.label][:5]:
-            api.ask(query)
-    for i in range(repeat):
+def measure(apis: Sequence[TicketsApi], sized_cases: Sequence[Sequence[Case]], repeat: int) -> None:
+    """Ask every case `repeat` times at every size, the cases and the sizes taking turns (so a busy spell of the
+    machine falls on both sizes alike); fills each case's timings (s) and item counts."""
+    asked: list[dict[str, list[Query]]] = []
+    for api, all_cases in zip(apis, sized_cases, strict=True):
+        queries: dict[str, list[Query]] = {}
         for case in all_cases:
-            started = time.perf_counter()
-            answer = api.ask(queries[case.label][i])
-            case.timings.append(time.perf_counter() - started)
-            case.items.append(len(answer["items"]))
+            case.timings.clear()
+            case.items.clear()
+            drawn = [dict(case.queries(i)) for i in range(repeat)]
+            if any([query.pop("page", None) for query in drawn]):  # page 2's cursor comes from page 1, asked here
+                drawn = [{**query, "cursor": api.ask(query)["next_cursor"] or ""} for query in drawn]
+            queries[case.label] = drawn
+            for query in drawn[:5]:  # warm up: the first requests pay for imports, plans and caches
+                api.ask(query)
+        asked.append(queries)
+    for i in range(repeat):
+        for position in range(len(sized_cases[0])):
+            for api, all_cases, queries in zip(apis, sized_cases, asked, strict=True):
+                case = all_cases[position]
+                started = time.perf_counter()
+                answer = api.ask(queries[case.label][i])
+                case.timings.append(time.perf_counter() - started)
+                case.items.append(len(answer["items"]))
 
 
 def explain(api: TicketsApi, all_cases: Sequence[Case], repeat: int) -> None:
@@ -390,20 +395,32 @@ class Run:
     figures: dict[str, tuple[float, float, float]]  # label → p50, p99 (s), mean items
 
 
-def run_size(server: str, size: int, world: Geography, now: datetime, repeat: int, show_plans: bool) -> Run:
+def run_sizes(server: str, sizes: Sequence[int], world: Geography, now: datetime, repeat: int,
+              show_plans: bool) -> list[Run]:
     databases = Databases(server, label="bench")
     try:
-        url = databases.fresh("tickets")
-        migrate("tickets", url)
-        seeded = seed_tickets(url, world, size, now)
-        print(f"{size:,} tickets seeded in {seeded:.0f} s (not measured)", flush=True)
-        all_cases = cases(world, now, repeat)
-        with closing(TicketsApi(url, world.districts[0])) as api, open(os.devnull, "w") as sink, redirect_stderr(sink):
-            measure(api, all_cases, repeat)
-            if show_plans:
-                explain(api, all_cases, repeat)
-        return Run(size, seeded, {case.label: (statistics.median(case.timings), percentile(case.timings, 0.99),
-                                               statistics.mean(case.items)) for case in all_cases})
+        seeded = {}
+        urls = {}
+        for size in sizes:
+            urls[size] = databases.fresh("tickets")
+            migrate("tickets", urls[size])
+            seeded[size] = seed_tickets(urls[size], world, size, now)
+            print(f"{size:,} tickets seeded in {seeded[size]:.0f} s (not measured)", flush=True)
+        sized_cases = [cases(world, now, repeat) for _ in sizes]  # the same draws at every size
+        apis = [TicketsApi(urls[size], world.districts[0]) for size in sizes]
+        try:
+            with open(os.devnull, "w") as sink, redirect_stderr(sink):
+                measure(apis, sized_cases, repeat)
+                if show_plans:
+                    for api, all_cases in zip(apis, sized_cases, strict=True):
+                        explain(api, all_cases, repeat)
+        finally:
+            for api in apis:
+                api.close()
+        return [Run(size, seeded[size], {case.label: (statistics.median(case.timings),
+                                                      percentile(case.timings, 0.99), statistics.mean(case.items))
+                                         for case in all_cases})
+                for size, all_cases in zip(sizes, sized_cases, strict=True)]
     finally:
         databases.drop_all()
 
@@ -432,9 +449,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
     world = geography()
     now = datetime.now(UTC)
-    runs = [run_size(args.database_url, size, world, now, args.repeat, args.explain) for size in sizes]
+    runs = run_sizes(args.database_url, sizes, world, now, args.repeat, args.explain)
     load = os.getloadavg()
-    print(f"\n{args.repeat} requests per case, the cases taking turns; clerk of the district with 40% of the tickets; "
+    print(f"\n{args.repeat} requests per case and size, the cases and the sizes taking turns; clerk of the district "
+          f"with 40% of the tickets; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print("\n".join(report(runs[0], runs[-1])))
 
