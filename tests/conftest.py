@@ -24,14 +24,14 @@ def make_service(tmp_path: Path) -> Iterator[Callable[[str], ServiceUnderTest]]:
     """`make_service("tickets")`: the service on its own SQLite file, migrated, with a test client."""
     made: list[ServiceUnderTest] = []
 
-    def make(name: str) -> ServiceUnderTest:
-        sut = service_under_test(name, f"sqlite:///{tmp_path / name}.db")
+    def make(name: str, *, own_app: bool = False) -> ServiceUnderTest:
+        sut = service_under_test(name, f"sqlite:///{tmp_path / name}.db", reuse_app=not own_app)
         made.append(sut)
         return sut
 
     yield make
     for sut in made:
-        sut.rt.dispose()
+        sut.release()
 
 
 # Real servers, requested only by integration and end-to-end tests.

@@ -9,7 +9,7 @@ from typing import Any
 
 import kombu
 import structlog
-from flask import Flask, Response, g, request, send_from_directory
+from flask import Flask, Response, current_app, g, request, send_from_directory
 from flask_smorest import Api
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy.exc import IntegrityError
@@ -106,7 +106,7 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
     api = ProblemApi(app, spec_kwargs={"extra_plugins": [SuiteConventionsPlugin()]})
     for blueprint in spec.blueprints:
         api.register_blueprint(blueprint)
-    _register_health(app, runtime)
+    _register_health(app)
     _register_docs(app)
     _register_hooks(app, runtime)
     _register_error_handlers(app)
@@ -202,10 +202,11 @@ def _register_error_handlers(app: Flask) -> None:
         return problem(500, "an unexpected error occurred; it has been logged")
 
 
-def _register_health(app: Flask, runtime: Runtime) -> None:
+def _register_health(app: Flask) -> None:
+    # The runtime is the app's (app.extensions), looked up at each request as the views' is.
     @app.get("/healthz")
     def healthz() -> Any:
-        return {"status": "ok", "service": runtime.name}
+        return {"status": "ok", "service": current_app.extensions["linli"].name}
 
     @app.get("/readyz")
     def readyz() -> Any:
@@ -214,6 +215,7 @@ def _register_health(app: Flask, runtime: Runtime) -> None:
         The broker is checked and reported too, but only `?full=1` makes its outage unready: a web
         replica taken out of the balancer for a broker outage would refuse writes it could take.
         """
+        runtime = current_app.extensions["linli"]
         checks: dict[str, str] = {}
         try:
             ping(runtime.engine)

@@ -33,7 +33,7 @@ def test_a_write_whose_version_check_failed_is_412_with_if_match_else_409(make_s
     """SQLAlchemy raises StaleDataError when the UPDATE's `WHERE version = :read` matched no row."""
     from sqlalchemy.orm.exc import StaleDataError
 
-    sut = make_service("registry")
+    sut = make_service("registry", own_app=True)  # it adds a route
     op = sut.as_("*", "registry:admin")
 
     def lost_race() -> str:
