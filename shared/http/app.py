@@ -245,7 +245,8 @@ def _broker_check(runtime: Runtime) -> str:
         return "ok"
     try:
         with kombu.Connection(bus.url, connect_timeout=2) as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            # One try: kombu's retry would first sleep 2 s, keeping a probe waiting on a broker that refused.
+            conn.ensure_connection(max_retries=0, timeout=2)
         return "ok"
     except Exception as exc:  # noqa: BLE001
         return f"unavailable: {type(exc).__name__}"

@@ -290,7 +290,7 @@ def test_tallies_kept_by_random_moves_are_what_the_tickets_count(tmp_path):
     from tests.support.ticket_churn import churn, kept_tallies, rebuilt_tallies
 
     factory, world = _fresh_world(tmp_path)
-    assert churn(factory, world, seed=7) > 80
+    assert churn(factory, world, seed=7, tickets=16, steps=140) > 50
     with factory() as session:
         kept = kept_tallies(session)
         assert kept == rebuilt_tallies(session) and len(kept) > 3
