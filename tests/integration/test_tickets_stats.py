@@ -147,3 +147,26 @@ def test_concurrent_moves_of_one_day_s_tickets_add_up(tickets):
         month = kept[(YONGCHUAN, "month", date(2026, 3, 1), world["c1"])]
         resolved = rates.TALLY_NAMES.index("resolved")
         assert day[resolved] == 40 and month[resolved] == 40 + 2  # and the world's T1 and T2
+
+
+def test_tallies_that_disagree_with_the_tickets_give_the_medians_from_every_time_not_a_500(tickets, monkeypatch):
+    from linli.services.tickets.models import ticket_tallies
+
+    warned: list[str] = []
+
+    class Recorder:
+        def warning(self, event: str, **_: object) -> None:
+            warned.append(event)
+
+    monkeypatch.setattr(stats, "log", Recorder())
+    factory = tickets.rt.factory
+    asked = {"by": "community", "starts": date.fromisoformat(FROM), "ends": date.fromisoformat(TO)}
+    right = _both(factory, **asked)[1]
+    median_bucket = rates.HOURS_NAMES[rates.resolve_bucket(49 * 3600)]  # T2's, one of 星光社区's two
+    with factory() as session:
+        # As if a thousand resolved tickets were tallied that the table does not hold.
+        session.execute(ticket_tallies.update().where(ticket_tallies.c[median_bucket] > 0)
+                        .values({median_bucket: ticket_tallies.c[median_bucket] + 1000}))
+        session.commit()
+    fast, slow = _both(factory, **asked)
+    assert fast == slow == right and warned == ["ticket_tallies_disagree"]
