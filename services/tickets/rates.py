@@ -1,7 +1,9 @@
 """The three rates (三率: response, resolution, satisfaction) and the on-time rate, from a group's counts.
 
-Plain rules: the counts come from one SQL aggregate (stats.py); what each counts is defined in
-docs/tickets-stats.md. A rate whose denominator is zero is None (null), not 0: nothing to judge is not failure.
+Plain rules: what one ticket counts for (`settled`, `tally`: what the daily tallies add up), what the time asked adds
+(`with_pending`), the buckets the exact median is found by, and the rates from a group's counts. What each counts
+is defined in docs/tickets-stats.md; stats.py says the same in SQL over many tickets. A rate whose denominator is
+zero is None (null), not 0: nothing to judge is not failure.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The rates (GET /v1/stats): one SQL aggregate over the tickets submitted in a period, grouped by district, street,
-community, compound or lead unit. The definitions are in docs/tickets-stats.md, the arithmetic in rates.py.
+"""The rates (GET /v1/stats) over the tickets submitted in a period, grouped by district, street, community, compound
+or lead unit: added from the daily tallies (tallies.py) where they serve, else one SQL aggregate over the tickets.
+The definitions are in docs/tickets-stats.md, the arithmetic in rates.py.
 
 A use case like those of usecases.py (session and actor first, no Flask), in a module of its own for its size.
 """
