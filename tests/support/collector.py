@@ -7,6 +7,8 @@ import threading
 from typing import Any
 
 import kombu
+import kombu.exceptions
+from amqp.exceptions import AMQPError
 
 from linli.shared.bus import events_exchange
 from linli.shared.config import BusSettings
@@ -27,6 +29,15 @@ class Collector:
             raise RuntimeError("collector did not start")
 
     def _run(self) -> None:
+        # The broker may cancel a consumer (a queue's process restarted under load) or drop the connection: the
+        # durable queue keeps what arrives meanwhile, so listening again loses nothing.
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except (AMQPError, OSError, kombu.exceptions.OperationalError):
+                self._stop.wait(0.2)
+
+    def _listen(self) -> None:
         with kombu.Connection(self.bus.url) as conn:
             channel = conn.channel()
             queue = self._queue(channel)
