@@ -230,49 +230,53 @@ class Templates(MethodView):
         return {"items": usecases.list_templates(db(), principal(), **args), "next_cursor": None}
 
 
-@template_endpoints.route("/<template_id>")
+# A template's id is `<event_type>:<channel>:<locale>`, each part a path parameter of its own.
+_TEMPLATE = "/<event_type>:<channel>:<locale>"
+
+
+@template_endpoints.route(_TEMPLATE)
 class TemplateItem(MethodView):
     @requires("notify:read")
     @template_endpoints.arguments(DistrictQuery, location="query")
     @template_endpoints.response(200, TemplateSchema)
-    def get(self, args: dict[str, Any], template_id: str) -> tuple[usecases.TemplateView, int, dict[str, str]]:
+    def get(self, args: dict[str, Any], **part: str) -> tuple[usecases.TemplateView, int, dict[str, str]]:
         """One template in effect (id `<event_type>:<channel>:<locale>`)"""
-        return _template(usecases.get_template(db(), principal(), template_id, **args))
+        return _template(usecases.get_template(db(), principal(), templates.template_id(**part), **args))
 
     @requires("notify:admin")
     @template_endpoints.arguments(DistrictQuery, location="query")
     @template_endpoints.arguments(TemplatePut())
     @template_endpoints.response(200, TemplateSchema)
-    def put(self, args: dict[str, Any], body: dict[str, Any], template_id: str) -> tuple[usecases.TemplateView, int,
-                                                                                          dict[str, str]]:
+    def put(self, args: dict[str, Any], body: dict[str, Any], **part: str) -> tuple[usecases.TemplateView, int,
+                                                                                     dict[str, str]]:
         """Create or replace your district's wording: rendered against the event type's sample first
 
         A variable the event does not carry, a syntax error or anything the sandbox forbids is refused with 422
         naming `subject` or `body`; an SMS whose sample runs past 3 segments is refused, past 1 saved with a
         warning. Send If-Match with the ETag you read (`"0"` while the default holds).
         """
-        return _template(usecases.set_template(db(), principal(), template_id, **args, **body,
+        return _template(usecases.set_template(db(), principal(), templates.template_id(**part), **args, **body,
                                                check_version=check_if_match))
 
     @requires("notify:admin")
     @template_endpoints.arguments(DistrictQuery, location="query")
     @template_endpoints.response(200, TemplateSchema)
-    def delete(self, args: dict[str, Any], template_id: str) -> tuple[usecases.TemplateView, int, dict[str, str]]:
+    def delete(self, args: dict[str, Any], **part: str) -> tuple[usecases.TemplateView, int, dict[str, str]]:
         """Drop your district's wording: the default applies again (answers the default)"""
-        return _template(usecases.reset_template(db(), principal(), template_id, **args,
+        return _template(usecases.reset_template(db(), principal(), templates.template_id(**part), **args,
                                                  check_version=check_if_match))
 
 
-@template_endpoints.route("/<template_id>/preview")
+@template_endpoints.route(f"{_TEMPLATE}/preview")
 class TemplatePreviewItem(MethodView):
     @requires("notify:read")
     @template_endpoints.arguments(DistrictQuery, location="query")
     @template_endpoints.arguments(TemplatePreviewBody())
     @template_endpoints.response(200, TemplatePreview)
-    def post(self, args: dict[str, Any], body: dict[str, Any], template_id: str) -> usecases.Preview:
+    def post(self, args: dict[str, Any], body: dict[str, Any], **part: str) -> usecases.Preview:
         """Render the template (or a draft `subject`/`body`) against the event type's sample, or a `payload`
         given; SMS show their segment count. Changes nothing."""
-        return usecases.preview_template(db(), principal(), template_id, **args, **body)
+        return usecases.preview_template(db(), principal(), templates.template_id(**part), **args, **body)
 
 
 webhook_endpoints = Blueprint(

@@ -212,6 +212,10 @@ def test_the_rule_preview_says_who_would_be_told_and_what_they_would_read(make_s
 
 def test_templates_list_the_defaults_and_a_district_saves_its_own(make_service):
     sut = make_service("notify")
+    # The path: each part of a template's id a parameter of its own, in the OpenAPI as in the routes.
+    paths = sut.client.get("/openapi.json").json["paths"]
+    assert {"/v1/templates/{event_type}:{channel}:{locale}",
+            "/v1/templates/{event_type}:{channel}:{locale}/preview"} <= paths.keys()
     listed = sut.client.get("/v1/templates?event_type=tickets.ticket.closed&locale=zh-CN", headers=_admin(sut))
     assert {t["id"] for t in listed.json["items"]} == {
         f"tickets.ticket.closed:{c}:zh-CN" for c in ("inbox", "sms", "email")}
