@@ -53,10 +53,6 @@ def added(*counts: Counts) -> Counts:
     return Counts(**{name: sum(getattr(c, name) for c in counts) for name in COUNT_NAMES})
 
 
-def less(minuend: Counts, subtrahend: Counts) -> Counts:
-    return Counts(**{name: getattr(minuend, name) - getattr(subtrahend, name) for name in COUNT_NAMES})
-
-
 # --- What a ticket counts for, time aside (the daily tallies) ---------------------------------------------------------
 # Two figures depend on the time asked as well as on the ticket: `response_due` takes in a ticket still unanswered
 # once its accept deadline passes, `open_overdue` an open ticket once its stage's deadline passes, whether or not
@@ -166,12 +162,6 @@ def seconds_to_resolve(ticket: Facts) -> float:
 
 def resolve_bucket(seconds: float) -> int:
     return bisect.bisect_right(RESOLVE_BOUNDS, seconds)
-
-
-def bucket_bounds(bucket: int) -> tuple[float | None, float | None]:
-    """The bucket's times, from (inclusive) and to (exclusive) in seconds; None for no bound."""
-    return (None if bucket == 0 else RESOLVE_BOUNDS[bucket - 1],
-            None if bucket == len(RESOLVE_BOUNDS) else RESOLVE_BOUNDS[bucket])
 
 
 def summed(*tallies: Sequence[int]) -> Tally:

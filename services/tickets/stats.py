@@ -177,7 +177,7 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
                                now)
         medians = _percentiles(session, key, source, resolved) if postgres else _medians(session, source, resolved,
                                                                                           key)
-    names = _names(session, by, [group for group in counts if group is not None])
+    names = _names(session, by, [group for group in counts if group is not None], postgres)
     return period, rates.figures(counts, names, medians)
 
 
@@ -320,10 +320,9 @@ def _medians(session: Session, source: Any, conditions: list[Any], key: Any) -> 
     return {group: rates.median_hours(durations) for group, durations in found.items()}
 
 
-def _names(session: Session, by: str, keys: list[Any]) -> dict[Any, str]:
+def _names(session: Session, by: str, keys: list[Any], postgres: bool) -> dict[Any, str]:
     if not keys:
         return {}
-    postgres = is_postgres(session)
     if by == "district":
         query = select(_areas.c.district_id, _areas.c.name).where(_areas.c.level == "district",
                                                                   _one_of(_areas.c.district_id, keys, postgres))

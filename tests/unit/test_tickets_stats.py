@@ -375,13 +375,15 @@ def test_the_median_read_from_the_buckets_holding_its_ranks_is_the_median(times)
 
 
 def test_a_bucket_holds_the_times_its_bounds_say():
-    for bucket in range(len(rates.HOURS_NAMES)):
-        starts, ends = rates.bucket_bounds(bucket)
-        if starts is not None:
-            assert rates.resolve_bucket(starts) == bucket and rates.resolve_bucket(starts - 0.001) == bucket - 1
-        if ends is not None:
-            assert rates.resolve_bucket(ends - 0.001) == bucket
-    assert rates.bucket_bounds(0) == (None, 600) and rates.bucket_bounds(47)[1] is None
+    # Bucket k runs from RESOLVE_BOUNDS[k - 1] (inclusive) to RESOLVE_BOUNDS[k] (exclusive); 0 and the last are open.
+    bounds = rates.RESOLVE_BOUNDS
+    assert len(rates.HOURS_NAMES) == len(bounds) + 1 == 48 and bounds[0] == 600
+    for bucket in range(1, len(bounds) + 1):
+        starts = bounds[bucket - 1]
+        assert rates.resolve_bucket(starts) == bucket and rates.resolve_bucket(starts - 0.001) == bucket - 1
+        if bucket < len(bounds):
+            assert rates.resolve_bucket(bounds[bucket] - 0.001) == bucket
+    assert rates.resolve_bucket(0) == 0 and rates.resolve_bucket(10 ** 12) == len(bounds)
 
 
 def test_intake_writes_no_tally_yet_the_new_ticket_is_counted_at_once(tmp_path):
