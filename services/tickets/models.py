@@ -140,6 +140,17 @@ ticket_tallies = Table(
 NO_COMMUNITY = uuid.UUID(int=0)
 DAY, MONTH = "day", "month"
 
+# The same tallies by lead unit, for the rates by unit (and of one unit): a ticket is in its lead unit's rows, none
+# before a unit takes it on; a re-route moves it from the old lead's rows to the new one's.
+ticket_unit_tallies = Table(
+    "ticket_unit_tallies", Base.metadata,
+    Column("district_id", String(64), primary_key=True),
+    Column("span", String(5), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("unit_id", Uuid, primary_key=True),
+    *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in TALLY_NAMES),
+)
+
 
 # A resolved ticket's bucket of time to resolve (rates.resolve_bucket: how many bounds it reached), in PostgreSQL's
 # words, so that an index holds the resolved tickets by bucket and the median of a period reads one bucket's only.
@@ -148,7 +159,8 @@ RESOLVE_BUCKET = func.width_bucket(
     func.extract("epoch", Ticket.__table__.c.resolved_at - Ticket.__table__.c.created_at),
     literal_column(f"ARRAY[{', '.join(map(str, RESOLVE_BOUNDS))}]::numeric[]"))
 Index("ix_tickets_resolve_bucket", Ticket.__table__.c.district_id, RESOLVE_BUCKET, Ticket.__table__.c.created_at,
-      postgresql_include=["compound_id", "resolved_at"], postgresql_where=RESOLVED).ddl_if(dialect="postgresql")
+      postgresql_include=["compound_id", "lead_unit_id", "resolved_at"],
+      postgresql_where=RESOLVED).ddl_if(dialect="postgresql")
 
 
 class TicketPart(Base):

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, any_, bindparam, case, cast, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Float, Table, and_, any_, bindparam, case, cast, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -28,8 +28,8 @@ from linli.services.tickets.models import (
     Compound,
     Organization,
     Ticket,
-    ticket_tallies,
 )
+from linli.services.tickets.tallies import COMMUNITIES, UNITS, Ledger
 from linli.shared.actors import Actor
 from linli.shared.clock import DEFAULT_TIME_ZONE
 from linli.shared.db import is_postgres
@@ -40,7 +40,6 @@ _t = Ticket.__table__
 _compounds = Compound.__table__
 _communities = Area.__table__.alias("communities")
 _areas = Area.__table__
-_tallies = ticket_tallies
 _OPEN = tuple(sorted(domain.OPEN_STATES))
 _CONTENT = (domain.SATISFIED, domain.BASICALLY_SATISFIED)
 
@@ -99,9 +98,19 @@ def _group_key(by: str) -> ColumnElement[Any]:
     }[by]
 
 
-# The rates by district, street or community, with no filter but an area, are added from the daily tallies.
-_TALLIED_BY = ("district", "street", "community")
-_TALLIED_FILTERS = frozenset({"district_id", "street_id", "community_id"})
+# The rates by district, street or community, with no filter but an area, are added from the tallies by community;
+# by unit, or of one unit, with no filter but a district, from the tallies by unit.
+_AREA_FILTERS = frozenset({"district_id", "street_id", "community_id"})
+_UNIT_FILTERS = frozenset({"district_id", "unit_id"})
+
+
+def _ledger(by: str, filters: dict[str, Any]) -> Ledger | None:
+    """The tallies that hold the rates asked, if any do."""
+    if by in ("district", "street", "community") and filters.keys() <= _AREA_FILTERS:
+        return COMMUNITIES
+    if (by == "unit" or (by == "district" and "unit_id" in filters)) and filters.keys() <= _UNIT_FILTERS:
+        return UNITS
+    return None
 
 
 def _base(actor: Actor, by: str, filters: dict[str, Any]) -> Any:
@@ -138,8 +147,9 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
                  tallied: bool = True, **filters: Any) -> tuple[rates.Period, list[rates.GroupFigures]]:
     """Each group's counts and rates over the tickets submitted in the period, and its median time to resolve.
 
-    By district, street or community, filtered by area at most, the whole days of the period are added from the
-    daily tallies (tallies.py; `tallied=False` never does, for comparing): their counts, and on PostgreSQL their
+    By district, street or community, filtered by area at most, and by unit or of one unit, the whole days of the
+    period are added from the tallies (tallies.py; `tallied=False` never does, for comparing): their counts, and on
+    PostgreSQL their
     times to resolve by bucket, which name the one bucket a group's median is read from. The period's partial days
     and the pending part (rates.with_pending) come from the tickets. Otherwise the counts are one aggregate over
     the tickets, and the medians a second query (percentile_cont on PostgreSQL; on SQLite, in Python)."""
@@ -152,8 +162,9 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
         _tune(session)
     resolved = [*conditions, *_submitted(period.starts_at, period.ends_at), RESOLVED]
     days = _whole_days(period)
-    if tallied and by in _TALLIED_BY and filters.keys() <= _TALLIED_FILTERS and days is not None:
-        tallies = _from_tallies(session, actor, by, filters, days)
+    ledger = _ledger(by, filters) if tallied else None
+    if ledger is not None and days is not None:
+        tallies = _from_tallies(session, actor, ledger, by, filters, days)
         counts = {group: rates.counts_of(figures) for group, figures in tallies.items()}
         edges = _edges(period, days)
         for edge in edges:
@@ -202,22 +213,22 @@ def _add(counts: dict[Any, rates.Counts], more: dict[Any, rates.Counts]) -> None
         counts[group] = rates.added(counts.get(group, rates.ZERO), figures)
 
 
-def _from_tallies(session: Session, actor: Actor, by: str, filters: dict[str, Any], days: tuple[date, date]
-                  ) -> dict[Any, rates.Tally]:
+def _from_tallies(session: Session, actor: Actor, ledger: Ledger, by: str, filters: dict[str, Any],
+                  days: tuple[date, date]) -> dict[Any, rates.Tally]:
     """The tallies of the whole days `days` (first, after last) added up by group."""
-    source: Any = _tallies
+    tallies = ledger.table
+    source: Any = tallies
     if by == "street" or "street_id" in filters:
-        source = source.outerjoin(_communities, _communities.c.id == _tallies.c.community_id)
-    key = {"district": _tallies.c.district_id, "street": _communities.c.parent_id,
-           "community": _tallies.c.community_id}[by].label("key")
-    conditions = [_spans(*days)]
+        source = source.outerjoin(_communities, _communities.c.id == tallies.c.community_id)
+    # By the filters' names: `by` names its group's id (community_id, unit_id…).
+    columns = {"district_id": tallies.c.district_id, "street_id": _communities.c.parent_id,
+               ledger.group: tallies.c[ledger.group]}
+    key = columns[f"{by}_id"].label("key")
+    conditions = [_spans(tallies, *days)]
     if not actor.is_operator:
-        conditions.append(_tallies.c.district_id == actor.district)
-    for name, value in filters.items():
-        column = {"district_id": _tallies.c.district_id, "street_id": _communities.c.parent_id,
-                  "community_id": _tallies.c.community_id}[name]
-        conditions.append(column == value)
-    sums = [func.sum(_tallies.c[name]) for name in rates.TALLY_NAMES]
+        conditions.append(tallies.c.district_id == actor.district)
+    conditions += [columns[name] == value for name, value in filters.items()]
+    sums = [func.sum(tallies.c[name]) for name in rates.TALLY_NAMES]
     found = {}
     for row in session.execute(select(key, *sums).select_from(source).where(*conditions).group_by(key)):
         group = None if row.key == NO_COMMUNITY else row.key
@@ -269,12 +280,12 @@ def _percentiles(session: Session, key: Any, source: Any, resolved: list[Any]) -
         .select_from(source).where(*resolved).group_by(key))}
 
 
-def _spans(first: date, after: date) -> ColumnElement[bool]:
+def _spans(tallies: Table, first: date, after: date) -> ColumnElement[bool]:
     """The tallies' rows of the days from `first` to before `after`: whole months' rows, and days' rows for the
     rest (a year is 12 rows a community, not 365)."""
     months_from = first if first.day == 1 else _next_month(first)
     months_to = after.replace(day=1)
-    day, tallied = _tallies.c.day, _tallies.c.span
+    day, tallied = tallies.c.day, tallies.c.span
     if months_from >= months_to:
         return and_(tallied == DAY, day >= first, day < after)
     return or_(and_(tallied == MONTH, day >= months_from, day < months_to),

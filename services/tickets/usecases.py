@@ -200,7 +200,7 @@ def record_compound(session: Session, compound_id: uuid.UUID, version: int, *, d
         "district_id": district_id, "name": name, "community_id": community_id, "kind": kind,
     })
     if applied and kept is not None and left != community_id:
-        tallies.rebuild(session, district_id=district_id, community_ids=(left, community_id))
+        tallies.rebuild_communities(session, district_id, (left, community_id))
     return applied
 
 

@@ -99,7 +99,7 @@ def test_random_moves_keep_the_tallies_and_the_medians_read_from_one_bucket_are_
     with factory() as session:
         kept = kept_tallies(session)
         assert kept == rebuilt_tallies(session)
-    for by in ("district", "street", "community"):
+    for by in ("district", "street", "community", "unit"):
         for starts, ends in ((date(2026, 3, 1), date(2026, 6, 1)),
                              (datetime(2026, 3, 22, 9, 30, tzinfo=UTC), datetime(2026, 4, 3, 17, 0, tzinfo=UTC))):
             fast, slow = _both(factory, by=by, starts=starts, ends=ends)
@@ -143,8 +143,8 @@ def test_concurrent_moves_of_one_day_s_tickets_add_up(tickets):
     with factory() as session:
         kept = kept_tallies(session)
         assert kept == rebuilt_tallies(session)
-        day = kept[(YONGCHUAN, "day", date(2026, 3, 22), world["c1"])]
-        month = kept[(YONGCHUAN, "month", date(2026, 3, 1), world["c1"])]
+        day = kept[("ticket_tallies", YONGCHUAN, "day", date(2026, 3, 22), world["c1"])]
+        month = kept[("ticket_tallies", YONGCHUAN, "month", date(2026, 3, 1), world["c1"])]
         resolved = rates.TALLY_NAMES.index("resolved")
         assert day[resolved] == 40 and month[resolved] == 40 + 2  # and the world's T1 and T2
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from linli.services.tickets import domain, tallies, usecases
 from linli.services.tickets.clock import TIMERS
-from linli.services.tickets.models import Ticket, ticket_tallies
+from linli.services.tickets.models import Ticket
 from linli.services.tickets.usecases import Assignment
 from linli.shared.clock import Clock
 from linli.shared.errors import DomainError
@@ -95,12 +95,15 @@ def churn(factory: Any, world: dict[str, Any], *, seed: int, tickets: int = 24, 
 
 
 def kept_tallies(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    """The tallies as the moves kept them, zero rows left out (a row whose tickets all moved away)."""
-    table = ticket_tallies
-    rows = session.execute(select(table).order_by(table.c.district_id, table.c.span, table.c.day,
-                                                  table.c.community_id))
-    return {(row.district_id, row.span, row.day, row.community_id): tuple(row)[4:] for row in rows
-            if any(tuple(row)[4:])}
+    """The tallies as the moves kept them, by community and by unit, each row's key led by its table's name; zero
+    rows left out (a row whose tickets all moved away)."""
+    found = {}
+    for ledger in tallies.LEDGERS:
+        table = ledger.table
+        for row in session.execute(select(table)):
+            if any(tuple(row)[4:]):
+                found[(table.name, *tuple(row)[:4])] = tuple(row)[4:]
+    return found
 
 
 def rebuilt_tallies(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:

@@ -256,6 +256,19 @@ def test_the_tallies_add_up_to_what_the_tickets_count(built, by, starts, ends):
         assert sum(figures["submitted"] for _, figures in fast) > 0
 
 
+# Not the period across a midnight only: it has no whole day to read from the tallies, and no ticket with a unit.
+@pytest.mark.parametrize(("starts", "ends"), [period for period in PERIODS if period != PERIODS[2]])
+def test_the_tallies_by_unit_add_up_to_what_the_tickets_count(built, starts, ends):
+    factory, world, _ = built
+    for actor, asked in ((CLERK, {"by": "unit"}), (OPERATOR, {"by": "unit"}),
+                         (OPERATOR, {"by": "unit", "district_id": YONGCHUAN}),
+                         (CLERK, {"by": "unit", "unit_id": world["police"]}),
+                         (CLERK, {"by": "district", "unit_id": world["school"]})):
+        fast, slow = _both(factory, actor, starts=starts, ends=ends, **asked)
+        assert fast == slow, (actor.sub, asked)
+        assert sum(figures["submitted"] for _, figures in fast) > 0, asked
+
+
 def test_whole_days_are_read_from_the_tallies_and_only_pending_tickets_from_the_table(built):
     from sqlalchemy import event
 
@@ -274,6 +287,15 @@ def test_whole_days_are_read_from_the_tallies_and_only_pending_tickets_from_the_
     counts = [s for s in seen if "count(*)" in s or "sum(" in s]
     assert any("FROM ticket_tallies" in s for s in counts)
     # Read from tickets: what the time asked adds, among unsettled tickets only (ix_tickets_unsettled).
+    assert all("overdue_at IS NULL AND resolved_at IS NULL" in s for s in counts if "FROM tickets" in s)
+    seen.clear()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        _stats(factory, by="unit")
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    counts = [s for s in seen if "count(*)" in s or "sum(" in s]
+    assert any("FROM ticket_unit_tallies" in s for s in counts)
     assert all("overdue_at IS NULL AND resolved_at IS NULL" in s for s in counts if "FROM tickets" in s)
 
 
@@ -294,7 +316,7 @@ def test_tallies_kept_by_random_moves_are_what_the_tickets_count(tmp_path):
     with factory() as session:
         kept = kept_tallies(session)
         assert kept == rebuilt_tallies(session) and len(kept) > 3
-    for by in ("district", "street", "community"):
+    for by in ("district", "street", "community", "unit"):
         for starts, ends in ((date(2026, 3, 1), date(2026, 5, 1)), (date(2026, 3, 20), date(2026, 5, 9))):
             fast, slow = _both(factory, CLERK, by=by, starts=starts, ends=ends)
             assert fast == slow
@@ -355,7 +377,9 @@ def test_migration_0009_counts_the_tallies_of_the_tickets_there_are(tmp_path):
         with rt.factory() as session:
             assert kept_tallies(session) == kept
             # Each ticket once, but T6: just submitted, it is counted from the table until answered or overdue.
-            assert sum(row[0] for key, row in kept.items() if key[1] == "day") == 10
+            days = {table: sum(row[0] for key, row in kept.items() if key[0] == table and key[2] == "day")
+                    for table in ("ticket_tallies", "ticket_unit_tallies")}
+            assert days == {"ticket_tallies": 10, "ticket_unit_tallies": 2}  # T4 and T7 have a lead unit
     finally:
         rt.dispose()
 

@@ -44,9 +44,9 @@ def upgrade() -> None:
             sa.text("created_at")], postgresql_include=["compound_id", "resolved_at"], postgresql_where=RESOLVED)
     # Counted by the service's own code, so the tallies start as its moves will keep them (one definition of what a
     # ticket counts for, rates.settled). A million tickets take about a minute.
-    from linli.services.tickets.tallies import rebuild
+    from linli.services.tickets.tallies import COMMUNITIES, rebuild
 
-    rebuild(Session(bind=op.get_bind()))
+    rebuild(Session(bind=op.get_bind()), ledgers=(COMMUNITIES,))
 
 
 def downgrade() -> None:
