@@ -100,11 +100,13 @@ def test_random_moves_keep_the_tallies_and_the_medians_read_from_one_bucket_are_
         kept = kept_tallies(session)
         assert kept == rebuilt_tallies(session)
     for by in ("district", "street", "community", "unit"):
+        medians = []
         for starts, ends in ((date(2026, 3, 1), date(2026, 6, 1)),
                              (datetime(2026, 3, 22, 9, 30, tzinfo=UTC), datetime(2026, 4, 3, 17, 0, tzinfo=UTC))):
             fast, slow = _both(factory, by=by, starts=starts, ends=ends)
             assert fast == slow
-            assert any(figures["median_hours_to_resolve"] for _, figures in fast)
+            medians += [figures["median_hours_to_resolve"] for _, figures in fast]
+        assert any(medians), by
     nameless = dict(_both(factory, by="community", starts=date(2026, 3, 1), ends=date(2026, 6, 1))[0])[None]
     assert nameless["resolved"] == 3 and nameless["median_hours_to_resolve"] == 9.0
 
