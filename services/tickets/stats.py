@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Table, and_, any_, bindparam, case, cast, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Float, Integer, Table, and_, any_, bindparam, case, cast, func, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -256,12 +256,19 @@ def _medians_by_bucket(session: Session, key: Any, source: Any, resolved: list[A
     # A NULL key (tickets of no known community) would match no pair: it stands as NO_COMMUNITY there.
     group = key if key.type.python_type is str else func.coalesce(key, NO_COMMUNITY)
     seconds = cast(_SECONDS, Float)
+    in_buckets = any_(bindparam("buckets", buckets, type_=postgresql.ARRAY(Integer))) == RESOLVE_BUCKET
     ranked = (select(group.label("key"), seconds.label("seconds"),
                      func.row_number().over(partition_by=group, order_by=seconds).label("rank"))
-              .select_from(source).where(*resolved, RESOLVE_BUCKET.in_(buckets)).subquery())
+              .select_from(source).where(*resolved, in_buckets).subquery())
+    # The pairs as two arrays, two parameters: as an IN list of pairs each request's statement was a new one, with
+    # hundreds of placeholders to render and parse.
+    wanted_pairs = func.unnest(bindparam("pair_keys", [g for g, _ in pairs], type_=postgresql.ARRAY(group.type)),
+                               bindparam("pair_ranks", [r for _, r in pairs], type_=postgresql.ARRAY(Integer))
+                               ).table_valued("key", "rank").render_derived(name="pairs")
     found: dict[Any, dict[tuple[int, int], float]] = defaultdict(dict)
     for row in session.execute(select(ranked.c.key, ranked.c.rank, ranked.c.seconds)
-                               .where(tuple_(ranked.c.key, ranked.c.rank).in_(pairs))):
+                               .join(wanted_pairs, and_(wanted_pairs.c.key == ranked.c.key,
+                                                        wanted_pairs.c.rank == ranked.c.rank))):
         g = None if row.key == NO_COMMUNITY else row.key
         found[g][asked[(g, row.rank)]] = row.seconds
     if any(len(found[g]) != len(ranks) for g, ranks in wanted.items()):
