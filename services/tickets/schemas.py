@@ -32,7 +32,7 @@ from linli.services.tickets.domain import (
 from linli.services.tickets.open311 import MAX_REQUESTS, STATUSES
 from linli.services.tickets.rates import GROUPINGS
 from linli.shared.http.pagination import PageArgs, page_schema
-from linli.shared.http.schemas import EntitySchema, Text
+from linli.shared.http.schemas import EntitySchema, FlatRows, Text
 
 _PHONE_MASKED = "masked (138****5678) unless the caller holds tickets:pii"
 MAX_ATTACHMENTS = 20
@@ -653,4 +653,4 @@ class StatsSchema(ma.Schema):
     starts_at = ma.fields.AwareDateTime(data_key="from")
     ends_at = ma.fields.AwareDateTime(data_key="to")
     as_of = ma.fields.AwareDateTime(metadata={"description": "the instant open and overdue tickets are judged at"})
-    items = ma.fields.List(ma.fields.Nested(StatsRowSchema))
+    items = FlatRows(StatsRowSchema)  # a district's 800 compounds: marshmallow's own dump cost ~35 ms

@@ -32,3 +32,35 @@ class Text(ma.fields.String):
         if not text:
             raise ma.ValidationError("must not be blank")
         return text
+
+
+class FlatRows(ma.fields.List):
+    """A list of `schema`'s rows, documented as `List(Nested(schema))`, dumped without marshmallow's
+    per-field machinery: each row's attributes, named by the schema's fields, converted as those fields convert
+    them (str, int, float; None stays None). For long answers of flat figures: the rates of a district's 800
+    compounds, 20 figures each, spent ~35 ms in marshmallow. The schema may hold only String, Integer and Float
+    fields, or building the field fails."""
+
+    _CONVERSIONS: dict[type[ma.fields.Field], type] = {ma.fields.String: str, ma.fields.Integer: int,
+                                                        ma.fields.Float: float}
+
+    def __init__(self, schema: type[ma.Schema], **kwargs: object) -> None:
+        super().__init__(ma.fields.Nested(schema), **kwargs)  # type: ignore[arg-type]
+        self._columns = []
+        for name, field in schema._declared_fields.items():
+            convert = self._CONVERSIONS.get(type(field))
+            if convert is None or field.load_only:
+                raise TypeError(f"FlatRows: {schema.__name__}.{name} is a {type(field).__name__}, not a plain figure")
+            self._columns.append((name, field.data_key or name, convert))
+
+    def _serialize(self, value: object, attr: str | None, obj: object, **kwargs: object) -> list[dict] | None:
+        if value is None:
+            return None
+        rows = []
+        for row in value:  # type: ignore[attr-defined]
+            dumped = {}
+            for name, key, convert in self._columns:
+                figure = getattr(row, name)
+                dumped[key] = None if figure is None else convert(figure)
+            rows.append(dumped)
+        return rows

@@ -160,6 +160,44 @@ def test_the_api_answers_the_figures_of_every_group_in_one_call(served):
     assert _get(sut, "from=2026-03-01T00:00:00").status_code == 422  # a time without its offset
 
 
+@pytest.mark.parametrize("by", ["district", "street", "community", "compound", "unit"])
+def test_the_rows_are_dumped_as_marshmallow_would_and_documented_as_its_nested_list(served, by):
+    import marshmallow as ma
+
+    from linli.services.tickets.schemas import StatsRowSchema, StatsSchema
+    from linli.shared.actors import Actor
+
+    class Marshmallows(StatsSchema):
+        items = ma.fields.List(ma.fields.Nested(StatsRowSchema))
+
+    sut, _ = served
+    with sut.rt.factory() as session:
+        period, groups = ticket_stats(session, Actor("ops", "*", frozenset({"tickets:read"})), now=AS_OF, by=by,
+                                      starts=date.fromisoformat(FROM), ends=date.fromisoformat(TO))
+    answer = {"by": by, "starts_at": period.starts_at, "ends_at": period.ends_at, "as_of": AS_OF, "items": groups}
+    dumped = StatsSchema().dump(answer)
+    assert dumped == Marshmallows().dump(answer) and len(dumped["items"]) > 1
+    assert [list(item) for item in dumped["items"]] == [list(StatsRowSchema().dump(g)) for g in groups]  # in order
+    # Nulls among them: a rate with nothing to judge, and (by district, as an operator) a district with no name.
+    assert any(value is None for item in dumped["items"] for value in item.values())
+    spec = sut.client.get("/openapi.json").json
+    items = spec["components"]["schemas"]["Stats"]["properties"]["items"]
+    assert items == {"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}}
+
+
+def test_flat_rows_take_plain_figures_only():
+    import marshmallow as ma
+
+    from linli.shared.http.schemas import FlatRows
+
+    class Dated(ma.Schema):
+        count = ma.fields.Integer()
+        at = ma.fields.AwareDateTime()
+
+    with pytest.raises(TypeError, match="Dated.at is a AwareDateTime"):
+        FlatRows(Dated)
+
+
 def test_csv_in_chinese_or_english_with_a_bom_and_formulas_kept_as_text(served):
     sut, world = served
     r = _get(sut, f"by=compound&from={FROM}&to={TO}", Accept="text/csv")
