@@ -191,18 +191,33 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tallies(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+
     from linli.services.tickets.tallies import rebuild
     from linli.shared.db import transaction
     from linli.suite import runtime
 
     rt = runtime("tickets", jwt_secret="")  # run by an operator on the database, as migrate is
     try:
-        with transaction(rt.factory) as session:
-            rows = rebuild(session, district_id=args.district)
+        for attempt in range(1, _TALLY_ATTEMPTS + 1):
+            try:
+                with transaction(rt.factory) as session:
+                    rows = rebuild(session, district_id=args.district)
+                break
+            except IntegrityError:
+                # A move made a brand-new tally row while the count ran (existing rows are locked, new ones cannot
+                # be): nothing was written; counting again sees that move.
+                if attempt == _TALLY_ATTEMPTS:
+                    raise
+                print(f"tickets: a move wrote a new tally row meanwhile; counting again ({attempt + 1})",
+                      file=sys.stderr)
         print(f"tickets: {rows} tally row(s) counted from the tickets")
     finally:
         rt.dispose()
     return 0
+
+
+_TALLY_ATTEMPTS = 3
 
 
 def _cmd_makemigration(args: argparse.Namespace) -> int:

@@ -227,3 +227,36 @@ def test_tallies_counts_the_rates_tallies_again_from_the_tickets(monkeypatch, tm
             assert kept_tallies(session) == right
     finally:
         rt.dispose()
+
+
+def test_tallies_counts_again_when_a_move_wrote_a_new_row_meanwhile(monkeypatch, tmp_path, capsys):
+    from sqlalchemy.exc import IntegrityError
+
+    from linli.services.tickets import tallies
+
+    monkeypatch.setenv("LINLI_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LINLI_BROKER_URL", raising=False)
+    assert main(["migrate", "tickets"]) == 0
+    real, calls = tallies.rebuild, []
+
+    def raced(session, **kwargs):
+        calls.append(kwargs)
+        written = real(session, **kwargs)
+        if len(calls) == 1:  # as PostgreSQL answers the insert of a row a concurrent move has just created
+            raise IntegrityError("INSERT INTO ticket_tallies", {}, Exception("duplicate key"))
+        return written
+
+    monkeypatch.setattr(tallies, "rebuild", raced)
+    assert main(["tallies", "--district", "yongchuan"]) == 0
+    out, err = capsys.readouterr()
+    assert len(calls) == 2 and "counting again (2)" in err and "tally row(s) counted" in out
+
+    def always(session, **kwargs):
+        calls.append(kwargs)
+        raise IntegrityError("INSERT INTO ticket_tallies", {}, Exception("duplicate key"))
+
+    calls.clear()
+    monkeypatch.setattr(tallies, "rebuild", always)
+    with pytest.raises(IntegrityError):  # three tries, then the error itself, not a claim of success
+        main(["tallies"])
+    assert len(calls) == 3 and "tally row(s) counted" not in capsys.readouterr().out
