@@ -99,16 +99,17 @@ def _group_key(by: str) -> ColumnElement[Any]:
 
 
 # The rates by district, street or community, with no filter but an area, are added from the tallies by community;
-# by unit, or of one unit, with no filter but a district, from the tallies by unit.
+# by unit, with no filter but a district, from the tallies by unit. One unit's tickets are few enough that the
+# aggregate over them (ix_tickets_lead_unit_created) is faster than the tallies' several reads, at 10k tickets as
+# at 1M (bench/README.md).
 _AREA_FILTERS = frozenset({"district_id", "street_id", "community_id"})
-_UNIT_FILTERS = frozenset({"district_id", "unit_id"})
 
 
 def _ledger(by: str, filters: dict[str, Any]) -> Ledger | None:
     """The tallies that hold the rates asked, if any do."""
     if by in ("district", "street", "community") and filters.keys() <= _AREA_FILTERS:
         return COMMUNITIES
-    if (by == "unit" or (by == "district" and "unit_id" in filters)) and filters.keys() <= _UNIT_FILTERS:
+    if by == "unit" and filters.keys() <= {"district_id"}:
         return UNITS
     return None
 
@@ -147,12 +148,12 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
                  tallied: bool = True, **filters: Any) -> tuple[rates.Period, list[rates.GroupFigures]]:
     """Each group's counts and rates over the tickets submitted in the period, and its median time to resolve.
 
-    By district, street or community, filtered by area at most, and by unit or of one unit, the whole days of the
-    period are added from the tallies (tallies.py; `tallied=False` never does, for comparing): their counts, and on
-    PostgreSQL their
-    times to resolve by bucket, which name the one bucket a group's median is read from. The period's partial days
-    and the pending part (rates.with_pending) come from the tickets. Otherwise the counts are one aggregate over
-    the tickets, and the medians a second query (percentile_cont on PostgreSQL; on SQLite, in Python)."""
+    By district, street or community, filtered by area at most, and by unit, filtered by district at most, the
+    whole days of the period are added from the tallies (tallies.py; `tallied=False` never does, for comparing):
+    their counts, and on PostgreSQL their times to resolve by bucket, which name the one bucket a group's median
+    is read from. The period's partial days and the pending part (rates.with_pending) come from the tickets.
+    Otherwise the counts are one aggregate over the tickets, and the medians a second query (percentile_cont on
+    PostgreSQL; on SQLite, in Python)."""
     period = rates.period(starts, ends, now, DEFAULT_TIME_ZONE)
     filters = {name: value for name, value in filters.items() if value is not None}
     key = _group_key(by).label("key")
