@@ -172,3 +172,46 @@ def test_tallies_that_disagree_with_the_tickets_give_the_medians_from_every_time
         session.commit()
     fast, slow = _both(factory, **asked)
     assert fast == slow == right and warned == ["ticket_tallies_disagree"]
+
+
+def test_a_drifted_bucket_count_that_would_move_the_median_is_noticed(tickets, monkeypatch):
+    """Ranks that exist yet are not the middle ones: the group's times read in its buckets are fewer or more than
+    its tallies count there, so the medians come from every time, with a warning."""
+    from linli.services.tickets.models import ticket_tallies
+
+    warned: list[str] = []
+
+    class Recorder:
+        def warning(self, event: str, **_: object) -> None:
+            warned.append(event)
+
+    monkeypatch.setattr(stats, "log", Recorder())
+    factory = tickets.rt.factory
+    community, compound = uuid.uuid4(), uuid.uuid4()
+    at = AS_OF + timedelta(days=3)
+    with factory() as session:
+        usecases.record_compound(session, compound, 1, district_id=YONGCHUAN, name="测试小区", community_id=community,
+                                 kind="old")
+        session.commit()
+    # Two times in bucket 14 ([5.05 h, 6.56 h)) and two in bucket 15 ([6.56 h, 8.53 h)): the median is 6.5 h.
+    for hours in (5.5, 6, 7, 8):
+        with factory() as session:
+            ticket = usecases.submit_ticket(session, stats_world.CLERK, compound_id=compound, title="灯",
+                                            description="坏", category="facilities", reporter_name="王阿姨",
+                                            reporter_phone="13812345678", now=at)
+            usecases.accept(session, stats_world.CLERK, ticket.id, at + timedelta(minutes=1))
+            usecases.start(session, stats_world.CLERK, ticket.id, at + timedelta(minutes=2))
+            usecases.resolve(session, stats_world.CLERK, ticket.id, at + timedelta(hours=hours))
+            session.commit()
+    assert [rates.resolve_bucket(hours * 3600) for hours in (5.5, 6, 7, 8)] == [14, 14, 15, 15]
+    asked = {"by": "community", "starts": date(2026, 3, 25), "ends": date(2026, 3, 26)}
+    right = dict(_both(factory, **asked)[1])[community]
+    assert right["median_hours_to_resolve"] == 6.5 and not warned
+    with factory() as session:
+        # One time tallied in bucket 15 rather than 14: ranks 2 and 3 would be bucket 15's 1st and 2nd, 7 h and 8 h,
+        # both there to read.
+        session.execute(ticket_tallies.update().where(ticket_tallies.c.community_id == community).values(
+            resolved_in_14=ticket_tallies.c.resolved_in_14 - 1, resolved_in_15=ticket_tallies.c.resolved_in_15 + 1))
+        session.commit()
+    fast, slow = _both(factory, **asked)
+    assert dict(fast)[community] == dict(slow)[community] == right and warned == ["ticket_tallies_disagree"]
