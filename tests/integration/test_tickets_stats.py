@@ -151,16 +151,22 @@ def test_concurrent_moves_of_one_day_s_tickets_add_up(tickets):
         assert day[resolved] == 40 and month[resolved] == 40 + 2  # and the world's T1 and T2
 
 
-def test_tallies_that_disagree_with_the_tickets_give_the_medians_from_every_time_not_a_500(tickets, monkeypatch):
-    from linli.services.tickets.models import ticket_tallies
-
-    warned: list[str] = []
+@pytest.fixture
+def warned(monkeypatch) -> list[str]:
+    """The warnings stats logs, by event."""
+    logged: list[str] = []
 
     class Recorder:
         def warning(self, event: str, **_: object) -> None:
-            warned.append(event)
+            logged.append(event)
 
     monkeypatch.setattr(stats, "log", Recorder())
+    return logged
+
+
+def test_tallies_that_disagree_with_the_tickets_give_the_medians_from_every_time_not_a_500(tickets, warned):
+    from linli.services.tickets.models import ticket_tallies
+
     factory = tickets.rt.factory
     asked = {"by": "community", "starts": date.fromisoformat(FROM), "ends": date.fromisoformat(TO)}
     right = _both(factory, **asked)[1]
@@ -174,18 +180,11 @@ def test_tallies_that_disagree_with_the_tickets_give_the_medians_from_every_time
     assert fast == slow == right and warned == ["ticket_tallies_disagree"]
 
 
-def test_a_drifted_bucket_count_that_would_move_the_median_is_noticed(tickets, monkeypatch):
+def test_a_drifted_bucket_count_that_would_move_the_median_is_noticed(tickets, warned):
     """Ranks that exist yet are not the middle ones: the group's times read in its buckets are fewer or more than
     its tallies count there, so the medians come from every time, with a warning."""
     from linli.services.tickets.models import ticket_tallies
 
-    warned: list[str] = []
-
-    class Recorder:
-        def warning(self, event: str, **_: object) -> None:
-            warned.append(event)
-
-    monkeypatch.setattr(stats, "log", Recorder())
     factory = tickets.rt.factory
     community, compound = uuid.uuid4(), uuid.uuid4()
     at = AS_OF + timedelta(days=3)
