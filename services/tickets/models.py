@@ -128,28 +128,26 @@ class Ticket(Entity, Base):
 # submitted in it (in the suite's time zone), kept by every change of a ticket (tallies.py): the settled counts, and
 # how many resolved tickets took how long, by bucket. The rates of a period of whole days by district, street or
 # community add these rather than read every ticket: its whole months' rows, and the days' of the rest.
-ticket_tallies = Table(
-    "ticket_tallies", Base.metadata,
-    Column("district_id", String(64), primary_key=True),
-    Column("span", String(5), primary_key=True),  # DAY or MONTH
-    Column("day", Date, primary_key=True),  # the day, or the month's first
-    # NO_COMMUNITY for the tickets of a compound whose community registry has not told (a key has no NULL).
-    Column("community_id", Uuid, primary_key=True),
-    *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in TALLY_NAMES),
-)
+def _tallies(name: str, group: str) -> Table:
+    """A table of tallies: one row per district, `group` (a community, a unit), and day or month."""
+    return Table(
+        name, Base.metadata,
+        Column("district_id", String(64), primary_key=True),
+        Column("span", String(5), primary_key=True),  # DAY or MONTH
+        Column("day", Date, primary_key=True),  # the day, or the month's first
+        Column(group, Uuid, primary_key=True),
+        *(Column(figure, Integer, nullable=False, default=0, server_default="0") for figure in TALLY_NAMES),
+    )
+
+
+# NO_COMMUNITY stands for the community of a compound registry has not told of (a key has no NULL).
+ticket_tallies = _tallies("ticket_tallies", "community_id")
 NO_COMMUNITY = uuid.UUID(int=0)
 DAY, MONTH = "day", "month"
 
-# The same tallies by lead unit, for the rates by unit (and of one unit): a ticket is in its lead unit's rows, none
-# before a unit takes it on; a re-route moves it from the old lead's rows to the new one's.
-ticket_unit_tallies = Table(
-    "ticket_unit_tallies", Base.metadata,
-    Column("district_id", String(64), primary_key=True),
-    Column("span", String(5), primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("unit_id", Uuid, primary_key=True),
-    *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in TALLY_NAMES),
-)
+# The same tallies by lead unit, for the rates by unit: a ticket is in its lead unit's rows, none before a unit
+# takes it on; a re-route moves it from the old lead's rows to the new one's.
+ticket_unit_tallies = _tallies("ticket_unit_tallies", "unit_id")
 
 
 # A resolved ticket's bucket of time to resolve (rates.resolve_bucket: how many bounds it reached), in PostgreSQL's
