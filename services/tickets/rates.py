@@ -12,7 +12,7 @@ import bisect
 import statistics
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -119,9 +119,8 @@ def _no_later(moment: datetime | None, deadline: datetime | None) -> bool:
 def with_pending(counts: Counts, late_unanswered: int, open_past_due: int) -> Counts:
     """The settled counts with what the time asked adds: tickets unanswered past their accept deadline, and open
     tickets past their stage's deadline, that the clock has not told overdue yet."""
-    return Counts(**{**{name: getattr(counts, name) for name in COUNT_NAMES},
-                     "response_due": counts.response_due + late_unanswered,
-                     "open_overdue": counts.open_overdue + open_past_due})
+    return replace(counts, response_due=counts.response_due + late_unanswered,
+                   open_overdue=counts.open_overdue + open_past_due)
 
 
 # --- Times to resolve, by bucket: the medians of the tallies --------------------------------------------------------
