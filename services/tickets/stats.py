@@ -167,17 +167,18 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
     if ledger is not None and days is not None:
         tallies = _from_tallies(session, actor, ledger, by, filters, days)
         counts = {group: rates.counts_of(figures) for group, figures in tallies.items()}
+        # The partial days at the period's ends, both in one query.
         edges = _edges(period, days)
-        for edge in edges:
-            _add(counts, _from_tickets(session, key, source, [*conditions, *_submitted(*edge)], now))
+        at_edges = or_(*(and_(*_submitted(*edge)) for edge in edges)) if edges else None
+        if at_edges is not None:
+            _add(counts, _from_tickets(session, key, source, [*conditions, at_edges], now))
         # The unsettled tickets of the whole days: what the time asked adds, and the fresh ones' counts (not tallied
         # yet: rates.tally).
         unsettled = [*conditions, *_submitted(_midnight(days[0]), _midnight(days[1])), UNSETTLED]
         _add(counts, _from_tickets(session, key, source, unsettled, now, among=FRESH))
         if postgres:
             histograms = {group: list(figures[len(rates.COUNT_NAMES):]) for group, figures in tallies.items()}
-            if edges:
-                at_edges = or_(*(and_(*_submitted(*edge)) for edge in edges))
+            if at_edges is not None:
                 for group, seconds in session.execute(select(key, _SECONDS).select_from(source)
                                                       .where(*conditions, at_edges, RESOLVED)):
                     histograms.setdefault(group, [0] * len(rates.HOURS_NAMES))[rates.resolve_bucket(seconds)] += 1
