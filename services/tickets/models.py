@@ -124,17 +124,18 @@ class Ticket(Entity, Base):
     )
 
 
-# One day's or one month's tickets of a community, as the rates count them: rates.tally summed over the tickets
-# submitted in it (in the suite's time zone), kept by every change of a ticket (tallies.py): the settled counts, and
-# how many resolved tickets took how long, by bucket. The rates of a period of whole days by district, street or
-# community add these rather than read every ticket: its whole months' rows, and the days' of the rest.
+# One day's, one week's or one month's tickets of a community, as the rates count them: rates.tally summed over the
+# tickets submitted in it (in the suite's time zone), kept by every change of a ticket (tallies.py): the settled
+# counts, and how many resolved tickets took how long, by bucket. The rates of a period of whole days by district,
+# street or community add these rather than read every ticket: its whole months' rows, then its whole weeks', and
+# the days' of the rest.
 def _tallies(name: str, group: str) -> Table:
-    """A table of tallies: one row per district, `group` (a community, a unit), and day or month."""
+    """A table of tallies: one row per district, `group` (a community, a unit), and day, week or month."""
     return Table(
         name, Base.metadata,
         Column("district_id", String(64), primary_key=True),
-        Column("span", String(5), primary_key=True),  # DAY or MONTH
-        Column("day", Date, primary_key=True),  # the day, or the month's first
+        Column("span", String(5), primary_key=True),  # DAY, WEEK or MONTH
+        Column("day", Date, primary_key=True),  # the day, the week's Monday, or the month's first
         Column(group, Uuid, primary_key=True),
         *(Column(figure, Integer, nullable=False, default=0, server_default="0") for figure in TALLY_NAMES),
     )
@@ -143,7 +144,7 @@ def _tallies(name: str, group: str) -> Table:
 # NO_COMMUNITY stands for the community of a compound registry has not told of (a key has no NULL).
 ticket_tallies = _tallies("ticket_tallies", "community_id")
 NO_COMMUNITY = uuid.UUID(int=0)
-DAY, MONTH = "day", "month"
+DAY, WEEK, MONTH = "day", "week", "month"
 
 # The same tallies by lead unit, for the rates by unit: a ticket is in its lead unit's rows, none before a unit
 # takes it on; a re-route moves it from the old lead's rows to the new one's.

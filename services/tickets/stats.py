@@ -24,6 +24,7 @@ from linli.services.tickets.models import (
     RESOLVE_BUCKET,
     RESOLVED,
     UNSETTLED,
+    WEEK,
     Area,
     Compound,
     Organization,
@@ -302,15 +303,31 @@ def _percentiles(session: Session, key: Any, source: Any, resolved: list[Any]) -
 
 
 def _spans(tallies: Table, first: date, after: date) -> ColumnElement[bool]:
-    """The tallies' rows of the days from `first` to before `after`: whole months' rows, and days' rows for the
-    rest (a year is 12 rows a community, not 365)."""
+    """The tallies' rows of the days from `first` to before `after`: whole months' rows, whole weeks' rows for the
+    rest, and days' rows for what is left (a year is 12 rows a group, not 365; 30 days are 4 to 15 rows, not 30)."""
+    day, tallied = tallies.c.day, tallies.c.span
+    ranges: dict[str, list[ColumnElement[bool]]] = {MONTH: [], WEEK: [], DAY: []}
+
+    def read(span: str, starts: date, ends: date) -> None:
+        if starts < ends:
+            ranges[span].append(and_(day >= starts, day < ends))
+
     months_from = first if first.day == 1 else _next_month(first)
     months_to = after.replace(day=1)
-    day, tallied = tallies.c.day, tallies.c.span
-    if months_from >= months_to:
-        return and_(tallied == DAY, day >= first, day < after)
-    return or_(and_(tallied == MONTH, day >= months_from, day < months_to),
-               and_(tallied == DAY, or_(and_(day >= first, day < months_from), and_(day >= months_to, day < after))))
+    rest = [(first, after)]
+    if months_from < months_to:
+        read(MONTH, months_from, months_to)
+        rest = [(first, months_from), (months_to, after)]
+    for starts, ends in rest:
+        weeks_from = starts + timedelta(days=-starts.weekday() % 7)  # the first Monday on or after
+        weeks_to = ends - timedelta(days=ends.weekday())  # the last Monday on or before
+        if weeks_from < weeks_to:
+            read(WEEK, weeks_from, weeks_to)
+            read(DAY, starts, weeks_from)
+            read(DAY, weeks_to, ends)
+        else:
+            read(DAY, starts, ends)
+    return or_(*(and_(tallied == span, or_(*spans)) for span, spans in ranges.items() if spans))
 
 
 def _next_month(day: date) -> date:

@@ -1,5 +1,5 @@
-"""The tallies the rates add up: what each ticket counts for (rates.tally) kept in rows for the day and the month it
-was submitted, of its community (ticket_tallies) and of its lead unit (ticket_unit_tallies), changed in the
+"""The tallies the rates add up: what each ticket counts for (rates.tally) kept in rows for the day, the week and the
+month it was submitted, of its community (ticket_tallies) and of its lead unit (ticket_unit_tallies), changed in the
 transaction that changes the ticket, and counted again from the tickets when a compound moves to another community.
 
 A use case that changes a ticket `track`s it first; at commit, what each tracked ticket counts for then, less what it
@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, event, or_, select
@@ -29,6 +29,7 @@ from linli.services.tickets.models import (
     DAY,
     MONTH,
     NO_COMMUNITY,
+    WEEK,
     Compound,
     Ticket,
     ticket_tallies,
@@ -41,12 +42,12 @@ from linli.shared.db import is_postgres
 _KEY = "ticket_tallies"
 _tickets = Ticket.__table__
 _compounds = Compound.__table__
-Key = tuple[str, str, date, uuid.UUID]  # district, span, day (or month's first), community or unit
+Key = tuple[str, str, date, uuid.UUID]  # district, span, day (or week's Monday, month's first), community or unit
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """One table of tallies: a group's rows by day and month, the group a community or a lead unit."""
+    """One table of tallies: a group's rows by day, week and month, the group a community or a lead unit."""
 
     table: Table
     group: str  # the key's last column
@@ -82,10 +83,11 @@ def track(session: Session, ticket: Ticket) -> None:
     transaction_lists.append(session, _KEY, _Tracked(ticket, rates.tally(facts(ticket)), ticket.lead_unit_id))
 
 
-def keys_of(district_id: str, created_at: Any, group: uuid.UUID) -> tuple[Key, Key]:
-    """The rows a ticket is tallied in, in one group's ledger: its day's and its month's."""
+def keys_of(district_id: str, created_at: Any, group: uuid.UUID) -> tuple[Key, Key, Key]:
+    """The rows a ticket is tallied in, in one group's ledger: its day's, its week's (from Monday) and its month's."""
     day = rates.local_day(created_at, DEFAULT_TIME_ZONE)
-    return (district_id, DAY, day, group), (district_id, MONTH, day.replace(day=1), group)
+    return ((district_id, DAY, day, group), (district_id, WEEK, day - timedelta(days=day.weekday()), group),
+            (district_id, MONTH, day.replace(day=1), group))
 
 
 @event.listens_for(Session, "before_commit")

@@ -381,7 +381,51 @@ def test_a_ticket_written_in_a_savepoint_rolled_back_is_not_tallied(tmp_path):
         assert kept_tallies(session) == before
 
 
-def test_migration_0009_counts_the_tallies_of_the_tickets_there_are(tmp_path):
+@pytest.fixture(scope="module")
+def every_day_tallied():
+    """A table of tallies holding one ticket a day from 2025 to 2027, in its day's, week's and month's rows."""
+    from sqlalchemy import create_engine, insert
+
+    from linli.services.tickets.models import NO_COMMUNITY, ticket_tallies
+    from linli.services.tickets.tallies import keys_of
+
+    engine = create_engine("sqlite://")
+    ticket_tallies.create(engine)
+    rows: dict[tuple, int] = {}
+    day = date(2025, 1, 1)
+    while day < date(2028, 1, 1):
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=SHANGHAI)
+        for key in keys_of(YONGCHUAN, noon, NO_COMMUNITY):
+            rows[key] = rows.get(key, 0) + 1
+        day += timedelta(days=1)
+    with engine.begin() as conn:
+        conn.execute(insert(ticket_tallies), [{"district_id": k[0], "span": k[1], "day": k[2], "community_id": k[3],
+                                                "submitted": n} for k, n in rows.items()])
+    yield engine
+    engine.dispose()
+
+
+@given(first=st.dates(date(2025, 1, 1), date(2027, 12, 31)), days=st.integers(1, 400))
+@settings(max_examples=200, deadline=None)
+def test_the_rows_read_for_whole_days_hold_each_day_once(every_day_tallied, first, days):
+    from sqlalchemy import func, select
+
+    from linli.services.tickets.models import ticket_tallies
+    from linli.services.tickets.stats import _spans
+
+    after = min(first + timedelta(days=days), date(2028, 1, 1))
+    with every_day_tallied.connect() as conn:
+        read = dict(conn.execute(select(ticket_tallies.c.span, func.sum(ticket_tallies.c.submitted))
+                                 .where(_spans(ticket_tallies, first, after)).group_by(ticket_tallies.c.span)).all())
+        rows = dict(conn.execute(select(ticket_tallies.c.span, func.count())
+                                 .where(_spans(ticket_tallies, first, after)).group_by(ticket_tallies.c.span)).all())
+    n = (after - first).days
+    assert sum(read.values()) == n
+    # Whole months and whole weeks are a row each; days' rows only at the ends of what months leave.
+    assert rows.get("month", 0) <= n // 28 and rows.get("week", 0) <= n // 7 and rows.get("day", 0) <= 2 * 12
+
+
+def test_migrations_0009_to_0011_count_the_tallies_of_the_tickets_there_are(tmp_path):
     from alembic import command
     from sqlalchemy import text
 
@@ -408,6 +452,13 @@ def test_migration_0009_counts_the_tallies_of_the_tickets_there_are(tmp_path):
             days = {table: sum(row[0] for key, row in kept.items() if key[0] == table and key[2] == "day")
                     for table in ("ticket_tallies", "ticket_unit_tallies")}
             assert days == {"ticket_tallies": 10, "ticket_unit_tallies": 2}  # T4 and T7 have a lead unit
+        # 0011 alone: the week rows added up from the day rows.
+        command.downgrade(alembic_config(rt), "0010")
+        with rt.factory() as session:
+            assert {key[2] for key in kept_tallies(session)} == {"day", "month"}
+        upgrade(rt)
+        with rt.factory() as session:
+            assert kept_tallies(session) == kept and {key[2] for key in kept} == {"day", "week", "month"}
     finally:
         rt.dispose()
 
