@@ -304,7 +304,7 @@ def _percentiles(session: Session, key: Any, source: Any, resolved: list[Any]) -
 
 def _spans(tallies: Table, first: date, after: date) -> ColumnElement[bool]:
     """The tallies' rows of the days from `first` to before `after`: whole months' rows, whole weeks' rows for the
-    rest, and days' rows for what is left (a year is 12 rows a group, not 365; 30 days are 4 to 15 rows, not 30)."""
+    rest, and days' rows for what is left (a year is 12 to 30 rows a group, not 365; 30 days at most 12, not 30)."""
     day, tallied = tallies.c.day, tallies.c.span
     ranges: dict[str, list[ColumnElement[bool]]] = {MONTH: [], WEEK: [], DAY: []}
 
