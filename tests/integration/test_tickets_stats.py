@@ -1,6 +1,7 @@
 """The rates (GET /v1/stats) on PostgreSQL: the same hand-worked figures as on SQLite (tests/support/stats_world.py),
 here with percentile_cont and the tallies' buckets for the medians; migration 0008's backfill from the history gives
-what the moves kept; the daily tallies kept by random and by concurrent moves are what the tickets say."""
+what the moves kept; the daily tallies kept by random and by concurrent moves are what the tickets say; migration
+0011 adds up the week rows from the day rows as the moves keep them."""
 
 from __future__ import annotations
 
@@ -214,3 +215,25 @@ def test_a_drifted_bucket_count_that_would_move_the_median_is_noticed(tickets, w
         session.commit()
     fast, slow = _both(factory, **asked)
     assert dict(fast)[community] == dict(slow)[community] == right and warned == ["ticket_tallies_disagree"]
+
+
+def test_migration_0011_adds_up_on_postgresql_the_week_rows_the_moves_keep(tickets):
+    from alembic import command
+
+    from linli.shared.migrations import alembic_config, upgrade
+
+    world = stats_world.ids()
+    factory = tickets.rt.factory
+    stats_world.build(factory, world)
+    assert churn(factory, world, seed=11, tickets=20, steps=120) > 40
+    with factory() as session:
+        kept = kept_tallies(session)
+    weeks = {key for key in kept if key[2] == "week"}
+    assert len(weeks) > 4  # tickets over several weeks, in both tables
+    assert {key[0] for key in weeks} == {"ticket_tallies", "ticket_unit_tallies"}
+    command.downgrade(alembic_config(tickets.rt), "0010")
+    with factory() as session:
+        assert not {key for key in kept_tallies(session) if key[2] == "week"}
+    upgrade(tickets.rt)
+    with factory() as session:
+        assert kept_tallies(session) == kept
