@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         which.add_argument("--event-id", help="only this event's message(s)")
 
     tallies = sub.add_parser("tallies", help="tickets' rates tallies counted again from the tickets (after an upgrade "
-                                             "to 0009 or 0010 during which the old version kept writing)")
+                                             "to 0009, 0010 or 0011 during which the old version kept writing)")
     tallies.add_argument("--district", help="only this district's")
 
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI document generated from the event catalogue")
