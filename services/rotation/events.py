@@ -93,6 +93,19 @@ class TermData(_AboutRotation):
     ends_on = ma.fields.Date(required=True)
 
 
+class TermScheduledData(TermData):
+    """A term newly planned: the plan's difference also lists it, under `rotation.schedule.changed`'s `added`."""
+
+    state = ma.fields.String(required=True, metadata={
+        "description": "planned; started for a chair taking over a running term (see `rotation.term.handed_over`)"})
+    reason = ma.fields.String(required=True, metadata={
+        "description": "why this chair: turn, substitute, swap, handover or gap (no chair)"})
+    cause = ma.fields.String(required=True, metadata={
+        "description": "what planned it, as `rotation.schedule.changed`'s `cause`"})
+    version = ma.fields.Integer(required=True, metadata={
+        "description": "the rotation's version after this plan: a consumer keeps the highest it saw"})
+
+
 class TermNoticeData(TermData):
     """A term's later milestones, from the clock: what notify needs to word a message without looking anything up."""
 
@@ -222,6 +235,11 @@ class OverrideData(ma.Schema):
 
 ROTATION_CREATED = declare("rotation.rotation.created", "A committee's chair rotation was set up.", RotationData)
 ROTATION_UPDATED = declare("rotation.rotation.updated", "A rotation's order or order policy changed.", RotationData)
+TERM_SCHEDULED = declare("rotation.term.scheduled",
+                         "A term was newly planned, with its chair or none; one event per term, after the "
+                         "`rotation.schedule.changed` that lists the whole plan's difference (a chair changed "
+                         "by a swap or an override is its term cancelled there and a new one scheduled).",
+                         TermScheduledData)
 TERM_STARTED = declare("rotation.term.started", "A term of a rotating chair began.", TermData)
 TERM_ENDING_SOON = declare("rotation.term.ending_soon",
                             "A chaired term ends in the rotation's `ending_soon_days` (sent once per term).",

@@ -44,6 +44,7 @@ from linli.services.rotation.events import (
     TERM_HANDED_OVER,
     TERM_REPORT_DUE,
     TERM_REPORT_SUBMITTED,
+    TERM_SCHEDULED,
     TERM_STARTED,
 )
 from linli.services.rotation.models import (
@@ -514,6 +515,11 @@ def replan(session: Session, rotation: Rotation, *, now: datetime, actor: str, c
     record(session, SCHEDULE_CHANGED, rotation, payload_of={
         **_about(session, rotation), "cause": cause, "added": outcome.added, "cancelled": outcome.cancelled,
         "changed": outcome.changed, "version": rotation.version})
+    # One event per term as well, for a consumer that keeps terms one by one (DESIGN's `term.scheduled`).
+    for term in sorted(outcome.added, key=lambda t: (t.index, t.part)):
+        record(session, TERM_SCHEDULED, rotation, payload_of={
+            **_term_event(session, rotation, term), "state": term.state, "reason": term.reason, "cause": cause,
+            "version": rotation.version})
     gaps = [t for t in outcome.added if t.organization_id is None]
     if gaps:
         record(session, GAP_FOUND, rotation, payload_of={**_about(session, rotation), "gaps": gaps,

@@ -157,9 +157,18 @@ def test_every_rotation_event_reaches_the_exchange(live, bus, run_threads):
     expected = ["rotation.rotation.created", "rotation.rotation.updated", "rotation.schedule.changed",
                 "rotation.schedule.gap_found", "rotation.override.created", "rotation.override.cancelled",
                 "rotation.swap.requested", "rotation.swap.accepted", "rotation.swap.declined",
-                "rotation.swap.expired", "rotation.term.started"]
+                "rotation.swap.expired", "rotation.term.scheduled", "rotation.term.started"]
     wait_for(lambda: all(collector.of_type(key) for key in expected), timeout=30,
              message=f"every rotation event on the bus, saw {sorted({e['type'] for e in collector.events})}")
+    # Each term planned when the rotation was set up was scheduled on its own, in the calendar's order.
+    [created] = [e for e in collector.of_type("rotation.schedule.changed")
+                 if e["subject"] == main["id"] and e["data"]["cause"] == "rotation_created"]
+    wait_for(lambda: len([e for e in collector.of_type("rotation.term.scheduled")
+                          if e["subject"] == main["id"] and e["data"]["cause"] == "rotation_created"])
+             == len(created["data"]["added"]), timeout=30, message="a term.scheduled per term planned")
+    assert [e["data"]["term_id"] for e in collector.of_type("rotation.term.scheduled")
+            if e["subject"] == main["id"] and e["data"]["cause"] == "rotation_created"] == [
+        t["id"] for t in created["data"]["added"]]
     [started] = [e for e in collector.of_type("rotation.term.started") if e["subject"] == main["id"]]
     assert started["data"]["organization_name"] in units and started["data"]["starts_on"] == starts_on
     [expired] = collector.of_type("rotation.swap.expired")

@@ -105,6 +105,18 @@ def test_setting_up_plans_the_terms_in_join_order_and_schedules_term_zero(factor
     assert changed["data"]["cause"] == "rotation_created" and changed["data"]["committee_name"] == "星光社区大党委"
     assert len(changed["data"]["added"]) == 23 and changed["data"]["cancelled"] == []  # Jan 2024 to Nov 2025
     assert changed["data"]["added"][0]["organization_name"] == "永川区人民医院"
+    # And each term on its own, in the order of the calendar, after the whole difference.
+    scheduled = committed_events(factory, "rotation.term.scheduled")
+    assert [e["data"]["term_id"] for e in scheduled] == [t["id"] for t in changed["data"]["added"]]
+    assert {(e["subject"], e["data"]["cause"], e["data"]["version"], e["data"]["state"], e["data"]["reason"])
+            for e in scheduled} == {(str(rotation.id), "rotation_created", changed["data"]["version"], "planned",
+                                     "turn")}
+    assert [e["data"]["organization_name"] for e in scheduled[:5]] == [NAMES[c] for c in "ABCDA"]
+    first = scheduled[0]["data"]
+    assert (first["starts_on"], first["committee_name"]) == ("2024-01-01", "星光社区大党委")
+    order = [e["type"] for e in committed_events(factory)
+             if e["type"] in ("linli.rotation.term.scheduled", "linli.rotation.schedule.changed")]
+    assert order[0] == "linli.rotation.schedule.changed" and len(order) == 24
     assert committed_events(factory, "rotation.schedule.gap_found") == []
     assert pending_timers(factory) == [("rotation.milestone", str(rotation.id), utc(2023, 12, 31, 16),
                                         {"index": 0, "part": 0, "milestone": "started"})]
@@ -290,6 +302,15 @@ def test_an_accepted_swap_exchanges_two_terms_and_survives_a_replan(factory, wor
     assert accepted["data"]["organization_name"] == "永川供电公司"
     assert accepted["data"]["with_organization_name"] == "永川区税务局"
     assert accepted["data"]["term"]["starts_on"] == "2024-02-01"
+    # A term with another chair is a new term, scheduled on its own; the plan's change cancels the old one.
+    [change] = [e for e in committed_events(factory, "rotation.schedule.changed")
+                if e["data"]["cause"] == "swap_accepted"]
+    swapped = [e["data"] for e in committed_events(factory, "rotation.term.scheduled")
+               if e["data"]["cause"] == "swap_accepted"]
+    assert [(t["index"], t["organization_name"], t["reason"]) for t in swapped[:3]] == [
+        (1, NAMES["D"], "swap"), (3, NAMES["B"], "swap"), (5, NAMES["D"], "turn")]
+    assert [t["term_id"] for t in swapped] == [t["id"] for t in change["data"]["added"]]
+    assert [t["index"] for t in change["data"]["cancelled"]] == [t["index"] for t in swapped]
     # A unit leaving later does not undo it.
     world.feed(world.stint("C", left_on=date(2024, 1, 15), reason="撤销"), now=utc(2024, 1, 5), cause="unit_left")
     assert world.chairs(rotation, 4) == ["A", "D", "A", "B"]
