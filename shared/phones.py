@@ -6,6 +6,8 @@ Plain Python: domain rules, event schemas and views of every service use the sam
 
 from __future__ import annotations
 
+import re
+
 
 def mask_phone(phone: str) -> str:
     """`13812345678` -> `138****5678`: enough to recognise a number, not to call it.
@@ -26,3 +28,23 @@ def mask_email(address: str) -> str:
     if not at:
         return "*" * max(4, len(address))
     return f"{local[:1]}***@{domain}"
+
+
+# A number as people write one in free text ("电话13812345678", "Tel 138 1234 5678", "023-6789 1234", "+86138…", an
+# ID card's 18 digits): seven digits or more, in groups of three or more split by one space or hyphen, not part of a
+# decimal. A date's or a time's groups are shorter (2026-11-26, 8:30) and a room number has fewer digits (3栋502室):
+# they stay as written. After letters too ("TEL13812345678"): a product code masked is a small loss, a phone kept
+# is not.
+_NUMBER_IN_TEXT = re.compile(r"(?<![\d.+])\+?\d{3,}(?:[ -]\d{3,})*(?!\d|\.\d)")
+_LONGEST_KEPT = 6  # digits: a postcode, a room, an amount; seven or more is a phone or an ID number
+
+
+def mask_phones_in(text: str) -> str:
+    """Free text with every phone-like number in it masked as `mask_phone` masks one: what a resident wrote in a
+    ticket's description, as people other than its reporter see it. Masking twice changes nothing more."""
+
+    def masked(found: re.Match[str]) -> str:
+        number = found.group()
+        return mask_phone(number) if sum(c.isdigit() for c in number) > _LONGEST_KEPT else number
+
+    return _NUMBER_IN_TEXT.sub(masked, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from flask import Response
@@ -70,6 +71,20 @@ compounds = Blueprint("compounds", __name__, url_prefix="/v1/compounds",
                       description="The compounds tickets knows, copied from registry's events.")
 
 
+# What the resident wrote, where their phone number often is ("请回电13812345678").
+_RESIDENT_TEXT = ("title", "description", "address", "rating_comment")
+
+
+def _masked_fields(ticket: Ticket) -> dict[str, str | None]:
+    """The reporter's name and phone, and any phone number in what the resident wrote, masked."""
+    masked: dict[str, str | None] = {"reporter_name": domain.mask_name(ticket.reporter_name),
+                                     "reporter_phone": domain.mask_phone(ticket.reporter_phone)}
+    for name in _RESIDENT_TEXT:
+        value = getattr(ticket, name)
+        masked[name] = None if value is None else domain.mask_phones_in(value)
+    return masked
+
+
 class _MaskedTicket:
     """A ticket as a caller without tickets:pii sees it.
 
@@ -79,7 +94,7 @@ class _MaskedTicket:
 
     def __init__(self, ticket: Ticket) -> None:
         self._ticket = ticket
-        self.reporter_phone = domain.mask_phone(ticket.reporter_phone)
+        self.__dict__.update(_masked_fields(ticket))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ticket, name)
@@ -100,7 +115,7 @@ class _Submitted:
         self._ticket = ticket
         self.similar = similar
         if not principal().has(PII_SCOPE):
-            self.reporter_phone = domain.mask_phone(ticket.reporter_phone)
+            self.__dict__.update(_masked_fields(ticket))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ticket, name)
@@ -413,7 +428,11 @@ class SimilarTickets(MethodView):
         Alike: the Jaccard index of the sets of adjacent character pairs of title and description, at least
         `min_score`. Merge a duplicate with `POST /v1/tickets/{id}/merge`.
         """
-        return {"items": usecases.similar_tickets(db(), principal(), ticket_id, **args), "next_cursor": None}
+        found = usecases.similar_tickets(db(), principal(), ticket_id, **args)
+        if not principal().has(PII_SCOPE):
+            found = [replace(alike, ticket=replace(alike.ticket, title=domain.mask_phones_in(alike.ticket.title)))
+                     for alike in found]
+        return {"items": found, "next_cursor": None}
 # --- Categories and their deadlines ----------------------------------------------------------------------------
 
 categories = Blueprint("categories", __name__, url_prefix="/v1/categories",

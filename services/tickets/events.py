@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from linli.services.tickets.domain import CLOSE_REASONS, mask_name, mask_phone
+from linli.services.tickets.domain import CLOSE_REASONS, mask_name, mask_phone, mask_phones_in
 from linli.shared.events import declare
 
 
@@ -43,6 +43,25 @@ class MaskedName(ma.fields.String):
         return None if value is None else mask_name(str(value))
 
 
+def _no_phone(value: str) -> None:
+    if mask_phones_in(value) != value:
+        raise ma.ValidationError("phone numbers in text must be masked in events")
+
+
+class MaskedText(ma.fields.String):
+    """Free text (a description, an address, a note), any phone number in it masked when dumped into an event:
+    residents write theirs into descriptions, staff into notes; refused with one unmasked when validated."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=_no_phone, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else mask_phones_in(str(value))
+
+
+_TEXT_MASKED = "phone numbers in it masked (138****5678)"
+
+
 class TicketData(ma.Schema):
     id = ma.fields.UUID(required=True)
     district_id = ma.fields.String(required=True)
@@ -51,10 +70,10 @@ class TicketData(ma.Schema):
     kind = ma.fields.String(required=True, metadata={"description": "problem, or wish (微心愿)"})
     urgency = ma.fields.String(required=True, metadata={"description": "normal or urgent (急事急办)"})
     source = ma.fields.String(required=True)
-    title = ma.fields.String(required=True)
-    description = ma.fields.String(required=True)
+    title = MaskedText(required=True, metadata={"description": _TEXT_MASKED})
+    description = MaskedText(required=True, metadata={"description": _TEXT_MASKED})
     category = ma.fields.String(required=True)
-    address = ma.fields.String(allow_none=True)
+    address = MaskedText(allow_none=True, metadata={"description": _TEXT_MASKED})
     lat = ma.fields.Float(allow_none=True)
     lon = ma.fields.Float(allow_none=True)
     attachments = ma.fields.List(ma.fields.String(), required=True)
@@ -103,9 +122,9 @@ class MoveData(ma.Schema):
     to_state = ma.fields.String(required=True)
     actor = ma.fields.String(required=True, metadata={"description": "the client that moved it (its token's sub)"})
     at = ma.fields.AwareDateTime(required=True)
-    reason = ma.fields.String(allow_none=True, metadata={
+    reason = MaskedText(allow_none=True, metadata={
         "description": "why (a rejection or closing reason), or the outcome (passed/failed, the rating)"})
-    note = ma.fields.String(allow_none=True)
+    note = MaskedText(allow_none=True, metadata={"description": _TEXT_MASKED})
     unit_ids = ma.fields.List(ma.fields.UUID(), required=True, metadata={
         "description": "the units this move concerns (dispatched, claiming, starting or resolving), if any"})
     member_id = ma.fields.UUID(allow_none=True, metadata={"description": "the member claiming a wish, if so"})
@@ -121,7 +140,7 @@ class TicketMovedData(TicketData):
     member_id = ma.fields.UUID(allow_none=True, metadata={"description": "the party member who claimed a wish"})
     master_id = ma.fields.UUID(allow_none=True, metadata={"description": "the ticket this one duplicates"})
     rating = ma.fields.String(allow_none=True)
-    rating_comment = ma.fields.String(allow_none=True)
+    rating_comment = MaskedText(allow_none=True, metadata={"description": _TEXT_MASKED})
     move = ma.fields.Nested(MoveData, required=True)
 
 
@@ -163,8 +182,8 @@ class CommentData(ma.Schema):
     district_id = ma.fields.String(required=True)
     ticket_id = ma.fields.UUID(required=True)
     author = ma.fields.String(required=True, metadata={"description": "the client that wrote it (its token's sub)"})
-    text = ma.fields.String(required=True)
-    ticket_title = ma.fields.String(required=True, metadata={"description": "the ticket's title"})
+    text = MaskedText(required=True, metadata={"description": _TEXT_MASKED})
+    ticket_title = MaskedText(required=True, metadata={"description": f"the ticket's title, {_TEXT_MASKED}"})
     created_at = ma.fields.AwareDateTime(required=True)
     version = ma.fields.Integer(required=True, metadata={"description": "the ticket's version (a comment leaves it)"})
 

@@ -350,22 +350,25 @@ class Shown(Protocol):
 
 
 def public_request(ticket: Shown, seen: Seen) -> dict[str, object]:
-    """The standard's fields of a ticket, in the standard's order: nothing about who reported it."""
+    """The standard's fields of a ticket, in the standard's order: nothing about who reported it, and no phone
+    number anyone wrote into its text (the reporter's own, often, in the description)."""
     offered = service(ticket.category)
     attachments = list(ticket.attachments or [])
+    address = ticket.address or seen.compound_name
     return {
         "service_request_id": str(ticket.id),
         "status": status_of(ticket.state),
-        "status_notes": status_notes(ticket.state, ticket.close_reason, seen.last_note, seen.last_reason),
+        "status_notes": domain.mask_phones_in(status_notes(ticket.state, ticket.close_reason, seen.last_note,
+                                                           seen.last_reason)),
         "service_name": offered.name if offered else ticket.category,
         "service_code": ticket.category,
-        "description": ticket.description,
+        "description": domain.mask_phones_in(ticket.description),
         "agency_responsible": seen.agency_responsible,
         "service_notice": None,
         "requested_datetime": local(ticket.created_at),
         "updated_datetime": local(ticket.updated_at),
         "expected_datetime": local(ticket.due_at),
-        "address": ticket.address or seen.compound_name,
+        "address": None if address is None else domain.mask_phones_in(address),
         "address_id": str(ticket.compound_id),
         "zipcode": None,
         "lat": ticket.lat,

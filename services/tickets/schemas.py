@@ -35,6 +35,8 @@ from linli.shared.http.pagination import PageArgs, page_schema
 from linli.shared.http.schemas import EntitySchema, FlatRows, Text
 
 _PHONE_MASKED = "masked (138****5678) unless the caller holds tickets:pii"
+_NAME_MASKED = "masked to the family name (王**) unless the caller holds tickets:pii"
+_TEXT_MASKED = "any phone number in it masked (138****5678) unless the caller holds tickets:pii"
 MAX_ATTACHMENTS = 20
 
 
@@ -64,14 +66,14 @@ class TicketSchema(EntitySchema):
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
     urgency = ma.fields.String(validate=ma.validate.OneOf(URGENCIES))
     source = ma.fields.String(validate=ma.validate.OneOf(SOURCES))
-    title = ma.fields.String()
-    description = ma.fields.String()
+    title = ma.fields.String(metadata={"description": _TEXT_MASKED})
+    description = ma.fields.String(metadata={"description": _TEXT_MASKED})
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
-    address = ma.fields.String(allow_none=True)
+    address = ma.fields.String(allow_none=True, metadata={"description": _TEXT_MASKED})
     lat = ma.fields.Float(allow_none=True)
     lon = ma.fields.Float(allow_none=True)
     attachments = ma.fields.List(ma.fields.String())
-    reporter_name = ma.fields.String()
+    reporter_name = ma.fields.String(metadata={"description": _NAME_MASKED})
     reporter_phone = ma.fields.String(metadata={"description": _PHONE_MASKED})
     state = ma.fields.String(validate=ma.validate.OneOf(STATES))
     due_at = ma.fields.AwareDateTime(metadata={
@@ -94,7 +96,7 @@ class TicketSchema(EntitySchema):
     close_reason = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(CLOSE_REASONS))
     closed_at = ma.fields.AwareDateTime(allow_none=True)
     rating = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(RATINGS))
-    rating_comment = ma.fields.String(allow_none=True)
+    rating_comment = ma.fields.String(allow_none=True, metadata={"description": _TEXT_MASKED})
 
 
 class TicketCreate(ma.Schema):
@@ -317,7 +319,7 @@ class SimilarQuery(ma.Schema):
 
 class SimilarTicketSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True, attribute="ticket.id")
-    title = ma.fields.String(dump_only=True, attribute="ticket.title")
+    title = ma.fields.String(dump_only=True, attribute="ticket.title", metadata={"description": _TEXT_MASKED})
     state = ma.fields.String(dump_only=True, attribute="ticket.state")
     created_at = ma.fields.AwareDateTime(dump_only=True, attribute="ticket.created_at")
     master_id = ma.fields.UUID(dump_only=True, allow_none=True, attribute="ticket.master_id", metadata={

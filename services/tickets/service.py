@@ -25,6 +25,6 @@ SPEC = ServiceSpec(
         "tickets:write": "submit tickets and act on them (accept, dispatch, resolve, review...)",
         "tickets:admin": "everything tickets:read and tickets:write allow, and setting a district's category "
                          "deadlines",
-        "tickets:pii": "see reporters' names and phone numbers unmasked",
+        "tickets:pii": "see reporters' names and phone numbers, and numbers written into tickets' text, unmasked",
     },
 )

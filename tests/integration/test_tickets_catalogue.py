@@ -68,9 +68,11 @@ def test_every_tickets_event_is_published_to_its_exchange(live, bus, run_threads
     main, duplicate, refused = submit(), submit(), submit()
     call("POST", f"/v1/tickets/{duplicate}/merge", {"master_id": main})
     call("POST", f"/v1/tickets/{refused}/reject", {"reason": "不属于小区事务"})
-    call("POST", f"/v1/tickets/{main}/comments", {"text": "已联系物业"}, 201)
+    # Residents' numbers written into a comment and a note (staff copy them in): masked on the public exchange.
+    call("POST", f"/v1/tickets/{main}/comments", {"text": f"已联系物业，业主 {PHONE}"}, 201)
     for verb, body in (
-            ("accept", {}), ("escalate", {"note": "小区解决不了"}), ("list", {}), ("claim", {"unit_id": police}),
+            ("accept", {}), ("escalate", {"note": f"小区解决不了，业主电话{PHONE}"}), ("list", {}),
+            ("claim", {"unit_id": police}),
             ("dispatch", {"units": [{"unit_id": school}]}), ("start", {"unit_id": police}),
             ("reroute", {"category": "environment", "units": [{"unit_id": hospital, "lead": True}]}),
             ("resolve", {"unit_id": hospital}), ("review", {"passed": False, "note": "没修好"}),
@@ -85,8 +87,8 @@ def test_every_tickets_event_is_published_to_its_exchange(live, bus, run_threads
     assert key.status_code == 201, key.json
     posted = tickets.client.post("/open311/v2/requests.json", data={
         "api_key": key.json["api_key"], "service_code": "facilities", "address_id": compound["id"],
-        "description": "小区门口路灯不亮", "first_name": "阿姨", "last_name": "王", "phone": OPEN311_PHONE,
-        "email": EMAIL})
+        "description": f"小区门口路灯不亮，请回电 {OPEN311_PHONE}", "first_name": "阿姨", "last_name": "王",
+        "phone": OPEN311_PHONE, "email": EMAIL})
     assert posted.status_code == 200, posted.get_data(as_text=True)
     late = posted.json[0]["service_request_id"]
     due = datetime.fromisoformat(call("GET", f"/v1/tickets/{late}")["due_at"])
@@ -110,6 +112,9 @@ def test_every_tickets_event_is_published_to_its_exchange(live, bus, run_threads
     # Chinese name reads the same as on the wire, where ensure_ascii could only have escaped the name).
     bodies = [json.dumps(e, ensure_ascii=False) for e in list(public.events)]
     assert not [b for b in bodies if PHONE in b or OPEN311_DIGITS in b or OPEN311_PHONE in b or EMAIL in b]
+    # The numbers written into the text went out masked, not dropped.
+    for masked in ("已联系物业，业主 138****5678", "小区解决不了，业主电话138****5678", "请回电 139******4321"):
+        assert [b for b in bodies if masked in b], masked
     # Nor a resident's name (DESIGN: names are personal data too).
     assert not [b for b in bodies if NAME in b]
     # ...while the private contact has them in full, so the checks above look for the right thing.

@@ -132,6 +132,56 @@ def test_the_phone_is_shown_only_to_the_pii_scope(make_service):
     assert [t["reporter_phone"] for t in listed] == [PHONE]
 
 
+def test_the_name_and_any_phone_number_the_resident_wrote_are_shown_only_to_the_pii_scope(make_service):
+    sut = make_service("tickets")
+    compound = _compound(sut)["id"]
+    written = {"title": "楼道灯坏了 13987654321", "description": "3栋2单元楼道灯一周没亮，请回电 139-8765-4321",
+               "address": "星光小区3栋 023-67891234"}
+    masked = {"title": "楼道灯坏了 139****4321", "description": "3栋2单元楼道灯一周没亮，请回电 139******4321",
+              "address": "星光小区3栋 023*****1234", "reporter_name": "王**", "reporter_phone": "138****5678"}
+    first = _submit(sut, compound, **written)
+    assert first.status_code == 201, first.json
+    second = _submit(sut, compound, **written).json
+    assert [s["id"] for s in second["similar"]] == [first.json["id"]]
+    plain, pii = sut.as_(YONGCHUAN, "tickets:read"), sut.as_(YONGCHUAN, "tickets:read tickets:pii")
+    url = f"/v1/tickets/{first.json['id']}"
+    shown = [first.json, sut.client.get(url, headers=plain).json,
+             *sut.client.get("/v1/tickets", headers=plain).json["items"]]
+    for ticket in shown:
+        assert {name: ticket[name] for name in masked} == masked
+    [alike] = sut.client.get(f"/v1/tickets/{second['id']}/similar", headers=plain).json["items"]
+    assert alike["title"] == masked["title"]
+    # Whoever holds tickets:pii reads what was written, after the masked reads wrote nothing over it.
+    whole = sut.client.get(url, headers=pii).json
+    assert {name: whole[name] for name in written} == written and whole["reporter_name"] == "王阿姨"
+    assert sut.client.get(f"/v1/tickets/{second['id']}/similar", headers=pii).json["items"][0]["title"] == (
+        written["title"])
+
+
+def test_phone_numbers_written_into_a_ticket_or_a_note_never_reach_the_public_exchange(make_service):
+    sut = make_service("tickets")
+    ticket = _submit(sut, _compound(sut)["id"], title="漏水 13987654321", description="请回电 139-8765-4321",
+                     address="3栋 02367891234").json
+    write = sut.as_(YONGCHUAN, "tickets:write")
+    assert sut.client.post(f"/v1/tickets/{ticket['id']}/accept", json={"note": "已联系业主 13987654321"},
+                           headers=write).status_code == 200
+    assert sut.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"text": "业主电话 139 8765 4321"},
+                           headers=write).status_code == 201
+    [submitted] = _events(sut, "tickets.ticket.submitted")
+    assert (submitted["data"]["title"], submitted["data"]["description"], submitted["data"]["address"]) == (
+        "漏水 139****4321", "请回电 139******4321", "3栋 023****1234")
+    [accepted] = _events(sut, "tickets.ticket.accepted")
+    assert accepted["data"]["move"]["note"] == "已联系业主 139****4321"
+    [commented] = _events(sut, "tickets.ticket.commented")
+    assert (commented["data"]["text"], commented["data"]["ticket_title"]) == (
+        "业主电话 139******4321", "漏水 139****4321")
+    public = json.dumps([submitted, accepted, commented], ensure_ascii=False)
+    assert "8765" not in public and PHONE not in public
+    # The reporter's own number goes whole on the private exchange only, for notify to tell them.
+    [contact] = _events(sut, "tickets.ticket.contact")
+    assert contact["data"]["reporter_phone"] == PHONE
+
+
 def test_lists_filter_by_compound_and_state(make_service):
     sut = make_service("tickets")
     first, second = _compound(sut, name="甲小区"), _compound(sut, name="乙小区")

@@ -192,6 +192,22 @@ def test_gets_are_public_and_never_show_who_reported(world, fmt):
             assert private not in body, (private, body)
 
 
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_phone_number_written_into_the_text_is_masked_in_the_public_answers(world, fmt):
+    ticket = world.posted(description="楼道灯坏了，请回电 139-8765-4321 或 023-67891234",
+                          address_string="永川区星光小区3栋 13987654321")
+    world.move(ticket, "accept", {"note": "已电话联系 +8613987654321，2026-11-26 8:30 上门"})
+    for path in (f"requests.{fmt}", f"requests/{ticket}.{fmt}"):
+        body = world.get(path, jurisdiction_id=YONGCHUAN).get_data(as_text=True)
+        assert "楼道灯坏了，请回电 139******4321 或 023*****1234" in body
+        assert "星光小区3栋 139****4321" in body and "已电话联系 +86*******4321，2026-11-26 8:30 上门" in body
+        for digits in ("8765", "6789", "98765"):
+            assert digits not in body, (digits, body)
+    # Masked as the public sees it only: the ticket keeps what the resident wrote.
+    with world.sut.rt.factory() as session:
+        assert "139-8765-4321" in session.get(Ticket, uuid.UUID(ticket)).description
+
+
 def test_a_get_without_jurisdiction_is_refused_when_several_are_served(world):
     r = world.get("requests.xml")
     assert r.status_code == 400
