@@ -71,45 +71,56 @@ compounds = Blueprint("compounds", __name__, url_prefix="/v1/compounds",
                       description="The compounds tickets knows, copied from registry's events.")
 
 
-# What the resident wrote, where their phone number often is ("请回电13812345678").
-_RESIDENT_TEXT = ("title", "description", "address", "rating_comment")
+# The text people write into a ticket, where a resident's phone number often is ("请回电13812345678").
+_TICKET_TEXT = ("title", "description", "address", "rating_comment")
+_MOVE_TEXT = ("reason", "note")
+_COMMENT_TEXT = ("text",)
+
+
+def _text_masked(row: Any, names: tuple[str, ...]) -> dict[str, str | None]:
+    """The fields `names` of `row` with any phone number in them masked."""
+    values = {name: getattr(row, name) for name in names}
+    return {name: None if value is None else domain.mask_phones_in(value) for name, value in values.items()}
 
 
 def _masked_fields(ticket: Ticket) -> dict[str, str | None]:
-    """The reporter's name and phone, and any phone number in what the resident wrote, masked."""
-    masked: dict[str, str | None] = {"reporter_name": domain.mask_name(ticket.reporter_name),
-                                     "reporter_phone": domain.mask_phone(ticket.reporter_phone)}
-    for name in _RESIDENT_TEXT:
-        value = getattr(ticket, name)
-        masked[name] = None if value is None else domain.mask_phones_in(value)
-    return masked
+    """The reporter's name and phone, and any phone number in the ticket's text, masked."""
+    return {"reporter_name": domain.mask_name(ticket.reporter_name),
+            "reporter_phone": domain.mask_phone(ticket.reporter_phone), **_text_masked(ticket, _TICKET_TEXT)}
 
 
-class _MaskedTicket:
-    """A ticket as a caller without tickets:pii sees it.
+class _Masked:
+    """A row (a ticket, a move, a comment) as a caller without tickets:pii sees it: some fields masked.
 
     A stand-in rather than an edit of the row: the row is in the request's session,
     so a masked number set on it would be committed over the real one.
     """
 
-    def __init__(self, ticket: Ticket) -> None:
-        self._ticket = ticket
-        self.__dict__.update(_masked_fields(ticket))
+    def __init__(self, row: Any, masked: dict[str, str | None]) -> None:
+        self._row = row
+        self.__dict__.update(masked)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._ticket, name)
+        return getattr(self._row, name)
 
 
-def _shown(ticket: Ticket) -> Ticket | _MaskedTicket:
-    return ticket if principal().has(PII_SCOPE) else _MaskedTicket(ticket)
+def _shown(ticket: Ticket) -> Ticket | _Masked:
+    return ticket if principal().has(PII_SCOPE) else _Masked(ticket, _masked_fields(ticket))
 
 
-Moved = tuple[Ticket | _MaskedTicket, int, dict[str, str]]
+def _shown_text(rows: list[Any], names: tuple[str, ...]) -> list[Any]:
+    """Moves or comments as the caller may see them: their text's phone numbers masked without tickets:pii."""
+    if principal().has(PII_SCOPE):
+        return rows
+    return [_Masked(row, _text_masked(row, names)) for row in rows]
+
+
+Moved = tuple[Ticket | _Masked, int, dict[str, str]]
 
 
 class _Submitted:
-    """A ticket just submitted as shown (its phone masked unless the caller holds tickets:pii), with the tickets it
-    may duplicate. One stand-in, not one around another: each field of the answer is read through it."""
+    """A ticket just submitted as shown (masked unless the caller holds tickets:pii), with the tickets it may
+    duplicate. One stand-in, not one around another: each field of the answer is read through it."""
 
     def __init__(self, ticket: Ticket, similar: list[domain.Alike]) -> None:
         self._ticket = ticket
@@ -177,7 +188,7 @@ class Tickets(MethodView):
 class TicketItem(MethodView):
     @requires("tickets:read")
     @tickets.response(200, TicketSchema)
-    def get(self, ticket_id: uuid.UUID) -> tuple[Ticket | _MaskedTicket, int, dict[str, str]]:
+    def get(self, ticket_id: uuid.UUID) -> tuple[Ticket | _Masked, int, dict[str, str]]:
         """One ticket (the reporter's phone number masked unless you hold tickets:pii)"""
         ticket = visible_or_404(db().get(Ticket, ticket_id), "ticket")
         return _shown(ticket), 200, {"ETag": etag(ticket.version)}
@@ -362,8 +373,9 @@ class TicketHistory(MethodView):
         """Every move of the ticket, oldest first: who, when, from and to which state, why, and the note"""
         ticket = visible_or_404(db().get(Ticket, ticket_id), "ticket")
         stmt = select(TicketMove).where(TicketMove.ticket_id == ticket.id)
-        return paginate(db(), stmt, TicketMove, args["limit"], args["cursor"], keys=[TicketMove.seq],
+        page = paginate(db(), stmt, TicketMove, args["limit"], args["cursor"], keys=[TicketMove.seq],
                         descending=False)
+        return {**page, "items": _shown_text(page["items"], _MOVE_TEXT)}
 
 
 @tickets.route("/<uuid:ticket_id>/comments")
@@ -375,14 +387,16 @@ class TicketComments(MethodView):
         """The comments on the ticket, oldest first"""
         ticket = visible_or_404(db().get(Ticket, ticket_id), "ticket")
         stmt = select(TicketComment).where(TicketComment.ticket_id == ticket.id)
-        return paginate(db(), stmt, TicketComment, args["limit"], args["cursor"], descending=False)
+        page = paginate(db(), stmt, TicketComment, args["limit"], args["cursor"], descending=False)
+        return {**page, "items": _shown_text(page["items"], _COMMENT_TEXT)}
 
     @requires("tickets:write")
     @tickets.arguments(CommentCreate())
     @tickets.response(201, CommentSchema)
-    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> tuple[TicketComment, int]:
+    def post(self, body: dict[str, Any], ticket_id: uuid.UUID) -> tuple[Any, int]:
         """Comment on the ticket, in any state (its version stays); emits `tickets.ticket.commented`"""
-        return usecases.add_comment(db(), principal(), ticket_id, utcnow(), **body), 201
+        comment = usecases.add_comment(db(), principal(), ticket_id, utcnow(), **body)
+        return _shown_text([comment], _COMMENT_TEXT)[0], 201
 
 
 @compounds.route("")

@@ -268,8 +268,9 @@ class MoveSchema(ma.Schema):
     actor = ma.fields.String(dump_only=True, metadata={"description": "the client that moved it (its token's sub)"})
     at = ma.fields.AwareDateTime(dump_only=True)
     reason = ma.fields.String(dump_only=True, allow_none=True, metadata={
-        "description": "why (a rejection or closing reason), or the outcome (passed/failed, the rating)"})
-    note = ma.fields.String(dump_only=True, allow_none=True)
+        "description": "why (a rejection or closing reason), or the outcome (passed/failed, the rating); "
+                       + _TEXT_MASKED})
+    note = ma.fields.String(dump_only=True, allow_none=True, metadata={"description": _TEXT_MASKED})
     unit_id = ma.fields.UUID(dump_only=True, allow_none=True)
     member_id = ma.fields.UUID(dump_only=True, allow_none=True)
 
@@ -277,7 +278,7 @@ class MoveSchema(ma.Schema):
 class CommentSchema(EntitySchema):
     ticket_id = ma.fields.UUID(dump_only=True)
     author = ma.fields.String(dump_only=True, metadata={"description": "the client that wrote it (its token's sub)"})
-    text = ma.fields.String(dump_only=True)
+    text = ma.fields.String(dump_only=True, metadata={"description": _TEXT_MASKED})
 
 
 class CommentCreate(ma.Schema):

@@ -151,11 +151,23 @@ def test_the_name_and_any_phone_number_the_resident_wrote_are_shown_only_to_the_
         assert {name: ticket[name] for name in masked} == masked
     [alike] = sut.client.get(f"/v1/tickets/{second['id']}/similar", headers=plain).json["items"]
     assert alike["title"] == masked["title"]
+    # And what staff wrote about the resident: a move's note, a comment.
+    write = sut.as_(YONGCHUAN, "tickets:write")
+    assert sut.client.post(f"{url}/reject", json={"reason": "重复，已电话告知 13987654321", "note": "业主 13987654321"},
+                           headers=write).status_code == 200
+    comment = sut.client.post(f"{url}/comments", json={"text": "业主电话 139 8765 4321"}, headers=write)
+    assert comment.json["text"] == "业主电话 139******4321"
+    [move] = sut.client.get(f"{url}/history", headers=plain).json["items"][-1:]
+    assert (move["reason"], move["note"]) == ("重复，已电话告知 139****4321", "业主 139****4321")
+    [said] = sut.client.get(f"{url}/comments", headers=plain).json["items"]
+    assert said["text"] == "业主电话 139******4321"
     # Whoever holds tickets:pii reads what was written, after the masked reads wrote nothing over it.
     whole = sut.client.get(url, headers=pii).json
     assert {name: whole[name] for name in written} == written and whole["reporter_name"] == "王阿姨"
     assert sut.client.get(f"/v1/tickets/{second['id']}/similar", headers=pii).json["items"][0]["title"] == (
         written["title"])
+    assert sut.client.get(f"{url}/history", headers=pii).json["items"][-1]["note"] == "业主 13987654321"
+    assert sut.client.get(f"{url}/comments", headers=pii).json["items"][0]["text"] == "业主电话 139 8765 4321"
 
 
 def test_phone_numbers_written_into_a_ticket_or_a_note_never_reach_the_public_exchange(make_service):
