@@ -30,12 +30,13 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-# A number as people write one in free text ("电话13812345678", "Tel 138 1234 5678", "023-6789 1234", "+86138…", an
-# ID card's 18 digits): seven digits or more, in groups of three or more split by one space or hyphen, not part of a
-# decimal. A date's or a time's groups are shorter (2026-11-26, 8:30) and a room number has fewer digits (3栋502室):
-# they stay as written. After letters too ("TEL13812345678"): a product code masked is a small loss, a phone kept
-# is not.
-_NUMBER_IN_TEXT = re.compile(r"(?<![\d.+])\+?\d{3,}(?:[ -]\d{3,})*(?!\d|\.\d)")
+# A number as people write one in free text ("电话13812345678", "Tel 138 1234 5678", "138.1234.5678", "(023)6789-1234",
+# "+86138…", an ID card's 18 digits): seven digits or more, in groups of three or more split by up to three spaces,
+# dots, brackets or dashes (full-width too), not starting or ending inside a decimal. A date's or a time's groups are
+# shorter (2026-11-26, 2026.11.26, 8:30) and a room number has fewer digits (3栋502室): they stay as written.
+# After letters too ("TEL13812345678"). Masking too much (an amount, a product code) is a small loss; a resident's
+# number left readable is not.
+_NUMBER_IN_TEXT = re.compile(r"(?<![\d.+])\+?\d{3,}(?:[\s.()（）\-－—–]{1,3}\d{3,})*(?!\d|\.\d)")
 _LONGEST_KEPT = 6  # digits: a postcode, a room, an amount; seven or more is a phone or an ID number
 
 
