@@ -73,6 +73,9 @@ def test_every_notify_event_is_published_to_its_exchange(live, bus, run_threads,
         assert all(CATALOGUE[key].private for key in keys(private)), keys(private)
         [failed] = public.of_type("notify.notification.failed")
         assert failed["data"]["channel"] == "sms" and "blocklist" in failed["data"]["error"]
+        # One `sent` event may be the SMS's while the e-mail is on its way, or the other way round: wait for both.
+        wait_for(lambda: mail.mails() and gateway.received("/sms"), timeout=30,
+                 message="the unit's e-mail at the SMTP server and its SMS at the gateway")
         assert [to for to, _ in mail.mails()] == [[EMAIL]] and json.loads(gateway.received("/sms")[0].body)[
             "to"] == PHONE
         bodies = [json.dumps(e, ensure_ascii=False) for e in list(public.events)]
