@@ -342,19 +342,28 @@ class Shown(Protocol):
     created_at: datetime
     updated_at: datetime
     due_at: datetime
-    address: str | None
     compound_id: uuid.UUID
     lat: float | None
     lon: float | None
     attachments: list[str]
 
 
+# Public coordinates to about a hundred metres: where in the compound, not which door.
+_PUBLIC_COORDINATE_DIGITS = 3
+
+
+def _coarse(coordinate: float | None) -> float | None:
+    return None if coordinate is None else round(coordinate, _PUBLIC_COORDINATE_DIGITS)
+
+
 def public_request(ticket: Shown, seen: Seen) -> dict[str, object]:
-    """The standard's fields of a ticket, in the standard's order: nothing about who reported it, and no phone
-    number anyone wrote into its text (the reporter's own, often, in the description)."""
+    """The standard's fields of a ticket, in the standard's order: nothing about who reported it, nor where they
+    live, and no phone number anyone wrote into its text (the reporter's own, often, in the description).
+
+    A resident's problem is often at home ("3栋2单元501 漏水"): the public sees the compound, not the ticket's own
+    address, and the coordinates rounded; a district's systems read both whole over the JWT API."""
     offered = service(ticket.category)
     attachments = list(ticket.attachments or [])
-    address = ticket.address or seen.compound_name
     return {
         "service_request_id": str(ticket.id),
         "status": status_of(ticket.state),
@@ -368,11 +377,11 @@ def public_request(ticket: Shown, seen: Seen) -> dict[str, object]:
         "requested_datetime": local(ticket.created_at),
         "updated_datetime": local(ticket.updated_at),
         "expected_datetime": local(ticket.due_at),
-        "address": None if address is None else domain.mask_phones_in(address),
+        "address": seen.compound_name,
         "address_id": str(ticket.compound_id),
         "zipcode": None,
-        "lat": ticket.lat,
-        "long": ticket.lon,
+        "lat": _coarse(ticket.lat),
+        "long": _coarse(ticket.lon),
         "media_url": attachments[0] if attachments else None,
     }
 

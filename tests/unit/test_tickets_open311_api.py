@@ -192,20 +192,44 @@ def test_gets_are_public_and_never_show_who_reported(world, fmt):
             assert private not in body, (private, body)
 
 
+def _public(world: World, ticket: str, fmt: str) -> dict:
+    """The public answer of one request, JSON or XML, as a dict of the standard's fields."""
+    r = world.get(f"requests/{ticket}.{fmt}", jurisdiction_id=YONGCHUAN)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    if fmt == "json":
+        [request] = r.json
+        return request
+    [request] = safe_xml.fromstring(r.get_data())
+    return {field.tag: field.text for field in request}
+
+
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_a_phone_number_written_into_the_text_is_masked_in_the_public_answers(world, fmt):
-    ticket = world.posted(description="楼道灯坏了，请回电 139-8765-4321 或 023-67891234",
-                          address_string="永川区星光小区3栋 13987654321")
+    ticket = world.posted(description="楼道灯坏了，请回电 139-8765-4321 或 023-67891234")
     world.move(ticket, "accept", {"note": "已电话联系 +8613987654321，2026-11-26 8:30 上门"})
+    request = _public(world, ticket, fmt)
+    assert request["description"] == "楼道灯坏了，请回电 139******4321 或 023*****1234"
+    assert request["status_notes"] == "已电话联系 +86*******4321，2026-11-26 8:30 上门"
     for path in (f"requests.{fmt}", f"requests/{ticket}.{fmt}"):
         body = world.get(path, jurisdiction_id=YONGCHUAN).get_data(as_text=True)
-        assert "楼道灯坏了，请回电 139******4321 或 023*****1234" in body
-        assert "星光小区3栋 139****4321" in body and "已电话联系 +86*******4321，2026-11-26 8:30 上门" in body
         for digits in ("8765", "6789", "98765"):
             assert digits not in body, (digits, body)
     # Masked as the public sees it only: the ticket keeps what the resident wrote.
     with world.sut.rt.factory() as session:
         assert "139-8765-4321" in session.get(Ticket, uuid.UUID(ticket)).description
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_public_sees_the_compound_not_the_residents_address_and_coordinates_to_about_100_m(world, fmt):
+    ticket = world.posted(address_string="永川区星光小区3栋2单元501", lat="29.356789", long="105.912345")
+    request = _public(world, ticket, fmt)
+    assert (request["address"], request["address_id"]) == ("星光小区", world.compound)
+    assert (float(request["lat"]), float(request["long"])) == (29.357, 105.912)
+    body = world.get(f"requests.{fmt}", jurisdiction_id=YONGCHUAN).get_data(as_text=True)
+    assert "501" not in body and "29.356789" not in body
+    # The district's own systems read them whole.
+    whole = world.sut.client.get(f"/v1/tickets/{ticket}", headers=world.sut.as_(YONGCHUAN, "tickets:read")).json
+    assert (whole["address"], whole["lat"], whole["lon"]) == ("永川区星光小区3栋2单元501", 29.356789, 105.912345)
 
 
 def test_a_get_without_jurisdiction_is_refused_when_several_are_served(world):
