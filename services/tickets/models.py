@@ -56,7 +56,7 @@ class Ticket(Entity, Base):
     # Not indexed alone: ix_tickets_district_created leads with it, and every index costs each insert its upkeep.
     district_id: Mapped[str] = mapped_column(String(64))
     # No foreign key to `compounds`: that table is a copy of registry's data and may be rebuilt from events.
-    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # indexed by ix_tickets_compound_category_created
+    compound_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # indexed by ix_tickets_compound_created
     building_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(10), default="problem", server_default="problem")
     urgency: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
@@ -109,9 +109,10 @@ class Ticket(Entity, Base):
 
     __table_args__ = (
         Index("ix_tickets_district_created", "district_id", "created_at", "id"),
-        # Possible duplicates are looked for at every intake among the compound's recent tickets of the category;
-        # the compound alone leads it too, so it replaced the compound's own index (one btree per insert, not two).
-        Index("ix_tickets_compound_category_created", "compound_id", "category", "created_at"),
+        # A compound's tickets newest first, as the list pages them (a page of a compound of 1,800 tickets read in
+        # its own rows, not found among the district's); and the possible duplicates looked for at every intake, a
+        # compound's tickets of a category over the last days. One btree per insert serves both.
+        Index("ix_tickets_compound_created", "compound_id", "created_at", "id"),
         # The rates by unit over a period; and a unit's tickets.
         Index("ix_tickets_lead_unit_created", "lead_unit_id", "created_at"),
         # The rates' pending part (rates.py): the tickets a deadline passing may still change the figures of, few

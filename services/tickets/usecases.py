@@ -94,8 +94,8 @@ _tickets = Ticket.__table__
 _CANDIDATE_COLUMNS = (_tickets.c.id, _tickets.c.state, _tickets.c.title,
                       func.substr(_tickets.c.description, 1, domain.SIMILAR_TEXT_CHARS).label("description"),
                       _tickets.c.created_at, _tickets.c.master_id)
-# The compound's most recent tickets of the category, newest first: one backward walk of
-# ix_tickets_compound_category_created, bounded by the window and a row limit whatever the table holds.
+# The compound's most recent tickets of the category, newest first: a walk of ix_tickets_compound_created over the
+# window, bounded by it and a row limit whatever the table holds (a compound's other categories are few in a window).
 _RECENT = (
     select(*_CANDIDATE_COLUMNS)
     .where(_tickets.c.compound_id == bindparam("id"), _tickets.c.category == bindparam("code"),

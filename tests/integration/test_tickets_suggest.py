@@ -128,10 +128,10 @@ def test_registry_s_pairings_committee_units_and_resources_order_the_suggestions
     assert [s["id"] for s in again.json["similar"]] == [ticket.json["id"]]
     similar = tickets.client.get(f"/v1/tickets/{ticket.json['id']}/similar", headers=th)
     assert [s["id"] for s in similar.json["items"]] == [again.json["id"]]
-    # Intake's look for duplicates (in the statement that reads the compound) reads the index range of the compound,
-    # category and window, not the table.
+    # Intake's look for duplicates (in the statement that reads the compound) reads the index range of the compound
+    # and window, not the table.
     statement, parameters = next((s, p) for s, p in seen if s.lstrip().startswith("SELECT") and "FROM tickets" in s)
     with tickets.rt.engine.connect() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
-    assert "ix_tickets_compound_category_created" in plan and "Limit" in plan, plan
+    assert "ix_tickets_compound_created" in plan and "Limit" in plan, plan
