@@ -42,7 +42,7 @@ def _part(unit: str, *, lead: bool, state: str = "dispatched") -> dict[str, Any]
 _TICKET: dict[str, Any] = {
     "id": TICKET, "district_id": DISTRICT, "compound_id": COMPOUND, "building_id": None, "kind": "problem",
     "urgency": "normal", "source": "app", "title": "3栋楼道灯不亮", "description": "3栋2单元楼道灯一周没亮",
-    "category": "public_facilities", "address": None, "lat": None, "lon": None, "attachments": [],
+    "category": "public_facilities", "lat": None, "lon": None, "attachments": [],
     "reporter_name": "王**", "reporter_phone": "138****5678", "state": "submitted",
     "due_at": "2026-03-02T09:30:00+00:00", "overdue": False, "stage": "accept",
     "created_at": "2026-03-01T09:30:00+00:00", "version": 1,

@@ -20,6 +20,10 @@ from linli.shared.errors import Conflict, InvalidTransition, NotFound, Validatio
 from linli.shared.phones import mask_phone as mask_phone
 from linli.shared.phones import mask_phones_in as mask_phones_in
 
+# Where a ticket is, as the public sees it (public events, Open311): its coordinates to about a hundred metres,
+# where in the compound, not which door.
+PUBLIC_COORDINATE_DIGITS = 3
+
 
 def mask_name(name: str) -> str:
     """`王阿姨` -> `王**`: the family name and how long the name is, as a receipt shows a Chinese name.

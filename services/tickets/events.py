@@ -6,7 +6,13 @@ from typing import Any
 
 import marshmallow as ma
 
-from linli.services.tickets.domain import CLOSE_REASONS, mask_name, mask_phone, mask_phones_in
+from linli.services.tickets.domain import (
+    CLOSE_REASONS,
+    PUBLIC_COORDINATE_DIGITS,
+    mask_name,
+    mask_phone,
+    mask_phones_in,
+)
 from linli.shared.events import declare
 
 
@@ -60,6 +66,14 @@ class MaskedText(ma.fields.String):
 
 
 _TEXT_MASKED = "phone numbers in it masked (138****5678)"
+class CoarseCoordinate(ma.fields.Float):
+    """A latitude or longitude rounded to `PUBLIC_COORDINATE_DIGITS` decimals when dumped into a public event."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
+        return None if value is None else round(float(value), PUBLIC_COORDINATE_DIGITS)
+
+
+_COARSE = "rounded to 3 decimals (about 100 m); exact on `tickets.ticket.contact`"
 
 
 class TicketData(ma.Schema):
@@ -73,9 +87,10 @@ class TicketData(ma.Schema):
     title = MaskedText(required=True, metadata={"description": _TEXT_MASKED})
     description = MaskedText(required=True, metadata={"description": _TEXT_MASKED})
     category = ma.fields.String(required=True)
-    address = MaskedText(allow_none=True, metadata={"description": _TEXT_MASKED})
-    lat = ma.fields.Float(allow_none=True)
-    lon = ma.fields.Float(allow_none=True)
+    # No `address`: a resident's problem is often at home (3栋2单元501). The compound says where; the address
+    # itself goes on `tickets.ticket.contact`, private.
+    lat = CoarseCoordinate(allow_none=True, metadata={"description": _COARSE})
+    lon = CoarseCoordinate(allow_none=True, metadata={"description": _COARSE})
     attachments = ma.fields.List(ma.fields.String(), required=True)
     reporter_name = MaskedName(required=True, metadata={
         "description": "masked, e.g. 王** (in full on `tickets.ticket.contact` only)"})
@@ -234,12 +249,17 @@ class TicketContactData(ma.Schema):
     district_id = ma.fields.String(required=True)
     reporter_name = ma.fields.String(required=True)
     reporter_phone = ma.fields.String(required=True, metadata={"description": "in full"})
+    address = ma.fields.String(allow_none=True, metadata={
+        "description": "where the problem is, as given (often the resident's home: not on the public events)"})
+    lat = ma.fields.Float(allow_none=True, metadata={"description": "exact (public events round it)"})
+    lon = ma.fields.Float(allow_none=True, metadata={"description": "exact (public events round it)"})
     version = ma.fields.Integer(required=True, metadata={"description": "the ticket's version"})
 
 
 TICKET_CONTACT = declare(
     "tickets.ticket.contact",
-    "A ticket's reporter's name and full phone number, when the ticket is submitted (private: personal data).",
+    "A ticket's reporter's name and full phone number, and the ticket's address and exact coordinates, when the "
+    "ticket is submitted (private: personal data).",
     TicketContactData, private=True)
 # --- Deadlines: the clock's reminders and overdue tickets, escalated to the rotating chair and the convenor ---------
 

@@ -348,12 +348,8 @@ class Shown(Protocol):
     attachments: list[str]
 
 
-# Public coordinates to about a hundred metres: where in the compound, not which door.
-_PUBLIC_COORDINATE_DIGITS = 3
-
-
 def _coarse(coordinate: float | None) -> float | None:
-    return None if coordinate is None else round(coordinate, _PUBLIC_COORDINATE_DIGITS)
+    return None if coordinate is None else round(coordinate, domain.PUBLIC_COORDINATE_DIGITS)
 
 
 def public_request(ticket: Shown, seen: Seen) -> dict[str, object]:

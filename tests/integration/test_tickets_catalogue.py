@@ -26,6 +26,7 @@ PHONE = "13812345678"
 NAME = "王阿姨"  # as both reporters give it: to the API in full, to Open311 as 王 + 阿姨
 # Given to Open311 with separators, as a hotline's system may send it: tickets keeps the digits.
 OPEN311_PHONE, OPEN311_DIGITS = "139-8765-4321", "13987654321"
+ADDRESS = "星光小区3栋2单元501"  # the resident's home: private, like their number
 EMAIL = "wang.ayi@example.cn"
 WRITE = "tickets:read tickets:write"
 
@@ -63,7 +64,8 @@ def test_every_tickets_event_is_published_to_its_exchange(live, bus, run_threads
     def submit() -> str:
         return call("POST", "/v1/tickets", {
             "compound_id": compound["id"], "title": "楼道灯坏了", "description": "3栋2单元楼道灯一周没亮",
-            "category": "facilities", "reporter_name": NAME, "reporter_phone": PHONE}, 201)["id"]
+            "category": "facilities", "reporter_name": NAME, "reporter_phone": PHONE, "address": ADDRESS,
+            "lat": 29.356789, "lon": 105.912345}, 201)["id"]
 
     main, duplicate, refused = submit(), submit(), submit()
     call("POST", f"/v1/tickets/{duplicate}/merge", {"master_id": main})
@@ -115,12 +117,17 @@ def test_every_tickets_event_is_published_to_its_exchange(live, bus, run_threads
     # The numbers written into the text went out masked, not dropped.
     for masked in ("已联系物业，业主 138****5678", "小区解决不了，业主电话138****5678", "请回电 139******4321"):
         assert [b for b in bodies if masked in b], masked
+    # Nor where the resident lives: no address, coordinates to about 100 m.
+    assert not [b for b in bodies if ADDRESS in b or "29.356789" in b]
+    assert {e["data"]["lat"] for e in public.events if e["subject"] == main and "lat" in e["data"]} == {29.357}
     # Nor a resident's name (DESIGN: names are personal data too).
     assert not [b for b in bodies if NAME in b]
     # ...while the private contact has them in full, so the checks above look for the right thing.
     contacts = {e["subject"]: (e["data"]["reporter_name"], e["data"]["reporter_phone"])
                 for e in private.of_type("tickets.ticket.contact")}
     assert (contacts[main], contacts[late]) == ((NAME, PHONE), (NAME, OPEN311_DIGITS))
+    [where] = [e["data"] for e in private.of_type("tickets.ticket.contact") if e["subject"] == main]
+    assert (where["address"], where["lat"], where["lon"]) == (ADDRESS, 29.356789, 105.912345)
     assert not [e for e in private.events if EMAIL in json.dumps(e, ensure_ascii=False)]
     public.close()
     private.close()

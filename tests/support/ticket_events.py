@@ -12,7 +12,7 @@ def closed_ticket(district_id: str, compound_id: str, participants: list[dict[st
     return {
         "id": str(uuid.uuid4()), "district_id": district_id, "compound_id": compound_id, "building_id": None,
         "kind": "problem", "urgency": "normal", "source": "resident", "title": "楼道灯坏了",
-        "description": "3栋2单元楼道灯一周没亮", "category": "facilities", "address": None, "lat": None, "lon": None,
+        "description": "3栋2单元楼道灯一周没亮", "category": "facilities", "lat": None, "lon": None,
         "attachments": [], "reporter_name": "王**", "reporter_phone": "138****5678", "state": "closed",
         "due_at": "2025-03-04T02:00:00+00:00", "overdue": False, "created_at": "2025-03-01T02:00:00+00:00",
         "version": 9, "parts": [], "closed_reason": None, "closed_at": closed_at, "participants": participants,
@@ -29,7 +29,7 @@ def moved_ticket(verb: str, state: str, *, ticket_id: str, district_id: str, com
     payload: dict[str, Any] = {
         "id": ticket_id, "district_id": district_id, "compound_id": compound_id, "building_id": None,
         "kind": "problem", "urgency": "normal", "source": "resident", "title": "小区路灯不亮",
-        "description": "5栋门口路灯坏了两周", "category": "facilities", "address": None, "lat": None, "lon": None,
+        "description": "5栋门口路灯坏了两周", "category": "facilities", "lat": None, "lon": None,
         "attachments": [], "reporter_name": "李**", "reporter_phone": "139****1234", "state": state,
         "due_at": at, "overdue": verb == "overdue", "stage": None, "created_at": at, "version": version,
     }

@@ -97,13 +97,17 @@ def test_emit_still_refuses_an_unmasked_phone(make_service):
         emit(s, TICKET_SUBMITTED, subject="t1", data=_ticket_data("13812345678"), district="d")
 
 
-def test_emit_refuses_a_phone_number_left_unmasked_in_a_ticket_s_text(make_service):
+def test_emit_refuses_a_phone_number_left_unmasked_in_a_ticket_s_text_and_an_address(make_service):
     sut = make_service("tickets")
-    for field in ("title", "description", "address"):
+    for field in ("title", "description"):
         data = _ticket_data("138****5678") | {field: "请回电 13812345678"}
         assert not certainly_valid(TICKET_SUBMITTED.payload, data)
         with pytest.raises(ValueError, match="masked"), transaction(sut.rt.factory) as s:
             emit(s, TICKET_SUBMITTED, subject="t1", data=data, district="d")
+    # The ticket's address has no place on the public exchange at all.
+    with_address = _ticket_data("138****5678") | {"address": "3栋2单元501"}
+    with pytest.raises(ValueError, match="address"), transaction(sut.rt.factory) as s:
+        emit(s, TICKET_SUBMITTED, subject="t1", data=with_address, district="d")
     # Masked, it passes the quick check: masking costs intake no marshmallow validation.
     masked = _ticket_data("138****5678") | {"description": "请回电 138****5678，2026-11-26 上门"}
     assert certainly_valid(TICKET_SUBMITTED.payload, masked)

@@ -173,26 +173,30 @@ def test_the_name_and_any_phone_number_the_resident_wrote_are_shown_only_to_the_
 def test_phone_numbers_written_into_a_ticket_or_a_note_never_reach_the_public_exchange(make_service):
     sut = make_service("tickets")
     ticket = _submit(sut, _compound(sut)["id"], title="漏水 13987654321", description="请回电 139-8765-4321",
-                     address="3栋 02367891234").json
+                     address="3栋2单元501", lat=29.356789, lon=105.912345).json
     write = sut.as_(YONGCHUAN, "tickets:write")
     assert sut.client.post(f"/v1/tickets/{ticket['id']}/accept", json={"note": "已联系业主 13987654321"},
                            headers=write).status_code == 200
     assert sut.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"text": "业主电话 139 8765 4321"},
                            headers=write).status_code == 201
     [submitted] = _events(sut, "tickets.ticket.submitted")
-    assert (submitted["data"]["title"], submitted["data"]["description"], submitted["data"]["address"]) == (
-        "漏水 139****4321", "请回电 139******4321", "3栋 023****1234")
+    assert (submitted["data"]["title"], submitted["data"]["description"]) == (
+        "漏水 139****4321", "请回电 139******4321")
+    # Where the resident lives is not public either: no address, the coordinates to about 100 m.
+    assert "address" not in submitted["data"]
+    assert (submitted["data"]["lat"], submitted["data"]["lon"]) == (29.357, 105.912)
     [accepted] = _events(sut, "tickets.ticket.accepted")
     assert accepted["data"]["move"]["note"] == "已联系业主 139****4321"
     [commented] = _events(sut, "tickets.ticket.commented")
     assert (commented["data"]["text"], commented["data"]["ticket_title"]) == (
         "业主电话 139******4321", "漏水 139****4321")
     public = json.dumps([submitted, accepted, commented], ensure_ascii=False)
-    for written in ("13987654321", "139-8765-4321", "139 8765 4321", "8765-4321", "02367891234", PHONE):
+    for written in ("13987654321", "139-8765-4321", "139 8765 4321", "8765-4321", "3栋2单元501", "29.356789", PHONE):
         assert written not in public, written
-    # The reporter's own number goes whole on the private exchange only, for notify to tell them.
+    # The reporter's own number and the ticket's address go whole on the private exchange only.
     [contact] = _events(sut, "tickets.ticket.contact")
-    assert contact["data"]["reporter_phone"] == PHONE
+    assert (contact["data"]["reporter_phone"], contact["data"]["address"]) == (PHONE, "3栋2单元501")
+    assert (contact["data"]["lat"], contact["data"]["lon"]) == (29.356789, 105.912345)
 
 
 def test_lists_filter_by_compound_and_state(make_service):

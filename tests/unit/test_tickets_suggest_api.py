@@ -297,7 +297,7 @@ def test_the_reporter_s_full_contact_goes_out_privately_and_public_events_mask_i
     assert CATALOGUE["tickets.ticket.contact"].private
     assert contact["subject"] == ticket["id"] and contact["district"] == YONGCHUAN
     assert contact["data"] == {"id": ticket["id"], "district_id": YONGCHUAN, "reporter_name": "王阿姨",
-                               "reporter_phone": PHONE, "version": 1}
+                               "reporter_phone": PHONE, "address": None, "lat": None, "lon": None, "version": 1}
     public = [event for key, event in rows if not CATALOGUE[key].private]
     assert [e["type"] for e in public] == ["linli.tickets.ticket.submitted"]
     assert all(PHONE not in json.dumps(event) for event in public)
