@@ -186,6 +186,11 @@ def ticket_stats(session: Session, actor: Actor, *, now: datetime, by: str = "di
             medians = _medians_by_bucket(session, key, source, resolved, histograms)
         else:
             medians = _medians(session, source, resolved, key)
+    elif postgres and by == "district" and not actor.is_operator:
+        # One district is one group: its counts and its median in one pass over its rows. A unit's year is a
+        # thousand tickets on as many pages, read once rather than twice (bench/README.md).
+        counts, medians = _from_tickets_with_median(
+            session, key, source, [*conditions, *_submitted(period.starts_at, period.ends_at)], now)
     else:
         counts = _from_tickets(session, key, source, [*conditions, *_submitted(period.starts_at, period.ends_at)],
                                now)
@@ -209,6 +214,20 @@ def _from_tickets(session: Session, key: Any, source: Any, conditions: list[Any]
         counts = rates.Counts(*(int(n or 0) for n in row[1:_PENDING_AT]))
         found[row.key] = rates.with_pending(counts, *row[_PENDING_AT:])
     return found
+
+
+def _from_tickets_with_median(session: Session, key: Any, source: Any, conditions: list[Any], now: datetime,
+                              ) -> tuple[dict[Any, rates.Counts], dict[Any, float | None]]:
+    """`_from_tickets` and `_percentiles` in one statement: for one group only, as the ordered-set aggregate makes
+    PostgreSQL sort the rows by group (a hash of many groups is cheaper, `_percentiles`)."""
+    median = func.percentile_cont(0.5).within_group(_SECONDS).filter(RESOLVED).label("median_seconds")
+    counts, medians = {}, {}
+    for row in session.execute(select(key, *_settled(), *_pending(now), median).select_from(source)
+                               .where(*conditions).group_by(key)):
+        found = rates.Counts(*(int(n or 0) for n in row[1:_PENDING_AT]))
+        counts[row.key] = rates.with_pending(found, *row[_PENDING_AT:_PENDING_AT + 2])
+        medians[row.key] = rates.hours(row.median_seconds)
+    return counts, medians
 
 
 def _add(counts: dict[Any, rates.Counts], more: dict[Any, rates.Counts]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import select, text, update
 
 from linli.services.tickets import api, rates, stats, usecases
 from linli.services.tickets.models import Ticket
+from linli.shared.actors import Actor
 from tests.support import stats_world
 from tests.support.stats_world import AS_OF, EXPECTED, FROM, TO, YONGCHUAN
 from tests.support.ticket_churn import churn, kept_tallies, rebuilt_tallies
@@ -110,6 +111,33 @@ def test_random_moves_keep_the_tallies_and_the_medians_read_from_one_bucket_are_
         assert any(medians), by
     nameless = dict(_both(factory, by="community", starts=date(2026, 3, 1), ends=date(2026, 6, 1))[0])[None]
     assert nameless["resolved"] == 3 and nameless["median_hours_to_resolve"] == 9.0
+
+
+def test_one_district_s_counts_and_median_in_one_pass_are_those_of_two_statements(tickets):
+    """A clerk's district is one group: its filtered figures come from one statement (counts and percentile_cont
+    together); an operator asking for the same district gets them from two. Both must agree."""
+    from linli.services.tickets.stats import ticket_stats
+
+    world = stats_world.ids()
+    factory = tickets.rt.factory
+    stats_world.build(factory, world)
+    assert churn(factory, world, seed=5, tickets=40, steps=300) > 120
+    operator = Actor("operator", "*", frozenset({"tickets:read"}))
+    shown = [*rates.COUNT_NAMES, *rates.RATE_NAMES, "median_hours_to_resolve"]
+    asked_filters = [{"unit_id": world[unit]} for unit in ("police", "school")] + [
+        {"category": "facilities"}, {"compound_id": world["a"]}, {"urgency": "normal", "kind": "problem"}]
+    medians = []
+    with factory() as session:
+        for filters in asked_filters:
+            for starts, ends in ((date(2026, 3, 1), date(2026, 6, 1)),
+                                 (datetime(2026, 3, 22, 9, 30, tzinfo=UTC), datetime(2026, 4, 3, 17, 0, tzinfo=UTC))):
+                asked = {"by": "district", "starts": starts, "ends": ends, **filters}
+                now = AS_OF + timedelta(days=60)
+                [one] = ticket_stats(session, stats_world.CLERK, now=now, **asked)[1]
+                [two] = ticket_stats(session, operator, now=now, district_id=YONGCHUAN, **asked)[1]
+                assert {n: getattr(one, n) for n in shown} == {n: getattr(two, n) for n in shown}, filters
+                medians.append(one.median_hours_to_resolve)
+    assert any(m is not None for m in medians)
 
 
 def test_concurrent_moves_of_one_day_s_tickets_add_up(tickets):
