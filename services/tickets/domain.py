@@ -25,6 +25,11 @@ from linli.shared.phones import mask_phones_in as mask_phones_in
 PUBLIC_COORDINATE_DIGITS = 3
 
 
+def public_coordinate(coordinate: float | None) -> float | None:
+    """A latitude or longitude as the public sees it: rounded to `PUBLIC_COORDINATE_DIGITS` decimals."""
+    return None if coordinate is None else round(float(coordinate), PUBLIC_COORDINATE_DIGITS)
+
+
 def mask_name(name: str) -> str:
     """`王阿姨` -> `王**`: the family name and how long the name is, as a receipt shows a Chinese name.
 

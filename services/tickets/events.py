@@ -6,13 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from linli.services.tickets.domain import (
-    CLOSE_REASONS,
-    PUBLIC_COORDINATE_DIGITS,
-    mask_name,
-    mask_phone,
-    mask_phones_in,
-)
+from linli.services.tickets.domain import CLOSE_REASONS, mask_name, mask_phone, mask_phones_in, public_coordinate
 from linli.shared.events import declare
 
 
@@ -67,10 +61,10 @@ class MaskedText(ma.fields.String):
 
 _TEXT_MASKED = "phone numbers in it masked (138****5678)"
 class CoarseCoordinate(ma.fields.Float):
-    """A latitude or longitude rounded to `PUBLIC_COORDINATE_DIGITS` decimals when dumped into a public event."""
+    """A latitude or longitude rounded as the public sees it (`domain.public_coordinate`) when dumped into an event."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
-        return None if value is None else round(float(value), PUBLIC_COORDINATE_DIGITS)
+        return public_coordinate(value)
 
 
 _COARSE = "rounded to 3 decimals (about 100 m); exact on `tickets.ticket.contact`"

@@ -348,10 +348,6 @@ class Shown(Protocol):
     attachments: list[str]
 
 
-def _coarse(coordinate: float | None) -> float | None:
-    return None if coordinate is None else round(coordinate, domain.PUBLIC_COORDINATE_DIGITS)
-
-
 def public_request(ticket: Shown, seen: Seen) -> dict[str, object]:
     """The standard's fields of a ticket, in the standard's order: nothing about who reported it, nor where they
     live, and no phone number anyone wrote into its text (the reporter's own, often, in the description).
@@ -376,8 +372,8 @@ def public_request(ticket: Shown, seen: Seen) -> dict[str, object]:
         "address": seen.compound_name,
         "address_id": str(ticket.compound_id),
         "zipcode": None,
-        "lat": _coarse(ticket.lat),
-        "long": _coarse(ticket.lon),
+        "lat": domain.public_coordinate(ticket.lat),
+        "long": domain.public_coordinate(ticket.lon),
         "media_url": attachments[0] if attachments else None,
     }
 
