@@ -90,15 +90,16 @@ def _masked_fields(ticket: Ticket) -> dict[str, str | None]:
 
 
 class _Masked:
-    """A row (a ticket, a move, a comment) as a caller without tickets:pii sees it: some fields masked.
+    """A row (a ticket, a move, a comment) as a caller sees it: some fields masked, or added (a submission's
+    `similar`).
 
     A stand-in rather than an edit of the row: the row is in the request's session,
     so a masked number set on it would be committed over the real one.
     """
 
-    def __init__(self, row: Any, masked: dict[str, str | None]) -> None:
+    def __init__(self, row: Any, fields: dict[str, Any]) -> None:
         self._row = row
-        self.__dict__.update(masked)
+        self.__dict__.update(fields)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._row, name)
@@ -116,20 +117,6 @@ def _shown_text(rows: list[Any], names: tuple[str, ...]) -> list[Any]:
 
 
 Moved = tuple[Ticket | _Masked, int, dict[str, str]]
-
-
-class _Submitted:
-    """A ticket just submitted as shown (masked unless the caller holds tickets:pii), with the tickets it may
-    duplicate. One stand-in, not one around another: each field of the answer is read through it."""
-
-    def __init__(self, ticket: Ticket, similar: list[domain.Alike]) -> None:
-        self._ticket = ticket
-        self.similar = similar
-        if not principal().has(PII_SCOPE):
-            self.__dict__.update(_masked_fields(ticket))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ticket, name)
 
 
 def _moved(ticket: Ticket) -> Moved:
@@ -171,7 +158,7 @@ class Tickets(MethodView):
     # An instance, not the class: webargs would build a schema from the class on every request.
     @tickets.arguments(TicketCreate())
     @tickets.response(201, TicketSubmittedSchema)
-    def post(self, body: dict[str, Any]) -> tuple[_Submitted, int, dict[str, str]]:
+    def post(self, body: dict[str, Any]) -> tuple[_Masked, int, dict[str, str]]:
         """Raise a resident's ticket (or a wish) against a compound; its deadline follows from the category
 
         The answer names in `similar` recent tickets of the same compound and category it may duplicate.
@@ -180,7 +167,9 @@ class Tickets(MethodView):
         """
         submission = usecases.submit_with_duplicates(db(), principal(), **body, now=utcnow())
         ticket = submission.ticket
-        return (_Submitted(ticket, submission.similar), 201,
+        # One stand-in, masked or not, carrying `similar` too: each field of the answer is read through it.
+        shown = {} if principal().has(PII_SCOPE) else _masked_fields(ticket)
+        return (_Masked(ticket, {"similar": submission.similar, **shown}), 201,
                 {"Location": f"/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)})
 
 
