@@ -208,12 +208,14 @@ def _from_tickets(session: Session, key: Any, source: Any, conditions: list[Any]
                   among: ColumnElement[bool] | None = None) -> dict[Any, rates.Counts]:
     """The counts of the tickets `conditions` pick (the settled ones of those `among` only, if given), with what
     the time asked adds."""
-    found = {}
-    for row in session.execute(select(key, *_settled(among), *_pending(now)).select_from(source)
-                               .where(*conditions).group_by(key)):
-        counts = rates.Counts(*(int(n or 0) for n in row[1:_PENDING_AT]))
-        found[row.key] = rates.with_pending(counts, *row[_PENDING_AT:])
-    return found
+    return {row.key: _counts_in(row) for row in session.execute(
+        select(key, *_settled(among), *_pending(now)).select_from(source).where(*conditions).group_by(key))}
+
+
+def _counts_in(row: Any) -> rates.Counts:
+    """A group's counts in a row of `_settled` then `_pending` columns, after its key."""
+    counts = rates.Counts(*(int(n or 0) for n in row[1:_PENDING_AT]))
+    return rates.with_pending(counts, *row[_PENDING_AT:_PENDING_AT + 2])
 
 
 def _from_tickets_with_median(session: Session, key: Any, source: Any, conditions: list[Any], now: datetime,
@@ -224,8 +226,7 @@ def _from_tickets_with_median(session: Session, key: Any, source: Any, condition
     counts, medians = {}, {}
     for row in session.execute(select(key, *_settled(), *_pending(now), median).select_from(source)
                                .where(*conditions).group_by(key)):
-        found = rates.Counts(*(int(n or 0) for n in row[1:_PENDING_AT]))
-        counts[row.key] = rates.with_pending(found, *row[_PENDING_AT:_PENDING_AT + 2])
+        counts[row.key] = _counts_in(row)
         medians[row.key] = rates.hours(row.median_seconds)
     return counts, medians
 
