@@ -101,8 +101,8 @@ def _group_key(by: str) -> ColumnElement[Any]:
 
 # The rates by district, street or community, with no filter but an area, are added from the tallies by community;
 # by unit, with no filter but a district, from the tallies by unit. One unit's tickets are few enough that the
-# aggregate over them (ix_tickets_lead_unit_created) is faster than the tallies' several reads, at 10k tickets as
-# at 1M (bench/README.md).
+# aggregate over them (read from ix_tickets_lead_unit_figures alone) is faster than the tallies' several reads, at 10k
+# tickets as at 1M (bench/README.md).
 _AREA_FILTERS = frozenset({"district_id", "street_id", "community_id"})
 
 
