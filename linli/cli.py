@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     tallies = sub.add_parser("tallies", help="tickets' rates tallies counted again from the tickets (after an upgrade "
                                              "to 0009, 0010 or 0011 during which the old version kept writing)")
     tallies.add_argument("--district", help="only this district's")
+    tallies.add_argument("--check", action="store_true",
+                         help="only compare the tallies with the tickets, writing nothing; exit 1 if any row differs")
 
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI document generated from the event catalogue")
     asyncapi.add_argument("--out", help="write to this file instead")
@@ -193,12 +195,24 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_tallies(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import IntegrityError
 
-    from linli.services.tickets.tallies import rebuild
+    from linli.services.tickets.tallies import check, rebuild
     from linli.shared.db import transaction
     from linli.suite import runtime
 
     rt = runtime("tickets", jwt_secret="")  # run by an operator on the database, as migrate is
     try:
+        if args.check:
+            with rt.factory() as session:
+                drifts = check(session, district_id=args.district)
+            for drift in drifts[:_DRIFTS_SHOWN]:
+                district, span, day, group = drift.key
+                print(f"{drift.table} {district} {span} {day} {group}: {', '.join(drift.figures)}")
+            if drifts:
+                print(f"tickets: {len(drifts)} tally row(s) differ from the tickets; `linli tallies` counts them again",
+                      file=sys.stderr)
+                return 1
+            print("tickets: the tallies hold what the tickets count")
+            return 0
         for attempt in range(1, _TALLY_ATTEMPTS + 1):
             try:
                 with transaction(rt.factory) as session:
@@ -218,6 +232,7 @@ def _cmd_tallies(args: argparse.Namespace) -> int:
 
 
 _TALLY_ATTEMPTS = 3
+_DRIFTS_SHOWN = 20  # the rows `tallies --check` prints; it counts them all
 
 
 def _cmd_makemigration(args: argparse.Namespace) -> int:

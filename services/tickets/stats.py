@@ -308,7 +308,8 @@ def _medians_by_bucket(session: Session, key: Any, source: Any, resolved: list[A
             counted[g].add(row.rank)
     if any(counted[g] != {last[g]} for g in last) or any(len(found[g]) != len(ranks) for g, ranks in wanted.items()):
         # The tallies disagree with the tickets (they should not: tests/unit/test_tickets_stats.py): the medians
-        # read every time instead, slower but right. A count drifted in a bucket not read goes unseen here.
+        # read every time instead, slower but right. A count drifted in a bucket not read goes unseen here
+        # (tallies.check, `linli tallies --check`, finds it).
         log.warning("ticket_tallies_disagree", groups=len(histograms))
         return _percentiles(session, key, source, resolved)
     return {g: rates.median_of([found[g][place] for place in ranks]) for g, ranks in wanted.items()}

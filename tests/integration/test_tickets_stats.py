@@ -240,6 +240,34 @@ def test_tallies_that_disagree_with_the_tickets_give_the_medians_from_every_time
     assert fast == slow == right and warned == ["ticket_tallies_disagree"]
 
 
+def test_a_drift_in_a_bucket_the_medians_do_not_read_is_found_by_the_check(tickets, warned):
+    """After random moves the check finds no drift on PostgreSQL. A count off in a bucket no median reads goes unseen
+    by the rates (which check only the buckets they read), and the check names that row and figure."""
+    from linli.services.tickets.models import ticket_tallies
+    from linli.services.tickets.tallies import check
+
+    world = stats_world.ids()
+    factory = tickets.rt.factory
+    stats_world.build(factory, world)
+    assert churn(factory, world, seed=11, tickets=30, steps=200) > 80
+    with factory() as session:
+        assert check(session) == []
+    unread = rates.HOURS_NAMES[-1]  # past three years: no ticket here took that long
+    key = (YONGCHUAN, "month", date(2026, 3, 1), world["c1"])
+    with factory() as session:
+        row = ticket_tallies.c
+        assert session.execute(ticket_tallies.update().where(
+            row.district_id == key[0], row.span == key[1], row.day == key[2], row.community_id == key[3])
+            .values({unread: row[unread] + 1})).rowcount == 1
+        session.commit()
+    _both(factory, by="community", starts=date(2026, 3, 1), ends=date(2026, 4, 1))
+    assert warned == []  # unseen by the rates, though it moves the middle rank of 星光社区's month
+    with factory() as session:
+        [drift] = check(session)
+        assert (drift.table, drift.key, drift.figures) == ("ticket_tallies", key, (unread,))
+        assert check(session, district_id="elsewhere") == []
+
+
 def test_a_drifted_bucket_count_that_would_move_the_median_is_noticed(tickets, warned):
     """Ranks that exist yet are not the middle ones: the group's times read in its buckets are fewer or more than
     its tallies count there, so the medians come from every time, with a warning."""
