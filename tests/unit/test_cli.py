@@ -199,71 +199,67 @@ def test_the_command_line_imports_prometheus_only_when_a_command_needs_it():
     assert result.stdout.strip() == "False"
 
 
-def test_tallies_counts_the_rates_tallies_again_from_the_tickets(monkeypatch, tmp_path, capsys):
-    from sqlalchemy import update
-
-    from linli.services.tickets.models import ticket_tallies, ticket_unit_tallies
+@pytest.fixture
+def tickets_with_tallies(monkeypatch, tmp_path):
+    """tickets' embedded database, migrated by the CLI, holding the stats world's tickets and their tallies."""
     from linli.suite import runtime
     from tests.support import stats_world
-    from tests.support.ticket_churn import kept_tallies
 
     monkeypatch.setenv("LINLI_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("LINLI_BROKER_URL", raising=False)
     assert main(["migrate", "tickets"]) == 0
     rt = runtime("tickets", jwt_secret="")
-    try:
-        stats_world.build(rt.factory, stats_world.ids())
-        with rt.factory() as session:
-            right = kept_tallies(session)
-            for table in (ticket_tallies, ticket_unit_tallies):  # as an old version's writes leave them
-                session.execute(update(table).values(submitted=0))
-            session.commit()
-            wrong = kept_tallies(session)
-            assert {key[0] for key in right if wrong.get(key) != right[key]} == {"ticket_tallies",
-                                                                                 "ticket_unit_tallies"}
-        assert main(["tallies"]) == 0
-        assert "tally row(s) counted" in capsys.readouterr().out
-        with rt.factory() as session:
-            assert kept_tallies(session) == right
-    finally:
-        rt.dispose()
+    stats_world.build(rt.factory, stats_world.ids())
+    yield rt
+    rt.dispose()
 
 
-def test_tallies_check_names_the_rows_that_drifted_and_writes_nothing(monkeypatch, tmp_path, capsys):
+def test_tallies_counts_the_rates_tallies_again_from_the_tickets(tickets_with_tallies, capsys):
+    from sqlalchemy import update
+
+    from linli.services.tickets.models import ticket_tallies, ticket_unit_tallies
+    from tests.support.ticket_churn import kept_tallies
+
+    factory = tickets_with_tallies.factory
+    with factory() as session:
+        right = kept_tallies(session)
+        for table in (ticket_tallies, ticket_unit_tallies):  # as an old version's writes leave them
+            session.execute(update(table).values(submitted=0))
+        session.commit()
+        wrong = kept_tallies(session)
+        assert {key[0] for key in right if wrong.get(key) != right[key]} == {"ticket_tallies", "ticket_unit_tallies"}
+    assert main(["tallies"]) == 0
+    assert "tally row(s) counted" in capsys.readouterr().out
+    with factory() as session:
+        assert kept_tallies(session) == right
+
+
+def test_tallies_check_names_the_rows_that_drifted_and_writes_nothing(tickets_with_tallies, capsys):
     """A count off in a bucket the medians do not read would go unseen; `tallies --check` finds it, and exits 1."""
     from sqlalchemy import select, update
 
     from linli.services.tickets.models import MONTH, ticket_unit_tallies
-    from linli.suite import runtime
-    from tests.support import stats_world
+    from tests.support.stats_world import YONGCHUAN
     from tests.support.ticket_churn import kept_tallies
 
-    monkeypatch.setenv("LINLI_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("LINLI_BROKER_URL", raising=False)
-    assert main(["migrate", "tickets"]) == 0
-    rt = runtime("tickets", jwt_secret="")
-    try:
-        stats_world.build(rt.factory, stats_world.ids())
-        assert main(["tallies", "--check"]) == 0
-        assert "the tallies hold what the tickets count" in capsys.readouterr().out
-        table = ticket_unit_tallies
-        with rt.factory() as session:
-            unit, first = session.execute(select(table.c.unit_id, table.c.day).where(
-                table.c.span == MONTH, table.c.resolved_in_47 == 0).limit(1)).one()
-            session.execute(update(table).where(table.c.span == MONTH, table.c.unit_id == unit, table.c.day == first)
-                            .values(resolved_in_47=table.c.resolved_in_47 + 1))
-            session.commit()
-            drifted = kept_tallies(session)
-        assert main(["tallies", "--check"]) == 1
-        out, err = capsys.readouterr()
-        assert out.splitlines() == [f"ticket_unit_tallies {stats_world.YONGCHUAN} month {first} {unit}: resolved_in_47"]
-        assert "1 tally row(s) differ" in err
-        assert main(["tallies", "--check", "--district", "elsewhere"]) == 0
-        with rt.factory() as session:
-            assert kept_tallies(session) == drifted  # a check writes nothing
-        assert main(["tallies"]) == 0 and main(["tallies", "--check"]) == 0
-    finally:
-        rt.dispose()
+    assert main(["tallies", "--check"]) == 0
+    assert "the tallies hold what the tickets count" in capsys.readouterr().out
+    table = ticket_unit_tallies
+    with tickets_with_tallies.factory() as session:
+        unit, first = session.execute(select(table.c.unit_id, table.c.day).where(
+            table.c.span == MONTH, table.c.resolved_in_47 == 0).limit(1)).one()
+        session.execute(update(table).where(table.c.span == MONTH, table.c.unit_id == unit, table.c.day == first)
+                        .values(resolved_in_47=table.c.resolved_in_47 + 1))
+        session.commit()
+        drifted = kept_tallies(session)
+    assert main(["tallies", "--check"]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"ticket_unit_tallies {YONGCHUAN} month {first} {unit}: resolved_in_47"]
+    assert "1 tally row(s) differ" in err
+    assert main(["tallies", "--check", "--district", "elsewhere"]) == 0
+    with tickets_with_tallies.factory() as session:
+        assert kept_tallies(session) == drifted  # a check writes nothing
+    assert main(["tallies"]) == 0 and main(["tallies", "--check"]) == 0
 
 
 def test_tallies_counts_again_when_a_move_wrote_a_new_row_meanwhile(monkeypatch, tmp_path, capsys):
