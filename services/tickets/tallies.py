@@ -128,7 +128,7 @@ def _changes(session: Session, tracked: list[_Tracked]) -> dict[Ledger, dict[Key
 
 def _add(session: Session, ledger: Ledger, changes: dict[Key, rates.Tally]) -> None:
     # In key order, so two transactions touching the same rows take their locks in the same order.
-    ordered = sorted(changes, key=lambda k: (k[0], k[1], k[2], str(k[3])))
+    ordered = sorted(changes, key=_in_key_order)
     if not is_postgres(session):
         session.execute(_sqlite_upsert(ledger), [_row(ledger, key, changes[key]) for key in ordered])
         return
@@ -138,6 +138,10 @@ def _add(session: Session, ledger: Ledger, changes: dict[Key, rates.Tally]) -> N
                     if any(changes[key][position] for key in ordered))
     session.connection().exec_driver_sql(_add_sql(ledger, len(ordered), changed), tuple(
         value for key in ordered for value in (*key, *(changes[key][position] for position in changed))))
+
+
+def _in_key_order(key: Key) -> tuple[str, str, date, str]:
+    return key[0], key[1], key[2], str(key[3])
 
 
 def _row(ledger: Ledger, key: Key, figures: Sequence[int]) -> dict[str, Any]:
@@ -186,7 +190,7 @@ def check(session: Session, *, district_id: str | None = None) -> list[Drift]:
         stored = select(table).where(table.c.district_id == district_id) if district_id is not None else select(table)
         kept = {tuple(row[name] for name in ledger.key_columns): [row[name] for name in rates.TALLY_NAMES]
                 for row in session.execute(stored).mappings()}
-        for key in sorted(kept.keys() | counted.keys(), key=lambda k: (k[0], k[1], k[2], str(k[3]))):
+        for key in sorted(kept.keys() | counted.keys(), key=_in_key_order):
             found, expected = kept.get(key, rates.NO_TALLY), counted.get(key, rates.NO_TALLY)
             off = tuple(name for name, a, b in zip(rates.TALLY_NAMES, found, expected, strict=True) if a != b)
             if off:
