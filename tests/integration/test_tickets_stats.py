@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -266,6 +267,40 @@ def test_a_drift_in_a_bucket_the_medians_do_not_read_is_found_by_the_check(ticke
         [drift] = check(session)
         assert (drift.table, drift.key, drift.figures) == ("ticket_tallies", key, (unread,))
         assert check(session, district_id="elsewhere") == []
+
+
+def test_the_check_reads_one_snapshot_while_tickets_move(tickets):
+    """Moves committing while the check counts are no drift: it reads the tickets and the rows in one snapshot."""
+    from linli.services.tickets.tallies import check
+
+    world = stats_world.ids()
+    factory = tickets.rt.factory
+    stats_world.build(factory, world)
+    moving, failures, checks = threading.Event(), [], 0
+
+    def mover() -> None:
+        try:
+            seed = 0
+            while not moving.is_set():
+                seed += 1
+                churn(factory, world, seed=seed, tickets=4, steps=30)
+        except BaseException as failure:  # noqa: BLE001 - reported below, in the test's thread
+            failures.append(failure)
+
+    thread = threading.Thread(target=mover)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while checks < 15 and time.monotonic() < deadline:
+            with factory() as session:
+                assert check(session) == []
+            checks += 1
+    finally:
+        moving.set()
+        thread.join(timeout=60)
+    assert not failures and not thread.is_alive() and checks >= 5
+    with factory() as session:
+        assert check(session) == [] and kept_tallies(session) == rebuilt_tallies(session)
 
 
 def test_a_drifted_bucket_count_that_would_move_the_median_is_noticed(tickets, warned):
