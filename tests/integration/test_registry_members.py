@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from linli.shared.bus import private_exchange
 from tests.support.collector import Collector
+from tests.support.plans import plan_of, statements_sent
 from tests.support.registry_world import yongchuan_over_http
 from tests.support.waiting import wait_for
 
@@ -86,21 +87,10 @@ FROM areas a, generate_series(1, 5000) i WHERE a.id = :compound
 
 def _plan_of(registry, path: str, query: dict[str, str], headers: dict[str, str], *discouraged: str) -> str:
     """PostgreSQL's plan of the members SELECT the request runs, sequential scans discouraged (few rows here)."""
-    seen: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, many) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(registry.rt.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(registry.rt.engine) as seen:
         assert registry.client.get(path, query_string=query, headers=headers).status_code == 200
-    finally:
-        event.remove(registry.rt.engine, "before_cursor_execute", capture)
     statement, parameters = next((s, p) for s, p in seen if s.lstrip().startswith("SELECT members."))
-    with registry.rt.engine.connect() as conn:
-        for setting in ("enable_seqscan", *discouraged):
-            conn.execute(text(f"SET LOCAL {setting} = off"))
-        return "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+    return plan_of(registry.rt.engine, statement, parameters, "enable_seqscan", *discouraged)
 
 
 def test_a_page_after_a_cursor_starts_reading_at_the_cursor(live, bus):

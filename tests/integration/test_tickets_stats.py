@@ -144,31 +144,18 @@ def test_one_district_s_counts_and_median_in_one_pass_are_those_of_two_statement
 def test_one_unit_s_rates_are_read_from_its_index_alone(tickets):
     """One unit's figures (`unit_id=`) read every column they need from ix_tickets_lead_unit_figures: a column the
     rates come to read and the index does not include would send each of a unit's tickets to the table's pages."""
-    from sqlalchemy import event
-
     from linli.services.tickets.stats import ticket_stats
+    from tests.support.plans import plan_of, statements_sent
 
     world = stats_world.ids()
     stats_world.build(tickets.rt.factory, world)
-    seen: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, many) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(tickets.rt.engine, "before_cursor_execute", capture)
-    try:
-        with tickets.rt.factory() as session:
-            [figures] = ticket_stats(session, stats_world.CLERK, now=AS_OF, by="district", starts=date(2026, 3, 1),
-                                     ends=date(2026, 6, 1), unit_id=world["police"])[1]
-    finally:
-        event.remove(tickets.rt.engine, "before_cursor_execute", capture)
+    with statements_sent(tickets.rt.engine) as seen, tickets.rt.factory() as session:
+        [figures] = ticket_stats(session, stats_world.CLERK, now=AS_OF, by="district", starts=date(2026, 3, 1),
+                                 ends=date(2026, 6, 1), unit_id=world["police"])[1]
     assert figures.submitted > 0
     [(statement, parameters)] = [(s, p) for s, p in seen if "FROM tickets" in s]
-    with tickets.rt.engine.connect() as conn:
-        # The table is small here: without these the planner would rather read it whole.
-        conn.execute(text("SET LOCAL enable_seqscan = off"))
-        conn.execute(text("SET LOCAL enable_bitmapscan = off"))
-        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+    # A bitmap scan cannot be index-only: it is switched off too, so that a column missing would show.
+    plan = plan_of(tickets.rt.engine, statement, parameters, "enable_seqscan", "enable_bitmapscan")
     assert "Index Only Scan using ix_tickets_lead_unit_figures" in plan, plan
 
 

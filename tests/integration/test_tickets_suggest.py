@@ -8,11 +8,12 @@ import json
 import uuid
 from datetime import date, timedelta
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select
 
 from linli.services.tickets.models import Committee, Compound, Pairing, Resource
 from linli.shared.bus import private_exchange
 from tests.support.collector import Collector
+from tests.support.plans import plan_of, statements_sent
 from tests.support.registry_world import yongchuan_over_http
 from tests.support.waiting import wait_for
 
@@ -112,18 +113,10 @@ def test_registry_s_pairings_committee_units_and_resources_order_the_suggestions
                   (tax, "区税务局", "government_agency", ["committee_unit"]),
                   (cleaners, "环卫所", "government_agency", ["committee_unit"])]
     # A second report of the same problem names the first as a possible duplicate, on real PostgreSQL.
-    seen: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, many) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(tickets.rt.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(tickets.rt.engine) as seen:
         again = tickets.client.post("/v1/tickets", json={
             "compound_id": compound, "category": "facilities", "title": "3栋楼道灯坏了", "description": "楼道灯不亮",
             "reporter_name": "李大爷", "reporter_phone": "13900001111"}, headers=th)
-    finally:
-        event.remove(tickets.rt.engine, "before_cursor_execute", capture)
     assert again.status_code == 201, again.json
     assert [s["id"] for s in again.json["similar"]] == [ticket.json["id"]]
     similar = tickets.client.get(f"/v1/tickets/{ticket.json['id']}/similar", headers=th)
@@ -131,7 +124,5 @@ def test_registry_s_pairings_committee_units_and_resources_order_the_suggestions
     # Intake's look for duplicates (in the statement that reads the compound) reads the index range of the compound
     # and window, not the table.
     statement, parameters = next((s, p) for s, p in seen if s.lstrip().startswith("SELECT") and "FROM tickets" in s)
-    with tickets.rt.engine.connect() as conn:
-        conn.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+    plan = plan_of(tickets.rt.engine, statement, parameters, "enable_seqscan")
     assert "ix_tickets_compound_created" in plan and "Limit" in plan, plan
